@@ -1,0 +1,18 @@
+/* Aleph compute nodes: the supervisor's settings in /etc/aleph-vm/supervisor.env. */
+#pragma once
+#include <stdbool.h>
+
+#define ALEPH_SUPERVISOR_ENV "/etc/aleph-vm/supervisor.env"
+
+struct aleph_env {
+	bool present;                 /* the file exists: this is an Aleph node */
+	bool has_gpu_support;
+	char gpu_support[64];
+	bool has_receiver;
+	char receiver[128];
+};
+
+int aleph_env_read(const char *root, struct aleph_env *env);
+bool aleph_truthy(const char *v);
+/* An Ethereum-style address: 0x and 40 hex digits. */
+bool aleph_address_valid(const char *v);

@@ -1,0 +1,450 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "aleph.h"
+#include "checks.h"
+#include "kmodules.h"
+#include "models.h"
+#include "safety.h"
+#include "usage.h"
+#include "util.h"
+
+#define TARGET_GTS 16.0      /* PCIe 4.0 */
+#define TARGET_WIDTH 16
+
+const char *check_status_name(enum check_status s)
+{
+	static const char *const names[] = { "PASS", "WARN", "FAIL" };
+	return names[s];
+}
+
+/* Add an item; fix may be NULL.  Both texts are printf formats joined by
+ * a '\n' in fmt: "message\nfix". */
+__attribute__((format(printf, 5, 6)))
+static int add(struct check_report *r, enum check_status st, const char *name,
+	       const struct pci_addr *dev, const char *fmt, ...)
+{
+	struct check_item *v, *it;
+	char *text, *nl;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	v = realloc(r->items, (r->n + 1) * sizeof(*v));
+	if (!v) {
+		free(text);
+		return -ENOMEM;
+	}
+	r->items = v;
+	it = &v[r->n++];
+	memset(it, 0, sizeof(*it));
+	it->status = st;
+	it->name = name;
+	if (dev)
+		pci_addr_fmt(dev, it->device);
+	nl = strchr(text, '\n');
+	if (nl) {
+		*nl = '\0';
+		it->fix = strdup(nl + 1);
+		if (!it->fix) {
+			free(text);
+			r->n--;
+			return -ENOMEM;
+		}
+	}
+	it->message = text;
+	r->count[st]++;
+	return 0;
+}
+
+void check_report_free(struct check_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->items[i].message);
+		free(r->items[i].fix);
+	}
+	free(r->items);
+	memset(r, 0, sizeof(*r));
+}
+
+static int check_iommu(const struct check_env *env, struct check_report *r)
+{
+	if (pci_host_iommu_on(env->host))
+		return add(r, CHECK_PASS, "iommu", NULL, "IOMMU active: %d groups", env->host->ngroups);
+	return add(r, CHECK_FAIL, "iommu", NULL,
+		   "IOMMU is off: the kernel made no IOMMU groups, so no device can be handed to a VM\n"
+		   "enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, add intel_iommu=on "
+		   "(Intel; AMD enables it by default) and iommu=pt to GRUB_CMDLINE_LINUX in "
+		   "/etc/default/grub, run update-grub and reboot");
+}
+
+static int check_vfio_module(const struct check_env *env, struct sysfs *sfs,
+			     struct check_report *r)
+{
+	enum vfio_avail st;
+	char detail[4096];
+	int err = kmodules_vfio_pci(sfs, env->root, env->kernel, &st, detail, sizeof(detail));
+
+	if (err < 0)
+		return add(r, CHECK_WARN, "vfio-pci", NULL,
+			   "could not look up the vfio-pci module: %s\ncheck that libkmod can read %s",
+			   strerror(-err), "/lib/modules");
+	switch (st) {
+	case VFIO_LOADED:
+		return add(r, CHECK_PASS, "vfio-pci", NULL, "vfio-pci is loaded");
+	case VFIO_BUILTIN:
+		return add(r, CHECK_PASS, "vfio-pci", NULL, "vfio-pci is %s", detail);
+	case VFIO_MODULE:
+		return add(r, CHECK_PASS, "vfio-pci", NULL, "vfio-pci is available: %s", detail);
+	case VFIO_MISSING:
+		break;
+	}
+	return add(r, CHECK_FAIL, "vfio-pci", NULL,
+		   "no vfio-pci module for this kernel in %s\n"
+		   "install the kernel's modules package (on Debian: linux-image-$(uname -r)), "
+		   "or boot a kernel built with CONFIG_VFIO_PCI", detail);
+}
+
+static int check_group(const struct check_env *env, const struct pci_addr *slot,
+		       const struct pci_addr *slots, size_t nslots, struct check_report *r)
+{
+	const struct pci_host *h = env->host;
+	struct group_intruder *in = NULL;
+	size_t first, count, nin = 0;
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+	int err = 0, group = -1;
+
+	first = pci_host_slot(h, slot, &count);
+	for (size_t i = first; i < first + count && !err; i++) {
+		const struct pci_func *f = &h->funcs[i];
+		if (f->iommu_group < 0 && pci_host_iommu_on(h))
+			err = add(r, CHECK_FAIL, "group", &f->addr,
+				  "%s has no IOMMU group%s\nthe kernel did not place it behind the IOMMU; "
+				  "check the firmware's IOMMU/ACS settings and the kernel log (dmesg | grep -i iommu)",
+				  pci_addr_fmt(&f->addr, ab),
+				  (f->bad & PCI_BAD_IOMMU_GROUP) ? " (its iommu_group link is broken)" : "");
+		if (f->iommu_group >= 0)
+			group = f->iommu_group;
+	}
+	if (err || group < 0)
+		return err;
+	/* intruders of this GPU alone, or with the GPUs selected alongside */
+	err = safety_group_intruders(h, nslots ? slots : slot, nslots ? nslots : 1, &in, &nin);
+	for (size_t i = 0; i < nin && !err; i++) {
+		const struct pci_func *m = pci_host_find(h, &in[i].member);
+		if (!pci_same_slot(&in[i].via, slot))
+			continue;
+		err = add(r, CHECK_FAIL, "group", &in[i].member,
+			  "IOMMU group %d of %s also holds %s [%04x:%04x] on %s: it would go to the VM too\n"
+			  "name it as well to hand it over with the GPU (vfio-handover bind %s %s), "
+			  "or move the GPU to a slot with an IOMMU group of its own",
+			  in[i].group, pci_slot_fmt(slot, sb), pci_addr_fmt(&in[i].member, ab),
+			  m ? m->vendor : 0, m ? m->device : 0, in[i].driver, sb, ab);
+		group = -2;
+	}
+	free(in);
+	if (!err && group >= 0)
+		err = add(r, CHECK_PASS, "group", slot,
+			  "IOMMU group %d is viable: it holds only this GPU's functions, bridges "
+			  "or devices without a host driver", group);
+	return err;
+}
+
+static int check_boot_vga(const struct check_env *env, const struct pci_addr *slot,
+			  struct check_report *r)
+{
+	const struct pci_host *h = env->host;
+	size_t first, count;
+	char ab[PCI_ADDR_LEN];
+
+	first = pci_host_slot(h, slot, &count);
+	for (size_t i = first; i < first + count; i++)
+		if (h->funcs[i].boot_vga == 1)
+			return add(r, CHECK_FAIL, "boot-vga", &h->funcs[i].addr,
+				   "%s is the boot VGA device: the host's console runs on it\n"
+				   "give the host another primary display in the firmware setup "
+				   "(BMC or integrated graphics), or pass --force on a headless host",
+				   pci_addr_fmt(&h->funcs[i].addr, ab));
+	return add(r, CHECK_PASS, "boot-vga", slot, "not the boot VGA device");
+}
+
+static int report_holder(const struct holder *ho, struct check_report *r)
+{
+	char ab[PCI_ADDR_LEN];
+
+	pci_addr_fmt(&ho->fn, ab);
+	if (strcmp(ho->comm, "nvidia-persiste") == 0 || strcmp(ho->comm, "nvidia-persistenced") == 0)
+		return add(r, CHECK_FAIL, "in-use", &ho->fn,
+			   "%s: nvidia-persistenced (PID %d) holds %s open, as it holds every NVIDIA GPU\n"
+			   "release the GPU: systemctl stop nvidia-persistenced, or turn persistence mode "
+			   "off for this GPU alone (nvidia-smi -i %s -pm 0)",
+			   ab, (int)ho->pid, ho->node, ab);
+	return add(r, CHECK_FAIL, "in-use", &ho->fn,
+		   "%s: PID %d (%s) holds %s open\n"
+		   "stop that process or its service (display manager, container, monitoring agent), "
+		   "or pass --force to hand the GPU over anyway",
+		   ab, (int)ho->pid, ho->comm, ho->node);
+}
+
+static int check_in_use(const struct check_env *env, const struct pci_addr *slot,
+			struct check_report *r)
+{
+	struct pci_addr *fns = NULL;
+	struct holder *ho = NULL;
+	struct usage u = { 0 };
+	size_t nfns, nho = 0;
+	int err, uninspected = 0;
+
+	if (!env->procroot)
+		return add(r, CHECK_WARN, "in-use", slot,
+			   "open device nodes not checked: the sysfs tree is not the running kernel's\n"
+			   "run check on the host itself (without --sysfs)");
+	err = safety_slot_functions(env->host, slot, 1, &fns, &nfns);
+	if (!err)
+		err = usage_collect(env->host->sfs, env->procroot, fns, nfns, &u);
+	if (!err)
+		err = usage_find_holders(env->procroot, &u, &ho, &nho, &uninspected);
+	for (size_t i = 0; i < nho && !err; i++)
+		err = report_holder(&ho[i], r);
+	if (!err && uninspected)
+		err = add(r, CHECK_WARN, "in-use", slot,
+			  "%d processes could not be inspected for open device nodes\nrun check as root",
+			  uninspected);
+	else if (!err && !nho)
+		err = add(r, CHECK_PASS, "in-use", slot, "no process holds a device node of this GPU (%zu nodes)",
+			  u.nnodes);
+	free(ho);
+	usage_free(&u);
+	free(fns);
+	return err;
+}
+
+static int report_host_use(const struct check_env *env, const struct usage *u,
+			   struct check_report *r)
+{
+	char ab[PCI_ADDR_LEN];
+	int err = 0, found = 0;
+
+	for (size_t i = 0; i < u->nifs && !err; i++) {
+		if (!u->ifs[i].up)
+			continue;
+		found = 1;
+		err = add(r, CHECK_FAIL, "host-use", &u->ifs[i].fn,
+			  "%s carries network interface %s, which is up: the host would lose it\n"
+			  "bring it down (ip link set %s down) and move its traffic first, "
+			  "or give the GPU a slot whose IOMMU group does not hold this NIC",
+			  pci_addr_fmt(&u->ifs[i].fn, ab), u->ifs[i].name, u->ifs[i].name);
+	}
+	for (size_t i = 0; i < u->ndisks && !err; i++) {
+		if (!u->disks[i].use[0])
+			continue;
+		found = 1;
+		err = add(r, CHECK_FAIL, "host-use", &u->disks[i].fn,
+			  "%s carries disk %s, %s: the host would lose it\n"
+			  "unmount it and stop what uses it, or give the GPU a slot whose IOMMU "
+			  "group does not hold this controller",
+			  pci_addr_fmt(&u->disks[i].fn, ab), u->disks[i].name, u->disks[i].use);
+	}
+	(void)env;
+	return err < 0 ? err : found;
+}
+
+static int check_host_use(const struct check_env *env, const struct pci_addr *slot,
+			  struct check_report *r)
+{
+	struct pci_addr *fns = NULL;
+	struct usage u = { 0 };
+	size_t nfns;
+	int err;
+
+	err = safety_group_closure(env->host, slot, 1, &fns, &nfns);
+	if (!err)
+		err = usage_collect(env->host->sfs, NULL, fns, nfns, &u);
+	if (!err)
+		err = usage_disk_use(env->host->sfs, env->procroot, &u);
+	if (!err)
+		err = report_host_use(env, &u, r);
+	if (err == 0 && !env->procroot && u.ndisks)
+		err = add(r, CHECK_WARN, "host-use", slot,
+			  "%zu disks in this GPU's IOMMU group; whether they are mounted was not "
+			  "checked: the sysfs tree is not the running kernel's\nrun check on the host itself",
+			  u.ndisks);
+	else if (err == 0)
+		err = add(r, CHECK_PASS, "host-use", slot,
+			  "no mounted disk or network interface that is up in this GPU's IOMMU group");
+	usage_free(&u);
+	free(fns);
+	return err < 0 ? err : 0;
+}
+
+static const struct pci_func *slot_display(const struct pci_host *h, const struct pci_addr *slot)
+{
+	size_t first, count;
+
+	first = pci_host_slot(h, slot, &count);
+	for (size_t i = first; i < first + count; i++)
+		if (pci_func_is_display(&h->funcs[i]))
+			return &h->funcs[i];
+	return count ? &h->funcs[first] : NULL;
+}
+
+static double min_known(double a, double b)
+{
+	if (a <= 0)
+		return b;
+	if (b <= 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static int check_link(const struct check_env *env, const struct pci_func *f,
+		      struct check_report *r)
+{
+	const struct pci_func *port = f->has_upstream ? pci_host_find(env->host, &f->upstream) : NULL;
+	double pmax = port ? port->link.max_gts : 0, cap = min_known(f->link.max_gts, pmax);
+	int pw = port ? port->link.max_width : 0;
+	int width = (int)min_known(f->link.max_width, pw);
+	char slotname[64] = "", where[96], ab[PCI_ADDR_LEN];
+
+	if (cap <= 0 || width <= 0)
+		return add(r, CHECK_WARN, "pcie-link", &f->addr,
+			   "PCIe link capability of %s unknown: sysfs has no readable "
+			   "max_link_speed/max_link_width\ncheck the slot with lspci -vv (LnkCap)",
+			   pci_addr_fmt(&f->addr, ab));
+	sysfs_phys_slot(env->host->sfs, &f->addr, slotname, sizeof(slotname));
+	snprintf(where, sizeof(where), "%s%s%s", pci_addr_fmt(&f->addr, ab),
+		 slotname[0] ? " in physical slot " : "", slotname);
+	if (cap >= TARGET_GTS - 0.01 && width >= TARGET_WIDTH)
+		return add(r, CHECK_PASS, "pcie-link", &f->addr,
+			   "%s can run PCIe %d.0 x%d (device %g GT/s x%d, port %g GT/s x%d); "
+			   "now %g GT/s x%d (an idle GPU trains its link down)",
+			   where, pci_speed_gen(cap), width, f->link.max_gts, f->link.max_width,
+			   pmax, pw, f->link.cur_gts, f->link.cur_width);
+	return add(r, CHECK_WARN, "pcie-link", &f->addr,
+		   "%s is limited to PCIe %d.0 x%d (device %g GT/s x%d, port %g GT/s x%d; "
+		   "now %g GT/s x%d): Aleph asks for PCIe 4.0 x16\n"
+		   "move the GPU to a PCIe 4.0 (or newer) x16 slot wired to the CPU, "
+		   "or check the slot's speed and bifurcation settings in the firmware",
+		   where, pci_speed_gen(cap), width, f->link.max_gts, f->link.max_width,
+		   pmax, pw, f->link.cur_gts, f->link.cur_width);
+}
+
+static int check_model(const struct pci_func *f, struct check_report *r)
+{
+	const struct gpu_model *m = gpu_model_find(f->vendor, f->device);
+
+	if (m)
+		return add(r, CHECK_PASS, "model", &f->addr,
+			   "%s: %s tier, %d vCPU, %d GB RAM, %d GB vRAM, about %.2f ALEPH/hour",
+			   m->name, m->tier, m->vcpu, m->ram_gb, m->vram_gb, m->aleph_per_hour);
+	return add(r, CHECK_WARN, "model", &f->addr,
+		   "[%04x:%04x] is not a model Aleph compute nodes offer\n"
+		   "the hand-over works, but an Aleph node will not list this GPU as compatible",
+		   f->vendor, f->device);
+}
+
+static int check_reset(const struct pci_func *f, struct check_report *r)
+{
+	char ab[PCI_ADDR_LEN];
+
+	pci_addr_fmt(&f->addr, ab);
+	if (f->has_reset_method && f->reset_method[0])
+		return add(r, CHECK_PASS, "reset", &f->addr, "%s can be reset: %s", ab, f->reset_method);
+	if (!f->has_reset_method && f->has_reset)
+		return add(r, CHECK_PASS, "reset", &f->addr,
+			   "%s can be reset (this kernel does not say how)", ab);
+	return add(r, CHECK_WARN, "reset", &f->addr,
+		   "%s has no reset method: a VM can leave it in a state the next one cannot use\n"
+		   "update the GPU's firmware, or plan to reboot the host between tenants", ab);
+}
+
+static int check_aleph(const struct check_env *env, struct check_report *r)
+{
+	struct aleph_env a;
+	int err = aleph_env_read(env->root, &a);
+
+	if (err < 0)
+		return add(r, CHECK_WARN, "aleph", NULL, "could not read %s: %s\nmake it readable by root",
+			   ALEPH_SUPERVISOR_ENV, strerror(-err));
+	if (!a.present)
+		return 0;
+	if (a.has_gpu_support && aleph_truthy(a.gpu_support))
+		err = add(r, CHECK_PASS, "aleph", NULL, "ALEPH_VM_ENABLE_GPU_SUPPORT=%s", a.gpu_support);
+	else
+		err = add(r, CHECK_WARN, "aleph", NULL,
+			  "ALEPH_VM_ENABLE_GPU_SUPPORT is %s in %s: the node will not offer GPUs\n"
+			  "run vfio-handover persist --aleph SEL, or set ALEPH_VM_ENABLE_GPU_SUPPORT=True "
+			  "there and restart aleph-vm-supervisor",
+			  a.has_gpu_support ? a.gpu_support : "not set", ALEPH_SUPERVISOR_ENV);
+	if (err)
+		return err;
+	if (!a.has_receiver)
+		return add(r, CHECK_WARN, "aleph", NULL,
+			   "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS is not set in %s: GPU instances are paid "
+			   "as you go and need it\nset it to your node's wallet address and enable PAYG",
+			   ALEPH_SUPERVISOR_ENV);
+	if (!aleph_address_valid(a.receiver))
+		return add(r, CHECK_WARN, "aleph", NULL,
+			   "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s is not a 0x-prefixed 40-digit address\n"
+			   "set it to your node's wallet address", a.receiver);
+	return add(r, CHECK_PASS, "aleph", NULL, "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s", a.receiver);
+}
+
+static int check_slot(const struct check_env *env, const struct pci_addr *slot,
+		      const struct pci_addr *slots, size_t nslots, struct check_report *r)
+{
+	const struct pci_func *disp = slot_display(env->host, slot);
+	int err;
+
+	if (!disp)
+		return 0;
+	err = check_group(env, slot, slots, nslots, r);
+	if (!err)
+		err = check_boot_vga(env, slot, r);
+	if (!err)
+		err = check_in_use(env, slot, r);
+	if (!err)
+		err = check_host_use(env, slot, r);
+	if (!err)
+		err = check_link(env, disp, r);
+	if (!err)
+		err = check_model(disp, r);
+	if (!err)
+		err = check_reset(disp, r);
+	return err;
+}
+
+int check_run(const struct check_env *env, const struct pci_addr *slots, size_t nslots,
+	      struct check_report *r)
+{
+	const struct pci_host *h = env->host;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	err = check_iommu(env, r);
+	if (!err)
+		err = check_vfio_module(env, h->sfs, r);
+	if (nslots) {
+		for (size_t i = 0; i < nslots && !err; i++)
+			err = check_slot(env, &slots[i], slots, nslots, r);
+	} else {
+		/* every GPU, each as if it were handed over alone */
+		for (size_t i = 0; i < h->nfuncs && !err; i++) {
+			size_t count, first = pci_host_slot(h, &h->funcs[i].addr, &count);
+			if (first != i || !pci_host_slot_is_display(h, first, count))
+				continue;
+			err = check_slot(env, &h->funcs[i].addr, NULL, 0, r);
+		}
+	}
+	if (!err)
+		err = check_aleph(env, r);
+	if (err)
+		check_report_free(r);
+	return err;
+}

@@ -1,0 +1,33 @@
+/* The pre-flight checks of `check`: each item PASS, WARN or FAIL with a fix. */
+#pragma once
+#include "names.h"
+#include "pci-host.h"
+
+enum check_status { CHECK_PASS, CHECK_WARN, CHECK_FAIL };
+
+struct check_item {
+	enum check_status status;
+	const char *name;            /* "iommu", "group", "pcie-link", ... */
+	char device[PCI_ADDR_LEN];   /* the slot or function, "" for the host */
+	char *message;
+	char *fix;                   /* NULL on PASS */
+};
+
+struct check_report {
+	struct check_item *items;
+	size_t n;
+	int count[3];                /* by status */
+};
+
+struct check_env {
+	const struct pci_host *host;
+	struct names *names;
+	const char *root;            /* --root, NULL for / */
+	const char *procroot;        /* NULL: the tree is not the running kernel's */
+	const char *kernel;          /* release whose modules to look at, NULL: running */
+};
+
+int check_run(const struct check_env *env, const struct pci_addr *slots, size_t nslots,
+	      struct check_report *r);
+void check_report_free(struct check_report *r);
+const char *check_status_name(enum check_status s);

@@ -1,0 +1,73 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "log.h"
+
+int cli_open(struct cli *cli)
+{
+	int err;
+
+	err = sysfs_open(cli->sysfs, &cli->sfs);
+	if (err < 0) {
+		log_error("cannot open sysfs at %s: %s; pass --sysfs with the root of a sysfs tree",
+			  cli->sysfs, strerror(-err));
+		return EXIT_FAILED;
+	}
+	err = pci_host_load(cli->sfs, &cli->host);
+	if (err < 0) {
+		log_error("cannot read %s/bus/pci/devices: %s; is %s a sysfs tree?",
+			  cli->sysfs, strerror(-err), cli->sysfs);
+		return EXIT_FAILED;
+	}
+	/* names are a help, not a need: stable output without them on request */
+	if (!getenv("VFIO_HANDOVER_NO_HWDB"))
+		cli->names = names_open();
+	return EXIT_DONE;
+}
+
+void cli_close(struct cli *cli)
+{
+	pci_host_free(&cli->host);
+	sysfs_close(cli->sfs);
+	names_close(cli->names);
+	cli->sfs = NULL;
+	cli->names = NULL;
+}
+
+int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots)
+{
+	struct selector *sels;
+	char why[160];
+	size_t bad = 0;
+	int err, rc = EXIT_DONE;
+
+	*slots = NULL;
+	*nslots = 0;
+	if (!cli->nargs)
+		return EXIT_DONE;
+	sels = calloc((size_t)cli->nargs, sizeof(*sels));
+	if (!sels) {
+		log_error("out of memory");
+		return EXIT_FAILED;
+	}
+	for (int i = 0; i < cli->nargs; i++)
+		if (selector_parse(cli->args[i], &sels[i], why, sizeof(why)) < 0) {
+			log_error("bad selector '%s': %s", cli->args[i], why);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	err = selector_resolve(&cli->host, sels, (size_t)cli->nargs, slots, nslots, &bad);
+	if (err == -ENOENT) {
+		log_error("selector '%s' matches no PCI function in %s; "
+			  "vfio-handover list --all shows the functions there",
+			  cli->args[bad], cli->sysfs);
+		rc = EXIT_USAGE;
+	} else if (err < 0) {
+		log_error("cannot resolve selectors: %s", strerror(-err));
+		rc = EXIT_FAILED;
+	}
+out:
+	free(sels);
+	return rc;
+}

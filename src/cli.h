@@ -1,0 +1,51 @@
+/* The command-line front end: global options, the command table, and the
+ * steps every command shares. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include "names.h"
+#include "pci-host.h"
+#include "selector.h"
+
+enum exit_code {
+	EXIT_DONE = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_REFUSED = 3,
+	EXIT_UNRESTORED = 4,
+	EXIT_NOPERM = 5,
+};
+
+struct cli {
+	bool json, dry_run, force, all, no_initramfs, aleph;
+	int verbose;
+	bool quiet;
+	double timeout;
+	const char *sysfs;
+	const char *root;
+	char **args;            /* selectors */
+	int nargs;
+	/* set up by cli_open() */
+	struct sysfs *sfs;
+	struct pci_host host;
+	struct names *names;
+};
+
+struct command {
+	const char *name;
+	const char *args;       /* synopsis of the operands */
+	const char *help;
+	int (*run)(struct cli *cli);
+	const int *caps;        /* capabilities kept while it runs */
+	size_t ncaps;
+	bool takes_all;         /* accepts --all */
+};
+
+extern const struct command cmd_list, cmd_check, cmd_verify;
+
+/* Open the sysfs tree and read every function; prints the error. */
+int cli_open(struct cli *cli);
+void cli_close(struct cli *cli);
+/* Parse and resolve the selectors to slots; on bad input prints why and
+ * returns EXIT_USAGE. */
+int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots);

@@ -1,0 +1,125 @@
+/* verify: read back, like lspci -k, whether every function of the selected
+ * GPUs is on vfio-pci. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "json-out.h"
+#include "log.h"
+#include "safety.h"
+
+static bool on_vfio(const struct pci_func *f)
+{
+	return strcmp(f->driver, "vfio-pci") == 0;
+}
+
+static void print_func(struct cli *cli, const struct pci_func *f)
+{
+	struct func_names n;
+	char ab[PCI_ADDR_LEN], desc[320];
+
+	names_lookup(cli->names, f, &n);
+	names_describe(&n, f, desc, sizeof(desc));
+	printf("%s %s [%04x]: %s [%04x:%04x] (rev %02x)\n", pci_addr_fmt(&f->addr, ab),
+	       n.class_name, pci_class16(f), desc, f->vendor, f->device, f->revision);
+	if (n.subvendor[0])
+		printf("\tSubsystem: %s Device [%04x:%04x]\n", n.subvendor, f->subvendor, f->subdevice);
+	else
+		printf("\tSubsystem: [%04x:%04x]\n", f->subvendor, f->subdevice);
+	if (f->driver[0])
+		printf("\tKernel driver in use: %s\n", f->driver);
+	else
+		printf("\tKernel driver in use: none\n");
+	printf("\tdriver_override: %s\n", f->override[0] ? f->override : "(null)");
+	printf("\tmodalias: %s\n", f->modalias[0] ? f->modalias : "(unreadable)");
+	if (f->iommu_group >= 0)
+		printf("\tIOMMU group: %d\n", f->iommu_group);
+	else
+		printf("\tIOMMU group: none\n");
+}
+
+/* What is wrong with a function that should be on vfio-pci, or NULL. */
+static void explain(const struct pci_func *f, const struct pci_addr *slot)
+{
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+
+	pci_addr_fmt(&f->addr, ab);
+	pci_slot_fmt(slot, sb);
+	if (!f->driver[0])
+		log_error("%s has no driver, not vfio-pci; hand it over with: vfio-handover bind %s", ab, sb);
+	else
+		log_error("%s is on %s, not vfio-pci; hand it over with: vfio-handover bind %s",
+			  ab, f->driver, sb);
+}
+
+static int verify_slots(struct cli *cli, const struct pci_addr *fns, size_t nfns,
+			struct json_object *arr)
+{
+	size_t good = 0;
+
+	for (size_t i = 0; i < nfns; i++) {
+		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
+		struct func_names n;
+		struct json_object *o;
+
+		if (!f)
+			continue;
+		if (arr) {
+			names_lookup(cli->names, f, &n);
+			o = json_func(f, &n);
+			json_object_object_add(o, "on_vfio_pci", json_object_new_boolean(on_vfio(f)));
+			json_object_array_add(arr, o);
+		} else {
+			print_func(cli, f);
+		}
+		if (on_vfio(f))
+			good++;
+		else
+			explain(f, &f->addr);
+	}
+	return (int)good;
+}
+
+static int run_verify(struct cli *cli)
+{
+	struct json_object *doc = NULL, *arr = NULL;
+	struct pci_addr *slots = NULL, *fns = NULL;
+	size_t nslots, nfns;
+	int rc, good;
+
+	if (!cli->nargs) {
+		log_error("verify needs a selector, e.g. vfio-handover verify 01:00");
+		return EXIT_USAGE;
+	}
+	rc = cli_resolve(cli, &slots, &nslots);
+	if (rc)
+		return rc;
+	if (safety_slot_functions(&cli->host, slots, nslots, &fns, &nfns) < 0) {
+		free(slots);
+		log_error("out of memory");
+		return EXIT_FAILED;
+	}
+	if (cli->json) {
+		doc = json_doc_new("verify");
+		arr = json_object_new_array();
+	}
+	good = verify_slots(cli, fns, nfns, arr);
+	rc = (size_t)good == nfns ? EXIT_DONE : EXIT_FAILED;
+	if (doc) {
+		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
+		json_object_object_add(doc, "functions", arr);
+		json_print(doc);
+	} else {
+		printf("\n%d of %zu functions on vfio-pci\n", good, nfns);
+	}
+	free(fns);
+	free(slots);
+	return rc;
+}
+
+const struct command cmd_verify = {
+	.name = "verify",
+	.args = "SELECTOR...",
+	.help = "read back driver, driver_override and modalias of every function",
+	.run = run_verify,
+};

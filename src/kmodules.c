@@ -1,0 +1,73 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <libkmod.h>
+#include "kmodules.h"
+#include "util.h"
+
+const char *kmodules_running_release(char *buf, size_t len)
+{
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		snprintf(buf, len, "unknown");
+	else
+		snprintf(buf, len, "%s", u.release);
+	return buf;
+}
+
+/* libkmod prints its own errors by default; ours say more. */
+static void kmod_quiet(void *data, int priority, const char *file, int line,
+		       const char *fn, const char *format, va_list args)
+{
+	(void)data; (void)priority; (void)file; (void)line; (void)fn; (void)format; (void)args;
+}
+
+int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
+		      enum vfio_avail *st, char *detail, size_t len)
+{
+	char rel[512], dir[4096], kbuf[256];
+	struct kmod_ctx *ctx;
+	struct kmod_list *list = NULL;
+	struct kmod_module *mod;
+	const char *path;
+	int err;
+
+	if (sysfs_driver_registered(sfs, "vfio-pci")) {
+		*st = VFIO_LOADED;
+		snprintf(detail, len, "driver vfio-pci is registered");
+		return 0;
+	}
+	if (!kver)
+		kver = kmodules_running_release(kbuf, sizeof(kbuf));
+	snprintf(rel, sizeof(rel), "/lib/modules/%s", kver);
+	err = root_path(root, rel, dir, sizeof(dir));
+	if (err)
+		return err;
+	ctx = kmod_new(dir, NULL);
+	if (!ctx)
+		return -ENOMEM;
+	kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	*st = VFIO_MISSING;
+	snprintf(detail, len, "%s", dir);
+	err = kmod_module_new_from_lookup(ctx, "vfio-pci", &list);
+	if (err < 0 || !list) {
+		err = 0;
+		goto out;
+	}
+	mod = kmod_module_get_module(list);
+	path = kmod_module_get_path(mod);
+	if (path) {
+		*st = VFIO_MODULE;
+		snprintf(detail, len, "%s", path);
+	} else {
+		*st = VFIO_BUILTIN;
+		snprintf(detail, len, "built into %s", kver);
+	}
+	kmod_module_unref(mod);
+	kmod_module_unref_list(list);
+out:
+	kmod_unref(ctx);
+	return err;
+}

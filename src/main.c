@@ -1,0 +1,170 @@
+/* vfio-handover: hand GPUs over to vfio-pci live, prove it, give them back. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "cli.h"
+#include "log.h"
+#include "privs.h"
+#include "util.h"
+
+static const struct command *const commands[] = {
+	&cmd_list,
+	&cmd_check,
+	&cmd_verify,
+};
+
+enum {
+	OPT_JSON = 256, OPT_DRY_RUN, OPT_FORCE, OPT_TIMEOUT, OPT_SYSFS, OPT_ROOT,
+	OPT_NO_INITRAMFS, OPT_ALEPH, OPT_ALL,
+};
+
+static const struct option options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "sysfs", required_argument, NULL, OPT_SYSFS },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "no-initramfs", no_argument, NULL, OPT_NO_INITRAMFS },
+	{ "aleph", no_argument, NULL, OPT_ALEPH },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 }
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "Usage: vfio-handover [OPTIONS] COMMAND [SELECTOR...]\n\n"
+		"Hand GPUs over to vfio-pci at runtime, verify, and give them back.\n\n"
+		"Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(fp, "  %-8s %-14s %s\n", commands[i]->name, commands[i]->args, commands[i]->help);
+	fprintf(fp, "\nSelectors name whole GPUs: 0000:01:00.0, 01:00.0, 01:00 (the slot), 10de:27b0\n"
+		"(every device with that vendor:device id).\n\n"
+		"Options:\n"
+		"  --all             list: every PCI function, not only GPUs\n"
+		"  --json            one JSON document on stdout\n"
+		"  --dry-run         print every change, make none\n"
+		"  --force           go past the boot-VGA and device-in-use refusals\n"
+		"  --timeout SEC     limit for each kernel step (default 10)\n"
+		"  --sysfs DIR       read the PCI tree from DIR instead of /sys\n"
+		"  --root DIR        prefix for configuration and state paths\n"
+		"  --no-initramfs    persist: do not refresh the initramfs\n"
+		"  --aleph           also manage the Aleph supervisor's GPU setting\n"
+		"  -v, --verbose     say more\n"
+		"  -q, --quiet       say only errors\n"
+		"  -h, --help        this help\n"
+		"  -V, --version     print the version\n\n"
+		"Exit status: 0 done, 1 failed (state restored), 2 bad usage, 3 refused by a\n"
+		"safety check, 4 failed and not restored, 5 not permitted.\n"
+		"See vfio-handover(8).\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i]->name, name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+static int parse_timeout(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* 0 to go on, or the exit code to leave with. */
+static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
+{
+	int c;
+
+	*exit_now = -1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vqhV", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON: cli->json = true; break;
+		case OPT_DRY_RUN: cli->dry_run = true; break;
+		case OPT_FORCE: cli->force = true; break;
+		case OPT_NO_INITRAMFS: cli->no_initramfs = true; break;
+		case OPT_ALEPH: cli->aleph = true; break;
+		case OPT_ALL: cli->all = true; break;
+		case OPT_SYSFS: cli->sysfs = optarg; break;
+		case OPT_ROOT: cli->root = optarg; break;
+		case 'v': cli->verbose++; break;
+		case 'q': cli->quiet = true; break;
+		case OPT_TIMEOUT:
+			if (parse_timeout(optarg, &cli->timeout) < 0) {
+				log_error("bad --timeout '%s': expected a number of seconds above 0", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			*exit_now = EXIT_DONE;
+			return 0;
+		case 'V':
+			printf("vfio-handover %s\n", PACKAGE_VERSION);
+			*exit_now = EXIT_DONE;
+			return 0;
+		case ':':
+			log_error("option %s needs a value; see vfio-handover --help", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			log_error("unknown option '%s'; see vfio-handover --help", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .timeout = 10, .sysfs = "/sys", .root = NULL };
+	const struct command *cmd;
+	int rc, exit_now;
+
+	rc = parse_options(argc, argv, &cli, &exit_now);
+	if (rc || exit_now >= 0)
+		return rc ? rc : exit_now;
+	log_setup(cli.verbose, cli.quiet);
+	if (optind >= argc) {
+		log_error("no command given; expected one of list, check, verify (see --help)");
+		return EXIT_USAGE;
+	}
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		log_error("unknown command '%s'; expected one of list, check, verify (see --help)",
+			  argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (cli.all && !cmd->takes_all) {
+		log_error("--all is an option of list only");
+		return EXIT_USAGE;
+	}
+	cli.args = argv + optind + 1;
+	cli.nargs = argc - optind - 1;
+	if (privs_limit(cmd->caps, cmd->ncaps) < 0) {
+		log_error("%s: cannot drop capabilities it does not need; refusing to go on", cmd->name);
+		return EXIT_NOPERM;
+	}
+	rc = cli_open(&cli);
+	if (rc == EXIT_DONE)
+		rc = cmd->run(&cli);
+	cli_close(&cli);
+	return rc;
+}

@@ -1,0 +1,217 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pci-func.h"
+
+/* "0x10de" with at most max as value. */
+static int parse_hex_attr(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (strncmp(s, "0x", 2) != 0 || !s[2])
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s + 2, &end, 16);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void read_hex(struct sysfs *sfs, struct pci_func *f, const char *attr,
+		     unsigned max, unsigned *out, unsigned badbit)
+{
+	char buf[64];
+
+	if (sysfs_dev_read(sfs, &f->addr, attr, buf, sizeof(buf)) < 0 ||
+	    parse_hex_attr(buf, max, out) < 0) {
+		*out = 0;
+		f->bad |= badbit;
+	}
+}
+
+double pci_parse_speed(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v <= 0 || strncmp(end, " GT/s", 5) != 0)
+		return 0;
+	return v;
+}
+
+int pci_speed_gen(double gts)
+{
+	static const double gen[] = { 2.5, 5.0, 8.0, 16.0, 32.0, 64.0 };
+
+	for (int i = (int)(sizeof(gen) / sizeof(gen[0])) - 1; i >= 0; i--)
+		if (gts >= gen[i] - 0.01)
+			return i + 1;
+	return 0;
+}
+
+static int read_int(struct sysfs *sfs, const struct pci_addr *a, const char *attr, int *out)
+{
+	char buf[64], *end;
+	long v;
+
+	if (sysfs_dev_read(sfs, a, attr, buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno || *end || v < 0 || v > 1 << 20)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static void read_link_state(struct sysfs *sfs, struct pci_func *f)
+{
+	char buf[64];
+	int bad = 0;
+
+	if (sysfs_dev_read(sfs, &f->addr, "max_link_speed", buf, sizeof(buf)) > 0 &&
+	    !(f->link.max_gts = pci_parse_speed(buf)))
+		bad = 1;
+	if (sysfs_dev_read(sfs, &f->addr, "current_link_speed", buf, sizeof(buf)) > 0 &&
+	    !(f->link.cur_gts = pci_parse_speed(buf)))
+		bad = 1;
+	if (read_int(sfs, &f->addr, "max_link_width", &f->link.max_width) == -EINVAL)
+		bad = 1;
+	if (read_int(sfs, &f->addr, "current_link_width", &f->link.cur_width) == -EINVAL)
+		bad = 1;
+	if (bad)
+		f->bad |= PCI_BAD_LINK;
+}
+
+/* The device above: the parent directory in devices/, if it is a function. */
+static void read_upstream(struct sysfs *sfs, struct pci_func *f)
+{
+	char path[4096], *slash;
+
+	if (sysfs_dev_path(sfs, &f->addr, path, sizeof(path)) < 0)
+		return;
+	slash = strrchr(path, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	slash = strrchr(path, '/');
+	if (pci_addr_parse(slash ? slash + 1 : path, &f->upstream) == 0)
+		f->has_upstream = true;
+}
+
+static void read_identity(struct sysfs *sfs, struct pci_func *f)
+{
+	read_hex(sfs, f, "vendor", 0xffff, &f->vendor, PCI_BAD_VENDOR);
+	read_hex(sfs, f, "device", 0xffff, &f->device, PCI_BAD_DEVICE);
+	read_hex(sfs, f, "subsystem_vendor", 0xffff, &f->subvendor, PCI_BAD_SUBVENDOR);
+	read_hex(sfs, f, "subsystem_device", 0xffff, &f->subdevice, PCI_BAD_SUBDEVICE);
+	read_hex(sfs, f, "class", 0xffffff, &f->class, PCI_BAD_CLASS);
+	read_hex(sfs, f, "revision", 0xff, &f->revision, 0);
+	if (sysfs_dev_read(sfs, &f->addr, "modalias", f->modalias, sizeof(f->modalias)) <= 0 ||
+	    strncmp(f->modalias, "pci:v", 5) != 0) {
+		f->modalias[0] = '\0';
+		f->bad |= PCI_BAD_MODALIAS;
+	}
+}
+
+static void read_binding(struct sysfs *sfs, struct pci_func *f)
+{
+	char buf[64];
+	int err;
+
+	err = sysfs_dev_link(sfs, &f->addr, "driver", f->driver, sizeof(f->driver));
+	if (err < 0) {
+		f->driver[0] = '\0';
+		if (err != -ENOENT)
+			f->bad |= PCI_BAD_DRIVER;
+	}
+	/* the kernel shows an unset override as "(null)" */
+	if (sysfs_dev_read(sfs, &f->addr, "driver_override", f->override, sizeof(f->override)) < 0 ||
+	    strcmp(f->override, "(null)") == 0)
+		f->override[0] = '\0';
+	f->iommu_group = -1;
+	err = sysfs_dev_link(sfs, &f->addr, "iommu_group", buf, sizeof(buf));
+	if (err == 0) {
+		char *end;
+		long g = strtol(buf, &end, 10);
+
+		/* a link to a group that does not exist is garbage, not a group */
+		if (*end || g < 0 || g > 1 << 24 ||
+		    !sysfs_dev_has(sfs, &f->addr, "iommu_group/devices"))
+			f->bad |= PCI_BAD_IOMMU_GROUP;
+		else
+			f->iommu_group = (int)g;
+	} else if (err != -ENOENT) {
+		f->bad |= PCI_BAD_IOMMU_GROUP;
+	}
+}
+
+int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f)
+{
+	char buf[64];
+
+	memset(f, 0, sizeof(*f));
+	f->addr = *a;
+	if (!sysfs_dev_exists(sfs, a))
+		return -ENODEV;
+	read_identity(sfs, f);
+	read_binding(sfs, f);
+	f->boot_vga = -1;
+	if (sysfs_dev_read(sfs, a, "boot_vga", buf, sizeof(buf)) > 0)
+		f->boot_vga = strcmp(buf, "1") == 0;
+	if (sysfs_dev_read(sfs, a, "reset_method", f->reset_method, sizeof(f->reset_method)) >= 0)
+		f->has_reset_method = true;
+	else
+		f->reset_method[0] = '\0';
+	f->has_reset = sysfs_dev_has(sfs, a, "reset");
+	read_link_state(sfs, f);
+	read_upstream(sfs, f);
+	return 0;
+}
+
+bool pci_func_is_display(const struct pci_func *f)
+{
+	return !(f->bad & PCI_BAD_CLASS) && pci_base_class(f) == 0x03;
+}
+
+/* PCI-to-PCI bridges (root and switch ports): vfio tolerates them in a group. */
+bool pci_func_is_bridge(const struct pci_func *f)
+{
+	if (f->bad & PCI_BAD_CLASS)
+		return false;
+	return pci_class16(f) == 0x0604 || pci_class16(f) == 0x0609;
+}
+
+const char *pci_func_state(const struct pci_func *f)
+{
+	if (strcmp(f->driver, "vfio-pci") == 0)
+		return "vfio";
+	if (strcmp(f->driver, "pci-stub") == 0)
+		return "stub";
+	if (!f->driver[0])
+		return "unbound";
+	return "host";
+}
+
+const char *pci_func_bad_names(unsigned bad, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"vendor", "device", "subsystem_vendor", "subsystem_device", "class",
+		"modalias", "driver_override", "iommu_group", "link", "driver",
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(bad & (1u << i)))
+			continue;
+		int n = snprintf(buf + off, len - off, "%s%s", off ? "," : "", names[i]);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}

@@ -1,0 +1,57 @@
+/* The PCI function model: what the tool knows of one function, read from sysfs. */
+#pragma once
+#include <stdbool.h>
+#include "pci-addr.h"
+#include "sysfs.h"
+
+/* Attributes that could not be read or did not parse. */
+enum pci_attr_bit {
+	PCI_BAD_VENDOR = 1u << 0,
+	PCI_BAD_DEVICE = 1u << 1,
+	PCI_BAD_SUBVENDOR = 1u << 2,
+	PCI_BAD_SUBDEVICE = 1u << 3,
+	PCI_BAD_CLASS = 1u << 4,
+	PCI_BAD_MODALIAS = 1u << 5,
+	PCI_BAD_OVERRIDE = 1u << 6,
+	PCI_BAD_IOMMU_GROUP = 1u << 7,
+	PCI_BAD_LINK = 1u << 8,
+	PCI_BAD_DRIVER = 1u << 9,
+};
+
+struct pci_link {
+	double cur_gts, max_gts;     /* GT/s; 0: unknown */
+	int cur_width, max_width;    /* lanes; 0: unknown */
+};
+
+struct pci_func {
+	struct pci_addr addr;
+	unsigned vendor, device, subvendor, subdevice;
+	unsigned class;              /* 24 bits: base, sub, prog-if */
+	unsigned revision;
+	char driver[64];             /* "" when unbound */
+	char override[64];           /* driver_override, "" when unset */
+	char modalias[128];
+	int boot_vga;                /* -1: no such attribute */
+	int iommu_group;             /* -1: none */
+	char reset_method[64];       /* "" when unknown */
+	bool has_reset_method;       /* reset_method attribute present */
+	bool has_reset;              /* "reset" attribute present (older kernels) */
+	struct pci_link link;
+	bool has_upstream;
+	struct pci_addr upstream;    /* the bridge or port above, if any */
+	unsigned bad;                /* enum pci_attr_bit */
+};
+
+int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f);
+
+static inline unsigned pci_base_class(const struct pci_func *f) { return f->class >> 16; }
+static inline unsigned pci_class16(const struct pci_func *f) { return f->class >> 8; }
+bool pci_func_is_display(const struct pci_func *f);
+bool pci_func_is_bridge(const struct pci_func *f);
+/* "vfio" (on vfio-pci), "stub" (pci-stub), "unbound", "host" */
+const char *pci_func_state(const struct pci_func *f);
+/* Names of the attributes in f->bad, comma separated, into buf. */
+const char *pci_func_bad_names(unsigned bad, char *buf, size_t len);
+/* Parse "16.0 GT/s PCIe" (or "16 GT/s"); 0 when unknown. */
+double pci_parse_speed(const char *s);
+int pci_speed_gen(double gts);

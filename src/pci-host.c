@@ -1,0 +1,82 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pci-host.h"
+
+int pci_host_load(struct sysfs *sfs, struct pci_host *host)
+{
+	struct pci_addr *addrs = NULL;
+	size_t n = 0, loaded = 0;
+	int err;
+
+	memset(host, 0, sizeof(*host));
+	host->sfs = sfs;
+	err = sysfs_list_devices(sfs, &addrs, &n);
+	if (err < 0)
+		return err;
+	host->funcs = calloc(n ? n : 1, sizeof(*host->funcs));
+	if (!host->funcs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* a function that vanished between listing and reading is skipped */
+	for (size_t i = 0; i < n; i++)
+		if (pci_func_load(sfs, &addrs[i], &host->funcs[loaded]) == 0)
+			loaded++;
+	host->nfuncs = loaded;
+	err = sysfs_count_iommu_groups(sfs);
+	host->ngroups = err < 0 ? 0 : err;
+	err = 0;
+out:
+	free(addrs);
+	return err;
+}
+
+void pci_host_free(struct pci_host *host)
+{
+	free(host->funcs);
+	host->funcs = NULL;
+	host->nfuncs = 0;
+}
+
+static int func_cmp(const void *key, const void *elem)
+{
+	return pci_addr_cmp(key, &((const struct pci_func *)elem)->addr);
+}
+
+struct pci_func *pci_host_find(const struct pci_host *host, const struct pci_addr *a)
+{
+	return bsearch(a, host->funcs, host->nfuncs, sizeof(*host->funcs), func_cmp);
+}
+
+size_t pci_host_slot(const struct pci_host *host, const struct pci_addr *a, size_t *count)
+{
+	struct pci_addr first = *a;
+	size_t lo = 0, hi = host->nfuncs, i;
+
+	first.fn = 0;
+	while (lo < hi) {            /* lower bound of function 0 of the slot */
+		size_t mid = (lo + hi) / 2;
+		if (pci_addr_cmp(&host->funcs[mid].addr, &first) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < host->nfuncs && pci_same_slot(&host->funcs[i].addr, a); i++)
+		;
+	*count = i - lo;
+	return lo;
+}
+
+bool pci_host_slot_is_display(const struct pci_host *host, size_t first, size_t count)
+{
+	for (size_t i = first; i < first + count; i++)
+		if (pci_func_is_display(&host->funcs[i]))
+			return true;
+	return false;
+}
+
+bool pci_host_iommu_on(const struct pci_host *host)
+{
+	return host->ngroups > 0;
+}

@@ -1,0 +1,22 @@
+/* Every PCI function of a host, grouped into slots (a GPU is a slot) and
+ * IOMMU groups. */
+#pragma once
+#include <stddef.h>
+#include "pci-func.h"
+
+struct pci_host {
+	struct sysfs *sfs;
+	struct pci_func *funcs;   /* sorted by address */
+	size_t nfuncs;
+	int ngroups;              /* entries in kernel/iommu_groups */
+};
+
+int pci_host_load(struct sysfs *sfs, struct pci_host *host);
+void pci_host_free(struct pci_host *host);
+
+struct pci_func *pci_host_find(const struct pci_host *host, const struct pci_addr *a);
+/* Index of the first function of the slot of a, and how many it has. */
+size_t pci_host_slot(const struct pci_host *host, const struct pci_addr *a, size_t *count);
+/* Does this slot hold a display-class function? */
+bool pci_host_slot_is_display(const struct pci_host *host, size_t first, size_t count);
+bool pci_host_iommu_on(const struct pci_host *host);

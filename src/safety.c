@@ -1,0 +1,132 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "safety.h"
+
+static int append(struct pci_addr **v, size_t *n, const struct pci_addr *a)
+{
+	struct pci_addr *nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if (pci_addr_cmp(&(*v)[i], a) == 0)
+			return 0;
+	nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	nv[(*n)++] = *a;
+	*v = nv;
+	return 0;
+}
+
+int safety_slot_functions(const struct pci_host *host, const struct pci_addr *slots,
+			  size_t nslots, struct pci_addr **fns, size_t *nfns)
+{
+	size_t first, count;
+	int err = 0;
+
+	*fns = NULL;
+	*nfns = 0;
+	for (size_t s = 0; s < nslots && !err; s++) {
+		first = pci_host_slot(host, &slots[s], &count);
+		for (size_t i = first; i < first + count && !err; i++)
+			err = append(fns, nfns, &host->funcs[i].addr);
+	}
+	if (err) {
+		free(*fns);
+		*fns = NULL;
+		*nfns = 0;
+	}
+	return err;
+}
+
+int safety_group_closure(const struct pci_host *host, const struct pci_addr *slots,
+			 size_t nslots, struct pci_addr **fns, size_t *nfns)
+{
+	size_t nsel;
+	int err = safety_slot_functions(host, slots, nslots, fns, nfns);
+
+	nsel = *nfns;
+	for (size_t s = 0; s < nsel && !err; s++) {
+		const struct pci_func *f = pci_host_find(host, &(*fns)[s]);
+
+		if (!f || f->iommu_group < 0)
+			continue;
+		for (size_t i = 0; i < host->nfuncs && !err; i++)
+			if (host->funcs[i].iommu_group == f->iommu_group)
+				err = append(fns, nfns, &host->funcs[i].addr);
+	}
+	if (err) {
+		free(*fns);
+		*fns = NULL;
+		*nfns = 0;
+	}
+	return err;
+}
+
+bool safety_in_slots(const struct pci_addr *slots, size_t nslots, const struct pci_addr *a)
+{
+	for (size_t i = 0; i < nslots; i++)
+		if (pci_same_slot(&slots[i], a))
+			return true;
+	return false;
+}
+
+bool safety_member_tolerated(const struct pci_func *f)
+{
+	return pci_func_is_bridge(f) || !f->driver[0] ||
+	       strcmp(f->driver, "vfio-pci") == 0 || strcmp(f->driver, "pci-stub") == 0;
+}
+
+static int add_intruder(struct group_intruder **out, size_t *n, const struct pci_func *m,
+			const struct pci_func *via)
+{
+	struct group_intruder *v;
+
+	for (size_t i = 0; i < *n; i++)
+		if (pci_addr_cmp(&(*out)[i].member, &m->addr) == 0)
+			return 0;
+	v = realloc(*out, (*n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	v += (*n)++;
+	memset(v, 0, sizeof(*v));
+	v->member = m->addr;
+	v->via = via->addr;
+	v->group = m->iommu_group;
+	memcpy(v->driver, m->driver, sizeof(v->driver));
+	return 0;
+}
+
+int safety_group_intruders(const struct pci_host *host, const struct pci_addr *slots,
+			   size_t nslots, struct group_intruder **out, size_t *n)
+{
+	struct pci_addr *fns;
+	size_t nfns;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = safety_slot_functions(host, slots, nslots, &fns, &nfns);
+	for (size_t s = 0; s < nfns && !err; s++) {
+		const struct pci_func *f = pci_host_find(host, &fns[s]);
+
+		if (!f || f->iommu_group < 0)
+			continue;
+		for (size_t i = 0; i < host->nfuncs && !err; i++) {
+			const struct pci_func *m = &host->funcs[i];
+
+			if (m->iommu_group != f->iommu_group ||
+			    safety_in_slots(slots, nslots, &m->addr) || safety_member_tolerated(m))
+				continue;
+			err = add_intruder(out, n, m, f);
+		}
+	}
+	free(fns);
+	if (err) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return err;
+}

@@ -1,0 +1,450 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "sysfs.h"
+
+#define WALK_MAX_DEPTH 8
+
+static int default_read(struct sysfs *sfs, const char *rel, char *buf, size_t len)
+{
+	int fd, err = 0;
+	ssize_t n;
+
+	if (len == 0)
+		return -EINVAL;
+	fd = openat(sfs->rootfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	err = (int)n;
+out:
+	close(fd);
+	return err;
+}
+
+static int default_write(struct sysfs *sfs, const char *rel, const char *val)
+{
+	int fd, err = 0;
+	size_t len = strlen(val);
+	ssize_t n;
+
+	fd = openat(sfs->rootfd, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != len)
+		err = -EIO;
+	if (close(fd) < 0 && err == 0)
+		err = -errno;
+	return err;
+}
+
+static int default_readlink(struct sysfs *sfs, const char *rel, char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (len == 0)
+		return -EINVAL;
+	n = readlinkat(sfs->rootfd, rel, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == len - 1)
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+const struct sysfs_ops sysfs_default_ops = {
+	.read = default_read,
+	.write = default_write,
+	.readlink = default_readlink,
+};
+
+int sysfs_open(const char *root, struct sysfs **out)
+{
+	struct sysfs *sfs;
+	char real[4096];
+	int err;
+
+	sfs = calloc(1, sizeof(*sfs));
+	if (!sfs)
+		return -ENOMEM;
+	if (snprintf(sfs->root, sizeof(sfs->root), "%s", root) >= (int)sizeof(sfs->root)) {
+		err = -ENAMETOOLONG;
+		goto fail;
+	}
+	sfs->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfs->rootfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* Only the running kernel's tree may be matched against /proc and /dev. */
+	sfs->live = realpath(root, real) && strcmp(real, "/sys") == 0;
+	sfs->ops = &sysfs_default_ops;
+	*out = sfs;
+	return 0;
+fail:
+	free(sfs);
+	return err;
+}
+
+void sysfs_close(struct sysfs *sfs)
+{
+	if (!sfs)
+		return;
+	if (sfs->rootfd >= 0)
+		close(sfs->rootfd);
+	free(sfs);
+}
+
+static int dev_rel(const struct pci_addr *a, const char *sub, char *rel, size_t len)
+{
+	char ab[PCI_ADDR_LEN];
+	int n;
+
+	pci_addr_fmt(a, ab);
+	if (sub)
+		n = snprintf(rel, len, "bus/pci/devices/%s/%s", ab, sub);
+	else
+		n = snprintf(rel, len, "bus/pci/devices/%s", ab);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
+		   char *buf, size_t len)
+{
+	char rel[1400];
+	int err = dev_rel(a, attr, rel, sizeof(rel));
+
+	return err ? err : sfs->ops->read(sfs, rel, buf, len);
+}
+
+static const char *last_component(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link,
+		   char *buf, size_t len)
+{
+	char rel[256], target[4096];
+	int err = dev_rel(a, link, rel, sizeof(rel));
+
+	if (err)
+		return err;
+	err = sfs->ops->readlink(sfs, rel, target, sizeof(target));
+	if (err < 0)
+		return err;
+	if (snprintf(buf, len, "%s", last_component(target)) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int sysfs_dev_path(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len)
+{
+	char rel[256];
+	int err = dev_rel(a, NULL, rel, sizeof(rel));
+
+	if (err)
+		return err;
+	err = sfs->ops->readlink(sfs, rel, buf, len);
+	return err < 0 ? err : 0;
+}
+
+int sysfs_dev_has(struct sysfs *sfs, const struct pci_addr *a, const char *sub)
+{
+	char rel[1400];
+	struct stat st;
+
+	if (dev_rel(a, sub, rel, sizeof(rel)))
+		return 0;
+	return fstatat(sfs->rootfd, rel, &st, 0) == 0;
+}
+
+int sysfs_dev_exists(struct sysfs *sfs, const struct pci_addr *a)
+{
+	char rel[256];
+	struct stat st;
+
+	if (dev_rel(a, NULL, rel, sizeof(rel)))
+		return 0;
+	return fstatat(sfs->rootfd, rel, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int addr_cmp_qsort(const void *x, const void *y)
+{
+	return pci_addr_cmp(x, y);
+}
+
+static DIR *opendir_at(struct sysfs *sfs, const char *rel)
+{
+	int fd = openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d)
+		close(fd);
+	return d;
+}
+
+int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
+{
+	struct pci_addr *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	d = opendir_at(sfs, "bus/pci/devices");
+	if (!d)
+		return -errno;
+	while ((errno = 0, de = readdir(d))) {
+		struct pci_addr a;
+
+		if (pci_addr_parse(de->d_name, &a))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				err = -ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		v[cnt++] = a;
+	}
+	if (errno)
+		err = -errno;
+out:
+	closedir(d);
+	if (err) {
+		free(v);
+		return err;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), addr_cmp_qsort);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int sysfs_count_iommu_groups(struct sysfs *sfs)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir_at(sfs, "kernel/iommu_groups");
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+int sysfs_driver_registered(struct sysfs *sfs, const char *driver)
+{
+	char rel[256];
+	struct stat st;
+
+	/* driver names come from the kernel or from constants, never from argv */
+	if (strchr(driver, '/') || snprintf(rel, sizeof(rel), "bus/pci/drivers/%s", driver) >= (int)sizeof(rel))
+		return 0;
+	return fstatat(sfs->rootfd, rel, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len)
+{
+	char want[PCI_SLOT_LEN], rel[512], val[64];
+	struct dirent *de;
+	DIR *d;
+
+	buf[0] = '\0';
+	d = opendir_at(sfs, "bus/pci/slots");
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	pci_slot_fmt(a, want);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(rel, sizeof(rel), "bus/pci/slots/%s/address", de->d_name);
+		if (sfs->ops->read(sfs, rel, val, sizeof(val)) > 0 && strcasecmp(val, want) == 0) {
+			snprintf(buf, len, "%s", de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int parse_devnum(const char *s, dev_t *dev)
+{
+	unsigned maj, min;
+	char end;
+
+	if (sscanf(s, "%u:%u%c", &maj, &min, &end) != 2)
+		return -EINVAL;
+	*dev = makedev(maj, min);
+	return 0;
+}
+
+static int is_dir_entry(int dfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type == DT_DIR)
+		return 1;
+	if (de->d_type != DT_UNKNOWN)
+		return 0;
+	return fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+struct walk {
+	struct sysfs *sfs;
+	sysfs_child_fn fn;
+	void *data;
+	char rel[1024];      /* relative to the function's directory */
+};
+
+static int walk_dir(struct walk *w, int dfd, int depth);
+
+/* A directory with a "subsystem" link is a device of that class. */
+static int visit_child(struct walk *w, int fd, const char *name)
+{
+	char target[4096], devbuf[64];
+	struct sysfs_child c = { .name = name, .rel = w->rel };
+	ssize_t n;
+	int dfd;
+
+	n = readlinkat(fd, "subsystem", target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	c.subsystem = last_component(target);
+	if (strcmp(c.subsystem, "pci") == 0)
+		return 0;
+	dfd = openat(fd, "dev", O_RDONLY | O_CLOEXEC);
+	if (dfd >= 0) {
+		n = read(dfd, devbuf, sizeof(devbuf) - 1);
+		close(dfd);
+		if (n > 0) {
+			devbuf[n] = '\0';
+			c.has_dev = parse_devnum(devbuf, &c.dev) == 0;
+		}
+	}
+	return w->fn(&c, w->data);
+}
+
+static int walk_dir(struct walk *w, int dfd, int depth)
+{
+	struct dirent *de;
+	struct pci_addr ignored;
+	size_t base = strlen(w->rel);
+	int err = 0, fd;
+	DIR *d;
+
+	if (depth > WALK_MAX_DEPTH)
+		return 0;
+	fd = dup(dfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (!err && (de = readdir(d))) {
+		int cfd;
+
+		if (de->d_name[0] == '.' || !is_dir_entry(dfd, de))
+			continue;
+		/* functions behind a bridge are devices of their own */
+		if (pci_addr_parse(de->d_name, &ignored) == 0 || strcmp(de->d_name, "power") == 0)
+			continue;
+		if (snprintf(w->rel + base, sizeof(w->rel) - base, "%s%s", base ? "/" : "",
+			     de->d_name) >= (int)(sizeof(w->rel) - base))
+			continue;
+		cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd >= 0) {
+			err = visit_child(w, cfd, de->d_name);
+			if (!err)
+				err = walk_dir(w, cfd, depth + 1);
+			close(cfd);
+		}
+		w->rel[base] = '\0';
+	}
+	closedir(d);
+	return err;
+}
+
+int sysfs_walk_children(struct sysfs *sfs, const struct pci_addr *a,
+			sysfs_child_fn fn, void *data)
+{
+	struct walk w = { .sfs = sfs, .fn = fn, .data = data };
+	char rel[256];
+	int fd, err;
+
+	err = dev_rel(a, NULL, rel, sizeof(rel));
+	if (err)
+		return err;
+	fd = openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = walk_dir(&w, fd, 0);
+	close(fd);
+	return err;
+}
+
+int sysfs_child_read(struct sysfs *sfs, const struct pci_addr *a, const char *rel,
+		     const char *attr, char *buf, size_t len)
+{
+	char path[1024];
+
+	if (snprintf(path, sizeof(path), "%s/%s", rel, attr) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return sysfs_dev_read(sfs, a, path, buf, len);
+}
+
+int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *disk,
+		       char *buf, size_t len)
+{
+	char rel[256];
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	(void)a;
+	if (strchr(disk, '/') || snprintf(rel, sizeof(rel), "class/block/%s/holders", disk) >= (int)sizeof(rel))
+		return -EINVAL;
+	d = opendir_at(sfs, rel);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(buf, len, "%s", de->d_name);
+			found = 1;
+			break;
+		}
+	closedir(d);
+	return found;
+}

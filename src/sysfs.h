@@ -1,0 +1,77 @@
+/* The one access layer to sysfs: every read (and, later, write) of the kernel's
+ * PCI tree goes through here, relative to a root directory descriptor, so the
+ * same code runs on /sys, on a captured tree, and on an emulated kernel. */
+#pragma once
+#include <stddef.h>
+#include <sys/types.h>
+#include "pci-addr.h"
+
+struct sysfs;
+
+/* What the rest of the program may ask of a sysfs tree.  Paths are relative
+ * to the tree's root and are built only inside sysfs.c, from constants and
+ * formatted PCI addresses, never from user strings. */
+struct sysfs_ops {
+	int (*read)(struct sysfs *sfs, const char *rel, char *buf, size_t len);
+	int (*write)(struct sysfs *sfs, const char *rel, const char *val);
+	int (*readlink)(struct sysfs *sfs, const char *rel, char *buf, size_t len);
+};
+
+struct sysfs {
+	int rootfd;
+	int live;                   /* the running kernel's /sys */
+	char root[4096];
+	const struct sysfs_ops *ops;
+	void *priv;                 /* for a wrapping backend */
+};
+
+extern const struct sysfs_ops sysfs_default_ops;
+
+int sysfs_open(const char *root, struct sysfs **out);
+void sysfs_close(struct sysfs *sfs);
+
+/* Attribute of a PCI function: buf gets the content, trailing newline removed. */
+int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
+		   char *buf, size_t len);
+/* Last path component of a link of the function ("driver", "iommu_group"). */
+int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link,
+		   char *buf, size_t len);
+/* Full link target of bus/pci/devices/<addr> (its place in the hierarchy). */
+int sysfs_dev_path(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len);
+/* Is there such a function (bus/pci/devices/<addr>)? */
+int sysfs_dev_exists(struct sysfs *sfs, const struct pci_addr *a);
+/* Does the function have this attribute or entry (links followed)? */
+int sysfs_dev_has(struct sysfs *sfs, const struct pci_addr *a, const char *sub);
+
+/* Every function listed in bus/pci/devices, sorted; entries that are not PCI
+ * addresses are skipped.  *out is malloc'ed. */
+int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n);
+
+/* Number of IOMMU groups in kernel/iommu_groups (0: IOMMU off). */
+int sysfs_count_iommu_groups(struct sysfs *sfs);
+/* Is a driver registered on the PCI bus (bus/pci/drivers/<name>)? */
+int sysfs_driver_registered(struct sysfs *sfs, const char *driver);
+/* Physical slot name whose address is the function's slot, "" if none. */
+int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len);
+
+/* A class device found under a function: DRM node, sound node, block
+ * device, network interface. */
+struct sysfs_child {
+	const char *subsystem;   /* "drm", "sound", "block", "net", ... */
+	const char *name;        /* "card0", "sda1", "eth0" */
+	const char *rel;         /* path relative to the function's directory */
+	int has_dev;
+	dev_t dev;
+};
+typedef int (*sysfs_child_fn)(const struct sysfs_child *c, void *data);
+/* Walk the function's directory (not into other PCI functions below it,
+ * never through links) and call fn for every class device.  A non-zero
+ * return from fn stops the walk and is returned. */
+int sysfs_walk_children(struct sysfs *sfs, const struct pci_addr *a,
+			sysfs_child_fn fn, void *data);
+/* First entry of class/block/<disk>/holders (a dm or md device on top). */
+int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *disk,
+		       char *buf, size_t len);
+/* Read an attribute of a child found by the walk ("operstate" of a netdev). */
+int sysfs_child_read(struct sysfs *sfs, const struct pci_addr *a, const char *rel,
+		     const char *attr, char *buf, size_t len);

@@ -1,0 +1,56 @@
+/* Who uses a PCI function: its device nodes and the processes holding them,
+ * the disks and network interfaces it carries. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+#include "sysfs.h"
+
+struct devnode {
+	struct pci_addr fn;
+	dev_t dev;
+	char name[64];           /* "/dev/dri/card1", "/dev/snd/controlC1", "/dev/nvidia0" */
+};
+
+struct holder {
+	struct pci_addr fn;
+	pid_t pid;
+	char comm[64];
+	char node[64];           /* the devnode's path */
+};
+
+struct blockdev {
+	struct pci_addr fn;
+	char name[48];           /* "nvme0n1p1" */
+	dev_t dev;
+	char use[300];           /* "mounted on /", "swap", "held by dm-0", "" */
+};
+
+struct netif {
+	struct pci_addr fn;
+	char name[48];
+	bool up;
+};
+
+struct usage {
+	struct devnode *nodes;
+	size_t nnodes;
+	struct blockdev *disks;
+	size_t ndisks;
+	struct netif *ifs;
+	size_t nifs;
+};
+
+/* What hangs below these functions in sysfs.  procroot is where
+ * driver/nvidia/gpus/<addr>/information is read (NULL: skip). */
+int usage_collect(struct sysfs *sfs, const char *procroot, const struct pci_addr *fns,
+		  size_t nfns, struct usage *u);
+void usage_free(struct usage *u);
+
+/* Scan procroot/<pid>/fd for the device nodes of u.  *uninspected counts
+ * processes whose descriptors could not be read (not privileged enough). */
+int usage_find_holders(const char *procroot, const struct usage *u,
+		       struct holder **out, size_t *nout, int *uninspected);
+
+/* Fill disks[].use from procroot/self/mountinfo, procroot/swaps and the
+ * holders directories in sysfs. */
+int usage_disk_use(struct sysfs *sfs, const char *procroot, struct usage *u);
