@@ -111,45 +111,63 @@ static int check_vfio_module(const struct check_env *env, struct sysfs *sfs,
 		   "or boot a kernel built with CONFIG_VFIO_PCI", detail);
 }
 
+/* Functions of the slot that have no group although the IOMMU is on. */
+static int check_groupless(const struct check_env *env, const struct pci_addr *slot,
+			   struct check_report *r, int *group)
+{
+	const struct pci_host *h = env->host;
+	size_t first, count;
+	char ab[PCI_ADDR_LEN];
+	int err = 0, missing = 0;
+
+	*group = -1;
+	first = pci_host_slot(h, slot, &count);
+	for (size_t i = first; i < first + count && !err; i++) {
+		const struct pci_func *f = &h->funcs[i];
+		if (f->iommu_group >= 0) {
+			*group = f->iommu_group;
+			continue;
+		}
+		if (!pci_host_iommu_on(h))
+			continue;
+		missing = 1;
+		err = add(r, CHECK_FAIL, "group", &f->addr,
+			  "%s has no IOMMU group%s\nthe kernel did not place it behind the IOMMU; "
+			  "check the firmware's IOMMU/ACS settings and the kernel log (dmesg | grep -i iommu)",
+			  pci_addr_fmt(&f->addr, ab),
+			  (f->bad & PCI_BAD_IOMMU_GROUP) ? " (its iommu_group link is broken)" : "");
+	}
+	return err < 0 ? err : missing;
+}
+
 static int check_group(const struct check_env *env, const struct pci_addr *slot,
 		       const struct pci_addr *slots, size_t nslots, struct check_report *r)
 {
 	const struct pci_host *h = env->host;
 	struct group_intruder *in = NULL;
-	size_t first, count, nin = 0;
+	size_t nin = 0;
 	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
-	int err = 0, group = -1;
+	int err, group, failed;
 
-	first = pci_host_slot(h, slot, &count);
-	for (size_t i = first; i < first + count && !err; i++) {
-		const struct pci_func *f = &h->funcs[i];
-		if (f->iommu_group < 0 && pci_host_iommu_on(h))
-			err = add(r, CHECK_FAIL, "group", &f->addr,
-				  "%s has no IOMMU group%s\nthe kernel did not place it behind the IOMMU; "
-				  "check the firmware's IOMMU/ACS settings and the kernel log (dmesg | grep -i iommu)",
-				  pci_addr_fmt(&f->addr, ab),
-				  (f->bad & PCI_BAD_IOMMU_GROUP) ? " (its iommu_group link is broken)" : "");
-		if (f->iommu_group >= 0)
-			group = f->iommu_group;
-	}
-	if (err || group < 0)
-		return err;
+	failed = check_groupless(env, slot, r, &group);
+	if (failed < 0 || group < 0)
+		return failed < 0 ? failed : 0;
 	/* intruders of this GPU alone, or with the GPUs selected alongside */
 	err = safety_group_intruders(h, nslots ? slots : slot, nslots ? nslots : 1, &in, &nin);
 	for (size_t i = 0; i < nin && !err; i++) {
 		const struct pci_func *m = pci_host_find(h, &in[i].member);
 		if (!pci_same_slot(&in[i].via, slot))
 			continue;
+		failed = 1;
 		err = add(r, CHECK_FAIL, "group", &in[i].member,
 			  "IOMMU group %d of %s also holds %s [%04x:%04x] on %s: it would go to the VM too\n"
 			  "name it as well to hand it over with the GPU (vfio-handover bind %s %s), "
 			  "or move the GPU to a slot with an IOMMU group of its own",
 			  in[i].group, pci_slot_fmt(slot, sb), pci_addr_fmt(&in[i].member, ab),
 			  m ? m->vendor : 0, m ? m->device : 0, in[i].driver, sb, ab);
-		group = -2;
 	}
 	free(in);
-	if (!err && group >= 0)
+	if (!err && !failed)
 		err = add(r, CHECK_PASS, "group", slot,
 			  "IOMMU group %d is viable: it holds only this GPU's functions, bridges "
 			  "or devices without a host driver", group);
@@ -303,9 +321,24 @@ static double min_known(double a, double b)
 	return a < b ? a : b;
 }
 
+/* "16.0 GT/s x16", with "unknown" for what the kernel did not say. */
+static const char *link_text(double gts, int width, char *buf, size_t len)
+{
+	char w[16] = "x?";
+
+	if (width > 0)
+		snprintf(w, sizeof(w), "x%d", width);
+	if (gts > 0)
+		snprintf(buf, len, "%.1f GT/s %s", gts, w);
+	else
+		snprintf(buf, len, "unknown speed %s", w);
+	return buf;
+}
+
 static int check_link(const struct check_env *env, const struct pci_func *f,
 		      struct check_report *r)
 {
+	char dl[48], pl[48], cl[48];
 	const struct pci_func *port = f->has_upstream ? pci_host_find(env->host, &f->upstream) : NULL;
 	double pmax = port ? port->link.max_gts : 0, cap = min_known(f->link.max_gts, pmax);
 	int pw = port ? port->link.max_width : 0;
@@ -320,25 +353,31 @@ static int check_link(const struct check_env *env, const struct pci_func *f,
 	sysfs_phys_slot(env->host->sfs, &f->addr, slotname, sizeof(slotname));
 	snprintf(where, sizeof(where), "%s%s%s", pci_addr_fmt(&f->addr, ab),
 		 slotname[0] ? " in physical slot " : "", slotname);
+	link_text(f->link.max_gts, f->link.max_width, dl, sizeof(dl));
+	if (port)
+		link_text(pmax, pw, pl, sizeof(pl));
+	else
+		snprintf(pl, sizeof(pl), "none above");
+	link_text(f->link.cur_gts, f->link.cur_width, cl, sizeof(cl));
 	if (cap >= TARGET_GTS - 0.01 && width >= TARGET_WIDTH)
 		return add(r, CHECK_PASS, "pcie-link", &f->addr,
-			   "%s can run PCIe %d.0 x%d (device %g GT/s x%d, port %g GT/s x%d); "
-			   "now %g GT/s x%d (an idle GPU trains its link down)",
-			   where, pci_speed_gen(cap), width, f->link.max_gts, f->link.max_width,
-			   pmax, pw, f->link.cur_gts, f->link.cur_width);
+			   "%s can run PCIe %d.0 x%d (device %s, port %s); "
+			   "now %s (an idle GPU trains its link down)",
+			   where, pci_speed_gen(cap), width, dl, pl, cl);
 	return add(r, CHECK_WARN, "pcie-link", &f->addr,
-		   "%s is limited to PCIe %d.0 x%d (device %g GT/s x%d, port %g GT/s x%d; "
-		   "now %g GT/s x%d): Aleph asks for PCIe 4.0 x16\n"
+		   "%s is limited to PCIe %d.0 x%d (device %s, port %s; now %s): "
+		   "Aleph asks for PCIe 4.0 x16\n"
 		   "move the GPU to a PCIe 4.0 (or newer) x16 slot wired to the CPU, "
 		   "or check the slot's speed and bifurcation settings in the firmware",
-		   where, pci_speed_gen(cap), width, f->link.max_gts, f->link.max_width,
-		   pmax, pw, f->link.cur_gts, f->link.cur_width);
+		   where, pci_speed_gen(cap), width, dl, pl, cl);
 }
 
 static int check_model(const struct pci_func *f, struct check_report *r)
 {
 	const struct gpu_model *m = gpu_model_find(f->vendor, f->device);
 
+	if (f->bad & (PCI_BAD_VENDOR | PCI_BAD_DEVICE))
+		return 0;       /* the sysfs item already says the ids are unreadable */
 	if (m)
 		return add(r, CHECK_PASS, "model", &f->addr,
 			   "%s: %s tier, %d vCPU, %d GB RAM, %d GB vRAM, about %.2f ALEPH/hour",
@@ -396,6 +435,29 @@ static int check_aleph(const struct check_env *env, struct check_report *r)
 	return add(r, CHECK_PASS, "aleph", NULL, "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s", a.receiver);
 }
 
+/* A function that cannot be identified is not handed over. */
+static int check_readable(const struct check_env *env, const struct pci_addr *slot,
+			  struct check_report *r)
+{
+	const struct pci_host *h = env->host;
+	size_t first, count;
+	char ab[PCI_ADDR_LEN], bad[256];
+	int err = 0;
+
+	first = pci_host_slot(h, slot, &count);
+	for (size_t i = first; i < first + count && !err; i++) {
+		const struct pci_func *f = &h->funcs[i];
+		if (!f->bad)
+			continue;
+		err = add(r, CHECK_FAIL, "sysfs", &f->addr,
+			  "%s: could not read %s from sysfs\n"
+			  "the device may be failing or the tree is incomplete: see dmesg and "
+			  "lspci -vvv -s %s; nothing is handed over until it reads cleanly",
+			  pci_addr_fmt(&f->addr, ab), pci_func_bad_names(f->bad, bad, sizeof(bad)), ab);
+	}
+	return err;
+}
+
 static int check_slot(const struct check_env *env, const struct pci_addr *slot,
 		      const struct pci_addr *slots, size_t nslots, struct check_report *r)
 {
@@ -404,7 +466,9 @@ static int check_slot(const struct check_env *env, const struct pci_addr *slot,
 
 	if (!disp)
 		return 0;
-	err = check_group(env, slot, slots, nslots, r);
+	err = check_readable(env, slot, r);
+	if (!err)
+		err = check_group(env, slot, slots, nslots, r);
 	if (!err)
 		err = check_boot_vga(env, slot, r);
 	if (!err)
@@ -437,7 +501,7 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 		/* every GPU, each as if it were handed over alone */
 		for (size_t i = 0; i < h->nfuncs && !err; i++) {
 			size_t count, first = pci_host_slot(h, &h->funcs[i].addr, &count);
-			if (first != i || !pci_host_slot_is_display(h, first, count))
+			if (first != i || !pci_host_slot_maybe_display(h, first, count))
 				continue;
 			err = check_slot(env, &h->funcs[i].addr, NULL, 0, r);
 		}

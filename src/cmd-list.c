@@ -10,18 +10,7 @@
 
 static bool slot_wanted(const struct cli *cli, size_t first, size_t count)
 {
-	return cli->all || pci_host_slot_is_display(&cli->host, first, count);
-}
-
-static void id_text(const struct pci_func *f, char *buf, size_t len)
-{
-	char v[8] = "????", d[8] = "????";
-
-	if (!(f->bad & PCI_BAD_VENDOR))
-		snprintf(v, sizeof(v), "%04x", f->vendor);
-	if (!(f->bad & PCI_BAD_DEVICE))
-		snprintf(d, sizeof(d), "%04x", f->device);
-	snprintf(buf, len, "%s:%s", v, d);
+	return cli->all || pci_host_slot_maybe_display(&cli->host, first, count);
 }
 
 static void state_text(const struct pci_func *f, char *buf, size_t len)
@@ -51,14 +40,14 @@ static int add_row(struct cli *cli, struct table *t, const struct pci_func *f)
 	char ab[PCI_ADDR_LEN], id[16], grp[16] = "-", st[96], desc[320];
 
 	names_lookup(cli->names, f, &n);
-	id_text(f, id, sizeof(id));
+	pci_func_id_text(f, id);
 	if (f->iommu_group >= 0)
 		snprintf(grp, sizeof(grp), "%d", f->iommu_group);
 	state_text(f, st, sizeof(st));
-	names_describe(&n, f, desc, sizeof(desc));
+	names_describe(&n, desc, sizeof(desc));
 	warn_unreadable(f);
 	return table_add(t, pci_addr_fmt(&f->addr, ab), id, n.class_name,
-			 f->driver[0] ? f->driver : "-", grp, st, desc);
+			 f->driver[0] ? f->driver : "-", grp, st, desc[0] ? desc : "-");
 }
 
 static int list_human(struct cli *cli)

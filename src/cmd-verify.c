@@ -16,16 +16,17 @@ static bool on_vfio(const struct pci_func *f)
 static void print_func(struct cli *cli, const struct pci_func *f)
 {
 	struct func_names n;
-	char ab[PCI_ADDR_LEN], desc[320];
+	char ab[PCI_ADDR_LEN], desc[320], id[10], sub[10], cls[8] = "????";
 
 	names_lookup(cli->names, f, &n);
-	names_describe(&n, f, desc, sizeof(desc));
-	printf("%s %s [%04x]: %s [%04x:%04x] (rev %02x)\n", pci_addr_fmt(&f->addr, ab),
-	       n.class_name, pci_class16(f), desc, f->vendor, f->device, f->revision);
-	if (n.subvendor[0])
-		printf("\tSubsystem: %s Device [%04x:%04x]\n", n.subvendor, f->subvendor, f->subdevice);
-	else
-		printf("\tSubsystem: [%04x:%04x]\n", f->subvendor, f->subdevice);
+	names_describe(&n, desc, sizeof(desc));
+	if (!(f->bad & PCI_BAD_CLASS))
+		snprintf(cls, sizeof(cls), "%04x", pci_class16(f));
+	/* the layout of lspci -nnk */
+	printf("%s %s [%s]: %s [%s] (rev %02x)\n", pci_addr_fmt(&f->addr, ab), n.class_name, cls,
+	       desc[0] ? desc : "Device", pci_func_id_text(f, id), f->revision);
+	printf("\tSubsystem: %s%s[%s]\n", n.subvendor, n.subvendor[0] ? " Device " : "",
+	       pci_func_subsys_text(f, sub));
 	if (f->driver[0])
 		printf("\tKernel driver in use: %s\n", f->driver);
 	else

@@ -106,16 +106,13 @@ void names_lookup(struct names *n, const struct pci_func *f, struct func_names *
 		snprintf(out->class_name, sizeof(out->class_name), "Class %04x", pci_class16(f));
 }
 
-const char *names_describe(const struct func_names *fn, const struct pci_func *f,
-			   char *buf, size_t len)
+const char *names_describe(const struct func_names *fn, char *buf, size_t len)
 {
 	if (fn->vendor[0] && fn->device[0])
 		snprintf(buf, len, "%s %s", fn->vendor, fn->device);
 	else if (fn->vendor[0])
-		snprintf(buf, len, "%s Device %04x", fn->vendor, f->device);
-	else if (f->bad & (PCI_BAD_VENDOR | PCI_BAD_DEVICE))
-		snprintf(buf, len, "Unknown device");
+		snprintf(buf, len, "%s Device", fn->vendor);
 	else
-		snprintf(buf, len, "Device %04x:%04x", f->vendor, f->device);
+		buf[0] = '\0';
 	return buf;
 }

@@ -15,6 +15,6 @@ struct func_names {
 struct names *names_open(void);
 void names_close(struct names *n);
 void names_lookup(struct names *n, const struct pci_func *f, struct func_names *out);
-/* "NVIDIA Corporation AD104GL [...]" or "Device 10de:27b0" without a hwdb. */
-const char *names_describe(const struct func_names *fn, const struct pci_func *f,
-			   char *buf, size_t len);
+/* "NVIDIA Corporation AD104GL [...]", "NVIDIA Corporation Device", or ""
+ * when the hwdb does not know the vendor. */
+const char *names_describe(const struct func_names *fn, char *buf, size_t len);

@@ -67,16 +67,24 @@ static int read_int(struct sysfs *sfs, const struct pci_addr *a, const char *att
 	return 0;
 }
 
-static void read_link_state(struct sysfs *sfs, struct pci_func *f)
+/* The kernel itself writes "Unknown" for a speed it cannot name. */
+static int read_speed(struct sysfs *sfs, const struct pci_addr *a, const char *attr, double *out)
 {
 	char buf[64];
+
+	if (sysfs_dev_read(sfs, a, attr, buf, sizeof(buf)) <= 0 || strcmp(buf, "Unknown") == 0)
+		return 0;
+	*out = pci_parse_speed(buf);
+	return *out > 0 ? 0 : -EINVAL;
+}
+
+static void read_link_state(struct sysfs *sfs, struct pci_func *f)
+{
 	int bad = 0;
 
-	if (sysfs_dev_read(sfs, &f->addr, "max_link_speed", buf, sizeof(buf)) > 0 &&
-	    !(f->link.max_gts = pci_parse_speed(buf)))
+	if (read_speed(sfs, &f->addr, "max_link_speed", &f->link.max_gts) < 0)
 		bad = 1;
-	if (sysfs_dev_read(sfs, &f->addr, "current_link_speed", buf, sizeof(buf)) > 0 &&
-	    !(f->link.cur_gts = pci_parse_speed(buf)))
+	if (read_speed(sfs, &f->addr, "current_link_speed", &f->link.cur_gts) < 0)
 		bad = 1;
 	if (read_int(sfs, &f->addr, "max_link_width", &f->link.max_width) == -EINVAL)
 		bad = 1;
@@ -214,4 +222,27 @@ const char *pci_func_bad_names(unsigned bad, char *buf, size_t len)
 		off += (size_t)n;
 	}
 	return buf;
+}
+
+static const char *id_pair(unsigned v, bool vbad, unsigned d, bool dbad, char buf[10])
+{
+	char vs[5] = "????", ds[5] = "????";
+
+	if (!vbad)
+		snprintf(vs, sizeof(vs), "%04x", v & 0xffffu);
+	if (!dbad)
+		snprintf(ds, sizeof(ds), "%04x", d & 0xffffu);
+	snprintf(buf, 10, "%s:%s", vs, ds);
+	return buf;
+}
+
+const char *pci_func_id_text(const struct pci_func *f, char buf[10])
+{
+	return id_pair(f->vendor, f->bad & PCI_BAD_VENDOR, f->device, f->bad & PCI_BAD_DEVICE, buf);
+}
+
+const char *pci_func_subsys_text(const struct pci_func *f, char buf[10])
+{
+	return id_pair(f->subvendor, f->bad & PCI_BAD_SUBVENDOR, f->subdevice,
+		       f->bad & PCI_BAD_SUBDEVICE, buf);
 }

@@ -50,6 +50,9 @@ bool pci_func_is_display(const struct pci_func *f);
 bool pci_func_is_bridge(const struct pci_func *f);
 /* "vfio" (on vfio-pci), "stub" (pci-stub), "unbound", "host" */
 const char *pci_func_state(const struct pci_func *f);
+/* "10de:27b0", with ???? for what could not be read. */
+const char *pci_func_id_text(const struct pci_func *f, char buf[10]);
+const char *pci_func_subsys_text(const struct pci_func *f, char buf[10]);
 /* Names of the attributes in f->bad, comma separated, into buf. */
 const char *pci_func_bad_names(unsigned bad, char *buf, size_t len);
 /* Parse "16.0 GT/s PCIe" (or "16 GT/s"); 0 when unknown. */

@@ -76,6 +76,14 @@ bool pci_host_slot_is_display(const struct pci_host *host, size_t first, size_t 
 	return false;
 }
 
+bool pci_host_slot_maybe_display(const struct pci_host *host, size_t first, size_t count)
+{
+	for (size_t i = first; i < first + count; i++)
+		if (host->funcs[i].bad & PCI_BAD_CLASS)
+			return true;
+	return pci_host_slot_is_display(host, first, count);
+}
+
 bool pci_host_iommu_on(const struct pci_host *host)
 {
 	return host->ngroups > 0;

@@ -19,4 +19,7 @@ struct pci_func *pci_host_find(const struct pci_host *host, const struct pci_add
 size_t pci_host_slot(const struct pci_host *host, const struct pci_addr *a, size_t *count);
 /* Does this slot hold a display-class function? */
 bool pci_host_slot_is_display(const struct pci_host *host, size_t first, size_t count);
+/* Display, or holding a function whose class could not be read: such a slot
+ * is shown and checked rather than silently left out. */
+bool pci_host_slot_maybe_display(const struct pci_host *host, size_t first, size_t count);
 bool pci_host_iommu_on(const struct pci_host *host);

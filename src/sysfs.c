@@ -349,6 +349,7 @@ static int visit_child(struct walk *w, int fd, const char *name)
 		close(dfd);
 		if (n > 0) {
 			devbuf[n] = '\0';
+			devbuf[strcspn(devbuf, "\n")] = '\0';
 			c.has_dev = parse_devnum(devbuf, &c.dev) == 0;
 		}
 	}

@@ -81,23 +81,28 @@ static bool valid_relpath(const char *s)
 	}
 }
 
+/* mkdir -p below ROOT, cheap when the parents exist already */
 static int mkdirs(struct fx *fx, const char *rel)
 {
-	char buf[FX_PATH];
-	char *p;
+	char parent[FX_PATH];
+	char *slash;
 	int r;
 
-	if ((r = fmt_path(buf, "%s", rel)))
+	if (!mkdirat(fx->rootfd, rel, 0755) || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	if ((r = fmt_path(parent, "%s", rel)))
 		return r;
-	for (p = strchr(buf + 1, '/');; p = strchr(p + 1, '/')) {
-		if (p)
-			*p = '\0';
-		if (mkdirat(fx->rootfd, buf, 0755) && errno != EEXIST)
-			return -errno;
-		if (!p)
-			return 0;
-		*p = '/';
-	}
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return -ENOENT;
+	*slash = '\0';
+	if ((r = mkdirs(fx, parent)))
+		return r;
+	if (mkdirat(fx->rootfd, rel, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
 }
 
 static int write_file(struct fx *fx, const char *rel, const void *data,
@@ -495,8 +500,10 @@ static int ensure_driver(struct fx *fx, const char *drv)
 	if (!valid_name(drv))
 		return -EINVAL;
 	if ((r = fmt_path(d, "bus/pci/drivers/%s", drv)) ||
-	    (r = mkdirs(fx, d)))
+	    (r = mkdirs(fx, "bus/pci/drivers")))
 		return r;
+	if (mkdirat(fx->rootfd, d, 0755))
+		return errno == EEXIST ? 0 : -errno;	/* loaded already */
 	for (f = files; *f; f++)
 		if ((r = touch(fx, d, *f)))
 			return r;
@@ -530,6 +537,20 @@ static int unbind_dev(struct fx *fx, struct fx_dev *d)
 	return unlink_quiet(fx, p);
 }
 
+/* kernel/iommu_groups/N with its attributes, unless it exists already */
+static int ensure_group(struct fx *fx, const char *g, const char *devs)
+{
+	int r;
+
+	if (mkdirat(fx->rootfd, g, 0755))
+		return errno == EEXIST ? mkdirs(fx, devs) : -errno;
+	if ((r = mkdirs(fx, devs)) ||
+	    (r = attrf(fx, g, "type", "DMA-FQ\n")))
+		return r;
+	return attrf(fx, g, "reserved_regions",
+		     "0x00000000fee00000 0x00000000feefffff msi\n");
+}
+
 static int group_add(struct fx *fx, struct fx_dev *d)
 {
 	char g[FX_PATH], devs[FX_PATH];
@@ -537,10 +558,7 @@ static int group_add(struct fx *fx, struct fx_dev *d)
 
 	if ((r = fmt_path(g, "kernel/iommu_groups/%d", d->group)) ||
 	    (r = fmt_path(devs, "%s/devices", g)) ||
-	    (r = mkdirs(fx, devs)) ||
-	    (r = attrf(fx, g, "type", "DMA-FQ\n")) ||
-	    (r = attrf(fx, g, "reserved_regions",
-		       "0x00000000fee00000 0x00000000feefffff msi\n")) ||
+	    (r = ensure_group(fx, g, devs)) ||
 	    (r = linkf(fx, d->path, "%s/%s", devs, d->addr)))
 		return r;
 	return linkf(fx, g, "%s/iommu_group", d->path);
@@ -1537,6 +1555,31 @@ static int lay_garbled(struct fx *fx)
 	return r;
 }
 
+/* rtx4000 after a hand-over: both functions on vfio-pci by driver_override,
+ * the DRM and sound devices gone with their host drivers. */
+static int lay_rtx4000_vfio(struct fx *fx)
+{
+	static const char *const fns[] = { "0000:01:00.0", "0000:01:00.1" };
+	char path[4096], sub[4200];
+	int r = lay_rtx4000(fx);
+
+	for (size_t i = 0; i < 2 && !r; i++) {
+		r = fx_set_driver(fx, fns[i], "vfio-pci");
+		r = r ?: fx_set_attr(fx, fns[i], "driver_override", "vfio-pci\n");
+	}
+	r = r ?: fx_func_path(fx, "0000:01:00.0", path, sizeof(path));
+	if (!r) {
+		snprintf(sub, sizeof(sub), "%s/drm", path);
+		r = rm_tree(sub);
+	}
+	r = r ?: fx_func_path(fx, "0000:01:00.1", path, sizeof(path));
+	if (!r) {
+		snprintf(sub, sizeof(sub), "%s/sound", path);
+		r = rm_tree(sub);
+	}
+	return r;
+}
+
 static int lay_twins(struct fx *fx)
 {
 	struct card a = {
@@ -1735,11 +1778,12 @@ static const struct layout layouts[] = {
 	{ "big1000", lay_big1000 },
 	{ "garbled", lay_garbled },
 	{ "twins", lay_twins },
+	{ "rtx4000-vfio", lay_rtx4000_vfio },
 };
 
 static const char *const layout_names[] = {
 	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000",
-	"garbled", "twins", NULL,
+	"garbled", "twins", "rtx4000-vfio", NULL,
 };
 
 const char *const *fx_layout_names(void)

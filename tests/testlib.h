@@ -12,3 +12,58 @@ static inline int run_suite(Suite *s)
 	srunner_free(sr);
 	return failed ? 1 : 0;
 }
+
+#include "fixture.h"
+#include "pci-host.h"
+
+/* A layout built in a temporary directory, and the host read from it. */
+struct tree {
+	struct fx *fx;
+	struct sysfs *sfs;
+	struct pci_host host;
+};
+
+static inline void tree_load(struct tree *t)
+{
+	ck_assert_int_eq(sysfs_open(fx_root(t->fx), &t->sfs), 0);
+	ck_assert_int_eq(pci_host_load(t->sfs, &t->host), 0);
+}
+
+static inline void tree_open(struct tree *t, const char *layout)
+{
+	t->fx = fx_new(NULL);
+	ck_assert_ptr_nonnull(t->fx);
+	ck_assert_int_eq(fx_layout(t->fx, layout), 0);
+	tree_load(t);
+}
+
+static inline void tree_reload(struct tree *t)
+{
+	pci_host_free(&t->host);
+	sysfs_close(t->sfs);
+	tree_load(t);
+}
+
+static inline void tree_close(struct tree *t)
+{
+	pci_host_free(&t->host);
+	sysfs_close(t->sfs);
+	fx_free(t->fx);
+}
+
+static inline struct pci_addr addr(const char *s)
+{
+	struct pci_addr a;
+
+	ck_assert_msg(pci_addr_parse(s, &a) == 0, "bad address in test: %s", s);
+	return a;
+}
+
+static inline const struct pci_func *func(const struct tree *t, const char *s)
+{
+	struct pci_addr a = addr(s);
+	const struct pci_func *f = pci_host_find(&t->host, &a);
+
+	ck_assert_msg(f != NULL, "%s not found", s);
+	return f;
+}

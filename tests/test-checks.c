@@ -1,0 +1,272 @@
+/* check's items on every layout: the right verdict for the right device. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "checks.h"
+#include "testlib.h"
+
+struct run {
+	struct tree t;
+	struct check_report r;
+	char root[32];
+};
+
+static void run_checks(struct run *run, const char *layout, const char *const *sel, size_t nsel)
+{
+	struct pci_addr slots[8];
+	struct check_env env = { 0 };
+
+	snprintf(run->root, sizeof(run->root), "/tmp/vh-root-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(run->root));
+	tree_open(&run->t, layout);
+	for (size_t i = 0; i < nsel; i++)
+		slots[i] = addr(sel[i]);
+	env.host = &run->t.host;
+	env.root = run->root;
+	env.procroot = NULL;      /* an emulated tree is not the running kernel's */
+	env.kernel = "6.1.0-test-amd64";
+	ck_assert_int_eq(check_run(&env, slots, nsel, &run->r), 0);
+}
+
+static void run_done(struct run *run)
+{
+	char cmd[64];
+
+	check_report_free(&run->r);
+	tree_close(&run->t);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", run->root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The status of the item with this name and device ("" for the host);
+ * -1 when there is none. */
+static int status(const struct run *run, const char *name, const char *device)
+{
+	for (size_t i = 0; i < run->r.n; i++)
+		if (strcmp(run->r.items[i].name, name) == 0 &&
+		    strcmp(run->r.items[i].device, device) == 0)
+			return (int)run->r.items[i].status;
+	return -1;
+}
+
+static const struct check_item *item(const struct run *run, const char *name, const char *device)
+{
+	for (size_t i = 0; i < run->r.n; i++)
+		if (strcmp(run->r.items[i].name, name) == 0 &&
+		    strcmp(run->r.items[i].device, device) == 0)
+			return &run->r.items[i];
+	ck_abort_msg("no %s item for '%s'", name, device);
+	return NULL;
+}
+
+START_TEST(rtx4000_all)
+{
+	struct run run;
+
+	run_checks(&run, "rtx4000", NULL, 0);
+	ck_assert_int_eq(status(&run, "iommu", ""), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "vfio-pci", ""), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "boot-vga", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "pcie-link", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "model", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "reset", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_ptr_nonnull(strstr(item(&run, "model", "0000:01:00.0")->message, "RTX 4000 ADA"));
+	/* the BMC console is checked too, and refused */
+	ck_assert_int_eq(status(&run, "boot-vga", "0000:03:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(item(&run, "boot-vga", "0000:03:00.0")->fix);
+	ck_assert_int_eq(status(&run, "model", "0000:03:00.0"), CHECK_WARN);
+	/* captured trees: holders are not looked up in this host's /proc */
+	ck_assert_int_eq(status(&run, "in-use", "0000:01:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, "aleph", ""), -1);
+	run_done(&run);
+}
+END_TEST
+
+START_TEST(rtx4000_selected)
+{
+	static const char *const sel[] = { "0000:01:00.0" };
+	struct run run;
+
+	run_checks(&run, "rtx4000", sel, 1);
+	ck_assert_int_eq(run.r.count[CHECK_FAIL], 0);
+	ck_assert_int_eq(status(&run, "boot-vga", "0000:03:00.0"), -1);
+	run_done(&run);
+}
+END_TEST
+
+START_TEST(gpu_nic)
+{
+	static const char *const one[] = { "0000:01:00.0" };
+	static const char *const both[] = { "0000:01:00.0", "0000:02:00.0" };
+	struct run run;
+
+	run_checks(&run, "gpu-nic", one, 1);
+	ck_assert_int_eq(status(&run, "group", "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, "group", "0000:02:00.0")->message, "igb"));
+	ck_assert_int_eq(status(&run, "host-use", "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, "host-use", "0000:02:00.0")->message, "enp2s0"));
+	run_done(&run);
+	/* named too, the group is viable, but the NIC's link is still up */
+	run_checks(&run, "gpu-nic", both, 2);
+	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "host-use", "0000:02:00.0"), CHECK_FAIL);
+	run_done(&run);
+}
+END_TEST
+
+START_TEST(iommu_off)
+{
+	struct run run;
+
+	run_checks(&run, "iommu-off", NULL, 0);
+	ck_assert_int_eq(status(&run, "iommu", ""), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, "iommu", "")->fix, "intel_iommu=on"));
+	ck_assert_int_eq(status(&run, "vfio-pci", ""), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, "vfio-pci", "")->message, "6.1.0-test-amd64"));
+	/* no group at all is the IOMMU's fault, said once */
+	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), -1);
+	ck_assert_int_eq(status(&run, "boot-vga", "0000:01:00.0"), CHECK_FAIL);
+	run_done(&run);
+}
+END_TEST
+
+START_TEST(consumer_link)
+{
+	struct run run;
+	const struct check_item *it;
+
+	run_checks(&run, "consumer4", NULL, 0);
+	it = item(&run, "pcie-link", "0000:01:00.0");
+	ck_assert_int_eq(it->status, CHECK_WARN);
+	ck_assert_ptr_nonnull(strstr(it->message, "PCIe 3.0 x16"));
+	ck_assert_ptr_nonnull(strstr(it->message, "now 2.5 GT/s x16"));
+	ck_assert_int_eq(status(&run, "model", "0000:01:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
+	run_done(&run);
+}
+END_TEST
+
+START_TEST(port_limits_link)
+{
+	static const char *const sel[] = { "0000:01:00.0" };
+	struct run run;
+	const struct check_item *it;
+
+	/* a 4.0 card in a slot whose port trains at most 3.0: the port decides */
+	run_checks(&run, "rtx4000", sel, 1);
+	check_report_free(&run.r);
+	ck_assert_int_eq(fx_set_attr(run.t.fx, "0000:00:01.0", "max_link_speed", "8.0 GT/s PCIe\n"), 0);
+	ck_assert_int_eq(fx_set_attr(run.t.fx, "0000:00:01.0", "max_link_width", "8\n"), 0);
+	tree_reload(&run.t);
+	ck_assert_int_eq(check_run(&(struct check_env){ .host = &run.t.host, .root = run.root,
+						       .kernel = "6.1.0-test-amd64" },
+				   &(struct pci_addr){ 0, 1, 0, 0 }, 1, &run.r), 0);
+	it = item(&run, "pcie-link", "0000:01:00.0");
+	ck_assert_int_eq(it->status, CHECK_WARN);
+	ck_assert_ptr_nonnull(strstr(it->message, "PCIe 3.0 x8"));
+	ck_assert_ptr_nonnull(strstr(it->message, "physical slot 1"));
+	run_done(&run);
+}
+END_TEST
+
+START_TEST(h100_all)
+{
+	struct run run;
+	int gpus = 0;
+
+	run_checks(&run, "h100x8", NULL, 0);
+	for (size_t i = 0; i < run.r.n; i++)
+		if (strcmp(run.r.items[i].name, "model") == 0 &&
+		    strstr(run.r.items[i].message, "H100: premium tier, 24 vCPU"))
+			gpus++;
+	ck_assert_int_eq(gpus, 8);
+	/* only the BMC console fails */
+	ck_assert_int_eq(run.r.count[CHECK_FAIL], 1);
+	run_done(&run);
+}
+END_TEST
+
+START_TEST(garbled_no_crash)
+{
+	struct run run;
+
+	run_checks(&run, "garbled", NULL, 0);
+	ck_assert_int_ge((int)run.r.n, 2);
+	run_done(&run);
+}
+END_TEST
+
+static void write_env(const char *root, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/etc", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/etc/aleph-vm", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/etc/aleph-vm/supervisor.env", root);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+START_TEST(aleph_node)
+{
+	static const char *const sel[] = { "0000:01:00.0" };
+	struct check_env env = { .kernel = "6.1.0-test-amd64" };
+	struct run run;
+	int pass = 0, warn = 0;
+
+	run_checks(&run, "rtx4000", sel, 1);
+	write_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=False\n");
+	check_report_free(&run.r);
+	env.host = &run.t.host;
+	env.root = run.root;
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
+	for (size_t i = 0; i < run.r.n; i++)
+		if (strcmp(run.r.items[i].name, "aleph") == 0)
+			run.r.items[i].status == CHECK_WARN ? warn++ : pass++;
+	ck_assert_int_eq(warn, 2);     /* GPU support off, no payment address */
+	ck_assert_int_eq(pass, 0);
+	write_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=True\n"
+		  "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=0x1234567890abcdef1234567890ABCDEF12345678\n");
+	check_report_free(&run.r);
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
+	warn = pass = 0;
+	for (size_t i = 0; i < run.r.n; i++)
+		if (strcmp(run.r.items[i].name, "aleph") == 0)
+			run.r.items[i].status == CHECK_WARN ? warn++ : pass++;
+	ck_assert_int_eq(warn, 0);
+	ck_assert_int_eq(pass, 2);
+	run_done(&run);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("checks");
+	TCase *tc = tcase_create("layouts");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, rtx4000_all);
+	tcase_add_test(tc, rtx4000_selected);
+	tcase_add_test(tc, gpu_nic);
+	tcase_add_test(tc, iommu_off);
+	tcase_add_test(tc, consumer_link);
+	tcase_add_test(tc, port_limits_link);
+	tcase_add_test(tc, h100_all);
+	tcase_add_test(tc, garbled_no_crash);
+	tcase_add_test(tc, aleph_node);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(suite());
+}

@@ -1,0 +1,79 @@
+#!/bin/sh
+# Golden-file tests of the command line: each line of cli-cases builds an
+# emulated sysfs layout, runs the installed-to-be binary on it, and compares
+# stdout, stderr and the exit code with tests/golden/<case>.txt.  It also
+# proves that these commands write nothing: the tree and the root are
+# snapshotted before and after every run.
+# UPDATE_GOLDEN=1 rewrites the golden files from what the binary prints now.
+set -u
+
+: "${VH_BIN:?}" "${MKFIXTURE:?}" "${TESTS_SRCDIR:?}"
+cases="$TESTS_SRCDIR/cli-cases"
+golden="$TESTS_SRCDIR/golden"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vh-cli.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT INT TERM
+kernel=$(uname -r)
+pass=0
+fail=0
+
+snapshot() {
+	# every path with its type, size, mode, link target and content hash
+	find "$@" -printf '%p %y %s %m %l\n' | sort
+	find "$@" -type f -exec md5sum {} + | sort
+}
+
+run_case() {
+	name=$1 layout=$2 code=$3
+	shift 3
+	tree="$tmp/tree-$layout"
+	root="$tmp/root-$name"
+	if [ ! -d "$tree" ] && ! "$MKFIXTURE" "$layout" "$tree" >/dev/null; then
+		echo "FAIL $name: mkfixture $layout failed"
+		return 1
+	fi
+	mkdir -p "$root"
+	[ -d "$TESTS_SRCDIR/roots/$name" ] && cp -R "$TESTS_SRCDIR/roots/$name/." "$root/"
+	snapshot "$tree" "$root" > "$tmp/before"
+	# shellcheck disable=SC2086
+	VFIO_HANDOVER_NO_HWDB=1 ${VH_WRAP:-} "$VH_BIN" --sysfs "$tree" --root "$root" "$@" \
+		> "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	snapshot "$tree" "$root" > "$tmp/after"
+	{
+		cat "$tmp/out"
+		echo "--- stderr"
+		cat "$tmp/err"
+		echo "--- exit $rc"
+	} | sed -e "s|$tree|@SYSFS@|g" -e "s|$root|@ROOT@|g" -e "s|$kernel|@KERNEL@|g" \
+		> "$tmp/actual"
+	[ -n "${UPDATE_GOLDEN:-}" ] && cp "$tmp/actual" "$golden/$name.txt"
+	ok=0
+	if [ "$rc" != "$code" ]; then
+		echo "FAIL $name: exit $rc, expected $code"
+		ok=1
+	fi
+	if ! diff -u "$golden/$name.txt" "$tmp/actual"; then
+		echo "FAIL $name: output differs from tests/golden/$name.txt"
+		ok=1
+	fi
+	if ! diff -u "$tmp/before" "$tmp/after"; then
+		echo "FAIL $name: the command changed the tree or the root"
+		ok=1
+	fi
+	[ $ok = 0 ] && echo "ok $name"
+	return $ok
+}
+
+while read -r name layout code args; do
+	case "$name" in ''|'#'*) continue ;; esac
+	# arguments may be quoted in cli-cases (an empty selector: '')
+	eval "set -- $args"
+	if run_case "$name" "$layout" "$code" "$@"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+	fi
+done < "$cases"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" = 0 ]

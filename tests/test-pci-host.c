@@ -1,0 +1,273 @@
+/* The sysfs layer and the PCI model on emulated trees: every attribute,
+ * slots, groups, upstream ports, class devices, and garbage. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include "testlib.h"
+
+START_TEST(rtx4000_gpu)
+{
+	struct tree t;
+	const struct pci_func *f;
+	size_t first, count;
+
+	tree_open(&t, "rtx4000");
+	ck_assert(pci_host_iommu_on(&t.host));
+	f = func(&t, "0000:01:00.0");
+	ck_assert_uint_eq(f->vendor, 0x10de);
+	ck_assert_uint_eq(f->device, 0x27b0);
+	ck_assert_uint_eq(f->subvendor, 0x10de);
+	ck_assert_uint_eq(f->subdevice, 0x16fa);
+	ck_assert_uint_eq(f->class, 0x030000);
+	ck_assert_uint_eq(f->revision, 0xa1);
+	ck_assert_str_eq(f->driver, "nvidia");
+	ck_assert_str_eq(f->override, "");
+	ck_assert_str_eq(f->modalias, "pci:v000010DEd000027B0sv000010DEsd000016FAbc03sc00i00");
+	ck_assert_int_eq(f->boot_vga, 0);
+	ck_assert_int_eq(f->iommu_group, 14);
+	ck_assert(f->has_reset_method);
+	ck_assert_str_eq(f->reset_method, "bus");
+	ck_assert_double_eq_tol(f->link.max_gts, 16.0, 1e-9);
+	ck_assert_double_eq_tol(f->link.cur_gts, 2.5, 1e-9);
+	ck_assert_int_eq(f->link.max_width, 16);
+	ck_assert(f->has_upstream);
+	ck_assert_int_eq(pci_addr_cmp(&f->upstream, &(struct pci_addr){ 0, 0, 1, 0 }), 0);
+	ck_assert_uint_eq(f->bad, 0);
+	ck_assert_str_eq(pci_func_state(f), "host");
+	ck_assert(pci_func_is_display(f));
+	first = pci_host_slot(&t.host, &f->addr, &count);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_str_eq(t.host.funcs[first + 1].driver, "snd_hda_intel");
+	ck_assert(pci_host_slot_is_display(&t.host, first, count));
+	/* the console on the BMC, behind two bridges */
+	f = func(&t, "0000:03:00.0");
+	ck_assert_int_eq(f->boot_vga, 1);
+	ck_assert(f->has_upstream);
+	ck_assert_uint_eq(f->upstream.bus, 2);
+	ck_assert(pci_func_is_bridge(func(&t, "0000:02:00.0")));
+	ck_assert(!pci_func_is_bridge(func(&t, "0000:00:00.0")));   /* a host bridge is not */
+	tree_close(&t);
+}
+END_TEST
+
+static int count_child(const struct sysfs_child *c, void *data)
+{
+	char *seen = data;
+
+	if (strcmp(c->subsystem, "drm") == 0 && c->has_dev) {
+		if (strcmp(c->name, "card1") == 0 && c->dev == makedev(226, 1))
+			strcat(seen, "c");
+		if (strcmp(c->name, "renderD128") == 0 && c->dev == makedev(226, 128))
+			strcat(seen, "r");
+	}
+	return 0;
+}
+
+START_TEST(class_devices)
+{
+	struct tree t;
+	char seen[16] = "";
+	struct pci_addr a;
+
+	tree_open(&t, "rtx4000");
+	a = addr("0000:01:00.0");
+	ck_assert_int_eq(sysfs_walk_children(t.sfs, &a, count_child, seen), 0);
+	ck_assert_uint_eq(strlen(seen), 2);
+	/* the root port's walk does not descend into the GPU below it */
+	seen[0] = '\0';
+	a = addr("0000:00:01.0");
+	ck_assert_int_eq(sysfs_walk_children(t.sfs, &a, count_child, seen), 0);
+	ck_assert_str_eq(seen, "");
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(phys_slot)
+{
+	struct tree t;
+	char name[32];
+	struct pci_addr a;
+
+	tree_open(&t, "twins");
+	a = addr("0000:02:00.1");
+	ck_assert_int_eq(sysfs_phys_slot(t.sfs, &a, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "2");
+	a = addr("0000:04:00.0");
+	ck_assert_int_eq(sysfs_phys_slot(t.sfs, &a, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "");
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(four_functions)
+{
+	struct tree t;
+	size_t first, count;
+	static const char *const drivers[] = { "nvidia", "snd_hda_intel", "xhci_hcd", "nvidia-gpu" };
+
+	tree_open(&t, "consumer4");
+	first = pci_host_slot(&t.host, &(struct pci_addr){ 0, 1, 0, 0 }, &count);
+	ck_assert_uint_eq(count, 4);
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_str_eq(t.host.funcs[first + i].driver, drivers[i]);
+		ck_assert_int_eq(t.host.funcs[first + i].iommu_group, 15);
+	}
+	ck_assert_uint_eq(t.host.funcs[first + 2].class, 0x0c0330);
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(iommu_off)
+{
+	struct tree t;
+
+	tree_open(&t, "iommu-off");
+	ck_assert(!pci_host_iommu_on(&t.host));
+	for (size_t i = 0; i < t.host.nfuncs; i++)
+		ck_assert_int_eq(t.host.funcs[i].iommu_group, -1);
+	ck_assert(!sysfs_driver_registered(t.sfs, "vfio-pci"));
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(h100_server)
+{
+	struct tree t;
+	int gpus = 0, groups[256] = { 0 };
+
+	tree_open(&t, "h100x8");
+	for (size_t i = 0; i < t.host.nfuncs; i++) {
+		const struct pci_func *f = &t.host.funcs[i];
+		if (f->vendor == 0x10de && f->device == 0x2330) {
+			gpus++;
+			ck_assert_uint_eq(f->class, 0x030200);
+			ck_assert_int_eq(f->boot_vga, -1);   /* 3D controllers have none */
+			ck_assert(f->iommu_group >= 0 && f->iommu_group < 256);
+			groups[f->iommu_group]++;
+		}
+	}
+	ck_assert_int_eq(gpus, 8);
+	for (int g = 0; g < 256; g++)
+		ck_assert_int_le(groups[g], 1);
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(thousand_functions)
+{
+	struct tree t;
+
+	tree_open(&t, "big1000");
+	ck_assert_uint_eq(t.host.nfuncs, 1000);
+	for (size_t i = 1; i < t.host.nfuncs; i++)
+		ck_assert_int_lt(pci_addr_cmp(&t.host.funcs[i - 1].addr, &t.host.funcs[i].addr), 0);
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(garbled)
+{
+	struct tree t;
+	const struct pci_func *f;
+
+	tree_open(&t, "garbled");
+	f = func(&t, "0000:01:00.0");
+	ck_assert(f->bad & PCI_BAD_VENDOR);    /* missing */
+	ck_assert(f->bad & PCI_BAD_CLASS);     /* empty */
+	ck_assert(f->bad & PCI_BAD_DEVICE);    /* 0xZZZZ */
+	ck_assert(!(f->bad & PCI_BAD_LINK));   /* "Unknown" is the kernel's own word */
+	ck_assert_double_eq(f->link.max_gts, 0);
+	ck_assert(f->bad & PCI_BAD_IOMMU_GROUP);
+	ck_assert_int_eq(f->iommu_group, -1);
+	ck_assert_str_eq(f->driver, "nvidia");  /* what could be read is kept */
+	ck_assert(!pci_func_is_display(f));
+	f = func(&t, "0000:01:00.1");
+	ck_assert(f->bad & PCI_BAD_MODALIAS);
+	ck_assert(f->bad & PCI_BAD_SUBVENDOR);
+	ck_assert_str_eq(f->override, "garbage");
+	ck_assert_uint_eq(f->device, 0x22bc);
+	ck_assert_int_eq(f->iommu_group, 14);
+	/* a speed that is neither a speed nor the kernel's "Unknown" */
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.1", "max_link_speed", "fast\n"), 0);
+	tree_reload(&t);
+	ck_assert(func(&t, "0000:01:00.1")->bad & PCI_BAD_LINK);
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(vanished_and_changed)
+{
+	struct tree t;
+	struct pci_addr a = addr("0000:01:00.1");
+	struct pci_func f;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_set_driver(t.fx, "0000:01:00.1", "vfio-pci"), 0);
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.1", "driver_override", "vfio-pci\n"), 0);
+	ck_assert_int_eq(pci_func_load(t.sfs, &a, &f), 0);
+	ck_assert_str_eq(f.driver, "vfio-pci");
+	ck_assert_str_eq(f.override, "vfio-pci");
+	ck_assert_str_eq(pci_func_state(&f), "vfio");
+	ck_assert_int_eq(fx_set_driver(t.fx, "0000:01:00.1", NULL), 0);
+	ck_assert_int_eq(pci_func_load(t.sfs, &a, &f), 0);
+	ck_assert_str_eq(f.driver, "");
+	ck_assert_str_eq(pci_func_state(&f), "unbound");
+	a = addr("0000:09:00.0");
+	ck_assert_int_eq(pci_func_load(t.sfs, &a, &f), -ENODEV);
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(not_a_tree)
+{
+	struct sysfs *sfs;
+	struct pci_host host;
+
+	ck_assert_int_eq(sysfs_open("/nonexistent-vh", &sfs), -ENOENT);
+	ck_assert_int_eq(sysfs_open("/tmp", &sfs), 0);
+	ck_assert_int_lt(pci_host_load(sfs, &host), 0);
+	ck_assert(!sfs->live);
+	sysfs_close(sfs);
+}
+END_TEST
+
+START_TEST(speeds)
+{
+	ck_assert_double_eq_tol(pci_parse_speed("16.0 GT/s PCIe"), 16.0, 1e-9);
+	ck_assert_double_eq_tol(pci_parse_speed("2.5 GT/s"), 2.5, 1e-9);
+	ck_assert_double_eq(pci_parse_speed("Unknown"), 0);
+	ck_assert_double_eq(pci_parse_speed(""), 0);
+	ck_assert_int_eq(pci_speed_gen(2.5), 1);
+	ck_assert_int_eq(pci_speed_gen(8.0), 3);
+	ck_assert_int_eq(pci_speed_gen(16.0), 4);
+	ck_assert_int_eq(pci_speed_gen(32.0), 5);
+	ck_assert_int_eq(pci_speed_gen(64.0), 6);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("pci-host");
+	TCase *tc = tcase_create("layouts");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, rtx4000_gpu);
+	tcase_add_test(tc, class_devices);
+	tcase_add_test(tc, phys_slot);
+	tcase_add_test(tc, four_functions);
+	tcase_add_test(tc, iommu_off);
+	tcase_add_test(tc, h100_server);
+	tcase_add_test(tc, thousand_functions);
+	tcase_add_test(tc, garbled);
+	tcase_add_test(tc, vanished_and_changed);
+	tcase_add_test(tc, not_a_tree);
+	tcase_add_test(tc, speeds);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(suite());
+}

@@ -1,0 +1,166 @@
+/* Who uses a function: a real process holding a device node, mounted and
+ * swapped disks, interfaces that are up. */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "testlib.h"
+#include "usage.h"
+
+/* A DRM node numbered like /dev/null, so this very process can hold it. */
+START_TEST(real_holder)
+{
+	struct tree t;
+	struct pci_addr fn = addr("0000:01:00.0");
+	struct usage u;
+	struct holder *ho;
+	size_t nho;
+	int fd, uninspected, mine = 0;
+	struct stat st;
+
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_add_drm(t.fx, "0000:01:00.0", "card9", major(st.st_rdev),
+				    minor(st.st_rdev)), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &fn, 1, &u), 0);
+	ck_assert_uint_eq(u.nnodes, 3);     /* card1, renderD128, card9 */
+	fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, &uninspected), 0);
+	for (size_t i = 0; i < nho; i++)
+		if (ho[i].pid == getpid()) {
+			mine++;
+			ck_assert_str_eq(ho[i].node, "/dev/dri/card9");
+			ck_assert_str_eq(ho[i].comm, "test-usage");
+		}
+	ck_assert_int_eq(mine, 1);          /* once, however many descriptors */
+	free(ho);
+	close(fd);
+	usage_free(&u);
+	tree_close(&t);
+}
+END_TEST
+
+START_TEST(no_nodes_no_scan)
+{
+	struct usage u = { 0 };
+	struct holder *ho;
+	size_t nho;
+	int un;
+
+	ck_assert_int_eq(usage_find_holders("/nonexistent", &u, &ho, &nho, &un), 0);
+	ck_assert_uint_eq(nho, 0);
+}
+END_TEST
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+START_TEST(disks_and_interfaces)
+{
+	struct tree t;
+	struct pci_addr fns[2] = { addr("0000:00:17.0"), addr("0000:00:1f.6") };
+	char proc[] = "/tmp/vh-proc-XXXXXX", self[64], cmd[128];
+	struct usage u;
+	int mounted = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(proc));
+	snprintf(self, sizeof(self), "%s/self", proc);
+	ck_assert_int_eq(mkdir(self, 0755), 0);
+	write_file(self, "mountinfo", "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n");
+	write_file(proc, "swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, fns, 2, &u), 0);
+	ck_assert_uint_eq(u.nifs, 1);
+	ck_assert_str_eq(u.ifs[0].name, "eno1");
+	ck_assert(u.ifs[0].up);
+	ck_assert_uint_eq(u.ndisks, 2);     /* sda and sda1 */
+	ck_assert_int_eq(usage_disk_use(t.sfs, proc, &u), 0);
+	for (size_t i = 0; i < u.ndisks; i++)
+		if (strcmp(u.disks[i].name, "sda1") == 0) {
+			ck_assert_str_eq(u.disks[i].use, "mounted on /");
+			mounted++;
+		} else {
+			ck_assert_str_eq(u.disks[i].use, "");
+		}
+	ck_assert_int_eq(mounted, 1);
+	usage_free(&u);
+	/* swap counts as use */
+	write_file(self, "mountinfo", "");
+	write_file(proc, "swaps", "Filename\tType\tSize\tUsed\tPriority\n/dev/sda1 partition 1024 0 -2\n");
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, fns, 1, &u), 0);
+	ck_assert_int_eq(usage_disk_use(t.sfs, proc, &u), 0);
+	for (size_t i = 0; i < u.ndisks; i++)
+		if (strcmp(u.disks[i].name, "sda1") == 0)
+			ck_assert_str_eq(u.disks[i].use, "in use as swap");
+	usage_free(&u);
+	/* an interface that is down is not in use */
+	ck_assert_int_eq(fx_add_net(t.fx, "0000:01:00.0", "usb0", 0), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, fns, 1, &u), 0);
+	usage_free(&u);
+	fns[0] = addr("0000:01:00.0");
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, fns, 1, &u), 0);
+	ck_assert_uint_eq(u.nifs, 1);
+	ck_assert(!u.ifs[0].up);
+	usage_free(&u);
+	tree_close(&t);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", proc);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(nvidia_minor)
+{
+	struct tree t;
+	struct pci_addr fn = addr("0000:01:00.0");
+	char proc[] = "/tmp/vh-proc-XXXXXX", dir[256], cmd[300];
+	struct usage u;
+
+	ck_assert_ptr_nonnull(mkdtemp(proc));
+	snprintf(dir, sizeof(dir), "%s/driver/nvidia/gpus/0000:01:00.0", proc);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	write_file(dir, "information", "Model: \t\t NVIDIA RTX 4000 SFF Ada Generation\n"
+		   "IRQ:   \t\t 160\nDevice Minor: \t 3\nBus Location: \t 0000:01:00.0\n");
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(usage_collect(t.sfs, proc, &fn, 1, &u), 0);
+	ck_assert_uint_eq(u.nnodes, 3);
+	ck_assert_str_eq(u.nodes[2].name, "/dev/nvidia3");
+	ck_assert(u.nodes[2].dev == makedev(195, 3));
+	usage_free(&u);
+	tree_close(&t);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", proc);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("usage");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, real_holder);
+	tcase_add_test(tc, no_nodes_no_scan);
+	tcase_add_test(tc, disks_and_interfaces);
+	tcase_add_test(tc, nvidia_minor);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(suite());
+}
