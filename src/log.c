@@ -13,6 +13,8 @@ void log_setup(int verbose, bool quiet)
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
+	/* keep the order of what the user sees when both streams share a pipe */
+	fflush(stdout);
 	fprintf(stderr, "vfio-handover: %s", prefix);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
