@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -6,6 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "sysfs.h"
 
@@ -448,4 +454,113 @@ int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *
 		}
 	closedir(d);
 	return found;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Wait for the child up to timeout_ms: 0 and *status, or -ETIMEDOUT. */
+static int wait_child(pid_t pid, int timeout_ms, int *status)
+{
+	long deadline = now_ms() + timeout_ms;
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		long left = deadline - now_ms();
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			if (pfd >= 0)
+				close(pfd);
+			return -errno;
+		}
+		if (left <= 0) {
+			if (pfd >= 0)
+				close(pfd);
+			return -ETIMEDOUT;
+		}
+		if (pfd >= 0) {
+			struct pollfd p = { .fd = pfd, .events = POLLIN };
+			poll(&p, 1, (int)left);
+		} else {
+			/* kernels before 5.3: no pidfd, poll the child instead */
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (pfd >= 0)
+		close(pfd);
+	return 0;
+}
+
+int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms)
+{
+	int status, err;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		err = sfs->ops->write(sfs, rel, val);
+		_exit(err < 0 ? (-err & 0xff) : 0);
+	}
+	err = wait_child(pid, timeout_ms, &status);
+	if (err == -ETIMEDOUT) {
+		/* a task blocked in the kernel dies when the write returns */
+		kill(pid, SIGKILL);
+		return err;
+	}
+	if (err < 0)
+		return err;
+	if (!WIFEXITED(status))
+		return -EIO;
+	return -WEXITSTATUS(status);
+}
+
+int sysfs_dev_write(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
+		    const char *val, int timeout_ms)
+{
+	char rel[256];
+	int err = dev_rel(a, attr, rel, sizeof(rel));
+
+	return err ? err : sysfs_write_timed(sfs, rel, val, timeout_ms);
+}
+
+int sysfs_probe(struct sysfs *sfs, const struct pci_addr *a, int timeout_ms)
+{
+	char ab[PCI_ADDR_LEN];
+
+	return sysfs_write_timed(sfs, "bus/pci/drivers_probe", pci_addr_fmt(a, ab), timeout_ms);
+}
+
+int sysfs_valid_driver_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= 64 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+int sysfs_driver_write(struct sysfs *sfs, const char *driver, const char *attr,
+		       const struct pci_addr *a, int timeout_ms)
+{
+	char rel[256], ab[PCI_ADDR_LEN];
+
+	if (!sysfs_valid_driver_name(driver))
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "bus/pci/drivers/%s/%s", driver, attr);
+	return sysfs_write_timed(sfs, rel, pci_addr_fmt(a, ab), timeout_ms);
 }

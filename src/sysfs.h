@@ -72,6 +72,20 @@ int sysfs_walk_children(struct sysfs *sfs, const struct pci_addr *a,
 /* First entry of class/block/<disk>/holders (a dm or md device on top). */
 int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *disk,
 		       char *buf, size_t len);
+/* Kernel writes.  Each runs in a child process so that a write the kernel
+ * does not return from (an unbind waiting for a holder) cannot hang the
+ * tool: after timeout_ms the child is abandoned and -ETIMEDOUT returned. */
+int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms);
+/* bus/pci/devices/<addr>/<attr> (driver_override, driver/unbind) */
+int sysfs_dev_write(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
+		    const char *val, int timeout_ms);
+/* bus/pci/drivers_probe */
+int sysfs_probe(struct sysfs *sfs, const struct pci_addr *a, int timeout_ms);
+/* bus/pci/drivers/<driver>/bind or unbind; the name must be a plain driver name */
+int sysfs_driver_write(struct sysfs *sfs, const char *driver, const char *attr,
+		       const struct pci_addr *a, int timeout_ms);
+/* Is this a name a driver can have (no path tricks)? */
+int sysfs_valid_driver_name(const char *name);
 /* Read an attribute of a child found by the walk ("operstate" of a netdev). */
 int sysfs_child_read(struct sysfs *sfs, const struct pci_addr *a, const char *rel,
 		     const char *attr, char *buf, size_t len);

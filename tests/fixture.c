@@ -522,17 +522,25 @@ static int bind_dev(struct fx *fx, struct fx_dev *d)
 	return linkf(fx, d->path, "%s/%s", drv, d->addr);
 }
 
+/* The driver is read from the tree, not from d->driver: the emulated kernel
+ * of the engine tests rebinds from forked children, whose copy of the
+ * records the parent never sees. */
 static int unbind_dev(struct fx *fx, struct fx_dev *d)
 {
-	char p[FX_PATH];
+	char p[FX_PATH], target[FX_PATH], *drv;
+	ssize_t n;
 	int r;
 
-	if ((r = fmt_path(p, "%s/driver", d->path)) ||
-	    (r = unlink_quiet(fx, p)))
+	if ((r = fmt_path(p, "%s/driver", d->path)))
 		return r;
-	if (!d->driver)
+	n = readlinkat(fx->rootfd, p, target, sizeof(target) - 1);
+	if ((r = unlink_quiet(fx, p)))
+		return r;
+	if (n <= 0)
 		return 0;
-	if ((r = fmt_path(p, "bus/pci/drivers/%s/%s", d->driver, d->addr)))
+	target[n] = '\0';
+	drv = strrchr(target, '/');
+	if ((r = fmt_path(p, "bus/pci/drivers/%s/%s", drv ? drv + 1 : target, d->addr)))
 		return r;
 	return unlink_quiet(fx, p);
 }

@@ -1,0 +1,299 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "engine.h"
+#include "sysfs.h"
+
+#define VFIO_DRIVER "vfio-pci"
+
+__attribute__((format(printf, 4, 5)))
+static void note_fault(struct engine *e, const struct pci_addr *a, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->fault.err)
+		return;             /* the first failure is the one to report */
+	e->fault.fn = *a;
+	e->fault.err = err;
+	va_start(ap, fmt);
+	vsnprintf(e->fault.what, sizeof(e->fault.what), fmt, ap);
+	va_end(ap);
+}
+
+/* Paths are for messages: a long --sysfs root is cut, never overflowed. */
+__attribute__((format(printf, 3, 4)))
+static void fmt_path(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/* One kernel write, or its description under --dry-run. */
+static int write_dev(struct engine *e, const struct pci_addr *a, const char *attr, const char *val)
+{
+	char ab[PCI_ADDR_LEN], path[512];
+	int err = 0;
+
+	fmt_path(path, sizeof(path), "%s/bus/pci/devices/%s/%s", e->sfs->root, pci_addr_fmt(a, ab), attr);
+	e->writes++;
+	if (e->dry_run)
+		fprintf(e->out, "write %-14s to %s\n", strcmp(val, "\n") ? val : "\"\\n\"", path);
+	else
+		err = sysfs_dev_write(e->sfs, a, attr, val, e->timeout_ms);
+	if (err)
+		note_fault(e, a, err, "write %s to %s", strcmp(val, "\n") ? val : "a newline", path);
+	return err;
+}
+
+static int write_probe(struct engine *e, const struct pci_addr *a)
+{
+	char ab[PCI_ADDR_LEN], path[512];
+	int err = 0;
+
+	fmt_path(path, sizeof(path), "%s/bus/pci/drivers_probe", e->sfs->root);
+	pci_addr_fmt(a, ab);
+	e->writes++;
+	if (e->dry_run)
+		fprintf(e->out, "write %-14s to %s\n", ab, path);
+	else
+		err = sysfs_probe(e->sfs, a, e->timeout_ms);
+	if (err)
+		note_fault(e, a, err, "write %s to %s", ab, path);
+	return err;
+}
+
+static int write_driver(struct engine *e, const char *driver, const char *attr,
+			const struct pci_addr *a)
+{
+	char ab[PCI_ADDR_LEN], path[512];
+	int err = 0;
+
+	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/%s", e->sfs->root, driver, attr);
+	pci_addr_fmt(a, ab);
+	e->writes++;
+	if (e->dry_run)
+		fprintf(e->out, "write %-14s to %s\n", ab, path);
+	else
+		err = sysfs_driver_write(e->sfs, driver, attr, a, e->timeout_ms);
+	if (err)
+		note_fault(e, a, err, "write %s to %s", ab, path);
+	return err;
+}
+
+static int save(struct engine *e, const struct pci_addr *a)
+{
+	int err;
+
+	if (e->dry_run)
+		return 0;
+	err = journal_save(e->root, e->journal);
+	if (err)
+		note_fault(e, a, err, "write the journal %s/state.json", JOURNAL_DIR);
+	return err;
+}
+
+static int set_step(struct engine *e, struct journal_entry *je, enum handover_step s)
+{
+	je->step = s;
+	return save(e, &je->addr);
+}
+
+/* Read back: on vfio-pci, and still the same device (modalias unchanged). */
+static int verify_on_vfio(struct engine *e, const struct pci_func *before)
+{
+	struct pci_func now;
+	int err = pci_func_load(e->sfs, &before->addr, &now);
+
+	if (err) {
+		note_fault(e, &before->addr, err, "read back the device: it is gone");
+		return err;
+	}
+	if (strcmp(now.driver, VFIO_DRIVER) != 0) {
+		note_fault(e, &before->addr, -EPROTO, "read back the driver: %s instead of %s",
+			   now.driver[0] ? now.driver : "none", VFIO_DRIVER);
+		return -EPROTO;
+	}
+	if (strcmp(now.modalias, before->modalias) != 0) {
+		note_fault(e, &before->addr, -EPROTO, "read back the modalias: %s, was %s",
+			   now.modalias, before->modalias);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int bind_one(struct engine *e, const struct pci_func *f, struct journal_entry *je)
+{
+	char ab[PCI_ADDR_LEN];
+	int err;
+
+	pci_addr_fmt(&f->addr, ab);
+	err = write_dev(e, &f->addr, "driver_override", VFIO_DRIVER);
+	if (!err)
+		err = set_step(e, je, STEP_OVERRIDE);
+	if (!err && f->driver[0])
+		err = write_dev(e, &f->addr, "driver/unbind", ab);
+	if (!err)
+		err = set_step(e, je, STEP_UNBOUND);
+	if (!err)
+		err = write_probe(e, &f->addr);
+	if (!err)
+		err = set_step(e, je, STEP_PROBED);
+	if (!err && !e->dry_run)
+		err = verify_on_vfio(e, f);
+	if (!err)
+		err = set_step(e, je, STEP_VERIFIED);
+	return err;
+}
+
+/* Put one function back on driver (or none) with driver_override as it was,
+ * and read it back. */
+static int restore_one(struct engine *e, const struct pci_addr *a, const char *driver,
+		       const char *override)
+{
+	char ab[PCI_ADDR_LEN];
+	struct pci_func now;
+	int err = pci_func_load(e->sfs, a, &now);
+
+	if (err) {
+		note_fault(e, a, err, "read the device: it is gone");
+		return err;
+	}
+	pci_addr_fmt(a, ab);
+	if (strcmp(now.override, override) != 0 || e->dry_run)
+		err = write_dev(e, a, "driver_override", override[0] ? override : "\n");
+	if (!err && now.driver[0] && strcmp(now.driver, driver) != 0)
+		err = write_dev(e, a, "driver/unbind", ab);
+	if (!err && driver[0] && strcmp(now.driver, driver) != 0)
+		err = write_driver(e, driver, "bind", a);
+	if (err || e->dry_run)
+		return err;
+	err = pci_func_load(e->sfs, a, &now);
+	if (!err && (strcmp(now.driver, driver) != 0 || strcmp(now.override, override) != 0)) {
+		note_fault(e, a, -EPROTO, "read back: on %s, expected %s",
+			   now.driver[0] ? now.driver : "no driver", driver[0] ? driver : "no driver");
+		err = -EPROTO;
+	}
+	return err;
+}
+
+/* Undo this run's entries from the last touched back to the first. */
+static enum engine_outcome undo(struct engine *e, size_t first_new)
+{
+	bool ok = true;
+
+	for (size_t i = e->journal->n; i-- > first_new;) {
+		struct journal_entry *je = &e->journal->e[i];
+
+		if (je->step == STEP_RECORDED && !sysfs_dev_exists(e->sfs, &je->addr)) {
+			note_fault(e, &je->addr, -ENODEV, "find the device: it is gone");
+			ok = false;               /* untouched, but not there to give back */
+		} else if (je->step == STEP_RECORDED ||
+			   restore_one(e, &je->addr, je->driver, je->override) == 0) {
+			je->step = STEP_RECORDED; /* back as it was */
+		} else {
+			ok = false;
+		}
+	}
+	if (!ok) {
+		save(e, &e->journal->e[first_new].addr);
+		return ENGINE_UNRESTORED;
+	}
+	while (e->journal->n > first_new)
+		journal_remove(e->journal, &e->journal->e[e->journal->n - 1].addr);
+	return save(e, &e->fault.fn) ? ENGINE_UNRESTORED : ENGINE_FAILED;
+}
+
+enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n)
+{
+	size_t first_new = e->journal->n;
+	struct pci_func f;
+	int err = 0;
+
+	memset(&e->fault, 0, sizeof(e->fault));
+	for (size_t i = 0; i < n && !err; i++) {
+		struct journal_entry je = { .addr = fns[i] };
+
+		err = pci_func_load(e->sfs, &fns[i], &f);
+		if (err) {
+			note_fault(e, &fns[i], err, "read the device: it is gone");
+			break;
+		}
+		if (strcmp(f.driver, VFIO_DRIVER) == 0)
+			continue;           /* already handed over: no writes */
+		je.vendor = f.vendor;
+		je.device = f.device;
+		snprintf(je.driver, sizeof(je.driver), "%s", f.driver);
+		snprintf(je.override, sizeof(je.override), "%s", f.override);
+		err = journal_add(e->journal, &je);
+		if (!err)       /* the "before" is on disk before the first change */
+			err = save(e, &fns[i]);
+		if (!err)
+			err = bind_one(e, &f, journal_find(e->journal, &fns[i]));
+	}
+	if (!err)
+		return ENGINE_DONE;
+	if (!e->fault.err)
+		note_fault(e, &fns[0], err, "prepare the hand-over");
+	return e->dry_run ? ENGINE_FAILED : undo(e, first_new);
+}
+
+/* A function the journal does not know: clear the override, off vfio-pci,
+ * and let the kernel pick its driver. */
+static int release_unjournaled(struct engine *e, const struct pci_addr *a)
+{
+	char ab[PCI_ADDR_LEN];
+	struct pci_func now;
+	int err = pci_func_load(e->sfs, a, &now);
+
+	if (err) {
+		note_fault(e, a, err, "read the device: it is gone");
+		return err;
+	}
+	if (!now.override[0] && strcmp(now.driver, VFIO_DRIVER) != 0)
+		return 0;               /* nothing of ours to undo */
+	pci_addr_fmt(a, ab);
+	if (now.override[0])
+		err = write_dev(e, a, "driver_override", "\n");
+	if (!err && strcmp(now.driver, VFIO_DRIVER) == 0) {
+		err = write_dev(e, a, "driver/unbind", ab);
+		if (!err)
+			err = write_probe(e, a);
+	}
+	if (err || e->dry_run)
+		return err;
+	err = pci_func_load(e->sfs, a, &now);
+	if (!err && (now.override[0] || strcmp(now.driver, VFIO_DRIVER) == 0)) {
+		note_fault(e, a, -EPROTO, "read back: still on %s", now.driver);
+		err = -EPROTO;
+	}
+	return err;
+}
+
+enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns, size_t n)
+{
+	bool failed = false;
+
+	memset(&e->fault, 0, sizeof(e->fault));
+	/* the reverse of the hand-over order */
+	for (size_t i = n; i-- > 0;) {
+		struct journal_entry *je = journal_find(e->journal, &fns[i]);
+		int err;
+
+		if (je) {
+			err = restore_one(e, &je->addr, je->driver, je->override);
+			if (!err && !e->dry_run) {
+				journal_remove(e->journal, &fns[i]);
+				err = save(e, &fns[i]);
+			}
+		} else {
+			err = release_unjournaled(e, &fns[i]);
+		}
+		if (err)
+			failed = true;
+	}
+	return failed ? ENGINE_UNRESTORED : ENGINE_DONE;
+}

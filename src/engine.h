@@ -1,0 +1,41 @@
+/* The hand-over engine: the kernel sequence of SPEC per function, the
+ * journal written before the first change and after every step, and the
+ * exact undo (recorded driver and driver_override, read back). */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+#include "journal.h"
+#include "pci-host.h"
+
+enum engine_outcome {
+	ENGINE_DONE,         /* every function where asked, read back */
+	ENGINE_FAILED,       /* failed, and every function is back as it was */
+	ENGINE_UNRESTORED,   /* failed, and the undo failed too */
+};
+
+/* What went wrong first: the write, its device, the error. */
+struct engine_fault {
+	struct pci_addr fn;
+	char what[256];      /* "write 0000:01:00.0 to .../driver/unbind" */
+	int err;             /* -errno; -ETIMEDOUT when the kernel did not return */
+};
+
+struct engine {
+	struct sysfs *sfs;
+	const char *root;    /* where the journal lives (--root) */
+	int timeout_ms;
+	bool dry_run;        /* print each write on out, change nothing */
+	FILE *out;
+	struct journal *journal;
+	struct engine_fault fault;
+	int writes;          /* kernel writes made (or printed) */
+};
+
+/* Hand the functions over to vfio-pci.  Functions already on vfio-pci are
+ * left alone.  On failure everything done is undone in reverse. */
+enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n);
+
+/* Give the functions back: to the driver and driver_override the journal
+ * recorded; a function without an entry gets its override cleared and is
+ * left to the kernel's choice.  Entries are removed once read back. */
+enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns, size_t n);

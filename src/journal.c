@@ -1,0 +1,287 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include "journal.h"
+#include "util.h"
+
+#define JOURNAL_FORMAT 1
+
+static const char *const step_names[] = { "recorded", "override", "unbound", "probed", "verified" };
+
+const char *journal_step_name(enum handover_step s)
+{
+	return s <= STEP_VERIFIED ? step_names[s] : "?";
+}
+
+static int step_parse(const char *s, enum handover_step *out)
+{
+	for (int i = 0; i <= STEP_VERIFIED; i++)
+		if (strcmp(s, step_names[i]) == 0) {
+			*out = (enum handover_step)i;
+			return 0;
+		}
+	return -EBADMSG;
+}
+
+/* mkdir -p of ROOT/run/vfio-handover, root-only writable. */
+static int make_dir(const char *root, char *dir, size_t len)
+{
+	char path[4096];
+	int err = root_path(root, JOURNAL_DIR, dir, len);
+
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct journal_entry *journal_find(struct journal *j, const struct pci_addr *a)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (pci_addr_cmp(&j->e[i].addr, a) == 0)
+			return &j->e[i];
+	return NULL;
+}
+
+int journal_add(struct journal *j, const struct journal_entry *e)
+{
+	struct journal_entry *v;
+
+	if (journal_find(j, &e->addr))
+		return 0;
+	v = realloc(j->e, (j->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	j->e = v;
+	j->e[j->n++] = *e;
+	return 0;
+}
+
+void journal_remove(struct journal *j, const struct pci_addr *a)
+{
+	struct journal_entry *e = journal_find(j, a);
+
+	if (!e)
+		return;
+	memmove(e, e + 1, (size_t)(j->e + j->n - (e + 1)) * sizeof(*e));
+	j->n--;
+}
+
+void journal_free(struct journal *j)
+{
+	free(j->e);
+	j->e = NULL;
+	j->n = 0;
+}
+
+static struct json_object *entry_json(const struct journal_entry *e)
+{
+	struct json_object *o = json_object_new_object();
+	char buf[PCI_ADDR_LEN], id[8];
+
+	json_object_object_add(o, "address", json_object_new_string(pci_addr_fmt(&e->addr, buf)));
+	snprintf(id, sizeof(id), "%04x", e->vendor & 0xffffu);
+	json_object_object_add(o, "vendor_id", json_object_new_string(id));
+	snprintf(id, sizeof(id), "%04x", e->device & 0xffffu);
+	json_object_object_add(o, "device_id", json_object_new_string(id));
+	json_object_object_add(o, "driver_before", e->driver[0] ? json_object_new_string(e->driver) : NULL);
+	json_object_object_add(o, "driver_override_before",
+			       e->override[0] ? json_object_new_string(e->override) : NULL);
+	json_object_object_add(o, "step", json_object_new_string(journal_step_name(e->step)));
+	return o;
+}
+
+/* Write all of text to a new file in dir and rename it over name. */
+static int write_atomic(const char *dir, const char *name, const char *text)
+{
+	char tmp[4200], dst[4200];
+	size_t len = strlen(text), off = 0;
+	int fd, dfd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (off < len && !err) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno != EINTR)
+			err = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	/* rename replaces a planted symlink itself, it never writes through it */
+	if (!err && rename(tmp, dst) < 0)
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int journal_save(const char *root, const struct journal *j)
+{
+	struct json_object *doc, *arr;
+	char dir[4096], path[4200];
+	int err = make_dir(root, dir, sizeof(dir));
+
+	if (err)
+		return err;
+	if (!j->n) {
+		snprintf(path, sizeof(path), "%s/state.json", dir);
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	}
+	doc = json_object_new_object();
+	arr = json_object_new_array();
+	json_object_object_add(doc, "format_version", json_object_new_int(JOURNAL_FORMAT));
+	json_object_object_add(doc, "pid", json_object_new_int((int)getpid()));
+	for (size_t i = 0; i < j->n; i++)
+		json_object_array_add(arr, entry_json(&j->e[i]));
+	json_object_object_add(doc, "functions", arr);
+	err = write_atomic(dir, "state.json",
+			   json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return err;
+}
+
+static int get_str(struct json_object *o, const char *key, char *buf, size_t len, int nullable)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return -EBADMSG;
+	if (!v && nullable) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string) ||
+	    snprintf(buf, len, "%s", json_object_get_string(v)) >= (int)len)
+		return -EBADMSG;
+	return 0;
+}
+
+static int parse_entry(struct json_object *o, struct journal_entry *e)
+{
+	char addr[32], vid[8], did[8], step[16];
+	char *end;
+
+	memset(e, 0, sizeof(*e));
+	if (!json_object_is_type(o, json_type_object) ||
+	    get_str(o, "address", addr, sizeof(addr), 0) || pci_addr_parse(addr, &e->addr) ||
+	    get_str(o, "vendor_id", vid, sizeof(vid), 0) || get_str(o, "device_id", did, sizeof(did), 0) ||
+	    get_str(o, "driver_before", e->driver, sizeof(e->driver), 1) ||
+	    get_str(o, "driver_override_before", e->override, sizeof(e->override), 1) ||
+	    get_str(o, "step", step, sizeof(step), 0) || step_parse(step, &e->step))
+		return -EBADMSG;
+	e->vendor = (unsigned)strtoul(vid, &end, 16);
+	if (*end || strlen(vid) != 4)
+		return -EBADMSG;
+	e->device = (unsigned)strtoul(did, &end, 16);
+	if (*end || strlen(did) != 4)
+		return -EBADMSG;
+	return 0;
+}
+
+int journal_load(const char *root, struct journal *j)
+{
+	struct json_object *doc, *arr;
+	char path[4096];
+	int err;
+
+	memset(j, 0, sizeof(*j));
+	err = root_path(root, JOURNAL_DIR "/state.json", path, sizeof(path));
+	if (err)
+		return err;
+	if (access(path, F_OK) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	doc = json_object_from_file(path);
+	if (!doc)
+		return -EBADMSG;
+	err = -EBADMSG;
+	if (!json_object_object_get_ex(doc, "functions", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		goto out;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct journal_entry e;
+
+		if (parse_entry(json_object_array_get_idx(arr, i), &e) < 0)
+			goto out;
+		if (journal_add(j, &e) < 0) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	err = 0;
+out:
+	json_object_put(doc);
+	if (err)
+		journal_free(j);
+	return err;
+}
+
+int journal_lock(const char *root, pid_t *holder)
+{
+	char dir[4096], path[4200], buf[32];
+	ssize_t n;
+	int fd, err;
+
+	*holder = 0;
+	err = make_dir(root, dir, sizeof(dir));
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			*holder = (pid_t)atoi(buf);
+		}
+		close(fd);
+		return err;
+	}
+	/* say who holds it, for the message of the run that waits */
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void journal_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

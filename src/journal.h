@@ -1,0 +1,47 @@
+/* The journal of a hand-over (/run/vfio-handover/state.json): for each
+ * function, the driver and driver_override it had before and the step
+ * reached, so that rollback can restore it exactly, even after a crash.
+ * And the lock (/run/vfio-handover/lock) that keeps runs one at a time. */
+#pragma once
+#include <stddef.h>
+#include <sys/types.h>
+#include "pci-addr.h"
+
+#define JOURNAL_DIR "/run/vfio-handover"
+
+enum handover_step {
+	STEP_RECORDED,       /* state before noted; nothing written yet */
+	STEP_OVERRIDE,       /* driver_override = vfio-pci written */
+	STEP_UNBOUND,        /* unbound from the host driver */
+	STEP_PROBED,         /* drivers_probe written */
+	STEP_VERIFIED,       /* read back on vfio-pci */
+};
+
+struct journal_entry {
+	struct pci_addr addr;
+	unsigned vendor, device;
+	char driver[64];     /* before the hand-over, "" when unbound */
+	char override[64];   /* driver_override before, "" when unset */
+	enum handover_step step;
+};
+
+struct journal {
+	struct journal_entry *e;
+	size_t n;
+};
+
+/* A missing journal is an empty one.  -EBADMSG when it does not parse. */
+int journal_load(const char *root, struct journal *j);
+/* Atomically (temporary file, fsync, rename); an empty journal removes the file. */
+int journal_save(const char *root, const struct journal *j);
+void journal_free(struct journal *j);
+struct journal_entry *journal_find(struct journal *j, const struct pci_addr *a);
+/* Add, or keep the existing entry of that function (it holds the real "before"). */
+int journal_add(struct journal *j, const struct journal_entry *e);
+void journal_remove(struct journal *j, const struct pci_addr *a);
+const char *journal_step_name(enum handover_step s);
+
+/* Take the run lock without waiting: a file descriptor, or -EWOULDBLOCK
+ * with *holder the PID of the run that has it (0 if unknown). */
+int journal_lock(const char *root, pid_t *holder);
+void journal_unlock(int fd);

@@ -1,0 +1,265 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fake-kernel.h"
+#include "pci-host.h"
+
+#define MAX_FUNCS 1100
+
+/* Shared with the forked children that perform the writes. */
+struct fk_shared {
+	int writes;
+	int fail_at;
+	enum fk_fault kind;
+	int err;
+};
+
+struct fake_kernel {
+	struct fx *fx;
+	struct sysfs *sfs;
+	struct fk_shared *sh;
+	size_t n;
+	struct { char addr[PCI_ADDR_LEN]; char driver[64]; } dflt[MAX_FUNCS];
+};
+
+static int driver_exists(struct fake_kernel *fk, const char *drv)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s", fx_root(fk->fx), drv);
+	return stat(path, &st) == 0;
+}
+
+static const char *default_driver(struct fake_kernel *fk, const char *addr)
+{
+	for (size_t i = 0; i < fk->n; i++)
+		if (strcmp(fk->dflt[i].addr, addr) == 0)
+			return fk->dflt[i].driver;
+	return "";
+}
+
+static void current(struct fake_kernel *fk, const char *addr, char *driver, char *override)
+{
+	struct pci_addr a;
+	struct pci_func f;
+
+	driver[0] = override[0] = '\0';
+	if (pci_addr_parse(addr, &a) || pci_func_load(fk->sfs, &a, &f))
+		return;
+	strcpy(driver, f.driver);
+	strcpy(override, f.override);
+}
+
+static int device_exists(struct fake_kernel *fk, const char *addr)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", fx_root(fk->fx), addr);
+	return stat(path, &st) == 0;
+}
+
+/* drivers_probe: the override if set, else the function's default driver. */
+static int do_probe(struct fake_kernel *fk, const char *addr, int wrong)
+{
+	char drv[64], ovr[64];
+	const char *pick;
+
+	if (!device_exists(fk, addr))
+		return -ENODEV;
+	current(fk, addr, drv, ovr);
+	if (drv[0])
+		return 0;
+	if (wrong) {
+		fx_add_driver(fk->fx, "nouveau");
+		return fx_set_driver(fk->fx, addr, "nouveau");
+	}
+	pick = ovr[0] ? ovr : default_driver(fk, addr);
+	if (!pick[0] || !driver_exists(fk, pick))
+		return 0;          /* no driver wants it: stays unbound */
+	return fx_set_driver(fk->fx, addr, pick);
+}
+
+static int do_bind(struct fake_kernel *fk, const char *drv, const char *addr)
+{
+	char cur[64], ovr[64];
+
+	if (!driver_exists(fk, drv))
+		return -ENOENT;
+	if (!device_exists(fk, addr))
+		return -ENODEV;
+	current(fk, addr, cur, ovr);
+	if (cur[0])
+		return -EBUSY;
+	if (ovr[0] && strcmp(ovr, drv) != 0)
+		return -ENODEV;    /* driver_override does not match */
+	return fx_set_driver(fk->fx, addr, drv);
+}
+
+static int do_unbind(struct fake_kernel *fk, const char *drv, const char *addr)
+{
+	char cur[64], ovr[64];
+
+	current(fk, addr, cur, ovr);
+	if (!cur[0] || (drv && strcmp(cur, drv) != 0))
+		return -ENODEV;
+	return fx_set_driver(fk->fx, addr, NULL);
+}
+
+static int do_override(struct fake_kernel *fk, const char *addr, const char *val)
+{
+	char v[80];
+
+	snprintf(v, sizeof(v), "%s", val);
+	v[strcspn(v, "\n")] = '\0';
+	if (!device_exists(fk, addr))
+		return -ENODEV;
+	strcat(v, "\n");
+	return fx_set_attr(fk->fx, addr, "driver_override", strcmp(v, "\n") ? v : "(null)\n");
+}
+
+static int apply(struct fake_kernel *fk, const char *rel, const char *val, int wrong)
+{
+	char addr[PCI_ADDR_LEN], drv[64], attr[64], v[64];
+
+	snprintf(v, sizeof(v), "%s", val);
+	v[strcspn(v, "\n")] = '\0';
+	if (strcmp(rel, "bus/pci/drivers_probe") == 0)
+		return do_probe(fk, v, wrong);
+	if (sscanf(rel, "bus/pci/devices/%12[^/]/%63s", addr, attr) == 2) {
+		if (strcmp(attr, "driver_override") == 0)
+			return do_override(fk, addr, val);
+		if (strcmp(attr, "driver/unbind") == 0)
+			return strcmp(v, addr) ? -ENODEV : do_unbind(fk, NULL, addr);
+		return -EACCES;
+	}
+	if (sscanf(rel, "bus/pci/drivers/%63[^/]/%63s", drv, attr) == 2) {
+		if (strcmp(attr, "bind") == 0)
+			return do_bind(fk, drv, v);
+		if (strcmp(attr, "unbind") == 0)
+			return do_unbind(fk, drv, v);
+	}
+	return -EACCES;
+}
+
+static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
+{
+	struct fake_kernel *fk = sfs->priv;
+	struct fk_shared *sh = fk->sh;
+	int n = __atomic_add_fetch(&sh->writes, 1, __ATOMIC_SEQ_CST);
+	int hit = sh->fail_at && (n == sh->fail_at || (sh->kind == FK_ERRNO_FROM && n > sh->fail_at));
+	int err;
+
+	if (!hit)
+		return apply(fk, rel, val, 0);
+	switch (sh->kind) {
+	case FK_ERRNO:
+	case FK_ERRNO_FROM:
+		return -sh->err;
+	case FK_WRONG_DRIVER:
+		if (strcmp(rel, "bus/pci/drivers_probe") != 0) {
+			sh->fail_at++;          /* wait for the next probe */
+			return apply(fk, rel, val, 0);
+		}
+		return apply(fk, rel, val, 1);
+	case FK_HANG:
+		for (;;)
+			pause();
+	case FK_VANISH: {
+		char path[4096], addr[PCI_ADDR_LEN] = "";
+
+		if (sscanf(rel, "bus/pci/devices/%12[^/]", addr) != 1)
+			snprintf(addr, sizeof(addr), "%.12s", val);
+		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", fx_root(fk->fx), addr);
+		unlink(path);
+		return -ENODEV;
+	}
+	case FK_KILL:
+		err = apply(fk, rel, val, 0);
+		kill(getppid(), SIGKILL);
+		return err;
+	case FK_NONE:
+		break;
+	}
+	return apply(fk, rel, val, 0);
+}
+
+struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs)
+{
+	struct fake_kernel *fk = calloc(1, sizeof(*fk));
+	struct sysfs_ops *ops;
+	struct pci_host host;
+
+	if (!fk)
+		return NULL;
+	fk->sh = mmap(NULL, sizeof(*fk->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ops = malloc(sizeof(*ops));
+	if (fk->sh == MAP_FAILED || !ops || pci_host_load(sfs, &host) < 0) {
+		free(ops);
+		free(fk);
+		return NULL;
+	}
+	memset(fk->sh, 0, sizeof(*fk->sh));
+	fk->fx = fx;
+	fk->sfs = sfs;
+	for (size_t i = 0; i < host.nfuncs && i < MAX_FUNCS; i++) {
+		pci_addr_fmt(&host.funcs[i].addr, fk->dflt[i].addr);
+		snprintf(fk->dflt[i].driver, sizeof(fk->dflt[i].driver), "%s", host.funcs[i].driver);
+		fk->n++;
+	}
+	pci_host_free(&host);
+	/* reads go to the tree as they are; writes go through the emulation */
+	*ops = *sfs->ops;
+	ops->write = fk_write;
+	sfs->ops = ops;
+	sfs->priv = fk;
+	return fk;
+}
+
+void fk_free(struct fake_kernel *fk)
+{
+	if (!fk)
+		return;
+	free((void *)fk->sfs->ops);
+	fk->sfs->ops = &sysfs_default_ops;
+	munmap(fk->sh, sizeof(*fk->sh));
+	free(fk);
+}
+
+void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err)
+{
+	fk->sh->fail_at = at ? fk->sh->writes + at : 0;
+	fk->sh->kind = kind;
+	fk->sh->err = err;
+}
+
+int fk_writes(const struct fake_kernel *fk)
+{
+	return fk->sh->writes;
+}
+
+void fk_snapshot(struct sysfs *sfs, char *buf, size_t len)
+{
+	struct pci_host host;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (pci_host_load(sfs, &host) < 0)
+		return;
+	for (size_t i = 0; i < host.nfuncs && off < len; i++) {
+		char ab[PCI_ADDR_LEN];
+		int n = snprintf(buf + off, len - off, "%s %s %s\n", pci_addr_fmt(&host.funcs[i].addr, ab),
+				 host.funcs[i].driver[0] ? host.funcs[i].driver : "-",
+				 host.funcs[i].override[0] ? host.funcs[i].override : "-");
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	pci_host_free(&host);
+}

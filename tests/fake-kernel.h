@@ -1,0 +1,28 @@
+/* An emulated kernel for the engine tests: applies driver_override, unbind,
+ * drivers_probe and bind to a fixture tree as the PCI core does, and can
+ * fail any chosen write.  Installed as the sysfs layer's write backend. */
+#pragma once
+#include "fixture.h"
+#include "sysfs.h"
+
+enum fk_fault {
+	FK_NONE,
+	FK_ERRNO,          /* the write fails with err, nothing changes */
+	FK_ERRNO_FROM,     /* this write and every later one fail with err */
+	FK_WRONG_DRIVER,   /* a probe binds another driver ("nouveau") */
+	FK_HANG,           /* the write never returns */
+	FK_VANISH,         /* the device disappears, the write fails with ENODEV */
+	FK_KILL,           /* the write succeeds, then the writing process is killed */
+};
+
+struct fake_kernel;
+
+/* Takes the drivers bound now as each function's default driver. */
+struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs);
+void fk_free(struct fake_kernel *fk);
+/* Fault at the at-th write from now on (1-based). */
+void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err);
+int fk_writes(const struct fake_kernel *fk);
+/* "address driver override" of every function, one per line, for comparing
+ * a state with another. */
+void fk_snapshot(struct sysfs *sfs, char *buf, size_t len);

@@ -1,0 +1,367 @@
+/* The engine against the emulated kernel: the hand-over and the rollback,
+ * and for every fault at every step, the host exactly as it was. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "engine.h"
+#include "fake-kernel.h"
+#include "safety.h"
+#include "testlib.h"
+
+struct bench {
+	struct tree t;
+	struct fake_kernel *fk;
+	struct journal j;
+	struct engine e;
+	char root[32];
+	struct pci_addr *fns;
+	size_t nfns;
+	char before[8192];
+};
+
+static void bench_open(struct bench *b, const char *layout, const char *slot)
+{
+	struct pci_addr s = addr(slot);
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->root, sizeof(b->root), "/tmp/vh-eng-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(b->root));
+	tree_open(&b->t, layout);
+	b->fk = fk_new(b->t.fx, b->t.sfs);
+	ck_assert_ptr_nonnull(b->fk);
+	ck_assert_int_eq(safety_slot_functions(&b->t.host, &s, 1, &b->fns, &b->nfns), 0);
+	b->e.sfs = b->t.sfs;
+	b->e.root = b->root;
+	b->e.timeout_ms = 2000;
+	b->e.journal = &b->j;
+	b->e.out = stdout;
+	fk_snapshot(b->t.sfs, b->before, sizeof(b->before));
+}
+
+static void bench_close(struct bench *b)
+{
+	char cmd[64];
+
+	journal_free(&b->j);
+	free(b->fns);
+	fk_free(b->fk);
+	tree_close(&b->t);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void assert_unchanged(struct bench *b, const char *what)
+{
+	char now[8192];
+
+	fk_snapshot(b->t.sfs, now, sizeof(now));
+	ck_assert_msg(strcmp(now, b->before) == 0, "%s: state differs\nbefore:\n%s\nnow:\n%s",
+		      what, b->before, now);
+}
+
+static void assert_on_vfio(struct bench *b)
+{
+	tree_reload(&b->t);
+	for (size_t i = 0; i < b->nfns; i++) {
+		const struct pci_func *f = pci_host_find(&b->t.host, &b->fns[i]);
+		ck_assert_str_eq(f->driver, "vfio-pci");
+		ck_assert_str_eq(f->override, "vfio-pci");
+	}
+}
+
+/* The journal on disk, as rollback after a crash would find it. */
+static size_t journal_on_disk(struct bench *b)
+{
+	struct journal j;
+	size_t n;
+
+	ck_assert_int_eq(journal_load(b->root, &j), 0);
+	n = j.n;
+	journal_free(&j);
+	return n;
+}
+
+START_TEST(bind_and_rollback)
+{
+	struct bench b;
+	struct journal_entry *je;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_int_eq(b.e.writes, 6);        /* override, unbind, probe per function */
+	assert_on_vfio(&b);
+	ck_assert_uint_eq(journal_on_disk(&b), 2);
+	je = journal_find(&b.j, &b.fns[1]);
+	ck_assert_str_eq(je->driver, "snd_hda_intel");
+	ck_assert_int_eq(je->step, STEP_VERIFIED);
+	/* again: already there, nothing written */
+	b.e.writes = 0;
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_int_eq(b.e.writes, 0);
+	ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE, "rollback: %s: %s",
+		      b.e.fault.what, strerror(-b.e.fault.err));
+	assert_unchanged(&b, "after rollback");
+	ck_assert_uint_eq(journal_on_disk(&b), 0);
+	bench_close(&b);
+}
+END_TEST
+
+/* Rollback goes back to the recorded driver, not to the kernel's default. */
+START_TEST(rollback_to_recorded_driver)
+{
+	struct bench b;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	/* the host had the audio function on vfio-pci's rival pci-stub, by override */
+	ck_assert_int_eq(fx_add_driver(b.t.fx, "pci-stub"), 0);
+	ck_assert_int_eq(fx_set_driver(b.t.fx, "0000:01:00.1", "pci-stub"), 0);
+	ck_assert_int_eq(fx_set_attr(b.t.fx, "0000:01:00.1", "driver_override", "pci-stub\n"), 0);
+	fk_snapshot(b.t.sfs, b.before, sizeof(b.before));
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_on_vfio(&b);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "rollback to pci-stub");
+	bench_close(&b);
+}
+END_TEST
+
+START_TEST(unbound_function)
+{
+	struct bench b;
+
+	bench_open(&b, "consumer4", "0000:01:00.0");
+	ck_assert_int_eq(fx_set_driver(b.t.fx, "0000:01:00.3", NULL), 0);
+	fk_snapshot(b.t.sfs, b.before, sizeof(b.before));
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_int_eq(b.e.writes, 11);       /* no unbind for the unbound one */
+	assert_on_vfio(&b);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "unbound stays unbound");
+	bench_close(&b);
+}
+END_TEST
+
+static const struct { enum fk_fault kind; int err; const char *name; } faults[] = {
+	{ FK_ERRNO, EBUSY, "EBUSY" },
+	{ FK_ERRNO, ENODEV, "ENODEV" },
+	{ FK_ERRNO, EINVAL, "EINVAL" },
+	{ FK_WRONG_DRIVER, 0, "probe binds another driver" },
+	{ FK_HANG, 0, "write never returns" },
+};
+
+/* For every fault at every write of a clean hand-over: exit 1, host as before. */
+static void fault_matrix(const char *layout, int writes)
+{
+	for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
+		for (int at = 1; at <= writes; at++) {
+			struct bench b;
+			char what[128];
+
+			if (faults[f].kind == FK_WRONG_DRIVER && at % 3)
+				continue;   /* only probes can bind the wrong driver */
+			bench_open(&b, layout, "0000:01:00.0");
+			b.e.timeout_ms = 150;
+			fk_fail(b.fk, at, faults[f].kind, faults[f].err);
+			snprintf(what, sizeof(what), "%s: %s at write %d", layout, faults[f].name, at);
+			ck_assert_msg(engine_bind(&b.e, b.fns, b.nfns) == ENGINE_FAILED, "%s: not FAILED", what);
+			ck_assert_msg(b.e.fault.err != 0, "%s: no fault reported", what);
+			if (faults[f].kind == FK_HANG)
+				ck_assert_int_eq(b.e.fault.err, -ETIMEDOUT);
+			assert_unchanged(&b, what);
+			ck_assert_msg(journal_on_disk(&b) == 0, "%s: journal not emptied", what);
+			bench_close(&b);
+		}
+	}
+}
+
+START_TEST(faults_two_functions)
+{
+	fault_matrix("rtx4000", 6);
+}
+END_TEST
+
+START_TEST(faults_four_functions)
+{
+	fault_matrix("consumer4", 12);
+}
+END_TEST
+
+/* The undo fails too: exit 4, and the journal keeps what rollback needs. */
+START_TEST(undo_fails)
+{
+	for (int at = 1; at <= 6; at++) {
+		struct bench b;
+		enum engine_outcome o;
+
+		bench_open(&b, "rtx4000", "0000:01:00.0");
+		fk_fail(b.fk, at, FK_ERRNO_FROM, EIO);
+		o = engine_bind(&b.e, b.fns, b.nfns);
+		if (at == 1) {          /* nothing had changed: nothing to undo */
+			ck_assert_int_eq(o, ENGINE_FAILED);
+			assert_unchanged(&b, "fault at the first write");
+		} else {
+			ck_assert_int_eq(o, ENGINE_UNRESTORED);
+			ck_assert_uint_ge(journal_on_disk(&b), 1);
+			/* once the kernel behaves again, rollback restores it all */
+			fk_fail(b.fk, 0, FK_NONE, 0);
+			ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+			assert_unchanged(&b, "rollback after a failed undo");
+		}
+		bench_close(&b);
+	}
+}
+END_TEST
+
+START_TEST(device_vanishes)
+{
+	struct bench b;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	fk_fail(b.fk, 4, FK_VANISH, 0);       /* the audio function's override */
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_UNRESTORED);
+	ck_assert_int_eq(b.e.fault.err, -ENODEV);
+	ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &b.fns[1]), 0);
+	/* the function still there was given back */
+	tree_reload(&b.t);
+	ck_assert_str_eq(func(&b.t, "0000:01:00.0")->driver, "nvidia");
+	bench_close(&b);
+}
+END_TEST
+
+/* Killed (SIGKILL) after any write: the journal on disk is enough for
+ * rollback to restore the host drivers. */
+START_TEST(killed_at_every_step)
+{
+	for (int at = 1; at <= 6; at++) {
+		struct bench b;
+		struct journal j;
+		int status;
+		pid_t pid;
+
+		bench_open(&b, "rtx4000", "0000:01:00.0");
+		fk_fail(b.fk, at, FK_KILL, 0);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			engine_bind(&b.e, b.fns, b.nfns);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		fk_fail(b.fk, 0, FK_NONE, 0);
+		ck_assert_int_eq(journal_load(b.root, &j), 0);
+		ck_assert_uint_ge(j.n, 1);
+		b.e.journal = &j;
+		ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+		assert_unchanged(&b, "rollback after SIGKILL");
+		ck_assert_uint_eq(j.n, 0);
+		journal_free(&j);
+		bench_close(&b);
+	}
+}
+END_TEST
+
+START_TEST(dry_run)
+{
+	struct bench b;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	b.e.dry_run = true;
+	b.e.out = out;
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	fclose(out);
+	ck_assert_int_eq(fk_writes(b.fk), 0);
+	assert_unchanged(&b, "dry run");
+	ck_assert_uint_eq(journal_on_disk(&b), 0);
+	ck_assert_ptr_nonnull(strstr(text, "write vfio-pci       to "));
+	ck_assert_ptr_nonnull(strstr(text, "/bus/pci/devices/0000:01:00.1/driver/unbind"));
+	ck_assert_ptr_nonnull(strstr(text, "/bus/pci/drivers_probe"));
+	ck_assert_int_eq(b.e.writes, 6);
+	free(text);
+	bench_close(&b);
+}
+END_TEST
+
+START_TEST(journal_roundtrip_and_lock)
+{
+	char root[] = "/tmp/vh-jr-XXXXXX", path[128], cmd[64];
+	struct journal j = { 0 }, k;
+	struct journal_entry e = { .vendor = 0x10de, .device = 0x27b0, .driver = "nvidia",
+				   .step = STEP_UNBOUND };
+	pid_t holder;
+	int fd, fd2;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	e.addr = addr("0000:01:00.0");
+	ck_assert_int_eq(journal_add(&j, &e), 0);
+	e.addr = addr("0000:01:00.1");
+	strcpy(e.driver, "");
+	strcpy(e.override, "pci-stub");
+	ck_assert_int_eq(journal_add(&j, &e), 0);
+	ck_assert_int_eq(journal_save(root, &j), 0);
+	ck_assert_int_eq(journal_load(root, &k), 0);
+	ck_assert_uint_eq(k.n, 2);
+	ck_assert_str_eq(k.e[0].driver, "nvidia");
+	ck_assert_int_eq(k.e[0].step, STEP_UNBOUND);
+	ck_assert_str_eq(k.e[1].driver, "");
+	ck_assert_str_eq(k.e[1].override, "pci-stub");
+	ck_assert_uint_eq(k.e[1].device, 0x27b0);
+	journal_free(&k);
+	/* garbage is reported, not trusted */
+	snprintf(path, sizeof(path), "%s/run/vfio-handover/state.json", root);
+	fp = fopen(path, "w");
+	fputs("{\"functions\": [{\"address\": \"../../etc\"}]}", fp);
+	fclose(fp);
+	ck_assert_int_eq(journal_load(root, &k), -EBADMSG);
+	/* an empty journal is no file */
+	journal_free(&j);
+	ck_assert_int_eq(journal_save(root, &j), 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	/* one run at a time; the second is told who holds the lock */
+	fd = journal_lock(root, &holder);
+	ck_assert_int_ge(fd, 0);
+	fd2 = journal_lock(root, &holder);
+	ck_assert_int_eq(fd2, -EWOULDBLOCK);
+	ck_assert_int_eq(holder, getpid());
+	journal_unlock(fd);
+	fd2 = journal_lock(root, &holder);
+	ck_assert_int_ge(fd2, 0);
+	journal_unlock(fd2);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("emulated kernel");
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, bind_and_rollback);
+	tcase_add_test(tc, rollback_to_recorded_driver);
+	tcase_add_test(tc, unbound_function);
+	tcase_add_test(tc, faults_two_functions);
+	tcase_add_test(tc, faults_four_functions);
+	tcase_add_test(tc, undo_fails);
+	tcase_add_test(tc, device_vanishes);
+	tcase_add_test(tc, killed_at_every_step);
+	tcase_add_test(tc, dry_run);
+	tcase_add_test(tc, journal_roundtrip_and_lock);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(suite());
+}

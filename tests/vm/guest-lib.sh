@@ -1,0 +1,180 @@
+# Helpers for the scenarios that run inside the test guest (busybox sh).
+# A scenario starts with `. /vh-lib.sh` (guest.sh puts this file there).
+#
+# After sourcing, from sysfs (no address is hard-coded):
+#   BOOT_VGA   the boot console's display function (boot_vga = 1), 0000:00:01.0
+#   GPU_A      slot of the first GPU without a NIC, e.g. 0000:01:00
+#   GPU_B      slot of the second, identical one
+#   GPU_C      slot of the GPU whose slot also holds a network function
+#   GPUS       all GPU slots
+# and VH_BIN, the installed vfio-handover.
+#
+# Checks print "ok   WHAT" or "FAIL WHAT"; vh_finish exits 1 when any
+# failed, 0 otherwise.
+
+VH_BIN=/usr/sbin/vfio-handover
+VH_FAILS=0
+VH_CHECKS=0
+SYSPCI=/sys/bus/pci/devices
+
+vh_say() { echo "# $*"; }
+vh_ok() { VH_CHECKS=$((VH_CHECKS + 1)); echo "ok   $*"; }
+vh_fail() { VH_CHECKS=$((VH_CHECKS + 1)); VH_FAILS=$((VH_FAILS + 1)); echo "FAIL $*"; }
+
+# vh_check WHAT COMMAND...: ok when COMMAND succeeds
+vh_check() {
+	_what=$1
+	shift
+	if "$@"; then vh_ok "$_what"; else vh_fail "$_what"; fi
+}
+
+# vh_eq WHAT GOT WANT
+vh_eq() {
+	if [ "$2" = "$3" ]; then vh_ok "$1 ($2)"; else vh_fail "$1: got '$2', want '$3'"; fi
+}
+
+# vh_run WANT_RC COMMAND...: runs COMMAND, shows its output indented, checks
+# its exit status; the output (stdout and stderr) is left in $VH_OUT and the
+# status in $VH_RC.
+vh_run() {
+	_want=$1
+	shift
+	echo "\$ $*"
+	VH_OUT=$("$@" 2>&1)
+	VH_RC=$?
+	# (long outputs, the JSON documents, are cut at 40 lines)
+	[ -z "$VH_OUT" ] || printf '%s\n' "$VH_OUT" | awk '
+		NR <= 40 { print "    " $0 }
+		END { if (NR > 40) printf "    ... %d more lines\n", NR - 40 }'
+	vh_eq "exit status of: $*" "$VH_RC" "$_want"
+}
+
+# vh_out_has WHAT REGEX: $VH_OUT has a line matching REGEX (grep -E)
+vh_out_has() {
+	if printf '%s\n' "$VH_OUT" | grep -Eq -- "$2"; then vh_ok "$1"; else vh_fail "$1: no line matches /$2/"; fi
+}
+
+# vh_wait SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds
+vh_wait() {
+	_n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		_n=$((_n - 1))
+		[ "$_n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+vh_finish() {
+	if [ "$VH_FAILS" -eq 0 ]; then
+		echo "scenario: $VH_CHECKS checks passed"
+		exit 0
+	fi
+	echo "scenario: $VH_FAILS of $VH_CHECKS checks failed"
+	exit 1
+}
+
+# --- sysfs readers --------------------------------------------------------
+vh_driver() {	# ADDR -> driver name or "none"
+	if [ -e "$SYSPCI/$1/driver" ]; then basename "$(readlink "$SYSPCI/$1/driver")"; else echo none; fi
+}
+vh_group() {	# ADDR -> IOMMU group number or "none"
+	if [ -e "$SYSPCI/$1/iommu_group" ]; then basename "$(readlink "$SYSPCI/$1/iommu_group")"; else echo none; fi
+}
+vh_override() {	# ADDR -> driver_override ("(null)" when unset)
+	cat "$SYSPCI/$1/driver_override"
+}
+vh_funcs() {	# SLOT -> its functions' addresses
+	for _d in "$SYSPCI/$1".*; do [ -e "$_d" ] && echo "${_d##*/}"; done
+}
+vh_short() {	# 0000:01:00 -> 01:00
+	echo "${1#0000:}"
+}
+
+# nanoseconds of CLOCK_MONOTONIC (busybox date has no %N: /proc/timer_list)
+vh_now_ns() {
+	sed -n 's/^now at \([0-9]*\) nsecs$/\1/p; /^now at/q' /proc/timer_list
+}
+vh_ms_since() {	# START_NS -> milliseconds elapsed
+	echo $((($(vh_now_ns) - $1) / 1000000))
+}
+
+# --- the raw kernel sequence the tool relies on -------------------------
+# vh_raw_to_vfio ADDR...: driver_override = vfio-pci, unbind, drivers_probe
+vh_raw_to_vfio() {
+	for _a in "$@"; do echo vfio-pci >"$SYSPCI/$_a/driver_override" || return 1; done
+	for _a in "$@"; do
+		[ -e "$SYSPCI/$_a/driver" ] || continue
+		echo "$_a" >"$SYSPCI/$_a/driver/unbind" || return 1
+	done
+	for _a in "$@"; do echo "$_a" >/sys/bus/pci/drivers_probe || return 1; done
+}
+# vh_raw_back ADDR...: clear driver_override, unbind from vfio-pci, drivers_probe
+vh_raw_back() {
+	for _a in "$@"; do echo >"$SYSPCI/$_a/driver_override" || return 1; done
+	for _a in "$@"; do
+		[ "$(vh_driver "$_a")" = vfio-pci ] || continue
+		echo "$_a" >/sys/bus/pci/drivers/vfio-pci/unbind || return 1
+	done
+	for _a in "$@"; do echo "$_a" >/sys/bus/pci/drivers_probe || return 1; done
+}
+
+# --- kernel log -----------------------------------------------------------
+vh_dmesg_mark() { VH_DMESG_LINES=$(dmesg | wc -l); }
+# vh_dmesg_clean WHAT: no oops, BUG or WARNING since vh_dmesg_mark
+vh_dmesg_clean() {
+	_new=$(dmesg | tail -n +$((${VH_DMESG_LINES:-0} + 1)))
+	_bad=$(printf '%s\n' "$_new" | grep -E 'Call Trace|BUG:|WARNING:|Oops|general protection|refcount_t' || true)
+	if [ -z "$_bad" ]; then
+		vh_ok "$1: kernel log clean"
+	else
+		vh_fail "$1: kernel log has:"
+		printf '%s\n' "$_new" | sed 's/^/    dmesg: /'
+	fi
+}
+
+# --- discovery --------------------------------------------------------------
+vh_discover() {
+	BOOT_VGA=""
+	GPUS=""
+	GPU_A=""
+	GPU_B=""
+	GPU_C=""
+	for _d in "$SYSPCI"/*; do
+		_a=${_d##*/}
+		case $(cat "$_d/class") in
+		0x03*)
+			if [ "$(cat "$_d/boot_vga" 2>/dev/null)" = 1 ]; then
+				BOOT_VGA=$_a
+			else
+				case " $GPUS " in *" ${_a%.*} "*) ;; *) GPUS="$GPUS ${_a%.*}" ;; esac
+			fi
+			;;
+		esac
+	done
+	GPUS=${GPUS# }
+	for _s in $GPUS; do
+		_nic=no
+		for _f in $(vh_funcs "$_s"); do
+			case $(cat "$SYSPCI/$_f/class") in 0x02*) _nic=yes ;; esac
+		done
+		if [ "$_nic" = yes ]; then
+			GPU_C=$_s
+		elif [ -z "$GPU_A" ]; then
+			GPU_A=$_s
+		else
+			GPU_B=$_s
+		fi
+	done
+}
+
+# vh_show: an lspci -k like listing of every PCI function
+vh_show() {
+	for _d in "$SYSPCI"/*; do
+		_a=${_d##*/}
+		printf '    %s class %s id %s:%s group %-4s driver %s\n' "$_a" "$(cat "$_d/class")" \
+			"$(cut -c3- "$_d/vendor")" "$(cut -c3- "$_d/device")" "$(vh_group "$_a")" "$(vh_driver "$_a")"
+	done
+}
+
+vh_discover

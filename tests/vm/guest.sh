@@ -1,0 +1,434 @@
+#!/bin/bash
+# tests/vm/guest.sh: build and boot the QEMU test guest of vfio-handover.
+#
+# The guest is Debian's own kernel (the package linux-image-amd64 points at,
+# downloaded once with apt-get and cached outside the source tree) on an
+# emulated q35 machine with an Intel IOMMU and fake multi-function GPUs,
+# running an initramfs of busybox, the real kmod, the few modules the tests
+# need, and the project's `make install DESTDIR=` tree.  A scenario script
+# is appended to that initramfs as a second cpio archive, so switching
+# scenarios costs nothing.  Nothing here touches this machine's /sys: every
+# sysfs write happens inside the guest.
+#
+# Usage:
+#   guest.sh kernel                       fetch/extract the kernel; print its paths
+#   guest.sh build DESTDIR                build (or reuse) the initramfs; print paths
+#   guest.sh run [-d DESTDIR] [-u|-n] [-v] SCENARIO.sh [PROFILE]
+#                                         boot, run SCENARIO.sh in the guest, print
+#                                         its output, exit with its exit code
+#   guest.sh shell [-d DESTDIR] [-u] [PROFILE]
+#                                         boot to an interactive guest shell
+#   guest.sh qemu-args [PROFILE]          print the QEMU device profile
+#
+#   -d DESTDIR  the install tree (default: $VH_DESTDIR)
+#   -u          start systemd-udevd in the guest
+#   -n          no udevd: the modules are loaded by modalias (the default,
+#               unless the scenario has a "# vh-vm-udev: yes" line)
+#   -v          keep kernel messages on the console
+#   PROFILE     default (IOMMU on) or noiommu; default: the scenario's
+#               "# vh-vm-profile: NAME" line, else "default".
+#
+# Exit status of run: the scenario's (from the guest's "VH-SCENARIO-EXIT N"
+# line); 99 when the guest gave no such line (crash, timeout); 77 when QEMU,
+# Debian's kernel package or another host tool cannot be had.
+#
+# Environment: VH_VM_CACHE (cache dir), VH_VM_TIMEOUT (seconds, default 180),
+# VH_VM_MEM (MiB, default 512), VH_VM_KERNEL_DEB (use this .deb instead of
+# apt-get download), VH_VM_KERNEL_PKG (package name instead of the one
+# linux-image-amd64 depends on), VH_QEMU (the QEMU binary).
+set -euo pipefail
+
+VM_DIR=$(cd "$(dirname "$0")" && pwd)
+CACHE=${VH_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-handover-vm}
+QEMU=${VH_QEMU:-qemu-system-x86_64}
+TIMEOUT=${VH_VM_TIMEOUT:-180}
+MEM=${VH_VM_MEM:-512}
+
+# Modules in the guest, with what modprobe says they depend on.
+GUEST_MODULES="vfio-pci vfio_iommu_type1 bochs snd-hda-intel snd-hda-codec-generic e1000e"
+
+skip() { echo "guest.sh: SKIP: $*" >&2; exit 77; }
+fail() { echo "guest.sh: $*" >&2; exit 99; }
+note() { echo "guest.sh: $*" >&2; }
+
+need_tool() {	# TOOL PACKAGE
+	command -v "$1" >/dev/null 2>&1 || skip "$1 not found (apt-get install $2)"
+}
+
+unlock_cache() { exec 9>&-; }
+
+lock_cache() {
+	mkdir -p "$CACHE"
+	if command -v flock >/dev/null 2>&1; then
+		exec 9>"$CACHE/.lock"
+		flock 9
+	fi
+}
+
+# ---------------------------------------------------------------- profile --
+# The QEMU machine every scenario shares.  Root ports sit at fixed slots of
+# bus 0 so the guest's bus numbers come out the same on every boot (GPU A
+# 01:00, B 02:00, C 03:00), though the scenarios find them from sysfs.
+#   00:01.0        VGA (1234:1111), the boot console (boot_vga = 1)
+#   rp1 00:10.0 -> GPU A: secondary-vga .0 (class 0380, bochs-drm)
+#                         + ich9-intel-hda .1 with an hda-duplex codec
+#   rp2 00:11.0 -> GPU B: identical to A
+#   rp3 00:12.0 -> GPU C: as A, plus an e1000e NIC as .2 (same IOMMU group)
+# q35 adds its own ICH9 LPC (1f.0), AHCI (1f.2) and SMBus (1f.3).
+profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
+	local profile=$1 iommu=yes
+	case $profile in
+	default) ;;
+	noiommu) iommu=no ;;
+	*) fail "unknown profile '$profile' (default, noiommu)" ;;
+	esac
+	QEMU_ARGS=(-machine q35,kernel-irqchip=split -m "$MEM" -smp 1
+		-nodefaults -no-user-config -display none -vga none
+		-audiodev none,id=snd0)
+	KERNEL_IOMMU=""
+	if [ "$iommu" = yes ]; then
+		QEMU_ARGS+=(-device intel-iommu,intremap=on,caching-mode=on)
+		KERNEL_IOMMU="intel_iommu=on"
+	fi
+	QEMU_ARGS+=(-device VGA,bus=pcie.0,addr=01.0)
+	local n
+	for n in 1 2 3; do
+		QEMU_ARGS+=(-device "pcie-root-port,id=rp$n,chassis=$n,slot=$n,bus=pcie.0,addr=$(printf %x $((n + 15))).0"
+			-device "secondary-vga,bus=rp$n,addr=00.0,multifunction=on"
+			-device "ich9-intel-hda,id=hda$n,bus=rp$n,addr=00.1"
+			-device "hda-duplex,bus=hda$n.0,audiodev=snd0")
+	done
+	QEMU_ARGS+=(-device "e1000e,bus=rp3,addr=00.2,romfile=")
+}
+
+# ----------------------------------------------------------------- kernel --
+# Sets KVER, VMLINUZ, KMODROOT (a tree holding usr/lib/modules/$KVER with
+# only GUEST_MODULES and their dependencies, depmod'ed).
+kernel_deb() {	# -> path of the kernel .deb, downloading it if needed
+	local pkg debs=$CACHE/debs deb
+	mkdir -p "$debs"
+	if [ -n "${VH_VM_KERNEL_DEB:-}" ]; then
+		[ -f "$VH_VM_KERNEL_DEB" ] || skip "VH_VM_KERNEL_DEB=$VH_VM_KERNEL_DEB: no such file"
+		echo "$VH_VM_KERNEL_DEB"
+		return
+	fi
+	pkg=${VH_VM_KERNEL_PKG:-}
+	if [ -z "$pkg" ] && command -v apt-cache >/dev/null 2>&1; then
+		pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+			sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
+	fi
+	if [ -n "$pkg" ]; then
+		deb=$(ls -t "$debs/${pkg}_"*_amd64.deb 2>/dev/null | head -n 1 || true)
+		if [ -z "$deb" ] && command -v apt-get >/dev/null 2>&1; then
+			note "downloading $pkg into $debs"
+			(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
+				note "apt-get download $pkg failed"
+			deb=$(ls -t "$debs/${pkg}_"*_amd64.deb 2>/dev/null | head -n 1 || true)
+		fi
+		[ -n "$deb" ] && { echo "$deb"; return; }
+	fi
+	# Offline, or apt knows no linux-image-amd64: any kernel cached before.
+	deb=$(ls -t "$debs"/linux-image-*_amd64.deb 2>/dev/null | head -n 1 || true)
+	[ -n "$deb" ] && { note "using the cached $(basename "$deb")"; echo "$deb"; return; }
+	skip "no Debian kernel package: apt knows no linux-image-amd64 (run apt-get update) and none is cached in $debs"
+}
+
+kernel_prepare() {
+	need_tool dpkg-deb dpkg
+	need_tool depmod kmod
+	need_tool modprobe kmod
+	local deb kdir stamp want tmp ver m paths
+	deb=$(kernel_deb)
+	ver=$(dpkg-deb -f "$deb" Package)
+	ver=${ver#linux-image-}
+	ver=${ver%-unsigned}
+	KVER=$ver
+	kdir=$CACHE/kernel-$KVER
+	want="$(basename "$deb") $GUEST_MODULES"
+	stamp=$kdir/stamp
+	VMLINUZ=$kdir/vmlinuz
+	KMODROOT=$kdir/root
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+		return
+	fi
+	note "extracting $(basename "$deb")"
+	rm -rf "$kdir"
+	tmp=$CACHE/extract.$$
+	rm -rf "$tmp"
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir -p "$tmp" "$kdir"
+	dpkg-deb -x "$deb" "$tmp"
+	[ -f "$tmp/boot/vmlinuz-$KVER" ] || fail "$(basename "$deb") has no boot/vmlinuz-$KVER"
+	[ -d "$tmp/lib/modules/$KVER" ] || fail "$(basename "$deb") has no lib/modules/$KVER"
+	depmod -b "$tmp" "$KVER"
+	paths=""
+	for m in $GUEST_MODULES; do
+		paths="$paths $(modprobe -d "$tmp" -S "$KVER" --show-depends "$m" |
+			sed -n 's/^insmod \([^ ]*\).*/\1/p')" ||
+			fail "kernel $KVER has no module $m"
+	done
+	mkdir -p "$KMODROOT/usr/lib/modules/$KVER"
+	for m in $(printf '%s\n' $paths | sort -u); do
+		m=${m#"$tmp/lib/modules/$KVER/"}
+		mkdir -p "$KMODROOT/usr/lib/modules/$KVER/$(dirname "$m")"
+		cp "$tmp/lib/modules/$KVER/$m" "$KMODROOT/usr/lib/modules/$KVER/$m"
+	done
+	for m in modules.builtin modules.builtin.modinfo modules.order; do
+		[ -f "$tmp/lib/modules/$KVER/$m" ] && cp "$tmp/lib/modules/$KVER/$m" "$KMODROOT/usr/lib/modules/$KVER/"
+	done
+	depmod -b "$KMODROOT/usr" "$KVER"
+	cp "$tmp/boot/vmlinuz-$KVER" "$VMLINUZ"
+	cp "$tmp/boot/config-$KVER" "$kdir/config"
+	rm -rf "$tmp"
+	trap - EXIT
+	echo "$want" >"$stamp"
+}
+
+# -------------------------------------------------------------- initramfs --
+copy_libs() {	# ROOT ELF...: copy the shared libraries and loader ELF needs
+	local root=$1 f lib
+	shift
+	for f in "$@"; do
+		# (ldd fails on a static binary: nothing to copy then)
+		{ ldd "$f" 2>/dev/null || true; } |
+			sed -n 's/.*=> \(\/[^ ]*\) (.*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' |
+			while read -r lib; do
+				[ -e "$root$lib" ] && continue
+				mkdir -p "$root$(dirname "$lib")"
+				cp -L "$lib" "$root$lib"
+			done
+	done
+}
+
+is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | tr -d '\177')" = ELF ]; }
+
+# Builds $CACHE/initrd-<key>.cpio (uncompressed: TCG unpacks it faster than
+# it gunzips) unless one for the same inputs exists.  Sets INITRD.
+initrd_build() {	# DESTDIR
+	local destdir=$1 key root f a busybox udevd
+	local bin
+	bin=$(cd "$destdir" && find . -path '*/sbin/vfio-handover' -type f | head -n 1)
+	[ -n "$bin" ] || fail "$destdir has no sbin/vfio-handover: give it a 'make install DESTDIR=$destdir' tree"
+	need_tool cpio cpio
+	need_tool ldd libc-bin
+	busybox=$(command -v busybox || true)
+	[ -n "$busybox" ] || skip "busybox not found (apt-get install busybox-static)"
+	udevd=""
+	for f in /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd; do
+		[ -x "$f" ] && command -v udevadm >/dev/null 2>&1 && { udevd=$f; break; }
+	done
+	key=$({
+		echo "$KVER $(cat "$CACHE/kernel-$KVER/stamp")"
+		declare -f initrd_build copy_libs is_elf
+		cat "$VM_DIR/guest-init.sh"
+		ls -l "$busybox" "$(command -v kmod)" ${udevd:+"$(command -v udevadm)"}
+		tar -C "$destdir" --sort=name -cf - .
+	} | sha256sum | cut -c1-16)
+	INITRD=$CACHE/initrd-$key.cpio
+	[ -f "$INITRD" ] && return
+	note "building the initramfs from $destdir"
+	root=$CACHE/root.$$
+	rm -rf "$root"
+	trap 'rm -rf "$root" "$INITRD.tmp"' EXIT
+	mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{dev,proc,sys,run,tmp,etc,root,var,mnt}
+	ln -s usr/bin "$root/bin"
+	ln -s usr/sbin "$root/sbin"
+	ln -s usr/lib "$root/lib"
+	ln -s usr/lib64 "$root/lib64"
+	ln -s ../run "$root/var/run"
+	chmod 1777 "$root/tmp"
+
+	# busybox for the shell and the tools, the real kmod for the module ones
+	cp -L "$busybox" "$root/usr/bin/busybox"
+	copy_libs "$root" "$busybox"
+	cp -L "$(command -v kmod)" "$root/usr/bin/kmod"
+	copy_libs "$root" "$(command -v kmod)"
+	for a in modprobe insmod rmmod lsmod modinfo depmod; do
+		ln -s ../bin/kmod "$root/usr/sbin/$a"
+	done
+	for a in $("$busybox" --list); do
+		[ -e "$root/usr/bin/$a" ] || [ -e "$root/usr/sbin/$a" ] || ln -s busybox "$root/usr/bin/$a"
+	done
+
+	# systemd-udevd, for the scenarios that want udev running
+	if [ -n "$udevd" ]; then
+		cp -L "$(command -v udevadm)" "$root/usr/bin/udevadm"
+		copy_libs "$root" "$(command -v udevadm)"
+		mkdir -p "$root/usr/lib/systemd" "$root/usr/lib/udev/rules.d" "$root/etc/udev"
+		ln -s ../../bin/udevadm "$root/usr/lib/systemd/systemd-udevd"
+		for d in /usr/lib/udev/rules.d /lib/udev/rules.d; do
+			[ -d "$d" ] && cp -n "$d"/*.rules "$root/usr/lib/udev/rules.d/" 2>/dev/null || true
+		done
+	fi
+
+	# the kernel's modules
+	cp -a "$KMODROOT/usr/lib/modules" "$root/usr/lib/"
+
+	# the project, and what its programs link against
+	tar -C "$destdir" -cf - . | tar -C "$root" --keep-directory-symlink -xf -
+	find "$destdir" -type f -perm -u+x | while read -r f; do
+		is_elf "$f" && copy_libs "$root" "$f"
+	done
+
+	# /usr/sbin/vfio-handover, whatever the prefix was
+	[ -e "$root/usr/sbin/vfio-handover" ] || ln -s "/${bin#./}" "$root/usr/sbin/vfio-handover"
+
+	# the harness
+	cp "$VM_DIR/guest-init.sh" "$root/init"
+	chmod 0755 "$root/init"
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+	# the groups udev's rules name, so that udevd does not complain
+	printf '%s\n' root:x:0: tty:x:5: disk:x:6: kmem:x:15: dialout:x:20: cdrom:x:24: \
+		tape:x:26: audio:x:29: video:x:44: input:x:101: render:x:102: sgx:x:103: \
+		kvm:x:104: >"$root/etc/group"
+	: >"$root/etc/fstab"
+	ln -s /proc/self/mounts "$root/etc/mtab"
+
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$INITRD.tmp"
+	mv "$INITRD.tmp" "$INITRD"
+	rm -rf "$root"
+	trap - EXIT
+	# keep the three newest initramfs images
+	ls -t "$CACHE"/initrd-*.cpio 2>/dev/null | tail -n +4 | xargs -r rm -f
+}
+
+# ------------------------------------------------------------------- boot --
+# boot SCENARIO_FILE PROFILE UDEV VERBOSE LOG: the guest's console goes to
+# stdout (and LOG); returns QEMU's exit status.
+boot() {
+	local scenario=$1 profile=$2 udev=$3 verbose=$4 log=$5 work img accel="" append
+	need_tool "$QEMU" qemu-system-x86
+	work=$(mktemp -d "${TMPDIR:-/tmp}/vh-vm.XXXXXX")
+	# the scenario and the scenarios' helpers first, as an archive of their
+	# own; the kernel unpacks the two in turn
+	mkdir -p "$work/s"
+	cp "$scenario" "$work/s/scenario.sh"
+	cp "$VM_DIR/guest-lib.sh" "$work/s/vh-lib.sh"
+	img=$work/initrd
+	(cd "$work/s" && printf '%s\n' scenario.sh vh-lib.sh | cpio -o -H newc -R 0:0 --quiet) >"$img"
+	cat "$INITRD" >>"$img"
+	profile_args "$profile"
+	if [ -w /dev/kvm ] && [ -r /dev/kvm ]; then
+		accel=",accel=kvm:tcg"
+		QEMU_ARGS[1]="${QEMU_ARGS[1]}$accel"
+	fi
+	append="console=ttyS0 panic=-1 $KERNEL_IOMMU vh.udev=$udev vh.verbose=$verbose"
+	[ "$verbose" = 1 ] || append="$append quiet"
+	local rc=0
+	if [ "$log" = - ]; then
+		"$QEMU" "${QEMU_ARGS[@]}" -no-reboot -serial mon:stdio \
+			-kernel "$VMLINUZ" -initrd "$img" -append "$append" || rc=$?
+	else
+		timeout --foreground -k 5 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" -no-reboot \
+			-serial stdio -kernel "$VMLINUZ" -initrd "$img" -append "$append" \
+			</dev/null 2>"$work/qemu.err" | tee "$log" || rc=$?
+		rc=${PIPESTATUS[0]}
+		if [ -s "$work/qemu.err" ]; then
+			# (the e1000e is deliberately not connected to anything)
+			grep -v 'nic e1000e.0 has no peer' "$work/qemu.err" | sed 's/^/qemu: /' >&2 || true
+		fi
+	fi
+	rm -rf "$work"
+	return "$rc"
+}
+
+scenario_header() {	# FILE KEY -> value of "# vh-vm-KEY: value"
+	sed -n "s/^# vh-vm-$2:[[:space:]]*\([^[:space:]]*\).*/\1/p" "$1" | head -n 1
+}
+
+parse_opts() {	# sets DESTDIR UDEV VERBOSE; leaves ARGS
+	DESTDIR=${VH_DESTDIR:-}
+	UDEV=""
+	VERBOSE=0
+	ARGS=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-d) DESTDIR=$2; shift ;;
+		-u) UDEV=1 ;;
+		-n) UDEV=0 ;;
+		-v) VERBOSE=1 ;;
+		-*) fail "unknown option $1" ;;
+		*) ARGS+=("$1") ;;
+		esac
+		shift
+	done
+	[ -n "$DESTDIR" ] || fail "no install tree: give -d DESTDIR or set VH_DESTDIR"
+	DESTDIR=$(cd "$DESTDIR" && pwd)
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case $cmd in
+kernel)
+	lock_cache
+	kernel_prepare
+	echo "kernel=$VMLINUZ"
+	echo "modules=$KMODROOT/usr/lib/modules/$KVER"
+	echo "version=$KVER"
+	;;
+build)
+	[ $# -eq 1 ] || fail "usage: guest.sh build DESTDIR"
+	lock_cache
+	kernel_prepare
+	initrd_build "$(cd "$1" && pwd)"
+	echo "kernel=$VMLINUZ"
+	echo "initrd=$INITRD"
+	echo "version=$KVER"
+	;;
+run)
+	parse_opts "$@"
+	[ ${#ARGS[@]} -ge 1 ] && [ ${#ARGS[@]} -le 2 ] ||
+		fail "usage: guest.sh run [-d DESTDIR] [-u] [-v] SCENARIO.sh [PROFILE]"
+	scenario=${ARGS[0]}
+	[ -f "$scenario" ] || fail "$scenario: no such file"
+	profile=${ARGS[1]:-$(scenario_header "$scenario" profile)}
+	profile=${profile:-default}
+	if [ -z "$UDEV" ]; then
+		case $(scenario_header "$scenario" udev) in
+		yes) UDEV=1 ;;
+		*) UDEV=0 ;;
+		esac
+	fi
+	lock_cache
+	kernel_prepare
+	initrd_build "$DESTDIR"
+	unlock_cache
+	log=$(mktemp "${TMPDIR:-/tmp}/vh-vm-log.XXXXXX")
+	qrc=0
+	boot "$scenario" "$profile" "$UDEV" "$VERBOSE" "$log" || qrc=$?
+	code=$(tr -d '\r' <"$log" | sed -n 's/.*VH-SCENARIO-EXIT \([0-9][0-9]*\).*/\1/p' | tail -n 1)
+	rm -f "$log"
+	if [ -z "$code" ]; then
+		if [ "$qrc" = 124 ]; then
+			note "the guest did not finish within ${TIMEOUT}s (VH_VM_TIMEOUT)"
+		else
+			note "the guest ended without a VH-SCENARIO-EXIT line (QEMU exit status $qrc)"
+		fi
+		exit 99
+	fi
+	exit "$code"
+	;;
+shell)
+	parse_opts "$@"
+	lock_cache
+	kernel_prepare
+	initrd_build "$DESTDIR"
+	unlock_cache
+	tmp=$(mktemp "${TMPDIR:-/tmp}/vh-vm-shell.XXXXXX")
+	printf '. /vh-lib.sh\necho "GPU A $GPU_A, GPU B $GPU_B, GPU C $GPU_C, boot VGA $BOOT_VGA; exit the shell to power off"\nsetsid cttyhack sh -i\n' >"$tmp"
+	echo "guest.sh: Ctrl-A X quits QEMU" >&2
+	rc=0
+	boot "$tmp" "${ARGS[0]:-default}" "${UDEV:-0}" "$VERBOSE" - || rc=$?
+	rm -f "$tmp"
+	exit "$rc"
+	;;
+qemu-args)
+	profile_args "${1:-default}"
+	printf '%s \\\n' "${QEMU_ARGS[@]}"
+	echo "-append '... $KERNEL_IOMMU'"
+	;;
+*)
+	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,129 @@
+#!/bin/bash
+# tests/vm/test-vm.sh: the QEMU guest tests, as one automake test.
+#
+# Takes the project's install tree from VH_DESTDIR (a `make install
+# DESTDIR=` tree; building it is the caller's job), builds or reuses the
+# guest (tests/vm/guest.sh), boots it once per scenario in
+# tests/vm/scenarios/, prints "ok" or "FAIL" per scenario (with the guest's
+# whole output for a failure) and a last line "vm: N passed, N failed".
+# A scenario whose "# vh-vm-udev:" line says "both" runs twice, without and
+# with systemd-udevd; "yes", with it only.
+#
+# Exit status: 0 all passed, 1 a scenario failed, 77 (automake's SKIP) when
+# QEMU or Debian's kernel package cannot be had, 99 a harness error.
+#
+# Environment: VH_DESTDIR (required), VH_VM_JOBS (guests at once, default:
+# the number of CPUs, at most 4), VH_VM_ONLY (run only the scenarios whose
+# name matches this shell pattern), VH_VM_VERBOSE=1 (print every guest's
+# output, not only the failures'), and guest.sh's VH_VM_* variables.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+guest=$here/guest.sh
+
+if [ -z "${VH_DESTDIR:-}" ]; then
+	echo "test-vm.sh: VH_DESTDIR is not set: give it a 'make install DESTDIR=' tree" >&2
+	exit 99
+fi
+
+jobs=${VH_VM_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs" -le 4 ] 2>/dev/null || jobs=4
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vh-test-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# The guest, once, before the scenarios race for it.
+t0=$(date +%s%N)
+"$guest" build "$VH_DESTDIR" >"$work/build.out" 2>&1
+rc=$?
+if [ $rc -eq 77 ]; then
+	echo "test-vm.sh: SKIP: $(sed -n 's/^guest.sh: SKIP: //p' "$work/build.out" | tail -n 1)"
+	exit 77
+elif [ $rc -ne 0 ]; then
+	cat "$work/build.out"
+	echo "test-vm.sh: building the guest failed (exit $rc)"
+	exit 99
+fi
+grep -v '^guest.sh: ' "$work/build.out" | sed 's/^/guest: /'
+echo "guest: ready in $((($(date +%s%N) - t0) / 1000000)) ms; $jobs at once"
+
+# The runs: NAME SCRIPT UDEV-FLAG
+names=()
+scripts=()
+flags=()
+for s in "$here"/scenarios/*.sh; do
+	[ -f "$s" ] || continue
+	n=$(basename "$s" .sh)
+	# shellcheck disable=SC2254
+	case $n in ${VH_VM_ONLY:-*}) ;; *) continue ;; esac
+	mode=$(sed -n 's/^# vh-vm-udev:[[:space:]]*\([a-z]*\).*/\1/p' "$s" | head -n 1)
+	case $mode in
+	both)
+		names+=("$n" "$n[udev]"); scripts+=("$s" "$s"); flags+=(-n -u) ;;
+	yes)
+		names+=("$n[udev]"); scripts+=("$s"); flags+=(-u) ;;
+	*)
+		names+=("$n"); scripts+=("$s"); flags+=(-n) ;;
+	esac
+done
+if [ ${#names[@]} -eq 0 ]; then
+	echo "test-vm.sh: no scenario in $here/scenarios${VH_VM_ONLY:+ matches $VH_VM_ONLY}"
+	exit 99
+fi
+
+run_one() {	# INDEX
+	local i=$1 start rc
+	start=$(date +%s%N)
+	"$guest" run -d "$VH_DESTDIR" "${flags[$i]}" "${scripts[$i]}" >"$work/$i.log" 2>&1 </dev/null
+	rc=$?
+	echo "$rc $((($(date +%s%N) - start) / 1000000))" >"$work/$i.rc"
+}
+
+running=0
+for i in "${!names[@]}"; do
+	if [ $running -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	run_one "$i" &
+	running=$((running + 1))
+done
+wait
+
+pass=0
+failed=0
+skipped=0
+for i in "${!names[@]}"; do
+	read -r rc ms <"$work/$i.rc"
+	secs=$(printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)))
+	case $rc in
+	0)
+		pass=$((pass + 1))
+		printf 'ok    %-32s %5ss\n' "${names[$i]}" "$secs"
+		[ "${VH_VM_VERBOSE:-0}" = 1 ] && sed 's/^/    | /' "$work/$i.log"
+		;;
+	77)
+		skipped=$((skipped + 1))
+		printf 'skip  %-32s %5ss  %s\n' "${names[$i]}" "$secs" \
+			"$(grep -a 'SKIP' "$work/$i.log" | tail -n 1 | tr -d '\r')"
+		;;
+	*)
+		failed=$((failed + 1))
+		what="exit $rc"
+		[ "$rc" = 99 ] && what="harness failure: no VH-SCENARIO-EXIT line (exit 99)"
+		printf 'FAIL  %-32s %5ss  %s\n' "${names[$i]}" "$secs" "$what"
+		tr -d '\r' <"$work/$i.log" | sed 's/^/    | /'
+		;;
+	esac
+done
+
+printf 'vm: wall time %d s\n' $((($(date +%s%N) - t0) / 1000000000))
+if [ $skipped -gt 0 ]; then
+	echo "vm: $pass passed, $failed failed, $skipped skipped"
+else
+	echo "vm: $pass passed, $failed failed"
+fi
+[ $failed -eq 0 ] || exit 1
+[ $pass -gt 0 ] || exit 77
+exit 0
