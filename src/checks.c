@@ -36,6 +36,19 @@ static int add(struct check_report *r, enum check_status st, const char *name,
 	va_end(ap);
 	if (n < 0)
 		return -ENOMEM;
+	/* GPUs checked together can share a finding (a NIC in both groups): once */
+	char dv[PCI_ADDR_LEN] = "";
+
+	if (dev)
+		pci_addr_fmt(dev, dv);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].name == name && r->items[i].status == st &&
+		    strcmp(r->items[i].device, dv) == 0 &&
+		    strncmp(r->items[i].message, text, strlen(r->items[i].message)) == 0 &&
+		    (text[strlen(r->items[i].message)] == '\n' || !text[strlen(r->items[i].message)])) {
+			free(text);
+			return 0;
+		}
 	v = realloc(r->items, (r->n + 1) * sizeof(*v));
 	if (!v) {
 		free(text);

@@ -41,7 +41,7 @@ struct command {
 	bool takes_all;         /* accepts --all */
 };
 
-extern const struct command cmd_list, cmd_check, cmd_verify;
+extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollback;
 
 /* Open the sysfs tree and read every function; prints the error. */
 int cli_open(struct cli *cli);

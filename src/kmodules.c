@@ -71,3 +71,30 @@ out:
 	kmod_unref(ctx);
 	return err;
 }
+
+int kmodules_load(const char *name)
+{
+	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	struct kmod_list *list = NULL, *it;
+	int err;
+
+	if (!ctx)
+		return -ENOMEM;
+	kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	err = kmod_module_new_from_lookup(ctx, name, &list);
+	if (err == 0 && !list)
+		err = -ENOENT;
+	kmod_list_foreach(it, list) {
+		struct kmod_module *mod = kmod_module_get_module(it);
+
+		/* options from modprobe.d apply, as with modprobe */
+		err = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
+						      NULL, NULL, NULL, NULL);
+		kmod_module_unref(mod);
+		if (err >= 0)
+			break;
+	}
+	kmod_module_unref_list(list);
+	kmod_unref(ctx);
+	return err < 0 ? err : 0;
+}

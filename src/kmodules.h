@@ -16,3 +16,6 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 		      enum vfio_avail *st, char *detail, size_t len);
 /* The running kernel's release (uname -r). */
 const char *kmodules_running_release(char *buf, size_t len);
+/* Load a module and what it depends on, for the running kernel (no shell,
+ * no modprobe binary).  0, or -errno (-ENOENT: no such module). */
+int kmodules_load(const char *name);

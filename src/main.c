@@ -15,6 +15,8 @@ static const struct command *const commands[] = {
 	&cmd_list,
 	&cmd_check,
 	&cmd_verify,
+	&cmd_bind,
+	&cmd_rollback,
 };
 
 enum {
@@ -143,12 +145,12 @@ int main(int argc, char **argv)
 		return rc ? rc : exit_now;
 	log_setup(cli.verbose, cli.quiet);
 	if (optind >= argc) {
-		log_error("no command given; expected one of list, check, verify (see --help)");
+		log_error("no command given; expected one of list, check, verify, bind, rollback (see --help)");
 		return EXIT_USAGE;
 	}
 	cmd = find_command(argv[optind]);
 	if (!cmd) {
-		log_error("unknown command '%s'; expected one of list, check, verify (see --help)",
+		log_error("unknown command '%s'; expected one of list, check, verify, bind, rollback (see --help)",
 			  argv[optind]);
 		return EXIT_USAGE;
 	}

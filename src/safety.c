@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "checks.h"
 #include "safety.h"
+#include "util.h"
 
 static int append(struct pci_addr **v, size_t *n, const struct pci_addr *a)
 {
@@ -129,4 +131,23 @@ int safety_group_intruders(const struct pci_host *host, const struct pci_addr *s
 		*n = 0;
 	}
 	return err;
+}
+
+enum refusal safety_refusal(const struct check_item *it)
+{
+	static const struct { const char *check; enum refusal r; } table[] = {
+		{ "iommu", REFUSAL_HARD },        /* no groups: nothing can be assigned */
+		{ "sysfs", REFUSAL_HARD },        /* a function we cannot identify */
+		{ "group", REFUSAL_HARD },        /* a foreign device would go along */
+		{ "host-use", REFUSAL_HARD },     /* a mounted disk or a live NIC */
+		{ "boot-vga", REFUSAL_FORCEABLE },/* the console: fine on a headless host */
+		{ "in-use", REFUSAL_FORCEABLE },  /* a holder: the operator may know better */
+	};
+
+	if (it->status != CHECK_FAIL)
+		return REFUSAL_NONE;
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (strcmp(table[i].check, it->name) == 0)
+			return table[i].r;
+	return REFUSAL_NONE;
 }

@@ -23,3 +23,13 @@ bool safety_member_tolerated(const struct pci_func *f);
 /* Members of the slots' groups that are neither selected nor tolerated. */
 int safety_group_intruders(const struct pci_host *host, const struct pci_addr *slots,
 			   size_t nslots, struct group_intruder **out, size_t *n);
+
+/* Which FAILed check items refuse a hand-over (SPEC, "Safety refusals"):
+ * the one table of refusals.  --force passes only the forceable ones. */
+enum refusal {
+	REFUSAL_NONE,        /* a warning, or a failure bind deals with itself */
+	REFUSAL_FORCEABLE,   /* boot VGA, device node held open */
+	REFUSAL_HARD,        /* IOMMU off, group not viable, host disk or NIC, unreadable */
+};
+struct check_item;
+enum refusal safety_refusal(const struct check_item *it);

@@ -47,7 +47,8 @@ static int default_write(struct sysfs *sfs, const char *rel, const char *val)
 	size_t len = strlen(val);
 	ssize_t n;
 
-	fd = openat(sfs->rootfd, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_TRUNC as the shell's "echo x > attr": sysfs ignores it, a file tree needs it */
+	fd = openat(sfs->rootfd, rel, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, val, len);

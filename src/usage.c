@@ -359,3 +359,20 @@ int usage_disk_use(struct sysfs *sfs, const char *procroot, struct usage *u)
 	}
 	return 0;
 }
+
+int usage_vfio_group_holders(const char *devdir, const char *procroot, int group,
+			     struct holder **out, size_t *nout)
+{
+	struct devnode node = { 0 };
+	struct usage u = { .nodes = &node, .nnodes = 1 };
+	struct stat st;
+	int uninspected;
+
+	*out = NULL;
+	*nout = 0;
+	snprintf(node.name, sizeof(node.name), "%s/vfio/%d", devdir, group);
+	if (stat(node.name, &st) < 0 || !S_ISCHR(st.st_mode))
+		return 0;               /* no group node: nobody can hold it */
+	node.dev = st.st_rdev;
+	return usage_find_holders(procroot, &u, out, nout, &uninspected);
+}

@@ -54,3 +54,8 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 /* Fill disks[].use from procroot/self/mountinfo, procroot/swaps and the
  * holders directories in sysfs. */
 int usage_disk_use(struct sysfs *sfs, const char *procroot, struct usage *u);
+
+/* Processes holding devdir/vfio/<group> open (a running VM).  The holder's
+ * fn is left zero; node is the group's path. */
+int usage_vfio_group_holders(const char *devdir, const char *procroot, int group,
+			     struct holder **out, size_t *nout);

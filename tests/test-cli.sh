@@ -26,6 +26,8 @@ run_case() {
 	name=$1 layout=$2 code=$3
 	shift 3
 	tree="$tmp/tree-$layout"
+	# a case that writes gets a tree of its own
+	case "$name" in rw-*) tree="$tmp/tree-$name" ;; esac
 	root="$tmp/root-$name"
 	if [ ! -d "$tree" ] && ! "$MKFIXTURE" "$layout" "$tree" >/dev/null; then
 		echo "FAIL $name: mkfixture $layout failed"
@@ -56,10 +58,14 @@ run_case() {
 		echo "FAIL $name: output differs from tests/golden/$name.txt"
 		ok=1
 	fi
-	if ! diff -u "$tmp/before" "$tmp/after"; then
-		echo "FAIL $name: the command changed the tree or the root"
-		ok=1
-	fi
+	# only rw-* cases may write (to the emulated tree and the root)
+	case "$name" in
+	rw-*) ;;
+	*)	if ! diff -u "$tmp/before" "$tmp/after"; then
+			echo "FAIL $name: the command changed the tree or the root"
+			ok=1
+		fi ;;
+	esac
 	[ $ok = 0 ] && echo "ok $name"
 	return $ok
 }

@@ -11,6 +11,7 @@
 #
 # Checks print "ok   WHAT" or "FAIL WHAT"; vh_finish exits 1 when any
 # failed, 0 otherwise.
+# shellcheck shell=sh disable=SC2034  # the variables are the scenarios'
 
 VH_BIN=/usr/sbin/vfio-handover
 VH_FAILS=0

@@ -46,6 +46,8 @@ elif [ $rc -ne 0 ]; then
 	exit 99
 fi
 grep -v '^guest.sh: ' "$work/build.out" | sed 's/^/guest: /'
+kernel=$(sed -n 's/^kernel=//p' "$work/build.out")
+initrd=$(sed -n 's/^initrd=//p' "$work/build.out")
 echo "guest: ready in $((($(date +%s%N) - t0) / 1000000)) ms; $jobs at once"
 
 # The runs: NAME SCRIPT UDEV-FLAG
@@ -60,9 +62,9 @@ for s in "$here"/scenarios/*.sh; do
 	mode=$(sed -n 's/^# vh-vm-udev:[[:space:]]*\([a-z]*\).*/\1/p' "$s" | head -n 1)
 	case $mode in
 	both)
-		names+=("$n" "$n[udev]"); scripts+=("$s" "$s"); flags+=(-n -u) ;;
+		names+=("$n" "${n}[udev]"); scripts+=("$s" "$s"); flags+=(-n -u) ;;
 	yes)
-		names+=("$n[udev]"); scripts+=("$s"); flags+=(-u) ;;
+		names+=("${n}[udev]"); scripts+=("$s"); flags+=(-u) ;;
 	*)
 		names+=("$n"); scripts+=("$s"); flags+=(-n) ;;
 	esac
@@ -75,7 +77,7 @@ fi
 run_one() {	# INDEX
 	local i=$1 start rc
 	start=$(date +%s%N)
-	"$guest" run -d "$VH_DESTDIR" "${flags[$i]}" "${scripts[$i]}" >"$work/$i.log" 2>&1 </dev/null
+	"$guest" run -k "$kernel" -i "$initrd" "${flags[$i]}" "${scripts[$i]}" >"$work/$i.log" 2>&1 </dev/null
 	rc=$?
 	echo "$rc $((($(date +%s%N) - start) / 1000000))" >"$work/$i.rc"
 }

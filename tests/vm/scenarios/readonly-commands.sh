@@ -6,6 +6,7 @@
 # drivers and 0 once a raw sysfs hand-over put it on vfio-pci; bad selectors
 # exit 2.
 # vh-vm-profile: default
+# shellcheck source=../guest-lib.sh
 . /vh-lib.sh
 
 vh_say "GPU A $GPU_A, GPU B $GPU_B, GPU C $GPU_C, boot VGA $BOOT_VGA"
@@ -76,6 +77,7 @@ vh_out_has "verify $A: 0 of 2 on vfio-pci" "^0 of 2 functions on vfio-pci"
 
 vh_check "modprobe vfio-pci" modprobe vfio-pci
 vh_dmesg_mark
+# shellcheck disable=SC2046  # one word per function
 vh_check "raw hand-over of GPU A" vh_raw_to_vfio $(vh_funcs "$GPU_A")
 vh_eq "$GPU_A.0 driver" "$(vh_driver "$GPU_A.0")" vfio-pci
 vh_eq "$GPU_A.1 driver" "$(vh_driver "$GPU_A.1")" vfio-pci
@@ -89,6 +91,7 @@ row "list: $GPU_A.1 on vfio-pci" "$GPU_A.1" vfio-pci
 vh_run 0 "$VH_BIN" verify --json "$A"
 vh_out_has "verify --json: vfio-pci" '"driver": "vfio-pci"'
 
+# shellcheck disable=SC2046
 vh_check "raw give-back of GPU A" vh_raw_back $(vh_funcs "$GPU_A")
 vh_run 1 "$VH_BIN" verify "$A"
 vh_eq "$GPU_A.0 driver after the give-back" "$(vh_driver "$GPU_A.0")" bochs-drm

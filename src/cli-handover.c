@@ -1,0 +1,235 @@
+/* What bind and rollback share: privileges, the run lock, the vfio-pci
+ * module, reporting a failure, waiting for udev, the Aleph supervisor. */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cap-ng.h>
+#include <libudev.h>
+#include "aleph.h"
+#include "cli-handover.h"
+#include "kmodules.h"
+#include "log.h"
+#include "usage.h"
+#include "util.h"
+
+extern char **environ;
+
+int cli_need_privileges(struct cli *cli, const char *cmd)
+{
+	/* an emulated or captured tree is files: no kernel to change */
+	if (!cli->sfs->live || cli->dry_run)
+		return EXIT_DONE;
+	if (geteuid() == 0 || capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
+		return EXIT_DONE;
+	log_error("%s changes which driver holds a device, through root-only files in /sys: "
+		  "it needs root (CAP_DAC_OVERRIDE, and CAP_SYS_MODULE to load vfio-pci); "
+		  "run it with sudo", cmd);
+	return EXIT_NOPERM;
+}
+
+int cli_lock(struct cli *cli, int *fd)
+{
+	pid_t holder;
+
+	*fd = -1;
+	if (cli->dry_run)
+		return EXIT_DONE;        /* changes nothing, not even the lock file */
+	*fd = journal_lock(cli->root, &holder);
+	if (*fd == -EWOULDBLOCK) {
+		log_error("another vfio-handover run (PID %d) is changing drivers now; "
+			  "wait for it to finish and run this again", (int)holder);
+		return EXIT_FAILED;
+	}
+	if (*fd < 0) {
+		log_error("cannot take the lock %s/lock: %s; is %s writable?", JOURNAL_DIR,
+			  strerror(-*fd), JOURNAL_DIR);
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}
+
+int cli_load_journal(struct cli *cli, struct journal *j)
+{
+	int err = journal_load(cli->root, j);
+
+	if (err == -EBADMSG) {
+		log_error("the journal %s/state.json does not parse; it records what rollback "
+			  "restores, so look at it before you remove it", JOURNAL_DIR);
+		return EXIT_FAILED;
+	}
+	if (err < 0) {
+		log_error("cannot read the journal %s/state.json: %s", JOURNAL_DIR, strerror(-err));
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}
+
+static void wait_registered(struct cli *cli, const char *driver)
+{
+	long waited = 0;
+
+	while (!sysfs_driver_registered(cli->sfs, driver) && waited < (long)(cli->timeout * 1000)) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+		waited += 10;
+	}
+}
+
+int cli_ensure_vfio(struct cli *cli, FILE *out)
+{
+	int err;
+
+	if (sysfs_driver_registered(cli->sfs, "vfio-pci"))
+		return EXIT_DONE;
+	if (cli->dry_run) {
+		fprintf(out, "load module vfio-pci (libkmod, with its dependencies)\n");
+		return EXIT_DONE;
+	}
+	if (!cli->sfs->live) {
+		log_error("vfio-pci is not registered in %s/bus/pci/drivers, and modules are "
+			  "loaded only into the running kernel", cli->sysfs);
+		return EXIT_FAILED;
+	}
+	err = kmodules_load("vfio-pci");
+	if (!err)
+		wait_registered(cli, "vfio-pci");
+	if (err || !sysfs_driver_registered(cli->sfs, "vfio-pci")) {
+		log_error("cannot load vfio-pci: %s; install the kernel's modules package "
+			  "(vfio-handover check says more)", err ? strerror(-err) : "driver did not appear");
+		return EXIT_FAILED;
+	}
+	log_info("loaded vfio-pci");
+	return EXIT_DONE;
+}
+
+/* Who holds the function, for a write that did not return. */
+static void name_holders(struct cli *cli, const struct pci_addr *a)
+{
+	struct holder *ho = NULL;
+	struct usage u;
+	size_t nho = 0;
+	int uninspected;
+
+	if (!cli->sfs->live || usage_collect(cli->sfs, "/proc", a, 1, &u) < 0)
+		return;
+	if (usage_find_holders("/proc", &u, &ho, &nho, &uninspected) == 0)
+		for (size_t i = 0; i < nho; i++)
+			log_error("  %s is held open by PID %d (%s)", ho[i].node, (int)ho[i].pid, ho[i].comm);
+	if (!nho)
+		log_error("  no process holds its device nodes now; the driver itself may be busy "
+			  "(see dmesg)");
+	free(ho);
+	usage_free(&u);
+}
+
+void cli_report_fault(struct cli *cli, const struct engine *e)
+{
+	char ab[PCI_ADDR_LEN];
+
+	pci_addr_fmt(&e->fault.fn, ab);
+	if (e->fault.err == -ETIMEDOUT) {
+		log_error("%s: the kernel did not return within %g s from: %s", ab, cli->timeout,
+			  e->fault.what);
+		name_holders(cli, &e->fault.fn);
+		log_error("  stop what holds it (for NVIDIA: nvidia-persistenced, nvidia-smi, a "
+			  "display server) or raise --timeout, then run this again");
+		return;
+	}
+	log_error("%s: could not %s: %s", ab, e->fault.what, strerror(-e->fault.err));
+}
+
+void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
+{
+	char ab[PCI_ADDR_LEN];
+
+	for (size_t i = 0; i < n; i++) {
+		struct pci_func f;
+
+		pci_addr_fmt(&fns[i], ab);
+		if (pci_func_load(cli->sfs, &fns[i], &f) < 0)
+			log_error("  %s: gone from the bus", ab);
+		else
+			log_error("  %s: now on %s, driver_override %s", ab,
+				  f.driver[0] ? f.driver : "no driver", f.override[0] ? f.override : "(null)");
+	}
+}
+
+void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
+{
+	struct udev *udev;
+	struct udev_queue *q;
+	char path[64];
+	long waited = 0, limit = (long)(cli->timeout * 1000);
+
+	/* only the running kernel has a /dev, and only a running udevd settles */
+	if (!cli->sfs->live || cli->dry_run || access("/run/udev/control", F_OK) < 0)
+		return;
+	udev = udev_new();
+	q = udev ? udev_queue_new(udev) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct pci_func f;
+
+		if (pci_func_load(cli->sfs, &fns[i], &f) < 0 || f.iommu_group < 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/vfio/%d", f.iommu_group);
+		while (waited < limit && (access(path, F_OK) < 0 ||
+					  (q && !udev_queue_get_queue_is_empty(q)))) {
+			struct timespec ts = { 0, 10 * 1000000L };
+			nanosleep(&ts, NULL);
+			waited += 10;
+		}
+		if (access(path, F_OK) < 0)
+			log_warn("%s did not appear within %g s; a VM manager cannot open the group "
+				 "yet (see udevadm monitor)", path, cli->timeout);
+	}
+	udev_queue_unref(q);
+	udev_unref(udev);
+}
+
+/* systemctl try-restart, exec'd without a shell; its exit status reported. */
+static int restart_supervisor(void)
+{
+	char *argv[] = { "systemctl", "try-restart", "aleph-vm-supervisor.service", NULL };
+	int status, err;
+	pid_t pid;
+
+	err = posix_spawnp(&pid, "systemctl", NULL, NULL, argv, environ);
+	if (err) {
+		log_error("cannot run systemctl: %s; restart aleph-vm-supervisor yourself", strerror(err));
+		return -err;
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		log_error("systemctl try-restart aleph-vm-supervisor.service failed (status %d); "
+			  "see journalctl -u aleph-vm-supervisor", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return -EIO;
+	}
+	log_info("restarted aleph-vm-supervisor.service: it now sees the GPUs as they are");
+	return 0;
+}
+
+void cli_aleph_after(struct cli *cli, FILE *out)
+{
+	struct aleph_env env;
+
+	if (aleph_env_read(cli->root, &env) < 0 || !env.present)
+		return;
+	if (cli->dry_run) {
+		if (cli->aleph)
+			fprintf(out, "run systemctl try-restart aleph-vm-supervisor.service\n");
+		return;
+	}
+	if (cli->aleph) {
+		restart_supervisor();
+		return;
+	}
+	log_info("this is an Aleph node: aleph-vm detects GPUs only when its supervisor starts; "
+		 "run systemctl restart aleph-vm-supervisor, or pass --aleph next time");
+}
