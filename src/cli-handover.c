@@ -42,8 +42,12 @@ int cli_lock(struct cli *cli, int *fd)
 		return EXIT_DONE;        /* changes nothing, not even the lock file */
 	*fd = journal_lock(cli->root, &holder);
 	if (*fd == -EWOULDBLOCK) {
-		log_error("another vfio-handover run (PID %d) is changing drivers now; "
-			  "wait for it to finish and run this again", (int)holder);
+		if (holder > 0)
+			log_error("another vfio-handover run (PID %d) is changing drivers now; "
+				  "wait for it to finish and run this again", (int)holder);
+		else
+			log_error("another process holds %s/lock; wait for it to finish and run "
+				  "this again", JOURNAL_DIR);
 		return EXIT_FAILED;
 	}
 	if (*fd < 0) {

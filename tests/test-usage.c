@@ -154,6 +154,37 @@ START_TEST(nvidia_minor)
 }
 END_TEST
 
+/* A VM's hold on /dev/vfio/<group>: a node numbered like /dev/null, held by us. */
+START_TEST(vfio_group_holder)
+{
+	char dev[] = "/tmp/vh-dev-XXXXXX", path[128], cmd[160];
+	struct holder *ho;
+	size_t n;
+	int fd, mine = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dev));
+	snprintf(path, sizeof(path), "%s/vfio", dev);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/vfio/14", dev);
+	ck_assert_int_eq(symlink("/dev/null", path), 0);
+	fd = open("/dev/null", O_RDWR);
+	ck_assert_int_eq(usage_vfio_group_holders(dev, "/proc", 14, &ho, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (ho[i].pid == getpid()) {
+			mine++;
+			ck_assert_str_eq(ho[i].node, path);
+		}
+	ck_assert_int_eq(mine, 1);
+	free(ho);
+	close(fd);
+	/* no such group node: nobody holds it */
+	ck_assert_int_eq(usage_vfio_group_holders(dev, "/proc", 15, &ho, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dev);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("usage");
@@ -163,6 +194,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_nodes_no_scan);
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
+	tcase_add_test(tc, vfio_group_holder);
 	suite_add_tcase(s, tc);
 	return s;
 }

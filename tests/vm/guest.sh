@@ -37,7 +37,8 @@
 # Environment: VH_VM_CACHE (cache dir), VH_VM_TIMEOUT (seconds, default 180),
 # VH_VM_MEM (MiB, default 512), VH_VM_KERNEL_DEB (use this .deb instead of
 # apt-get download), VH_VM_KERNEL_PKG (package name instead of the one
-# linux-image-amd64 depends on), VH_QEMU (the QEMU binary).
+# linux-image-amd64 depends on), VH_QEMU (the QEMU binary), VH_VM_APPEND
+# (more kernel parameters).
 set -euo pipefail
 # depmod lives in /sbin, outside a user's PATH
 PATH=$PATH:/usr/sbin:/sbin
