@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "checks.h"
 #include "cli.h"
 #include "log.h"
 
@@ -70,4 +71,13 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots)
 out:
 	free(sels);
 	return rc;
+}
+
+void cli_check_env(struct cli *cli, struct check_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->host = &cli->host;
+	env->names = cli->names;
+	env->root = cli->root;
+	env->procroot = cli->sfs->live ? "/proc" : NULL;
 }

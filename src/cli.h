@@ -46,6 +46,11 @@ extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollb
 /* Open the sysfs tree and read every function; prints the error. */
 int cli_open(struct cli *cli);
 void cli_close(struct cli *cli);
+struct check_env;
+/* The environment check runs in: this tree, --root, and /proc only when the
+ * tree is the running kernel's (a captured tree's device numbers mean
+ * nothing to this host's processes). */
+void cli_check_env(struct cli *cli, struct check_env *env);
 /* Parse and resolve the selectors to slots; on bad input prints why and
  * returns EXIT_USAGE. */
 int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots);

@@ -22,14 +22,12 @@ static long elapsed_ms(const struct timespec *t0)
 static int refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		  struct json_object *jref)
 {
-	struct check_env env = {
-		.host = &cli->host,
-		.names = cli->names,
-		.root = cli->root,
-		.procroot = cli->sfs->live ? "/proc" : NULL,
-	};
+	struct check_env env;
 	struct check_report r;
-	int refused = 0, err = check_run(&env, slots, nslots, &r);
+	int refused = 0, err;
+
+	cli_check_env(cli, &env);
+	err = check_run(&env, slots, nslots, &r);
 
 	if (err < 0) {
 		log_error("could not run the safety checks: %s", strerror(-err));

@@ -49,13 +49,7 @@ static int print_json(const struct check_report *r)
 
 static int run_check(struct cli *cli)
 {
-	struct check_env env = {
-		.host = &cli->host,
-		.names = cli->names,
-		.root = cli->root,
-		/* a captured tree's device numbers mean nothing to this host's /proc */
-		.procroot = cli->sfs->live ? "/proc" : NULL,
-	};
+	struct check_env env;
 	struct check_report r;
 	struct pci_addr *slots;
 	size_t nslots;
@@ -64,6 +58,7 @@ static int run_check(struct cli *cli)
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (rc)
 		return rc;
+	cli_check_env(cli, &env);
 	err = check_run(&env, slots, nslots, &r);
 	free(slots);
 	if (err < 0) {

@@ -84,6 +84,16 @@ static int write_driver(struct engine *e, const char *driver, const char *attr,
 	return err;
 }
 
+/* Read a function's state now; a function that is gone is the fault. */
+static int load_now(struct engine *e, const struct pci_addr *a, struct pci_func *now)
+{
+	int err = pci_func_load(e->sfs, a, now);
+
+	if (err)
+		note_fault(e, a, err, "read the device: it is gone");
+	return err;
+}
+
 static int save(struct engine *e, const struct pci_addr *a)
 {
 	int err;
@@ -106,12 +116,10 @@ static int set_step(struct engine *e, struct journal_entry *je, enum handover_st
 static int verify_on_vfio(struct engine *e, const struct pci_func *before)
 {
 	struct pci_func now;
-	int err = pci_func_load(e->sfs, &before->addr, &now);
+	int err = load_now(e, &before->addr, &now);
 
-	if (err) {
-		note_fault(e, &before->addr, err, "read back the device: it is gone");
+	if (err)
 		return err;
-	}
 	if (strcmp(now.driver, VFIO_DRIVER) != 0) {
 		note_fault(e, &before->addr, -EPROTO, "read back the driver: %s instead of %s",
 			   now.driver[0] ? now.driver : "none", VFIO_DRIVER);
@@ -156,12 +164,10 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
 {
 	char ab[PCI_ADDR_LEN];
 	struct pci_func now;
-	int err = pci_func_load(e->sfs, a, &now);
+	int err = load_now(e, a, &now);
 
-	if (err) {
-		note_fault(e, a, err, "read the device: it is gone");
+	if (err)
 		return err;
-	}
 	pci_addr_fmt(a, ab);
 	if (strcmp(now.override, override) != 0 || e->dry_run)
 		err = write_dev(e, a, "driver_override", override[0] ? override : "\n");
@@ -217,11 +223,9 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 	for (size_t i = 0; i < n && !err; i++) {
 		struct journal_entry je = { .addr = fns[i] };
 
-		err = pci_func_load(e->sfs, &fns[i], &f);
-		if (err) {
-			note_fault(e, &fns[i], err, "read the device: it is gone");
+		err = load_now(e, &fns[i], &f);
+		if (err)
 			break;
-		}
 		if (strcmp(f.driver, VFIO_DRIVER) == 0)
 			continue;           /* already handed over: no writes */
 		je.vendor = f.vendor;
@@ -247,12 +251,10 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 {
 	char ab[PCI_ADDR_LEN];
 	struct pci_func now;
-	int err = pci_func_load(e->sfs, a, &now);
+	int err = load_now(e, a, &now);
 
-	if (err) {
-		note_fault(e, a, err, "read the device: it is gone");
+	if (err)
 		return err;
-	}
 	if (!now.override[0] && strcmp(now.driver, VFIO_DRIVER) != 0)
 		return 0;               /* nothing of ours to undo */
 	pci_addr_fmt(a, ab);

@@ -199,22 +199,6 @@ START_TEST(garbled_no_crash)
 }
 END_TEST
 
-static void write_env(const char *root, const char *text)
-{
-	char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/etc", root);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/etc/aleph-vm", root);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/etc/aleph-vm/supervisor.env", root);
-	fp = fopen(path, "w");
-	ck_assert_ptr_nonnull(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
 START_TEST(aleph_node)
 {
 	static const char *const sel[] = { "0000:01:00.0" };
@@ -223,7 +207,7 @@ START_TEST(aleph_node)
 	int pass = 0, warn = 0;
 
 	run_checks(&run, "rtx4000", sel, 1);
-	write_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=False\n");
+	write_supervisor_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=False\n");
 	check_report_free(&run.r);
 	env.host = &run.t.host;
 	env.root = run.root;
@@ -233,7 +217,7 @@ START_TEST(aleph_node)
 			run.r.items[i].status == CHECK_WARN ? warn++ : pass++;
 	ck_assert_int_eq(warn, 2);     /* GPU support off, no payment address */
 	ck_assert_int_eq(pass, 0);
-	write_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=True\n"
+	write_supervisor_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=True\n"
 		  "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=0x1234567890abcdef1234567890ABCDEF12345678\n");
 	check_report_free(&run.r);
 	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);

@@ -56,22 +56,6 @@ END_TEST
 
 static char root[] = "/tmp/vh-aleph-XXXXXX";
 
-static void write_env(const char *text)
-{
-	char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/etc", root);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/etc/aleph-vm", root);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/etc/aleph-vm/supervisor.env", root);
-	fp = fopen(path, "w");
-	ck_assert_ptr_nonnull(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
 START_TEST(aleph_env)
 {
 	struct aleph_env e;
@@ -79,7 +63,7 @@ START_TEST(aleph_env)
 	ck_assert_ptr_nonnull(mkdtemp(root));
 	ck_assert_int_eq(aleph_env_read(root, &e), 0);
 	ck_assert(!e.present);
-	write_env("# node\nALEPH_VM_ENABLE_GPU_SUPPORT=False\n"
+	write_supervisor_env(root, "# node\nALEPH_VM_ENABLE_GPU_SUPPORT=False\n"
 		  "export ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=\"0x1234567890abcdef1234567890ABCDEF12345678\"\n"
 		  "ALEPH_VM_ENABLE_GPU_SUPPORT = True\n");
 	ck_assert_int_eq(aleph_env_read(root, &e), 0);
@@ -89,7 +73,7 @@ START_TEST(aleph_env)
 	ck_assert(aleph_truthy(e.gpu_support));
 	ck_assert(e.has_receiver);
 	ck_assert(aleph_address_valid(e.receiver));
-	write_env("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=\nOTHER=1\n");
+	write_supervisor_env(root, "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=\nOTHER=1\n");
 	ck_assert_int_eq(aleph_env_read(root, &e), 0);
 	ck_assert(!e.has_gpu_support);
 	ck_assert(!e.has_receiver);

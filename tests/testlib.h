@@ -1,6 +1,8 @@
 /* Shared by the unit tests: run one suite and turn it into an exit code. */
 #pragma once
 #include <check.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 static inline int run_suite(Suite *s)
 {
@@ -66,4 +68,21 @@ static inline const struct pci_func *func(const struct tree *t, const char *s)
 
 	ck_assert_msg(f != NULL, "%s not found", s);
 	return f;
+}
+
+/* ROOT/etc/aleph-vm/supervisor.env with this text. */
+static inline void write_supervisor_env(const char *root, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/etc", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/etc/aleph-vm", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/etc/aleph-vm/supervisor.env", root);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
 }
