@@ -166,7 +166,12 @@ static int check_group(const struct check_env *env, const struct pci_addr *slot,
 	if (failed < 0 || group < 0)
 		return failed < 0 ? failed : 0;
 	/* intruders of this GPU alone, or with the GPUs selected alongside */
-	err = safety_group_intruders(h, nslots ? slots : slot, nslots ? nslots : 1, &in, &nin);
+	struct selection sel = {
+		.slots = nslots ? slots : slot, .nslots = nslots ? nslots : 1,
+		.named = env->named, .nnamed = env->nnamed,
+	};
+
+	err = safety_group_intruders(h, &sel, &in, &nin);
 	for (size_t i = 0; i < nin && !err; i++) {
 		const struct pci_func *m = pci_host_find(h, &in[i].member);
 		if (!pci_same_slot(&in[i].via, slot))

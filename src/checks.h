@@ -25,6 +25,8 @@ struct check_env {
 	const char *root;            /* --root, NULL for / */
 	const char *procroot;        /* NULL: the tree is not the running kernel's */
 	const char *kernel;          /* release whose modules to look at, NULL: running */
+	const struct pci_addr *named;/* functions named by their own address */
+	size_t nnamed;
 };
 
 int check_run(const struct check_env *env, const struct pci_addr *slots, size_t nslots,

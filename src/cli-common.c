@@ -32,6 +32,8 @@ void cli_close(struct cli *cli)
 	pci_host_free(&cli->host);
 	sysfs_close(cli->sfs);
 	names_close(cli->names);
+	free(cli->named);
+	cli->named = NULL;
 	cli->sfs = NULL;
 	cli->names = NULL;
 }
@@ -59,6 +61,8 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots)
 			goto out;
 		}
 	err = selector_resolve(&cli->host, sels, (size_t)cli->nargs, slots, nslots, &bad);
+	if (!err)
+		err = selector_named(sels, (size_t)cli->nargs, &cli->named, &cli->nnamed);
 	if (err == -ENOENT) {
 		log_error("selector '%s' matches no PCI function in %s; "
 			  "vfio-handover list --all shows the functions there",
@@ -80,4 +84,6 @@ void cli_check_env(struct cli *cli, struct check_env *env)
 	env->names = cli->names;
 	env->root = cli->root;
 	env->procroot = cli->sfs->live ? "/proc" : NULL;
+	env->named = cli->named;
+	env->nnamed = cli->nnamed;
 }

@@ -29,6 +29,8 @@ struct cli {
 	struct sysfs *sfs;
 	struct pci_host host;
 	struct names *names;
+	struct pci_addr *named;  /* functions named by their own address */
+	size_t nnamed;
 };
 
 struct command {

@@ -193,6 +193,18 @@ bool pci_func_is_bridge(const struct pci_func *f)
 	return pci_class16(f) == 0x0604 || pci_class16(f) == 0x0609;
 }
 
+bool pci_func_is_gpu_part(const struct pci_func *f)
+{
+	static const unsigned classes[] = { 0x03, 0x04, 0x0b, 0x0c, 0x12 };
+
+	if (f->bad & PCI_BAD_CLASS)
+		return false;
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (pci_base_class(f) == classes[i])
+			return true;
+	return false;
+}
+
 const char *pci_func_state(const struct pci_func *f)
 {
 	if (strcmp(f->driver, "vfio-pci") == 0)

@@ -48,6 +48,10 @@ static inline unsigned pci_base_class(const struct pci_func *f) { return f->clas
 static inline unsigned pci_class16(const struct pci_func *f) { return f->class >> 8; }
 bool pci_func_is_display(const struct pci_func *f);
 bool pci_func_is_bridge(const struct pci_func *f);
+/* A function a GPU board carries: display, its HDMI/DP audio, USB-C and
+ * UCSI, an accelerator.  Anything else in a GPU's slot (a NIC, a disk
+ * controller) goes along only when named by its own address. */
+bool pci_func_is_gpu_part(const struct pci_func *f);
 /* "vfio" (on vfio-pci), "stub" (pci-stub), "unbound", "host" */
 const char *pci_func_state(const struct pci_func *f);
 /* "10de:27b0", with ???? for what could not be read. */

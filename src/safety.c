@@ -100,9 +100,27 @@ static int add_intruder(struct group_intruder **out, size_t *n, const struct pci
 	return 0;
 }
 
-int safety_group_intruders(const struct pci_host *host, const struct pci_addr *slots,
-			   size_t nslots, struct group_intruder **out, size_t *n)
+bool safety_selected(const struct pci_host *host, const struct selection *sel,
+		     const struct pci_func *f)
 {
+	size_t first, count;
+
+	if (!safety_in_slots(sel->slots, sel->nslots, &f->addr))
+		return false;
+	first = pci_host_slot(host, &f->addr, &count);
+	if (pci_func_is_gpu_part(f) || !pci_host_slot_is_display(host, first, count))
+		return true;
+	for (size_t i = 0; i < sel->nnamed; i++)
+		if (pci_addr_cmp(&sel->named[i], &f->addr) == 0)
+			return true;
+	return false;
+}
+
+int safety_group_intruders(const struct pci_host *host, const struct selection *sel,
+			   struct group_intruder **out, size_t *n)
+{
+	const struct pci_addr *slots = sel->slots;
+	size_t nslots = sel->nslots;
 	struct pci_addr *fns;
 	size_t nfns;
 	int err;
@@ -118,8 +136,8 @@ int safety_group_intruders(const struct pci_host *host, const struct pci_addr *s
 		for (size_t i = 0; i < host->nfuncs && !err; i++) {
 			const struct pci_func *m = &host->funcs[i];
 
-			if (m->iommu_group != f->iommu_group ||
-			    safety_in_slots(slots, nslots, &m->addr) || safety_member_tolerated(m))
+			if (m->iommu_group != f->iommu_group || safety_selected(host, sel, m) ||
+			    safety_member_tolerated(m))
 				continue;
 			err = add_intruder(out, n, m, f);
 		}

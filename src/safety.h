@@ -20,9 +20,22 @@ int safety_group_closure(const struct pci_host *host, const struct pci_addr *slo
 bool safety_in_slots(const struct pci_addr *slots, size_t nslots, const struct pci_addr *a);
 /* vfio accepts a group member that is a bridge or on vfio-pci, pci-stub or no driver. */
 bool safety_member_tolerated(const struct pci_func *f);
-/* Members of the slots' groups that are neither selected nor tolerated. */
-int safety_group_intruders(const struct pci_host *host, const struct pci_addr *slots,
-			   size_t nslots, struct group_intruder **out, size_t *n);
+/* What the user selected: whole GPUs (slots), and the functions named by
+ * their own address (which alone bring a slot's non-GPU functions along). */
+struct selection {
+	const struct pci_addr *slots;
+	size_t nslots;
+	const struct pci_addr *named;
+	size_t nnamed;
+};
+/* Is this function part of the selection?  Every function of a selected
+ * slot, except that a GPU's slot brings its non-GPU functions (a NIC) along
+ * only when they are named by their own address. */
+bool safety_selected(const struct pci_host *host, const struct selection *sel,
+		     const struct pci_func *f);
+/* Members of the selection's groups that are neither selected nor tolerated. */
+int safety_group_intruders(const struct pci_host *host, const struct selection *sel,
+			   struct group_intruder **out, size_t *n);
 
 /* Which FAILed check items refuse a hand-over (SPEC, "Safety refusals"):
  * the one table of refusals.  --force passes only the forceable ones. */

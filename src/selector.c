@@ -168,3 +168,16 @@ int selector_resolve(const struct pci_host *host, const struct selector *sels, s
 	*nslots = n;
 	return 0;
 }
+
+int selector_named(const struct selector *sels, size_t nsels, struct pci_addr **named,
+		   size_t *nnamed)
+{
+	*named = calloc(nsels ? nsels : 1, sizeof(**named));
+	*nnamed = 0;
+	if (!*named)
+		return -ENOMEM;
+	for (size_t i = 0; i < nsels; i++)
+		if (sels[i].kind == SEL_FUNCTION)
+			(*named)[(*nnamed)++] = sels[i].addr;
+	return 0;
+}

@@ -23,3 +23,6 @@ int selector_parse(const char *s, struct selector *sel, char *why, size_t whylen
  * unique).  A selector that matches nothing: -ENOENT and *bad its index. */
 int selector_resolve(const struct pci_host *host, const struct selector *sels, size_t nsels,
 		     struct pci_addr **slots, size_t *nslots, size_t *bad);
+/* The functions named by their own address (0000:01:00.2, 01:00.2). */
+int selector_named(const struct selector *sels, size_t nsels, struct pci_addr **named,
+		   size_t *nnamed);

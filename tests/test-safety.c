@@ -12,7 +12,7 @@ START_TEST(own_group_is_viable)
 	size_t n;
 
 	tree_open(&t, "rtx4000");
-	ck_assert_int_eq(safety_group_intruders(&t.host, &slot, 1, &in, &n), 0);
+	ck_assert_int_eq(safety_group_intruders(&t.host, &(struct selection){ &slot, 1, NULL, 0 }, &in, &n), 0);
 	ck_assert_uint_eq(n, 0);
 	free(in);
 	tree_close(&t);
@@ -28,7 +28,7 @@ START_TEST(nic_in_group)
 	size_t n, nfns;
 
 	tree_open(&t, "gpu-nic");
-	ck_assert_int_eq(safety_group_intruders(&t.host, slots, 1, &in, &n), 0);
+	ck_assert_int_eq(safety_group_intruders(&t.host, &(struct selection){ slots, 1, NULL, 0 }, &in, &n), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(pci_addr_cmp(&in[0].member, &slots[1]), 0);
 	ck_assert_str_eq(in[0].driver, "igb");
@@ -39,7 +39,7 @@ START_TEST(nic_in_group)
 	ck_assert_uint_eq(nfns, 5);    /* 2 GPU functions, 2 root ports, the NIC */
 	free(fns);
 	/* naming the NIC too makes the group viable */
-	ck_assert_int_eq(safety_group_intruders(&t.host, slots, 2, &in, &n), 0);
+	ck_assert_int_eq(safety_group_intruders(&t.host, &(struct selection){ slots, 2, NULL, 0 }, &in, &n), 0);
 	ck_assert_uint_eq(n, 0);
 	free(in);
 	tree_close(&t);
@@ -59,7 +59,7 @@ START_TEST(tolerated_members)
 	for (size_t i = 0; i < 3; i++) {
 		ck_assert_int_eq(fx_set_driver(t.fx, "0000:02:00.0", ok[i]), 0);
 		tree_reload(&t);
-		ck_assert_int_eq(safety_group_intruders(&t.host, &slot, 1, &in, &n), 0);
+		ck_assert_int_eq(safety_group_intruders(&t.host, &(struct selection){ &slot, 1, NULL, 0 }, &in, &n), 0);
 		ck_assert_uint_eq(n, 0);
 		free(in);
 	}
@@ -85,6 +85,36 @@ START_TEST(slot_functions)
 }
 END_TEST
 
+/* A NIC that is a function of the GPU's own slot goes along only when named. */
+START_TEST(nic_in_slot)
+{
+	struct tree t;
+	struct group_intruder *in;
+	struct pci_addr slot = addr("0000:01:00.0"), nic = addr("0000:01:00.2");
+	struct fx_func f = { .addr = "0000:01:00.2", .parent = "0000:00:01.0", .vendor = 0x8086,
+			     .device = 0x10d3, .subvendor = 0x8086, .subdevice = 0xa01f,
+			     .class = 0x020000, .driver = "e1000e", .iommu_group = 14,
+			     .boot_vga = -1 };
+	size_t n;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_add_func(t.fx, &f), 0);
+	tree_reload(&t);
+	ck_assert(!pci_func_is_gpu_part(func(&t, "0000:01:00.2")));
+	ck_assert(pci_func_is_gpu_part(func(&t, "0000:01:00.1")));
+	ck_assert_int_eq(safety_group_intruders(&t.host, &(struct selection){ &slot, 1, NULL, 0 },
+						&in, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(pci_addr_cmp(&in[0].member, &nic), 0);
+	free(in);
+	ck_assert_int_eq(safety_group_intruders(&t.host, &(struct selection){ &slot, 1, &nic, 1 },
+						&in, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(in);
+	tree_close(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("safety");
@@ -94,6 +124,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, nic_in_group);
 	tcase_add_test(tc, tolerated_members);
 	tcase_add_test(tc, slot_functions);
+	tcase_add_test(tc, nic_in_slot);
 	suite_add_tcase(s, tc);
 	return s;
 }

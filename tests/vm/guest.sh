@@ -412,6 +412,7 @@ parse_opts() {	# sets DESTDIR UDEV VERBOSE; leaves ARGS
 		return
 	fi
 	[ -n "$DESTDIR" ] || fail "no install tree: give -d DESTDIR or set VH_DESTDIR"
+	[ -d "$DESTDIR" ] || fail "$DESTDIR: no such directory"
 	DESTDIR=$(cd "$DESTDIR" && pwd)
 }
 
@@ -435,6 +436,7 @@ kernel)
 	;;
 build)
 	[ $# -eq 1 ] || fail "usage: guest.sh build DESTDIR"
+	[ -d "$1" ] || fail "$1: no such directory"
 	need_tool "$QEMU" qemu-system-x86
 	lock_cache
 	kernel_prepare
