@@ -261,11 +261,12 @@ initrd_build() {	# DESTDIR
 	for f in /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd; do
 		[ -x "$f" ] && command -v udevadm >/dev/null 2>&1 && { udevd=$f; break; }
 	done
+	hwdb_file() { for h in /usr/lib/udev/hwdb.bin /lib/udev/hwdb.bin; do [ -f "$h" ] && { echo "$h"; return; }; done; }
 	key=$({
 		echo "$KVER $(cat "$CACHE/kernel-$KVER/stamp")"
 		declare -f initrd_build copy_libs is_elf
 		cat "$VM_DIR/guest-init.sh"
-		ls -l "$busybox" "$(command -v kmod)" ${udevd:+"$(command -v udevadm)"}
+		ls -l "$busybox" "$(command -v kmod)" ${udevd:+"$(command -v udevadm)"} $(hwdb_file)
 		tar -C "$destdir" --sort=name -cf - .
 	} | sha256sum | cut -c1-16)
 	INITRD=$CACHE/initrd-$key.cpio
@@ -303,6 +304,12 @@ initrd_build() {	# DESTDIR
 		for d in /usr/lib/udev/rules.d /lib/udev/rules.d; do
 			[ -d "$d" ] && cp -n "$d"/*.rules "$root/usr/lib/udev/rules.d/" 2>/dev/null || true
 		done
+	fi
+
+	# the hwdb, for the names lspci would show (udev or not)
+	if [ -n "$(hwdb_file)" ]; then
+		mkdir -p "$root/usr/lib/udev"
+		cp "$(hwdb_file)" "$root/usr/lib/udev/hwdb.bin"
 	fi
 
 	# the kernel's modules

@@ -2,7 +2,8 @@
 # Runs in the test guest.  The live hand-over on a real kernel: bind, verify
 # and rollback of GPU A while the identical GPU B keeps its host drivers;
 # every selector form; the refusals (a NIC in the group, the boot VGA, a
-# process holding the DRM node, a VM holding /dev/vfio/<group>); --dry-run;
+# process holding the DRM node, a VM holding /dev/vfio/<group>); an
+# unprivileged caller (exit 5); --dry-run;
 # SIGKILL in the middle of a bind, then rollback.
 # vh-vm-profile: default
 # vh-vm-udev: both
@@ -68,6 +69,16 @@ vh_out_has "a holder of /dev/dri/$CARD is named" "PID $HOLDER \\(sleep\\) holds 
 on_host "held GPU untouched" "$GPU_A"
 kill "$HOLDER"
 wait "$HOLDER" 2>/dev/null
+
+# --- an unprivileged caller ----------------------------------------------------
+# (the guest is throwaway: give it a nobody to be)
+grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>/etc/passwd
+grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >>/etc/group
+for cmd in "bind $A" "rollback"; do
+	vh_run 5 su -s /bin/sh nobody -c "$VH_BIN $cmd"
+	vh_out_has "unprivileged $cmd: says what is missing" 'needs root \(CAP_DAC_OVERRIDE'
+done
+on_host "unprivileged bind" "$GPU_A"
 
 # --- dry run ------------------------------------------------------------------
 vh_run 0 "$VH_BIN" --dry-run bind "$A"
