@@ -17,14 +17,15 @@
 
 #define WALK_MAX_DEPTH 8
 
-static int default_read(struct sysfs *sfs, const char *rel, char *buf, size_t len)
+static int default_read(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len)
 {
 	int fd, err = 0;
 	ssize_t n;
 
+	(void)sfs;
 	if (len == 0)
 		return -EINVAL;
-	fd = openat(sfs->rootfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, len - 1);
@@ -61,13 +62,14 @@ static int default_write(struct sysfs *sfs, const char *rel, const char *val)
 	return err;
 }
 
-static int default_readlink(struct sysfs *sfs, const char *rel, char *buf, size_t len)
+static int default_readlink(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len)
 {
 	ssize_t n;
 
+	(void)sfs;
 	if (len == 0)
 		return -EINVAL;
-	n = readlinkat(sfs->rootfd, rel, buf, len - 1);
+	n = readlinkat(dirfd, rel, buf, len - 1);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n == len - 1)
@@ -102,6 +104,7 @@ int sysfs_open(const char *root, struct sysfs **out)
 	}
 	/* Only the running kernel's tree may be matched against /proc and /dev. */
 	sfs->live = realpath(root, real) && strcmp(real, "/sys") == 0;
+	sfs->dev_fd = -1;
 	sfs->ops = &sysfs_default_ops;
 	*out = sfs;
 	return 0;
@@ -116,6 +119,8 @@ void sysfs_close(struct sysfs *sfs)
 		return;
 	if (sfs->rootfd >= 0)
 		close(sfs->rootfd);
+	if (sfs->dev_fd >= 0)
+		close(sfs->dev_fd);
 	free(sfs);
 }
 
@@ -132,13 +137,40 @@ static int dev_rel(const struct pci_addr *a, const char *sub, char *rel, size_t 
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
+/* The function's directory, opened once for all its attributes. */
+static int dev_dirfd(struct sysfs *sfs, const struct pci_addr *a)
+{
+	char rel[64];
+	int fd;
+
+	if (sfs->dev_fd >= 0 && pci_addr_cmp(&sfs->dev_addr, a) == 0)
+		return sfs->dev_fd;
+	if (dev_rel(a, NULL, rel, sizeof(rel)))
+		return -ENAMETOOLONG;
+	fd = openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (sfs->dev_fd >= 0)
+		close(sfs->dev_fd);
+	sfs->dev_fd = fd;
+	sfs->dev_addr = *a;
+	return fd;
+}
+
+/* Forget the open directory: the function may have gone (rebind, remove). */
+static void dev_forget(struct sysfs *sfs)
+{
+	if (sfs->dev_fd >= 0)
+		close(sfs->dev_fd);
+	sfs->dev_fd = -1;
+}
+
 int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
 		   char *buf, size_t len)
 {
-	char rel[1400];
-	int err = dev_rel(a, attr, rel, sizeof(rel));
+	int fd = dev_dirfd(sfs, a);
 
-	return err ? err : sfs->ops->read(sfs, rel, buf, len);
+	return fd < 0 ? fd : sfs->ops->read(sfs, fd, attr, buf, len);
 }
 
 static const char *last_component(const char *p)
@@ -150,12 +182,12 @@ static const char *last_component(const char *p)
 int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link,
 		   char *buf, size_t len)
 {
-	char rel[256], target[4096];
-	int err = dev_rel(a, link, rel, sizeof(rel));
+	char target[4096];
+	int fd = dev_dirfd(sfs, a), err;
 
-	if (err)
-		return err;
-	err = sfs->ops->readlink(sfs, rel, target, sizeof(target));
+	if (fd < 0)
+		return fd;
+	err = sfs->ops->readlink(sfs, fd, link, target, sizeof(target));
 	if (err < 0)
 		return err;
 	if (snprintf(buf, len, "%s", last_component(target)) >= (int)len)
@@ -170,20 +202,20 @@ int sysfs_dev_path(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_
 
 	if (err)
 		return err;
-	err = sfs->ops->readlink(sfs, rel, buf, len);
+	err = sfs->ops->readlink(sfs, sfs->rootfd, rel, buf, len);
 	return err < 0 ? err : 0;
 }
 
 int sysfs_dev_has(struct sysfs *sfs, const struct pci_addr *a, const char *sub)
 {
-	char rel[1400];
 	struct stat st;
+	int fd = dev_dirfd(sfs, a);
 
-	if (dev_rel(a, sub, rel, sizeof(rel)))
-		return 0;
-	return fstatat(sfs->rootfd, rel, &st, 0) == 0;
+	return fd >= 0 && fstatat(fd, sub, &st, 0) == 0;
 }
 
+/* Asks the tree itself, never the open directory: a removed function's
+ * directory stays readable through a descriptor held open on it. */
 int sysfs_dev_exists(struct sysfs *sfs, const struct pci_addr *a)
 {
 	char rel[256];
@@ -191,7 +223,11 @@ int sysfs_dev_exists(struct sysfs *sfs, const struct pci_addr *a)
 
 	if (dev_rel(a, NULL, rel, sizeof(rel)))
 		return 0;
-	return fstatat(sfs->rootfd, rel, &st, 0) == 0 && S_ISDIR(st.st_mode);
+	if (fstatat(sfs->rootfd, rel, &st, 0) == 0 && S_ISDIR(st.st_mode))
+		return 1;
+	if (sfs->dev_fd >= 0 && pci_addr_cmp(&sfs->dev_addr, a) == 0)
+		dev_forget(sfs);
+	return 0;
 }
 
 static int addr_cmp_qsort(const void *x, const void *y)
@@ -295,7 +331,8 @@ int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(rel, sizeof(rel), "bus/pci/slots/%s/address", de->d_name);
-		if (sfs->ops->read(sfs, rel, val, sizeof(val)) > 0 && strcasecmp(val, want) == 0) {
+		if (sfs->ops->read(sfs, sfs->rootfd, rel, val, sizeof(val)) > 0 &&
+		    strcasecmp(val, want) == 0) {
 			snprintf(buf, len, "%s", de->d_name);
 			break;
 		}
@@ -506,6 +543,7 @@ int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int t
 	int status, err;
 	pid_t pid;
 
+	dev_forget(sfs);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)

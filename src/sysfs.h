@@ -12,9 +12,10 @@ struct sysfs;
  * to the tree's root and are built only inside sysfs.c, from constants and
  * formatted PCI addresses, never from user strings. */
 struct sysfs_ops {
-	int (*read)(struct sysfs *sfs, const char *rel, char *buf, size_t len);
+	/* rel is relative to dirfd: the tree's root, or a function's directory */
+	int (*read)(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len);
 	int (*write)(struct sysfs *sfs, const char *rel, const char *val);
-	int (*readlink)(struct sysfs *sfs, const char *rel, char *buf, size_t len);
+	int (*readlink)(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len);
 };
 
 struct sysfs {
@@ -23,6 +24,10 @@ struct sysfs {
 	char root[4096];
 	const struct sysfs_ops *ops;
 	void *priv;                 /* for a wrapping backend */
+	/* the directory of the function read last: reading its attributes
+	 * relative to it spares resolving bus/pci/devices/<addr> each time */
+	struct pci_addr dev_addr;
+	int dev_fd;
 };
 
 extern const struct sysfs_ops sysfs_default_ops;

@@ -3,7 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "checks.h"
 #include "testlib.h"
 
@@ -231,6 +237,56 @@ START_TEST(aleph_node)
 }
 END_TEST
 
+/* A real process named as the kernel shows nvidia-persistenced (comm is cut
+ * at 15 characters) holds the GPU's DRM node: named, with how to release. */
+START_TEST(persistenced_holder)
+{
+	static const char *const sel[] = { "0000:01:00.0" };
+	struct check_env env = { .kernel = "6.1.0-test-amd64", .procroot = "/proc" };
+	const struct check_item *it;
+	struct run run;
+	struct stat st;
+	int ready[2], found = 0;
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDONLY);
+
+		prctl(PR_SET_NAME, "nvidia-persistenced");
+		if (write(ready[1], "x", 1) != 1 || fd < 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	run_checks(&run, "rtx4000", sel, 1);
+	check_report_free(&run.r);
+	ck_assert_int_eq(fx_add_drm(run.t.fx, "0000:01:00.0", "card7", major(st.st_rdev),
+				    minor(st.st_rdev)), 0);
+	env.host = &run.t.host;
+	env.root = run.root;
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
+	for (size_t i = 0; i < run.r.n; i++) {
+		it = &run.r.items[i];
+		if (strcmp(it->name, "in-use") || it->status != CHECK_FAIL || !strstr(it->message, "nvidia-persistenced"))
+			continue;
+		found++;
+		ck_assert_ptr_nonnull(strstr(it->message, "/dev/dri/card7"));
+		ck_assert_ptr_nonnull(strstr(it->fix, "systemctl stop nvidia-persistenced"));
+		ck_assert_ptr_nonnull(strstr(it->fix, "nvidia-smi -i 0000:01:00.0 -pm 0"));
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ck_assert_int_eq(found, 1);
+	run_done(&run);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("checks");
@@ -246,6 +302,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, h100_all);
 	tcase_add_test(tc, garbled_no_crash);
 	tcase_add_test(tc, aleph_node);
+	tcase_add_test(tc, persistenced_holder);
 	suite_add_tcase(s, tc);
 	return s;
 }

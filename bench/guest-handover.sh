@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs in the test guest (see handover-vs-raw.sh): alternately, the tool's
+# bind + rollback of GPU A, and the bare kernel sequence (override, unbind,
+# drivers_probe, read back, and back) on the identical GPU B.
+# shellcheck source=../tests/vm/guest-lib.sh
+. /vh-lib.sh
+runs=9    # handover-vs-raw.sh rewrites this line
+readback() {	# SLOT DRIVER0 DRIVER1: driver links and modaliases, as the tool reads back
+	[ "$(vh_driver "$1.0")" = "$2" ] && [ "$(vh_driver "$1.1")" = "$3" ] &&
+		cat "$SYSPCI/$1.0/modalias" "$SYSPCI/$1.1/modalias" >/dev/null
+}
+settle() {	# outside the timings: let the sound card re-probe (a work item)
+	vh_wait 5 readback "$GPU_A" bochs-drm snd_hda_intel && vh_wait 5 readback "$GPU_B" bochs-drm snd_hda_intel
+	sleep 0.3
+}
+"$VH_BIN" bind "$(vh_short "$GPU_A")" >/dev/null && "$VH_BIN" rollback >/dev/null || exit 1  # loads vfio-pci
+settle
+i=0
+while [ $i -lt "$runs" ]; do
+	t0=$(vh_now_ns)
+	"$VH_BIN" bind "$(vh_short "$GPU_A")" >/dev/null || exit 1
+	"$VH_BIN" rollback >/dev/null || exit 1
+	t1=$(vh_now_ns)
+	settle
+	t2=$(vh_now_ns)
+	vh_raw_to_vfio "$GPU_B.0" "$GPU_B.1" || exit 1
+	readback "$GPU_B" vfio-pci vfio-pci || exit 1
+	vh_raw_back "$GPU_B.0" "$GPU_B.1" || exit 1
+	readback "$GPU_B" bochs-drm snd_hda_intel || exit 1
+	t3=$(vh_now_ns)
+	echo "BENCH tool $(((t1 - t0) / 1000)) raw $(((t3 - t2) / 1000))"
+	settle
+	i=$((i + 1))
+done
+exit 0

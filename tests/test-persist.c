@@ -1,0 +1,1406 @@
+/* persist: what each boot file says, and that persist_remove undoes
+ * persist_write byte for byte, in a temporary root, never in /etc. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "persist.h"
+
+#define GPU_KEY "ALEPH_VM_ENABLE_GPU_SUPPORT"
+#define SKIP 77
+
+static const char *const host_mods[] = {
+	"nouveau", "nvidia", "nvidia_drm", "amdgpu", "radeon", "snd_hda_intel", NULL,
+};
+
+/* ---- fixtures ---- */
+
+static struct persist_fn mkfn(const char *a, unsigned v, unsigned d, const char *slot, const char *path)
+{
+	struct persist_fn fn = { .vendor = v, .device = d, .subvendor = 0x10de, .subdevice = 0x16fa };
+
+	ck_assert_int_eq(pci_addr_parse(a, &fn.addr), 0);
+	snprintf(fn.phys_slot, sizeof(fn.phys_slot), "%s", slot);
+	snprintf(fn.path, sizeof(fn.path), "%s", path);
+	return fn;
+}
+
+/* One RTX 4000 SFF Ada: display and HDMI audio. */
+static size_t one_gpu(struct persist_fn *f)
+{
+	f[0] = mkfn("0000:01:00.0", 0x10de, 0x27b0, "1", "0000:00:01.0/0000:01:00.0");
+	f[1] = mkfn("0000:01:00.1", 0x10de, 0x22bc, "1", "0000:00:01.0/0000:01:00.1");
+	return 2;
+}
+
+/* Two identical ones, given out of order. */
+static size_t twin_gpus(struct persist_fn *f)
+{
+	f[0] = mkfn("0000:02:00.1", 0x10de, 0x22bc, "2", "0000:00:03.1/0000:02:00.1");
+	f[1] = mkfn("0000:02:00.0", 0x10de, 0x27b0, "2", "0000:00:03.1/0000:02:00.0");
+	one_gpu(f + 2);
+	return 4;
+}
+
+static struct persist_target target(const char *root)
+{
+	struct persist_target t = {
+		.root = root,
+		.kernel = "6.8.0-49-generic",
+		.ids_exclusive = true,
+		.softdep_modules = host_mods,
+	};
+
+	return t;
+}
+
+static char *mkroot(void)
+{
+	char tmpl[] = "/tmp/vh-persist-XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	return strdup(tmpl);
+}
+
+static void mkdirs(const char *root, const char *rel)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	for (char *p = path + strlen(root) + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(path, 0755);
+			*p = '/';
+		}
+	mkdir(path, 0755);
+}
+
+/* ROOT/REL with this content, its directories made as needed. */
+static void put(const char *root, const char *rel, const char *content)
+{
+	char path[4096], dir[4096];
+	FILE *fp;
+
+	snprintf(dir, sizeof(dir), "%s", rel);
+	*strrchr(dir, '/') = '\0';
+	if (dir[0])
+		mkdirs(root, dir);
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(content, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+static char *slurp(const char *path)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *fp = fopen(path, "r"), *mem;
+	int c;
+
+	if (!fp)
+		return NULL;
+	mem = open_memstream(&s, &len);
+	while ((c = fgetc(fp)) != EOF)
+		fputc(c, mem);
+	fclose(mem);
+	fclose(fp);
+	return s;
+}
+
+static char *get(const char *root, const char *rel)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	return slurp(path);
+}
+
+static void assert_file(const char *root, const char *rel, const char *want)
+{
+	char *s = get(root, rel);
+
+	ck_assert_msg(s != NULL, "%s missing", rel);
+	ck_assert_str_eq(s, want);
+	free(s);
+}
+
+static bool exists(const char *root, const char *rel)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	return lstat(path, &st) == 0;
+}
+
+/* Every entry under dir: type, mode, path, content or link target. */
+struct snap {
+	char **v;
+	size_t n;
+};
+
+static void snap_dir(struct snap *sn, const char *root, const char *rel)
+{
+	char path[4096], sub[4096], link[4096];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		char *e = NULL, *body = NULL;
+		ssize_t n;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", rel, de->d_name);
+		snprintf(path, sizeof(path), "%s%s", root, sub);
+		ck_assert_int_eq(lstat(path, &st), 0);
+		if (S_ISLNK(st.st_mode)) {
+			n = readlink(path, link, sizeof(link) - 1);
+			ck_assert_int_ge(n, 0);
+			link[n] = '\0';
+			ck_assert_int_gt(asprintf(&e, "l %s -> %s", sub, link), 0);
+		} else if (S_ISDIR(st.st_mode)) {
+			ck_assert_int_gt(asprintf(&e, "d %04o %s", st.st_mode & 07777, sub), 0);
+			snap_dir(sn, root, sub);
+		} else {
+			body = slurp(path);
+			ck_assert_int_gt(asprintf(&e, "f %04o %s [%s]", st.st_mode & 07777, sub,
+						  body ? body : "(unreadable)"), 0);
+			free(body);
+		}
+		sn->v = realloc(sn->v, (sn->n + 1) * sizeof(*sn->v));
+		sn->v[sn->n++] = e;
+	}
+	closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The whole tree as one string, to compare before and after. */
+static char *snapshot(const char *root)
+{
+	struct snap sn = { NULL, 0 };
+	char *s = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	snap_dir(&sn, root, "");
+	if (sn.n)
+		qsort(sn.v, sn.n, sizeof(*sn.v), cmp_str);
+	mem = open_memstream(&s, &len);
+	for (size_t i = 0; i < sn.n; i++) {
+		fprintf(mem, "%s\n", sn.v[i]);
+		free(sn.v[i]);
+	}
+	fclose(mem);
+	free(sn.v);
+	return s;
+}
+
+static void rm_rf(const char *path)
+{
+	char sub[4096];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	chmod(path, 0755);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		rm_rf(sub);
+	}
+	if (d)
+		closedir(d);
+	rmdir(path);
+}
+
+static size_t list_len(char **list)
+{
+	size_t n = 0;
+
+	while (list && list[n])
+		n++;
+	return n;
+}
+
+static bool list_has(char **list, const char *root, const char *rel)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	for (size_t i = 0; list && list[i]; i++)
+		if (!strcmp(list[i], path))
+			return true;
+	return false;
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t k = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)); p++)
+		if ((p == text || p[-1] == '\n') && (p[k] == '\n' || !p[k]))
+			return true;
+	return false;
+}
+
+/* A line starting with prefix. */
+static bool has_line_prefix(const char *text, const char *prefix)
+{
+	for (const char *p = text; (p = strstr(p, prefix)); p++)
+		if (p == text || p[-1] == '\n')
+			return true;
+	return false;
+}
+
+/* ---- rendering ---- */
+
+static const char devices_one[] =
+	"# Generated by vfio-handover persist; \"vfio-handover unpersist\" removes this file.\n"
+	"# The GPU functions handed to vfio-pci at every boot: \"vfio-handover apply\"\n"
+	"# (run by its boot-time service) reads this file and hands over each one\n"
+	"# present, skipping one that is missing or whose ids changed.\n"
+	"#\n"
+	"# One function per line, fields separated by spaces:\n"
+	"#   ADDRESS VENDOR:DEVICE SUBVENDOR:SUBDEVICE slot=SLOT path=PATH\n"
+	"# ADDRESS is domain:bus:device.function, each id 4 hex digits.  SLOT is\n"
+	"# the platform slot name, \"-\" if none (a space, \"%\", a byte outside\n"
+	"# printable ASCII, or a slot named \"-\", written %XX).  PATH is the chain\n"
+	"# of PCI addresses from the root port down to the function itself,\n"
+	"# joined by \"/\", \"-\" if unknown.\n"
+	"# Lines \"# created directory: DIR\" name the directories persist created,\n"
+	"# which unpersist removes when they are empty.  Other lines starting\n"
+	"# with \"#\", and empty lines, are ignored.\n"
+	"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.0\n"
+	"0000:01:00.1 10de:22bc 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n";
+
+#define MODPROBE_HEAD \
+	"# Generated by vfio-handover persist; \"vfio-handover unpersist\" removes this file.\n" \
+	"# Loads vfio-pci before each driver that could claim a persisted GPU\n" \
+	"# function, so that vfio-pci can take it first at boot.\n" \
+	"# No \"blacklist\" lines: blacklisting snd_hda_intel would silence every\n" \
+	"# HD-audio device of the host, not only the GPU's; softdep does the job.\n" \
+	"softdep nouveau pre: vfio-pci\n" \
+	"softdep nvidia pre: vfio-pci\n" \
+	"softdep nvidia_drm pre: vfio-pci\n" \
+	"softdep amdgpu pre: vfio-pci\n" \
+	"softdep radeon pre: vfio-pci\n" \
+	"softdep snd_hda_intel pre: vfio-pci\n"
+
+static const char modprobe_one[] = MODPROBE_HEAD
+	"# ids= takes every device with these ids: no present device\n"
+	"# outside the persisted GPUs has them.\n"
+	"options vfio-pci ids=10de:22bc,10de:27b0\n";
+
+static const char modprobe_twin[] = MODPROBE_HEAD
+	"# No \"options vfio-pci ids=\": 10de:27b0 also matches 0000:02:00.0, which the host keeps.\n"
+	"# (ids= takes every device with those ids, including ones the host keeps.)\n"
+	"# \"vfio-handover apply\" hands the persisted functions over by address at boot instead.\n";
+
+static const char modprobe_builtin[] = MODPROBE_HEAD
+	"# No \"options vfio-pci ids=\": vfio-pci is built into kernel 6.8.0-49-generic: "
+	"modprobe.d options are ignored.\n"
+	"# \"vfio-handover apply\" hands the persisted functions over by address at boot instead.\n";
+
+static const char modules_load_68[] =
+	"# Generated by vfio-handover persist; \"vfio-handover unpersist\" removes this file.\n"
+	"# Modules systemd-modules-load loads at boot, so that vfio-pci is there\n"
+	"# when \"vfio-handover apply\" runs.  One module name per line: options\n"
+	"# belong in /etc/modprobe.d, not here.\n"
+	"# No vfio_virqfd: kernel 6.8.0-49-generic has no such module (it is part of vfio from Linux 6.2).\n"
+	"vfio\n"
+	"vfio_iommu_type1\n"
+	"vfio_pci\n";
+
+static const char initramfs_68[] =
+	"# Into the initramfs, to be loaded before the GPU's host drivers.\n"
+	"# One module name per line, no arguments.\n"
+	"# No vfio_virqfd: kernel 6.8.0-49-generic has no such module (it is part of vfio from Linux 6.2).\n"
+	"vfio\n"
+	"vfio_iommu_type1\n"
+	"vfio_pci\n";
+
+static const char initramfs_61[] =
+	"# Into the initramfs, to be loaded before the GPU's host drivers.\n"
+	"# One module name per line, no arguments.\n"
+	"# vfio_virqfd: kernel 6.1.0-27-amd64 still has it as a module (it is gone from Linux 6.2).\n"
+	"vfio\n"
+	"vfio_iommu_type1\n"
+	"vfio_virqfd\n"
+	"vfio_pci\n";
+
+static const char dracut_68[] =
+	"# Generated by vfio-handover persist; \"vfio-handover unpersist\" removes this file.\n"
+	"# Puts the vfio modules into the initramfs dracut builds, so that vfio-pci\n"
+	"# is there before the GPU's host drivers (add_drivers in dracut.conf(5)).\n"
+	"# No vfio_virqfd: kernel 6.8.0-49-generic has no such module (it is part of vfio from Linux 6.2).\n"
+	"add_drivers+=\" vfio vfio_iommu_type1 vfio_pci \"\n";
+
+/* What no file may say: the guide's mistakes. */
+static void assert_no_guide_errors(const char *s)
+{
+	ck_assert_msg(!has_line_prefix(s, "blacklist"), "blacklist line in:\n%s", s);
+	ck_assert_msg(!has_line_prefix(s, "alias"), "alias line in:\n%s", s);
+	ck_assert_msg(!strstr(s, "attach"), "attach in:\n%s", s);
+	ck_assert_msg(!strstr(s, "nvidia*"), "wildcard in:\n%s", s);
+}
+
+START_TEST(render_single_gpu)
+{
+	struct persist_fn f[2];
+	struct persist_target t = target(NULL);
+	size_t n = one_gpu(f);
+	char *s;
+
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	ck_assert_str_eq(s, devices_one);
+	free(s);
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert_str_eq(s, modprobe_one);
+	assert_no_guide_errors(s);
+	free(s);
+	ck_assert_int_eq(persist_render_modules_load(&t, &s), 0);
+	ck_assert_str_eq(s, modules_load_68);
+	assert_no_guide_errors(s);
+	free(s);
+	ck_assert_int_eq(persist_render_initramfs_block(&t, &s), 0);
+	ck_assert_str_eq(s, initramfs_68);
+	assert_no_guide_errors(s);
+	free(s);
+	ck_assert_int_eq(persist_render_dracut(&t, &s), 0);
+	ck_assert_str_eq(s, dracut_68);
+	free(s);
+}
+END_TEST
+
+START_TEST(render_twin_gpus)
+{
+	struct persist_fn f[4];
+	struct persist_target t = target(NULL);
+	size_t n = twin_gpus(f);
+	char *s;
+
+	t.ids_exclusive = false;
+	t.ids_reason = "10de:27b0 also matches 0000:02:00.0, which the host keeps";
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert_str_eq(s, modprobe_twin);
+	ck_assert(!has_line_prefix(s, "options"));
+	assert_no_guide_errors(s);
+	free(s);
+	/* every function, sorted by address whatever the order given */
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "\n0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.0\n"
+				     "0000:01:00.1 10de:22bc 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n"
+				     "0000:02:00.0 10de:27b0 10de:16fa slot=2 path=0000:00:03.1/0000:02:00.0\n"
+				     "0000:02:00.1 10de:22bc 10de:16fa slot=2 path=0000:00:03.1/0000:02:00.1\n"));
+	free(s);
+	/* a reason that is no line of its own cannot smuggle one in */
+	t.ids_reason = "x\noptions vfio-pci ids=dead:beef";
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert(!has_line_prefix(s, "options"));
+	free(s);
+	t.ids_reason = NULL;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "these ids also match devices outside the selection.\n"));
+	free(s);
+}
+END_TEST
+
+START_TEST(render_virqfd_by_kernel)
+{
+	struct persist_target t = target(NULL);
+	char *s;
+
+	t.kernel = "6.1.0-27-amd64";
+	t.has_virqfd = true;
+	ck_assert_int_eq(persist_render_initramfs_block(&t, &s), 0);
+	ck_assert_str_eq(s, initramfs_61);
+	free(s);
+	ck_assert_int_eq(persist_render_modules_load(&t, &s), 0);
+	ck_assert(has_line(s, "vfio_virqfd"));
+	free(s);
+	ck_assert_int_eq(persist_render_dracut(&t, &s), 0);
+	ck_assert(has_line(s, "add_drivers+=\" vfio vfio_iommu_type1 vfio_virqfd vfio_pci \""));
+	free(s);
+	/* 6.2 and later: no such module anywhere */
+	t.kernel = "6.8.0-49-generic";
+	t.has_virqfd = false;
+	ck_assert_int_eq(persist_render_initramfs_block(&t, &s), 0);
+	ck_assert(!has_line(s, "vfio_virqfd"));
+	free(s);
+	ck_assert_int_eq(persist_render_modules_load(&t, &s), 0);
+	ck_assert(!has_line(s, "vfio_virqfd"));
+	free(s);
+	ck_assert_int_eq(persist_render_dracut(&t, &s), 0);
+	ck_assert(!strstr(s, " vfio_virqfd "));
+	free(s);
+}
+END_TEST
+
+START_TEST(render_builtin_vfio)
+{
+	struct persist_fn f[2];
+	struct persist_target t = target(NULL);
+	size_t n = one_gpu(f);
+	char *s;
+
+	t.vfio_builtin = true;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert_str_eq(s, modprobe_builtin);
+	ck_assert(!has_line_prefix(s, "options"));
+	free(s);
+	/* builtin wins over exclusive ids, and the kernel may be unknown */
+	t.kernel = NULL;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "built into the target kernel: modprobe.d options are ignored"));
+	free(s);
+}
+END_TEST
+
+START_TEST(render_softdeps)
+{
+	static const char *const mods[] = { "nvidia", "nvidia", "vfio-pci", "snd-hda-intel",
+					    "snd_hda_intel", "vfio_pci", NULL };
+	static const char *const wild[] = { "nvidia*", NULL };
+	static const char *const spaced[] = { "nvidia drm", NULL };
+	static const char *const empty[] = { "", NULL };
+	struct persist_fn f[2];
+	struct persist_target t = target(NULL);
+	size_t n = one_gpu(f);
+	char *s;
+
+	t.softdep_modules = mods;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "\nsoftdep nvidia pre: vfio-pci\nsoftdep snd-hda-intel pre: vfio-pci\n#"));
+	ck_assert(!strstr(s, "softdep vfio"));
+	free(s);
+	t.softdep_modules = wild;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), -EINVAL);
+	t.softdep_modules = spaced;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), -EINVAL);
+	t.softdep_modules = empty;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), -EINVAL);
+	t.softdep_modules = NULL;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert(!has_line_prefix(s, "softdep"));
+	free(s);
+}
+END_TEST
+
+START_TEST(render_bad_functions)
+{
+	struct persist_fn f[2];
+	struct persist_target t = target(NULL);
+	char *s = NULL;
+
+	one_gpu(f);
+	f[1].device = 0x10000;
+	ck_assert_int_eq(persist_render_devices_conf(f, 2, &s), -EINVAL);
+	ck_assert_int_eq(persist_render_modprobe(&t, f, 2, &s), -EINVAL);
+	one_gpu(f);
+	snprintf(f[1].path, sizeof(f[1].path), "0000:00:01.0/0000:01:00.0");   /* not the function */
+	ck_assert_int_eq(persist_render_devices_conf(f, 2, &s), -EINVAL);
+	snprintf(f[1].path, sizeof(f[1].path), "0000:00:01.0//0000:01:00.1");
+	ck_assert_int_eq(persist_render_devices_conf(f, 2, &s), -EINVAL);
+	one_gpu(f);
+	f[1].addr = f[0].addr;
+	snprintf(f[1].path, sizeof(f[1].path), "%s", f[0].path);
+	ck_assert_int_eq(persist_render_devices_conf(f, 2, &s), -EINVAL);
+	/* ids= needs ids */
+	ck_assert_int_eq(persist_render_modprobe(&t, f, 0, &s), -EINVAL);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* ---- devices.conf parsed back ---- */
+
+static void assert_fn_eq(const struct persist_fn *a, const struct persist_fn *b)
+{
+	ck_assert_int_eq(pci_addr_cmp(&a->addr, &b->addr), 0);
+	ck_assert_uint_eq(a->vendor, b->vendor);
+	ck_assert_uint_eq(a->device, b->device);
+	ck_assert_uint_eq(a->subvendor, b->subvendor);
+	ck_assert_uint_eq(a->subdevice, b->subdevice);
+	ck_assert_str_eq(a->phys_slot, b->phys_slot);
+	ck_assert_str_eq(a->path, b->path);
+}
+
+START_TEST(parse_roundtrip)
+{
+	struct persist_fn f[6], *got;
+	size_t n = twin_gpus(f), ngot;
+	char *s;
+
+	/* slots that need escaping, and functions with no slot or path */
+	snprintf(f[0].phys_slot, sizeof(f[0].phys_slot), "PCIe Slot 2%%");
+	snprintf(f[1].phys_slot, sizeof(f[1].phys_slot), "-");
+	f[2].phys_slot[0] = '\0';
+	f[2].path[0] = '\0';
+	f[n] = mkfn("0000:c1:00.0", 0x1002, 0x744c, "", "0000:c0:01.1/0000:c1:00.0");
+	f[n++].subvendor = 0xabcd;
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "slot=PCIe%20Slot%202%25 "));
+	ck_assert_ptr_nonnull(strstr(s, "slot=%2d "));
+	ck_assert_ptr_nonnull(strstr(s, "0000:01:00.0 10de:27b0 10de:16fa slot=- path=-\n"));
+	ck_assert_int_eq(persist_parse_devices_conf(s, &got, &ngot), 0);
+	ck_assert_uint_eq(ngot, n);
+	/* in file order, which is address order */
+	assert_fn_eq(&got[0], &f[2]);
+	assert_fn_eq(&got[1], &f[3]);
+	assert_fn_eq(&got[2], &f[1]);
+	assert_fn_eq(&got[3], &f[0]);
+	assert_fn_eq(&got[4], &f[4]);
+	free(got);
+	free(s);
+	/* hand edits: blank lines, comments, tabs, CRLF, upper-case hex */
+	ck_assert_int_eq(persist_parse_devices_conf("\n  # note\r\n0000:01:00.0\t10DE:27B0  10de:16fa slot=1 "
+						    "path=0000:00:01.0/0000:01:00.0\r\n\n", &got, &ngot), 0);
+	ck_assert_uint_eq(ngot, 1);
+	ck_assert_uint_eq(got[0].device, 0x27b0);
+	free(got);
+	ck_assert_int_eq(persist_parse_devices_conf("", &got, &ngot), 0);
+	ck_assert_uint_eq(ngot, 0);
+	free(got);
+}
+END_TEST
+
+START_TEST(parse_garbage)
+{
+	static const char *const bad[] = {
+		"garbage\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- extra\n",
+		"0000:01:00.8 10de:27b0 10de:16fa slot=1 path=-\n",
+		"01:00.0 10de:27b0 10de:16fa slot=1 path=-\n",
+		"0000:01:00.0 10de:27b 10de:16fa slot=1 path=-\n",
+		"0000:01:00.0 10de27b00 10de:16fa slot=1 path=-\n",
+		"0000:01:00.0 10de:27bg 10de:16fa slot=1 path=-\n",
+		"0000:01:00.0 10de:27b0 10de:16fa 1 path=-\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot= path=-\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=%zz path=-\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=%00 path=-\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1 0000:01:00.0\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\n0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\nattach : vfio vfio_pci\n",
+		"0000:01:00.0 10de:27b0 10de:16fa slot=123456789012345678901234567890123 path=-\n",
+	};
+	struct persist_fn *got = NULL;
+	size_t n = 99;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(persist_parse_devices_conf(bad[i], &got, &n) == -EBADMSG, "accepted: %s", bad[i]);
+	/* outputs untouched on failure */
+	ck_assert_uint_eq(n, 99);
+	ck_assert_ptr_null(got);
+}
+END_TEST
+
+/* ---- managed blocks ---- */
+
+#define BEGIN_LINE "# BEGIN vfio-handover: \"vfio-handover unpersist\" removes this block"
+#define NONL " (the file had no final newline)"
+
+static void assert_block_roundtrip(const char *text, const char *body, const char *want)
+{
+	char *set, *again, *cut;
+
+	ck_assert_int_eq(persist_set_block(text, body, &set), 0);
+	if (want)
+		ck_assert_str_eq(set, want);
+	ck_assert_int_eq(persist_set_block(set, body, &again), 0);
+	ck_assert_str_eq(again, set);
+	ck_assert_int_eq(persist_cut_block(set, &cut), 0);
+	ck_assert_str_eq(cut, text);
+	free(set);
+	free(again);
+	free(cut);
+}
+
+START_TEST(block_set_and_cut)
+{
+	char *s, *t2, *cut;
+
+	assert_block_roundtrip("", "vfio\n", BEGIN_LINE "\nvfio\n# END vfio-handover\n");
+	assert_block_roundtrip("# List of modules\nloop\n", "vfio\n",
+			       "# List of modules\nloop\n" BEGIN_LINE "\nvfio\n# END vfio-handover\n");
+	assert_block_roundtrip("# List of modules\nloop", "vfio\n",
+			       "# List of modules\nloop\n" BEGIN_LINE NONL "\nvfio\n# END vfio-handover\n");
+	assert_block_roundtrip("\n\n", "", NULL);
+	assert_block_roundtrip("a\r\nb", "vfio\n", NULL);
+	/* replaced in place, text around it unchanged */
+	ck_assert_int_eq(persist_set_block("a\n", "old\n", &s), 0);
+	t2 = NULL;
+	ck_assert_int_eq(asprintf(&t2, "%sz\n", s), (int)strlen(s) + 2);
+	free(s);
+	ck_assert_int_eq(persist_set_block(t2, "new\nlines\n", &s), 0);
+	ck_assert_str_eq(s, "a\n" BEGIN_LINE "\nnew\nlines\n# END vfio-handover\nz\n");
+	ck_assert_int_eq(persist_cut_block(s, &cut), 0);
+	ck_assert_str_eq(cut, "a\nz\n");
+	free(cut);
+	free(s);
+	free(t2);
+	/* the user wrote after a block that had to add a newline: it stays */
+	ck_assert_int_eq(persist_set_block("a", "vfio\n", &s), 0);
+	ck_assert_int_eq(asprintf(&t2, "%sb\n", s), (int)strlen(s) + 2);
+	ck_assert_int_eq(persist_cut_block(t2, &cut), 0);
+	ck_assert_str_eq(cut, "a\nb\n");
+	free(cut);
+	free(t2);
+	free(s);
+	/* no block: a copy */
+	ck_assert_int_eq(persist_cut_block("x\ny", &cut), 0);
+	ck_assert_str_eq(cut, "x\ny");
+	free(cut);
+}
+END_TEST
+
+START_TEST(block_refusals)
+{
+	static const char *const broken[] = {
+		"# BEGIN vfio-handover\nvfio\n",
+		"vfio\n# END vfio-handover\n",
+		"# BEGIN vfio-handover\n# BEGIN vfio-handover\n# END vfio-handover\n",
+		"# BEGIN vfio-handover\n# END vfio-handover\n# BEGIN vfio-handover\n# END vfio-handover\n",
+		"# BEGIN vfio-handover",
+	};
+	char *s = NULL;
+
+	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+		ck_assert_int_eq(persist_cut_block(broken[i], &s), -EBADMSG);
+		ck_assert_int_eq(persist_set_block(broken[i], "vfio\n", &s), -EBADMSG);
+	}
+	/* a body is whole lines, and no marker */
+	ck_assert_int_eq(persist_set_block("", "vfio", &s), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "# END vfio-handover\n", &s), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "# was: x\n", &s), -EINVAL);
+	ck_assert_ptr_null(s);
+	/* lines that only look alike are the user's */
+	ck_assert_int_eq(persist_cut_block("# BEGIN vfio-handoverish\n# END vfio-handover.\n", &s), 0);
+	ck_assert_str_eq(s, "# BEGIN vfio-handoverish\n# END vfio-handover.\n");
+	free(s);
+}
+END_TEST
+
+static void assert_env(const char *text, const char *want)
+{
+	char *set, *again, *cut;
+
+	ck_assert_int_eq(persist_set_env(text, GPU_KEY, "True", &set), 0);
+	if (want)
+		ck_assert_str_eq(set, want);
+	ck_assert_int_eq(persist_set_env(set, GPU_KEY, "True", &again), 0);
+	ck_assert_str_eq(again, set);
+	ck_assert_int_eq(persist_cut_block(set, &cut), 0);
+	ck_assert_str_eq(cut, text);
+	free(set);
+	free(again);
+	free(cut);
+}
+
+START_TEST(env_set_and_cut)
+{
+	char *s;
+
+	/* replaced where it was, so that it stays the last assignment */
+	assert_env("A=1\n" GPU_KEY "=False\nB=2\n",
+		   "A=1\n" BEGIN_LINE "\n# was: " GPU_KEY "=False\n" GPU_KEY "=True\n# END vfio-handover\nB=2\n");
+	assert_env("A=1\n", "A=1\n" BEGIN_LINE "\n" GPU_KEY "=True\n# END vfio-handover\n");
+	assert_env("A=1", "A=1\n" BEGIN_LINE NONL "\n" GPU_KEY "=True\n# END vfio-handover\n");
+	assert_env("", NULL);
+	assert_env("A=1\n" GPU_KEY "=False",
+		   "A=1\n" BEGIN_LINE NONL "\n# was: " GPU_KEY "=False\n" GPU_KEY "=True\n# END vfio-handover\n");
+	/* only the last of several, whatever its spelling */
+	assert_env(GPU_KEY "=True\n# c\n  export " GPU_KEY " = \"no\"  \r\nC=3\n",
+		   GPU_KEY "=True\n# c\n" BEGIN_LINE "\n# was:   export " GPU_KEY " = \"no\"  \r\n"
+		   GPU_KEY "=True\n# END vfio-handover\nC=3\n");
+	/* a comment or a longer name is no assignment */
+	assert_env("# " GPU_KEY "=False\n" GPU_KEY "_X=False\n", "# " GPU_KEY "=False\n" GPU_KEY "_X=False\n"
+		   BEGIN_LINE "\n" GPU_KEY "=True\n# END vfio-handover\n");
+	/* already on: nothing to do */
+	ck_assert_int_eq(persist_set_env("A=1\n" GPU_KEY "='true'\n", GPU_KEY, "True", &s), 0);
+	ck_assert_str_eq(s, "A=1\n" GPU_KEY "='true'\n");
+	free(s);
+	s = NULL;
+	ck_assert_int_eq(persist_set_env("", "BAD KEY", "True", &s), -EINVAL);
+	ck_assert_int_eq(persist_set_env("", GPU_KEY, "True\nX=1", &s), -EINVAL);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* ---- files on disk ---- */
+
+static const char *const owned_paths[] = {
+	PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF, PERSIST_DRACUT_CONF,
+};
+
+/* persist_write, twice (nothing changes), persist_remove (all as before), and again (no-op). */
+static void roundtrip(const struct persist_target *t, const struct persist_fn *f, size_t n,
+		      size_t want_written)
+{
+	char *before = snapshot(t->root), *after, *again, **list;
+
+	ck_assert_int_eq(persist_write(t, f, n, &list), 0);
+	ck_assert_uint_eq(list_len(list), want_written);
+	persist_free_list(list);
+	after = snapshot(t->root);
+	ck_assert_int_eq(persist_write(t, f, n, NULL), 0);
+	again = snapshot(t->root);
+	ck_assert_str_eq(again, after);
+	free(again);
+	ck_assert_int_eq(persist_remove(t, &list), 0);
+	ck_assert_uint_gt(list_len(list), 0);
+	persist_free_list(list);
+	again = snapshot(t->root);
+	ck_assert_str_eq(again, before);
+	free(again);
+	ck_assert_int_eq(persist_remove(t, &list), 0);
+	ck_assert_uint_eq(list_len(list), 0);
+	persist_free_list(list);
+	again = snapshot(t->root);
+	ck_assert_str_eq(again, before);
+	free(again);
+	free(after);
+	free(before);
+}
+
+START_TEST(fresh_root_initramfs_tools)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), **list, *s;
+	struct persist_target t = target(root);
+	struct persist_fn *got;
+	struct stat st;
+	char path[4096];
+
+	t.aleph = true;     /* no supervisor.env: not created */
+	ck_assert_int_eq(persist_write(&t, f, n, &list), 0);
+	ck_assert_uint_eq(list_len(list), 4);
+	ck_assert(list_has(list, root, PERSIST_DEVICES_CONF));
+	ck_assert(list_has(list, root, PERSIST_MODPROBE_CONF));
+	ck_assert(list_has(list, root, PERSIST_MODULES_LOAD_CONF));
+	ck_assert(list_has(list, root, PERSIST_INITRAMFS_MODULES));
+	persist_free_list(list);
+	ck_assert(!exists(root, PERSIST_DRACUT_CONF));
+	ck_assert(!exists(root, "/etc/dracut.conf.d"));
+	ck_assert(!exists(root, "/etc/aleph-vm"));
+	assert_file(root, PERSIST_MODPROBE_CONF, modprobe_one);
+	assert_file(root, PERSIST_MODULES_LOAD_CONF, modules_load_68);
+	s = get(root, PERSIST_INITRAMFS_MODULES);
+	ck_assert_str_eq(s, "# BEGIN vfio-handover: \"vfio-handover unpersist\" removes this block"
+		      " (and the file, which it created)\n" "# Into the initramfs, to be loaded before the GPU's host drivers.\n"
+		      "# One module name per line, no arguments.\n"
+		      "# No vfio_virqfd: kernel 6.8.0-49-generic has no such module (it is part of vfio from Linux 6.2).\n"
+		      "vfio\nvfio_iommu_type1\nvfio_pci\n# END vfio-handover\n");
+	free(s);
+	/* devices.conf: the functions, and the directories made for them */
+	s = get(root, PERSIST_DEVICES_CONF);
+	ck_assert(!strncmp(s, devices_one, strlen(devices_one)));
+	ck_assert_str_eq(s + strlen(devices_one), "# created directory: /etc\n"
+			 "# created directory: /etc/initramfs-tools\n"
+			 "# created directory: /etc/modprobe.d\n"
+			 "# created directory: /etc/modules-load.d\n"
+			 "# created directory: /etc/vfio-handover\n");
+	ck_assert_int_eq(persist_parse_devices_conf(s, &got, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	assert_fn_eq(&got[0], &f[0]);
+	assert_fn_eq(&got[1], &f[1]);
+	free(got);
+	free(s);
+	snprintf(path, sizeof(path), "%s%s", root, PERSIST_MODPROBE_CONF);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	snprintf(path, sizeof(path), "%s/etc/modprobe.d", root);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0755);
+	/* and nothing left behind, not even the directories */
+	ck_assert_int_eq(persist_remove(&t, &list), 0);
+	ck_assert_uint_eq(list_len(list), 9);
+	ck_assert(list_has(list, root, "/etc"));
+	persist_free_list(list);
+	s = snapshot(root);
+	ck_assert_str_eq(s, "");
+	free(s);
+	roundtrip(&t, f, 2, 4);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+START_TEST(fresh_root_dracut)
+{
+	struct persist_fn f[4];
+	size_t n = twin_gpus(f);
+	char *root = mkroot(), **list;
+	struct persist_target t = target(root);
+
+	t.dracut = true;
+	t.ids_exclusive = false;
+	t.ids_reason = "10de:27b0 also matches 0000:02:00.0, which the host keeps";
+	ck_assert_int_eq(persist_write(&t, f, n, &list), 0);
+	ck_assert_uint_eq(list_len(list), 4);
+	ck_assert(list_has(list, root, PERSIST_DRACUT_CONF));
+	persist_free_list(list);
+	assert_file(root, PERSIST_DRACUT_CONF, dracut_68);
+	assert_file(root, PERSIST_MODPROBE_CONF, modprobe_twin);
+	ck_assert(!exists(root, "/etc/initramfs-tools"));
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	/* with dracut, initramfs-tools' list is not touched */
+	put(root, PERSIST_INITRAMFS_MODULES, "loop\n");
+	roundtrip(&t, f, n, 4);
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	assert_file(root, PERSIST_INITRAMFS_MODULES, "loop\n");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* What the user had in the shared files comes back byte for byte. */
+START_TEST(user_content_roundtrip)
+{
+	static const char *const modules[] = {
+		"# /etc/initramfs-tools/modules: kernel modules to load\n#\n# Syntax:  module_name [args]\nloop\n",
+		"# no final newline\nloop\nraid1",
+		"",
+		"   \n\tdm_crypt # trailing comment\n",
+	};
+	static const char *const env[] = {
+		"ALEPH_VM_SUPERVISOR_HOST=0.0.0.0\n" GPU_KEY "=False\nALEPH_VM_PAYMENT_RECEIVER_ADDRESS=0xabc\n",
+		"ALEPH_VM_SUPERVISOR_HOST=0.0.0.0\nALEPH_VM_NETWORK_INTERFACE=eth0\n",
+		"ALEPH_VM_NETWORK_INTERFACE=eth0\n" GPU_KEY "=false",
+		"ALEPH_VM_NETWORK_INTERFACE=eth0",
+	};
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+
+	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
+		char *root = mkroot(), *s, *before, *after;
+		struct persist_target t = target(root);
+		char path[4096];
+
+		t.aleph = true;
+		t.has_virqfd = i % 2;
+		put(root, PERSIST_INITRAMFS_MODULES, modules[i]);
+		put(root, PERSIST_SUPERVISOR_ENV, env[i]);
+		put(root, "/etc/modprobe.d/blacklist.conf", "blacklist pcspkr\n");
+		/* a secret-bearing file keeps its mode */
+		snprintf(path, sizeof(path), "%s%s", root, PERSIST_SUPERVISOR_ENV);
+		ck_assert_int_eq(chmod(path, 0600), 0);
+		before = snapshot(root);
+		ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+		{
+			struct stat st;
+
+			ck_assert_int_eq(stat(path, &st), 0);
+			ck_assert_uint_eq(st.st_mode & 07777, 0600);
+		}
+		s = get(root, PERSIST_INITRAMFS_MODULES);
+		ck_assert_msg(!strncmp(s, modules[i], strlen(modules[i])), "user lines changed: %s", s);
+		ck_assert(has_line(s, "vfio_pci"));
+		ck_assert(has_line(s, "vfio_virqfd") == (i % 2));
+		free(s);
+		s = get(root, PERSIST_SUPERVISOR_ENV);
+		ck_assert(has_line(s, GPU_KEY "=True"));
+		ck_assert(has_line(s, "ALEPH_VM_NETWORK_INTERFACE=eth0") || has_line(s, "ALEPH_VM_SUPERVISOR_HOST=0.0.0.0"));
+		free(s);
+		ck_assert_int_eq(persist_remove(&t, NULL), 0);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		free(before);
+		roundtrip(&t, f, n, 5);
+		rm_rf(root);
+		free(root);
+	}
+}
+END_TEST
+
+START_TEST(supervisor_env_in_place)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), **list;
+	struct persist_target t = target(root);
+
+	t.aleph = true;
+	put(root, PERSIST_SUPERVISOR_ENV, "A=1\n" GPU_KEY "=False\nB=2\n");
+	ck_assert_int_eq(persist_write(&t, f, n, &list), 0);
+	ck_assert(list_has(list, root, PERSIST_SUPERVISOR_ENV));
+	persist_free_list(list);
+	assert_file(root, PERSIST_SUPERVISOR_ENV, "A=1\n" BEGIN_LINE "\n# was: " GPU_KEY "=False\n" GPU_KEY
+		    "=True\n# END vfio-handover\nB=2\n");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	assert_file(root, PERSIST_SUPERVISOR_ENV, "A=1\n" GPU_KEY "=False\nB=2\n");
+	/* already True: the user's line, not ours to touch or to remove */
+	put(root, PERSIST_SUPERVISOR_ENV, GPU_KEY "=True\n");
+	ck_assert_int_eq(persist_write(&t, f, n, &list), 0);
+	ck_assert(!list_has(list, root, PERSIST_SUPERVISOR_ENV));
+	persist_free_list(list);
+	assert_file(root, PERSIST_SUPERVISOR_ENV, GPU_KEY "=True\n");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	assert_file(root, PERSIST_SUPERVISOR_ENV, GPU_KEY "=True\n");
+	/* without --aleph, never read */
+	t.aleph = false;
+	put(root, PERSIST_SUPERVISOR_ENV, GPU_KEY "=False\n");
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	assert_file(root, PERSIST_SUPERVISOR_ENV, GPU_KEY "=False\n");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+START_TEST(directories_kept)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), *s;
+	struct persist_target t = target(root);
+
+	/* /etc and modprobe.d were there: they stay; the others go */
+	mkdirs(root, "/etc/modprobe.d");
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	s = get(root, PERSIST_DEVICES_CONF);
+	ck_assert(!strstr(s, "# created directory: /etc\n"));
+	ck_assert(!strstr(s, "# created directory: /etc/modprobe.d\n"));
+	ck_assert_ptr_nonnull(strstr(s, "# created directory: /etc/modules-load.d\n"));
+	free(s);
+	/* a file of the user's in a directory persist created keeps it */
+	put(root, "/etc/modules-load.d/user.conf", "loop\n");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	s = snapshot(root);
+	ck_assert_str_eq(s, "d 0755 /etc\nd 0755 /etc/modprobe.d\nd 0755 /etc/modules-load.d\n"
+			 "f 0644 /etc/modules-load.d/user.conf [loop\n]\n");
+	free(s);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* The target moved from initramfs-tools to dracut between two persists:
+ * unpersist still removes both. */
+START_TEST(initramfs_tool_changed)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), *before, *after;
+	struct persist_target t = target(root);
+
+	put(root, PERSIST_INITRAMFS_MODULES, "# mine\nloop");
+	before = snapshot(root);
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	t.dracut = true;
+	t.has_virqfd = true;
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	ck_assert(exists(root, PERSIST_DRACUT_CONF));
+	t.dracut = false;
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	free(after);
+	free(before);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+START_TEST(nothing_to_remove)
+{
+	char *root = mkroot(), *before, *after, **list;
+	struct persist_target t = target(root);
+
+	ck_assert_int_eq(persist_remove(&t, &list), 0);
+	ck_assert_uint_eq(list_len(list), 0);
+	persist_free_list(list);
+	put(root, PERSIST_INITRAMFS_MODULES, "loop\n");
+	put(root, PERSIST_SUPERVISOR_ENV, GPU_KEY "=True\n");
+	put(root, PERSIST_MODPROBE_CONF, "options snd_hda_intel power_save=0\n");
+	before = snapshot(root);
+	ck_assert_int_eq(persist_remove(&t, &list), 0);
+	ck_assert_uint_eq(list_len(list), 0);
+	persist_free_list(list);
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* The user's own file where the tool owns the path: never overwritten. */
+START_TEST(user_file_at_owned_path)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+
+	for (size_t i = 0; i < sizeof(owned_paths) / sizeof(owned_paths[0]); i++) {
+		char *root = mkroot(), *before, *after, **list = (char **)&list;
+		struct persist_target t = target(root);
+
+		t.dracut = true;
+		put(root, owned_paths[i], "# mine\noptions vfio-pci ids=10de:27b0\n");
+		before = snapshot(root);
+		ck_assert_int_eq(persist_write(&t, f, n, &list), -EEXIST);
+		ck_assert_ptr_null(list);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		ck_assert_int_eq(persist_remove(&t, NULL), 0);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		free(before);
+		rm_rf(root);
+		free(root);
+	}
+}
+END_TEST
+
+/* A symlink at any path persist would write: refused, its target untouched. */
+START_TEST(symlink_refused)
+{
+	static const char *const paths[] = {
+		PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
+		PERSIST_DRACUT_CONF, PERSIST_INITRAMFS_MODULES, PERSIST_SUPERVISOR_ENV,
+	};
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char *root = mkroot(), *before, *after, victim[4096], link[4096];
+		struct persist_target t = target(root);
+
+		t.dracut = !strcmp(paths[i], PERSIST_DRACUT_CONF);
+		t.aleph = true;
+		put(root, "/victim", "precious\n");
+		put(root, PERSIST_SUPERVISOR_ENV, "A=1\n");
+		put(root, paths[i], "");
+		snprintf(victim, sizeof(victim), "%s/victim", root);
+		snprintf(link, sizeof(link), "%s%s", root, paths[i]);
+		ck_assert_int_eq(unlink(link), 0);
+		ck_assert_int_eq(symlink(victim, link), 0);
+		before = snapshot(root);
+		ck_assert_msg(persist_write(&t, f, n, NULL) == -ELOOP, "followed %s", paths[i]);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		assert_file(root, "/victim", "precious\n");
+		/* a link to something not ours: nothing to remove there */
+		ck_assert_int_eq(persist_remove(&t, NULL), 0);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		free(before);
+		rm_rf(root);
+		free(root);
+	}
+	ck_assert_int_eq(persist_write_atomic("/tmp/no-such-dir-vh/x", "x"), -ENOENT);
+}
+END_TEST
+
+/* Persisted, then a link put in place of a file holding our block: remove refuses. */
+START_TEST(symlink_refused_on_remove)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), *before, *after, *mine, link[4096], copy[4096];
+	struct persist_target t = target(root);
+
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	mine = get(root, PERSIST_INITRAMFS_MODULES);
+	put(root, "/elsewhere", mine);
+	snprintf(link, sizeof(link), "%s%s", root, PERSIST_INITRAMFS_MODULES);
+	snprintf(copy, sizeof(copy), "%s/elsewhere", root);
+	ck_assert_int_eq(unlink(link), 0);
+	ck_assert_int_eq(symlink(copy, link), 0);
+	before = snapshot(root);
+	ck_assert_int_eq(persist_remove(&t, NULL), -ELOOP);
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	assert_file(root, "/elsewhere", mine);
+	free(after);
+	free(before);
+	free(mine);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+START_TEST(write_atomic_modes)
+{
+	char *root = mkroot(), path[4096], *s;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/new.conf", root);
+	ck_assert_int_eq(persist_write_atomic(path, "a\n"), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(persist_write_atomic(path, "b\n"), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	s = snapshot(root);
+	ck_assert_str_eq(s, "f 0640 /new.conf [b\n]\n");      /* no temporary file left */
+	free(s);
+	snprintf(path, sizeof(path), "%s", root);
+	ck_assert_int_eq(persist_write_atomic(path, "x"), -EINVAL);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* ---- failures half-way: all or nothing ---- */
+
+static int set_dac_override(bool on)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	if (on)
+		d[0].effective |= 1u << CAP_DAC_OVERRIDE;
+	else
+		d[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+/* Can this process create a file in dir in spite of its mode? */
+static bool bypasses_mode(const char *dir)
+{
+	char probe[4096];
+	int fd;
+
+	if (snprintf(probe, sizeof(probe), "%s/.probe", dir) >= (int)sizeof(probe))
+		return false;
+	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return false;
+	close(fd);
+	unlink(probe);
+	return true;
+}
+
+START_TEST(read_only_directory)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), *before, *after, dir[4096];
+	struct persist_target t = target(root);
+	bool dropped = false;
+
+	t.aleph = true;
+	put(root, PERSIST_SUPERVISOR_ENV, GPU_KEY "=False\n");
+	put(root, PERSIST_INITRAMFS_MODULES, "loop\n");
+	mkdirs(root, "/etc/modules-load.d");
+	snprintf(dir, sizeof(dir), "%s/etc/modules-load.d", root);
+	ck_assert_int_eq(chmod(dir, 0555), 0);
+	/* root writes anyway (CAP_DAC_OVERRIDE): drop the capability while it runs */
+	if (bypasses_mode(dir) && set_dac_override(false) == 0)
+		dropped = true;
+	if (bypasses_mode(dir)) {
+		printf("read_only_directory: skipped: this process writes into a 0555 directory "
+		       "(root with CAP_DAC_OVERRIDE that cannot be dropped)\n");
+	} else {
+		before = snapshot(root);
+		ck_assert_int_eq(persist_write(&t, f, n, NULL), -EACCES);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		free(before);
+	}
+	if (dropped)
+		ck_assert_int_eq(set_dac_override(true), 0);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* Fill the filesystem, leaving `pages` 4 KiB pages free. */
+static int fill(const char *mnt, int pages)
+{
+	char path[4096], block[4096];
+	int i;
+
+	memset(block, 'x', sizeof(block));
+	for (i = 0;; i++) {
+		int fd, w;
+
+		snprintf(path, sizeof(path), "%s/fill.%d", mnt, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			return -errno;
+		w = (int)write(fd, block, sizeof(block));
+		close(fd);
+		if (w != (int)sizeof(block)) {
+			unlink(path);
+			break;
+		}
+	}
+	for (int k = 0; k < pages && k < i; k++) {
+		snprintf(path, sizeof(path), "%s/fill.%d", mnt, k);
+		unlink(path);
+	}
+	return 0;
+}
+
+/* In the child, on a 16 KiB tmpfs: no Check assertions here, an exit code. */
+static int full_disk_body(const char *mnt)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	struct persist_target t = target(mnt);
+	char *before, *after;
+	int rc = 0;
+
+	t.aleph = true;
+	put(mnt, PERSIST_INITRAMFS_MODULES, "# user\nloop\n");
+	put(mnt, PERSIST_SUPERVISOR_ENV, GPU_KEY "=False\n");
+	for (int pages = 0; pages <= 1 && !rc; pages++) {
+		int err;
+
+		if (fill(mnt, pages) < 0)
+			return 2;
+		before = snapshot(mnt);
+		err = persist_write(&t, f, n, NULL);
+		after = snapshot(mnt);
+		if (err != -ENOSPC) {
+			fprintf(stderr, "full disk, %d page(s) free: persist_write gave %d\n", pages, err);
+			rc = 3;
+		} else if (strcmp(before, after)) {
+			fprintf(stderr, "full disk, %d page(s) free: tree changed:\n%s---\n%s", pages,
+				before, after);
+			rc = 4;
+		}
+		free(before);
+		free(after);
+	}
+	return rc;
+}
+
+static int full_disk_child(const char *mnt)
+{
+	int rc;
+
+	/* a private mount namespace: the mount dies with this process */
+	if (unshare(CLONE_NEWNS) < 0) {
+		printf("full_disk: skipped: unshare(CLONE_NEWNS): %s\n", strerror(errno));
+		return SKIP;
+	}
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k") < 0) {
+		printf("full_disk: skipped: cannot mount a tmpfs: %s\n", strerror(errno));
+		return SKIP;
+	}
+	rc = full_disk_body(mnt);
+	umount2(mnt, MNT_DETACH);
+	return rc;
+}
+
+START_TEST(full_disk)
+{
+	char *mnt = mkroot();
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int rc = full_disk_child(mnt);
+
+		free(mnt);
+		fflush(NULL);
+		_exit(rc);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	rm_rf(mnt);
+	free(mnt);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == SKIP,
+		      "full disk: child exit %d", WEXITSTATUS(status));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("persist");
+	TCase *render = tcase_create("render");
+	TCase *blocks = tcase_create("blocks");
+	TCase *files = tcase_create("files");
+
+	tcase_add_test(render, render_single_gpu);
+	tcase_add_test(render, render_twin_gpus);
+	tcase_add_test(render, render_virqfd_by_kernel);
+	tcase_add_test(render, render_builtin_vfio);
+	tcase_add_test(render, render_softdeps);
+	tcase_add_test(render, render_bad_functions);
+	tcase_add_test(render, parse_roundtrip);
+	tcase_add_test(render, parse_garbage);
+	tcase_add_test(blocks, block_set_and_cut);
+	tcase_add_test(blocks, block_refusals);
+	tcase_add_test(blocks, env_set_and_cut);
+	tcase_set_timeout(files, 60);
+	tcase_add_test(files, fresh_root_initramfs_tools);
+	tcase_add_test(files, fresh_root_dracut);
+	tcase_add_test(files, user_content_roundtrip);
+	tcase_add_test(files, supervisor_env_in_place);
+	tcase_add_test(files, directories_kept);
+	tcase_add_test(files, initramfs_tool_changed);
+	tcase_add_test(files, nothing_to_remove);
+	tcase_add_test(files, user_file_at_owned_path);
+	tcase_add_test(files, symlink_refused);
+	tcase_add_test(files, symlink_refused_on_remove);
+	tcase_add_test(files, write_atomic_modes);
+	tcase_add_test(files, read_only_directory);
+	tcase_add_test(files, full_disk);
+	suite_add_tcase(s, render);
+	suite_add_tcase(s, blocks);
+	suite_add_tcase(s, files);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
