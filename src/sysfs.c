@@ -505,9 +505,12 @@ static long now_ms(void)
 /* Wait for the child up to timeout_ms: 0 and *status, or -ETIMEDOUT. */
 static int wait_child(pid_t pid, int timeout_ms, int *status)
 {
+	static int no_pidfd;        /* kernels before 5.3 (and valgrind) */
 	long deadline = now_ms() + timeout_ms;
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int pfd = no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
 
+	if (pfd < 0 && errno == ENOSYS)
+		no_pidfd = 1;
 	for (;;) {
 		pid_t r = waitpid(pid, status, WNOHANG);
 		long left = deadline - now_ms();
