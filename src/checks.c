@@ -493,6 +493,8 @@ static int check_slot(const struct check_env *env, const struct pci_addr *slot,
 		err = check_in_use(env, slot, r);
 	if (!err)
 		err = check_host_use(env, slot, r);
+	if (env->refusals_only)
+		return err;
 	if (!err)
 		err = check_link(env, disp, r);
 	if (!err)
@@ -510,7 +512,7 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 
 	memset(r, 0, sizeof(*r));
 	err = check_iommu(env, r);
-	if (!err)
+	if (!err && !env->refusals_only)
 		err = check_vfio_module(env, h->sfs, r);
 	if (nslots) {
 		for (size_t i = 0; i < nslots && !err; i++)
@@ -524,7 +526,7 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 			err = check_slot(env, &h->funcs[i].addr, NULL, 0, r);
 		}
 	}
-	if (!err)
+	if (!err && !env->refusals_only)
 		err = check_aleph(env, r);
 	if (err)
 		check_report_free(r);

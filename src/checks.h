@@ -27,6 +27,7 @@ struct check_env {
 	const char *kernel;          /* release whose modules to look at, NULL: running */
 	const struct pci_addr *named;/* functions named by their own address */
 	size_t nnamed;
+	bool refusals_only;          /* only the items that can refuse a hand-over */
 };
 
 int check_run(const struct check_env *env, const struct pci_addr *slots, size_t nslots,

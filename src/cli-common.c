@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "log.h"
 
-int cli_open(struct cli *cli)
+int cli_open(struct cli *cli, bool names)
 {
 	int err;
 
@@ -22,7 +22,7 @@ int cli_open(struct cli *cli)
 		return EXIT_FAILED;
 	}
 	/* names are a help, not a need: stable output without them on request */
-	if (!getenv("VFIO_HANDOVER_NO_HWDB"))
+	if (names && !getenv("VFIO_HANDOVER_NO_HWDB"))
 		cli->names = names_open();
 	return EXIT_DONE;
 }

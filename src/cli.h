@@ -41,12 +41,13 @@ struct command {
 	const int *caps;        /* capabilities kept while it runs */
 	size_t ncaps;
 	bool takes_all;         /* accepts --all */
+	bool names;             /* prints hwdb names (list, verify) */
 };
 
 extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollback;
 
 /* Open the sysfs tree and read every function; prints the error. */
-int cli_open(struct cli *cli);
+int cli_open(struct cli *cli, bool names);
 void cli_close(struct cli *cli);
 struct check_env;
 /* The environment check runs in: this tree, --root, and /proc only when the

@@ -27,6 +27,7 @@ static int refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	int refused = 0, err;
 
 	cli_check_env(cli, &env);
+	env.refusals_only = true;   /* link, model, reset: check's business */
 	err = check_run(&env, slots, nslots, &r);
 
 	if (err < 0) {
@@ -137,10 +138,12 @@ static int bind_prepare(struct cli *cli, struct bind_run *b)
 		return EXIT_DONE;       /* nothing to change, not even the lock */
 	/* a refusal leaves everything untouched, the lock file included */
 	rc = refuse(cli, b->slots, b->nslots, b->jref);
+	log_debug("safety checks done");
 	if (!rc)
 		rc = cli_lock(cli, &b->lockfd);
 	if (!rc)
 		rc = cli_load_journal(cli, &b->j);
+	log_debug("lock taken, journal read");
 	return rc;
 }
 
@@ -165,12 +168,15 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 	if (rc)
 		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	log_debug("hand-over starts");
 	o = engine_bind(&e, b->fns, b->nfns);
+	log_debug("hand-over ended: %d kernel writes", e.writes);
 	json_object_object_add(b->doc, "writes", json_object_new_int(e.writes));
 	json_object_object_add(b->doc, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
 	if (o == ENGINE_DONE) {
 		*outcome = cli->dry_run ? "planned" : "done";
 		cli_wait_udev(cli, b->fns, b->nfns);
+		log_debug("udev settled");
 		if (!cli->json && !cli->dry_run)
 			print_done(cli, b->slots, b->nslots, elapsed_ms(&t0));
 		cli_aleph_after(cli, plan);

@@ -159,4 +159,5 @@ const struct command cmd_list = {
 	.help = "GPUs and their functions: ids, driver, IOMMU group, state",
 	.run = run_list,
 	.takes_all = true,
+	.names = true,
 };

@@ -123,4 +123,5 @@ const struct command cmd_verify = {
 	.args = "SELECTOR...",
 	.help = "read back driver, driver_override and modalias of every function",
 	.run = run_verify,
+	.names = true,
 };

@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include "log.h"
 
 static int log_verbose;
@@ -9,6 +10,7 @@ void log_setup(int verbose, bool quiet)
 {
 	log_verbose = verbose;
 	log_quiet = quiet;
+	log_debug("started");
 }
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
@@ -51,13 +53,22 @@ void log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* -v: what the tool is doing, with the time since it started. */
 void log_debug(const char *fmt, ...)
 {
+	static struct timespec t0;
+	struct timespec now;
+	char prefix[32];
 	va_list ap;
 
 	if (!log_verbose)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!t0.tv_sec)
+		t0 = now;
+	snprintf(prefix, sizeof(prefix), "[%5ld ms] ",
+		 (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
 	va_start(ap, fmt);
-	vlog("debug: ", fmt, ap);
+	vlog(prefix, fmt, ap);
 	va_end(ap);
 }

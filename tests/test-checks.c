@@ -287,6 +287,28 @@ START_TEST(persistenced_holder)
 }
 END_TEST
 
+/* bind runs only the checks that can refuse it. */
+START_TEST(refusals_only)
+{
+	struct check_env env = { .kernel = "6.1.0-test-amd64", .refusals_only = true };
+	struct run run;
+
+	run_checks(&run, "consumer4", NULL, 0);
+	check_report_free(&run.r);
+	env.host = &run.t.host;
+	env.root = run.root;
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr("0000:01:00.0") }, 1, &run.r), 0);
+	ck_assert_int_eq(status(&run, "boot-vga", "0000:01:00.0"), CHECK_FAIL);
+	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, "iommu", ""), CHECK_PASS);
+	static const char *const not_run[] = { "vfio-pci", "pcie-link", "model", "reset", "aleph" };
+	for (size_t i = 0; i < sizeof(not_run) / sizeof(not_run[0]); i++)
+		for (size_t k = 0; k < run.r.n; k++)
+			ck_assert_str_ne(run.r.items[k].name, not_run[i]);
+	run_done(&run);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("checks");
@@ -303,6 +325,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, garbled_no_crash);
 	tcase_add_test(tc, aleph_node);
 	tcase_add_test(tc, persistenced_holder);
+	tcase_add_test(tc, refusals_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
