@@ -1,4 +1,4 @@
-/* The one access layer to sysfs: every read (and, later, write) of the kernel's
+/* The one access layer to sysfs: every read and write of the kernel's
  * PCI tree goes through here, relative to a root directory descriptor, so the
  * same code runs on /sys, on a captured tree, and on an emulated kernel. */
 #pragma once
