@@ -436,8 +436,7 @@ static int check_aleph(const struct check_env *env, struct check_report *r)
 	else
 		err = add(r, CHECK_WARN, "aleph", NULL,
 			  "ALEPH_VM_ENABLE_GPU_SUPPORT is %s in %s: the node will not offer GPUs\n"
-			  "run vfio-handover persist --aleph SEL, or set ALEPH_VM_ENABLE_GPU_SUPPORT=True "
-			  "there and restart aleph-vm-supervisor",
+			  "set ALEPH_VM_ENABLE_GPU_SUPPORT=True there and restart aleph-vm-supervisor",
 			  a.has_gpu_support ? a.gpu_support : "not set", ALEPH_SUPERVISOR_ENV);
 	if (err)
 		return err;

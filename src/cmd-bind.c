@@ -119,6 +119,22 @@ struct bind_run {
 	struct json_object *doc, *jref;
 };
 
+/* Keep what the selection hands over: a GPU slot's non-GPU function (a NIC)
+ * that was not named stays where it is, even when nothing holds it. */
+static void select_functions(struct cli *cli, struct bind_run *b)
+{
+	struct selection sel = { b->slots, b->nslots, cli->named, cli->nnamed };
+	size_t kept = 0;
+
+	for (size_t i = 0; i < b->nfns; i++) {
+		const struct pci_func *f = pci_host_find(&cli->host, &b->fns[i]);
+
+		if (f && safety_selected(&cli->host, &sel, f))
+			b->fns[kept++] = b->fns[i];
+	}
+	b->nfns = kept;
+}
+
 static int bind_prepare(struct cli *cli, struct bind_run *b)
 {
 	int rc;
@@ -134,6 +150,7 @@ static int bind_prepare(struct cli *cli, struct bind_run *b)
 		return rc;
 	if (safety_slot_functions(&cli->host, b->slots, b->nslots, &b->fns, &b->nfns) < 0)
 		return EXIT_FAILED;
+	select_functions(cli, b);
 	if (all_on_vfio(&cli->host, b->fns, b->nfns))
 		return EXIT_DONE;       /* nothing to change, not even the lock */
 	/* a refusal leaves everything untouched, the lock file included */

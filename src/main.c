@@ -111,7 +111,8 @@ static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
 		case 'q': cli->quiet = true; break;
 		case OPT_TIMEOUT:
 			if (parse_timeout(optarg, &cli->timeout) < 0) {
-				log_error("bad --timeout '%s': expected a number of seconds above 0", optarg);
+				log_error("bad --timeout '%s': expected a number of seconds above 0, up to 86400",
+					  optarg);
 				return EXIT_USAGE;
 			}
 			break;

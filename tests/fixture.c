@@ -1588,6 +1588,20 @@ static int lay_rtx4000_vfio(struct fx *fx)
 	return r;
 }
 
+/* rtx4000 with a NIC as function .2 of the GPU's slot, no driver bound:
+ * nothing holds it, and it still must not go along unless named. */
+static int lay_gpu_slot_nic(struct fx *fx)
+{
+	struct fx_func nic = {
+		.addr = "0000:01:00.2", .parent = "0000:00:01.0", .vendor = 0x8086,
+		.device = 0x10d3, .subvendor = 0x8086, .subdevice = 0xa01f, .class = 0x020000,
+		.revision = 0, .driver = NULL, .iommu_group = 14, .boot_vga = -1,
+	};
+	int r = lay_rtx4000(fx);
+
+	return r ?: fx_add_func(fx, &nic);
+}
+
 static int lay_twins(struct fx *fx)
 {
 	struct card a = {
@@ -1787,11 +1801,12 @@ static const struct layout layouts[] = {
 	{ "garbled", lay_garbled },
 	{ "twins", lay_twins },
 	{ "rtx4000-vfio", lay_rtx4000_vfio },
+	{ "gpu-slot-nic", lay_gpu_slot_nic },
 };
 
 static const char *const layout_names[] = {
 	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000",
-	"garbled", "twins", "rtx4000-vfio", NULL,
+	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", NULL,
 };
 
 const char *const *fx_layout_names(void)
