@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include "atomic-file.h"
 #include "journal.h"
 #include "util.h"
 
@@ -107,44 +108,6 @@ static struct json_object *entry_json(const struct journal_entry *e)
 	return o;
 }
 
-/* Write all of text to a new file in dir and rename it over name. */
-static int write_atomic(const char *dir, const char *name, const char *text)
-{
-	char tmp[4200], dst[4200];
-	size_t len = strlen(text), off = 0;
-	int fd, dfd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (off < len && !err) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno != EINTR)
-			err = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
-	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
-		err = -errno;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	/* rename replaces a planted symlink itself, it never writes through it */
-	if (!err && rename(tmp, dst) < 0)
-		err = -errno;
-	if (err) {
-		unlink(tmp);
-		return err;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 int journal_save(const char *root, const struct journal *j)
 {
 	struct json_object *doc, *arr;
@@ -153,10 +116,9 @@ int journal_save(const char *root, const struct journal *j)
 
 	if (err)
 		return err;
-	if (!j->n) {
-		snprintf(path, sizeof(path), "%s/state.json", dir);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	if (!j->n)
 		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-	}
 	doc = json_object_new_object();
 	arr = json_object_new_array();
 	json_object_object_add(doc, "format_version", json_object_new_int(JOURNAL_FORMAT));
@@ -164,9 +126,8 @@ int journal_save(const char *root, const struct journal *j)
 	for (size_t i = 0; i < j->n; i++)
 		json_object_array_add(arr, entry_json(&j->e[i]));
 	json_object_object_add(doc, "functions", arr);
-	err = write_atomic(dir, "state.json",
-			   json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
+	err = atomic_write_file(path, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	return err;
 }

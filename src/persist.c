@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "atomic-file.h"
 #include "persist.h"
 #include "util.h"
 
@@ -844,108 +845,17 @@ out:
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int parent_dir(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return -EINVAL;
-	if ((size_t)(slash - path) + 2 > len)
-		return -ENAMETOOLONG;
-	if (slash == path)
-		slash++;      /* "/x": the directory is "/" */
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	return 0;
-}
-
-static int write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		if (n > 0) {
-			s += n;
-			len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-/* keep: the file replaced, whose mode and owner the new one takes. */
-static int write_atomic(const char *path, const char *content, const struct stat *keep)
-{
-	const char *name = strrchr(path, '/');
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	int fd, n, err = parent_dir(path, dir, sizeof(dir));
-
-	if (err)
-		return err;
-	n = snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int)(name - path), path, name + 1);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, content, strlen(content));
-	/* owner first: chown clears the set-id bits that chmod then sets */
-	if (!err && keep && (keep->st_uid != geteuid() || keep->st_gid != getegid()) &&
-	    fchown(fd, keep->st_uid, keep->st_gid) < 0)
-		err = -errno;
-	if (!err && (fchmod(fd, keep ? keep->st_mode & 07777 : 0644) < 0 || fsync(fd) < 0))
-		err = -errno;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	/* a symlink planted since it was checked is replaced, never written through */
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err) {
-		unlink(tmp);
-		return err;
-	}
-	return fsync_dir(dir);
-}
-
-int persist_write_atomic(const char *path, const char *content)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0) {
-		if (errno != ENOENT)
-			return -errno;
-		return write_atomic(path, content, NULL);
-	}
-	if (S_ISLNK(st.st_mode))
-		return -ELOOP;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	return write_atomic(path, content, &st);
-}
 
 static int remove_file(const char *path)
 {
 	char dir[PATH_MAX];
-	int err = parent_dir(path, dir, sizeof(dir));
+	int err = path_parent(path, dir, sizeof(dir));
 
 	if (err)
 		return err;
 	if (unlink(path) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	return fsync_dir(dir);
+	return atomic_fsync_dir(dir);
 }
 
 static bool is_ours(const char *text)
@@ -1242,7 +1152,7 @@ static int op_apply(struct op *o)
 		o->done = !err;
 		return err;
 	}
-	err = write_atomic(o->path, o->new, o->old ? &o->st : NULL);
+	err = atomic_replace(o->path, o->new, o->old ? &o->st : NULL);
 	if (err)
 		return err;
 	o->done = true;
@@ -1259,7 +1169,7 @@ static void op_undo(struct op *o)
 	if (!o->done)
 		return;
 	if (o->old)
-		write_atomic(o->path, o->old, &o->st);
+		atomic_replace(o->path, o->old, &o->st);
 	else
 		remove_file(o->path);
 }
@@ -1271,7 +1181,7 @@ static int make_dirs(struct plan *p)
 	for (size_t d = 0; d < NDIRS; d++) {
 		if (!(p->mkdirs & 1u << d))
 			continue;
-		if (dir_path(p, d, path, sizeof(path)) || parent_dir(path, dir, sizeof(dir)))
+		if (dir_path(p, d, path, sizeof(path)) || path_parent(path, dir, sizeof(dir)))
 			return -ENAMETOOLONG;
 		if (mkdir(path, 0755) < 0) {
 			if (errno == EEXIST)
@@ -1282,7 +1192,7 @@ static int make_dirs(struct plan *p)
 		/* 0755 whatever the umask: what reads /etc at boot is not always root */
 		if (chmod(path, 0755) < 0)
 			return -errno;
-		fsync_dir(dir);
+		atomic_fsync_dir(dir);
 	}
 	return 0;
 }

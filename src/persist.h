@@ -88,6 +88,3 @@ int persist_set_env(const char *text, const char *key, const char *value, char *
 /* Cut the managed block, restoring "# was: " lines and a missing final
  * newline; text without a block is copied.  -EBADMSG on unbalanced markers. */
 int persist_cut_block(const char *text, char **out);
-/* Temporary file in the same directory, fsync, rename, fsync of the
- * directory.  -ELOOP if path is a symlink. */
-int persist_write_atomic(const char *path, const char *content);

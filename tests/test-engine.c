@@ -336,6 +336,11 @@ START_TEST(journal_roundtrip_and_lock)
 	fputs("{\"functions\": [{\"address\": \"../../etc\"}]}", fp);
 	fclose(fp);
 	ck_assert_int_eq(journal_load(root, &k), -EBADMSG);
+	/* a symlink planted at state.json is refused, never written through */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink("/dev/null", path), 0);
+	ck_assert_int_eq(journal_save(root, &j), -ELOOP);
+	ck_assert_int_eq(unlink(path), 0);
 	/* an empty journal is no file */
 	journal_free(&j);
 	ck_assert_int_eq(journal_save(root, &j), 0);

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "atomic-file.h"
 #include "persist.h"
 
 #define GPU_KEY "ALEPH_VM_ENABLE_GPU_SUPPORT"
@@ -1128,7 +1129,7 @@ START_TEST(symlink_refused)
 		rm_rf(root);
 		free(root);
 	}
-	ck_assert_int_eq(persist_write_atomic("/tmp/no-such-dir-vh/x", "x"), -ENOENT);
+	ck_assert_int_eq(atomic_write_file("/tmp/no-such-dir-vh/x", "x"), -ENOENT);
 }
 END_TEST
 
@@ -1166,18 +1167,18 @@ START_TEST(write_atomic_modes)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/new.conf", root);
-	ck_assert_int_eq(persist_write_atomic(path, "a\n"), 0);
+	ck_assert_int_eq(atomic_write_file(path, "a\n"), 0);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0644);
 	ck_assert_int_eq(chmod(path, 0640), 0);
-	ck_assert_int_eq(persist_write_atomic(path, "b\n"), 0);
+	ck_assert_int_eq(atomic_write_file(path, "b\n"), 0);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0640);
 	s = snapshot(root);
 	ck_assert_str_eq(s, "f 0640 /new.conf [b\n]\n");      /* no temporary file left */
 	free(s);
 	snprintf(path, sizeof(path), "%s", root);
-	ck_assert_int_eq(persist_write_atomic(path, "x"), -EINVAL);
+	ck_assert_int_eq(atomic_write_file(path, "x"), -EINVAL);
 	rm_rf(root);
 	free(root);
 }
