@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "engine.h"
+#include "log.h"
 #include "sysfs.h"
 
 #define VFIO_DRIVER "vfio-pci"
@@ -32,6 +33,13 @@ static void fmt_path(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* -v: each kernel write as it returns, so a slow one shows in the timings */
+static void trace_write(const struct engine *e, int err, const char *val, const char *path)
+{
+	if (!e->dry_run)
+		log_debug("wrote %s to %s: %s", val, path, err ? strerror(-err) : "ok");
+}
+
 /* One kernel write, or its description under --dry-run. */
 static int write_dev(struct engine *e, const struct pci_addr *a, const char *attr, const char *val)
 {
@@ -44,6 +52,7 @@ static int write_dev(struct engine *e, const struct pci_addr *a, const char *att
 		fprintf(e->out, "write %-14s to %s\n", strcmp(val, "\n") ? val : "\"\\n\"", path);
 	else
 		err = sysfs_dev_write(e->sfs, a, attr, val, e->timeout_ms);
+	trace_write(e, err, strcmp(val, "\n") ? val : "a newline", path);
 	if (err)
 		note_fault(e, a, err, "write %s to %s", strcmp(val, "\n") ? val : "a newline", path);
 	return err;
@@ -61,6 +70,7 @@ static int write_probe(struct engine *e, const struct pci_addr *a)
 		fprintf(e->out, "write %-14s to %s\n", ab, path);
 	else
 		err = sysfs_probe(e->sfs, a, e->timeout_ms);
+	trace_write(e, err, ab, path);
 	if (err)
 		note_fault(e, a, err, "write %s to %s", ab, path);
 	return err;
@@ -79,6 +89,7 @@ static int write_driver(struct engine *e, const char *driver, const char *attr,
 		fprintf(e->out, "write %-14s to %s\n", ab, path);
 	else
 		err = sysfs_driver_write(e->sfs, driver, attr, a, e->timeout_ms);
+	trace_write(e, err, ab, path);
 	if (err)
 		note_fault(e, a, err, "write %s to %s", ab, path);
 	return err;
