@@ -13,6 +13,10 @@ settle() {	# outside the timings: let the sound card re-probe (a work item)
 	vh_wait 5 readback "$GPU_A" bochs-drm snd_hda_intel && vh_wait 5 readback "$GPU_B" bochs-drm snd_hda_intel
 	sleep 0.3
 }
+# HD-audio power saving (1 s in Debian's kernel) powers the codec down about a
+# second after a probe, and an unbind in that window waits ~0.6 s for it under
+# emulation: the same for both sides but at a random phase, so turn it off.
+echo 0 >/sys/module/snd_hda_intel/parameters/power_save || exit 1
 "$VH_BIN" bind "$(vh_short "$GPU_A")" >/dev/null && "$VH_BIN" rollback >/dev/null || exit 1  # loads vfio-pci
 settle
 i=0

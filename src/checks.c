@@ -104,6 +104,10 @@ static int check_vfio_module(const struct check_env *env, struct sysfs *sfs,
 	char detail[4096];
 	int err = kmodules_vfio_pci(sfs, env->root, env->kernel, &st, detail, sizeof(detail));
 
+	if (err == -ENOPKG)
+		return add(r, CHECK_WARN, "vfio-pci", NULL,
+			   "could not look up the vfio-pci module: %s\ninstall libkmod (on Debian: libkmod2)",
+			   detail);
 	if (err < 0)
 		return add(r, CHECK_WARN, "vfio-pci", NULL,
 			   "could not look up the vfio-pci module: %s\ncheck that libkmod can read %s",

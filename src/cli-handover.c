@@ -13,6 +13,7 @@
 #include <libudev.h>
 #include "aleph.h"
 #include "cli-handover.h"
+#include "kmod-dl.h"
 #include "kmodules.h"
 #include "log.h"
 #include "usage.h"
@@ -101,6 +102,10 @@ int cli_ensure_vfio(struct cli *cli, FILE *out)
 		return EXIT_FAILED;
 	}
 	err = kmodules_load("vfio-pci");
+	if (err == -ENOPKG) {
+		log_error("cannot load vfio-pci: %s; install libkmod (on Debian: libkmod2)", kmod_dl_error());
+		return EXIT_FAILED;
+	}
 	if (!err)
 		wait_registered(cli, "vfio-pci");
 	if (err || !sysfs_driver_registered(cli->sfs, "vfio-pci")) {

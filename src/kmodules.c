@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <libkmod.h>
+#include "kmod-dl.h"
 #include "kmodules.h"
 #include "util.h"
 
@@ -28,6 +28,7 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 		      enum vfio_avail *st, char *detail, size_t len)
 {
 	char rel[512], dir[4096], kbuf[256];
+	const struct kmod_dl *k;
 	struct kmod_ctx *ctx;
 	struct kmod_list *list = NULL;
 	struct kmod_module *mod;
@@ -39,25 +40,30 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 		snprintf(detail, len, "driver vfio-pci is registered");
 		return 0;
 	}
+	k = kmod_dl();
+	if (!k) {
+		snprintf(detail, len, "%s", kmod_dl_error());
+		return -ENOPKG;
+	}
 	if (!kver)
 		kver = kmodules_running_release(kbuf, sizeof(kbuf));
 	snprintf(rel, sizeof(rel), "/lib/modules/%s", kver);
 	err = root_path(root, rel, dir, sizeof(dir));
 	if (err)
 		return err;
-	ctx = kmod_new(dir, NULL);
+	ctx = k->kmod_new(dir, NULL);
 	if (!ctx)
 		return -ENOMEM;
-	kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	k->kmod_set_log_fn(ctx, kmod_quiet, NULL);
 	*st = VFIO_MISSING;
 	snprintf(detail, len, "%s", dir);
-	err = kmod_module_new_from_lookup(ctx, "vfio-pci", &list);
+	err = k->kmod_module_new_from_lookup(ctx, "vfio-pci", &list);
 	if (err < 0 || !list) {
 		err = 0;
 		goto out;
 	}
-	mod = kmod_module_get_module(list);
-	path = kmod_module_get_path(mod);
+	mod = k->kmod_module_get_module(list);
+	path = k->kmod_module_get_path(mod);
 	if (path) {
 		*st = VFIO_MODULE;
 		snprintf(detail, len, "%s", path);
@@ -65,36 +71,40 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 		*st = VFIO_BUILTIN;
 		snprintf(detail, len, "built into %s", kver);
 	}
-	kmod_module_unref(mod);
-	kmod_module_unref_list(list);
+	k->kmod_module_unref(mod);
+	k->kmod_module_unref_list(list);
 out:
-	kmod_unref(ctx);
+	k->kmod_unref(ctx);
 	return err;
 }
 
 int kmodules_load(const char *name)
 {
-	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	const struct kmod_dl *k = kmod_dl();
+	struct kmod_ctx *ctx;
 	struct kmod_list *list = NULL, *it;
 	int err;
 
+	if (!k)
+		return -ENOPKG;
+	ctx = k->kmod_new(NULL, NULL);
 	if (!ctx)
 		return -ENOMEM;
-	kmod_set_log_fn(ctx, kmod_quiet, NULL);
-	err = kmod_module_new_from_lookup(ctx, name, &list);
+	k->kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	err = k->kmod_module_new_from_lookup(ctx, name, &list);
 	if (err == 0 && !list)
 		err = -ENOENT;
-	kmod_list_foreach(it, list) {
-		struct kmod_module *mod = kmod_module_get_module(it);
+	for (it = list; it; it = k->kmod_list_next(list, it)) {
+		struct kmod_module *mod = k->kmod_module_get_module(it);
 
 		/* options from modprobe.d apply, as with modprobe */
-		err = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
+		err = k->kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
 						      NULL, NULL, NULL, NULL);
-		kmod_module_unref(mod);
+		k->kmod_module_unref(mod);
 		if (err >= 0)
 			break;
 	}
-	kmod_module_unref_list(list);
-	kmod_unref(ctx);
+	k->kmod_module_unref_list(list);
+	k->kmod_unref(ctx);
 	return err < 0 ? err : 0;
 }
