@@ -4,6 +4,7 @@
 #include "checks.h"
 #include "cli.h"
 #include "log.h"
+#include "safety.h"
 
 int cli_open(struct cli *cli, bool names)
 {
@@ -83,7 +84,28 @@ void cli_check_env(struct cli *cli, struct check_env *env)
 	env->host = &cli->host;
 	env->names = cli->names;
 	env->root = cli->root;
+	env->kernel = cli->kernel;
 	env->procroot = cli->sfs->live ? "/proc" : NULL;
 	env->named = cli->named;
 	env->nnamed = cli->nnamed;
+}
+
+/* A GPU slot's non-GPU function (a NIC) that was not named stays where it
+ * is, even when nothing holds it. */
+int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
+		  struct pci_addr **fns, size_t *nfns)
+{
+	struct selection sel = { slots, nslots, cli->named, cli->nnamed };
+	size_t kept = 0;
+
+	if (safety_slot_functions(&cli->host, slots, nslots, fns, nfns) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < *nfns; i++) {
+		const struct pci_func *f = pci_host_find(&cli->host, &(*fns)[i]);
+
+		if (f && safety_selected(&cli->host, &sel, f))
+			(*fns)[kept++] = (*fns)[i];
+	}
+	*nfns = kept;
+	return 0;
 }

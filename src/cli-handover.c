@@ -201,23 +201,40 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 	udev_unref(udev);
 }
 
-/* systemctl try-restart, exec'd without a shell; its exit status reported. */
-static int restart_supervisor(void)
+int cli_spawn(char *const argv[], bool out_to_stderr)
 {
-	char *argv[] = { "systemctl", "try-restart", "aleph-vm-supervisor.service", NULL };
+	posix_spawn_file_actions_t fa;
 	int status, err;
 	pid_t pid;
 
-	err = posix_spawnp(&pid, "systemctl", NULL, NULL, argv, environ);
-	if (err) {
-		log_error("cannot run systemctl: %s; restart aleph-vm-supervisor yourself", strerror(err));
+	fflush(NULL);
+	err = posix_spawn_file_actions_init(&fa);
+	if (!err && out_to_stderr)
+		err = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+	if (!err)
+		err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err)
 		return -err;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* systemctl try-restart, exec'd without a shell; its exit status reported. */
+static int restart_supervisor(bool json)
+{
+	char *argv[] = { "systemctl", "try-restart", "aleph-vm-supervisor.service", NULL };
+	int rc = cli_spawn(argv, json);
+
+	if (rc < 0) {
+		log_error("cannot run systemctl: %s; restart aleph-vm-supervisor yourself", strerror(-rc));
+		return rc;
 	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+	if (rc) {
 		log_error("systemctl try-restart aleph-vm-supervisor.service failed (status %d); "
-			  "see journalctl -u aleph-vm-supervisor", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			  "see journalctl -u aleph-vm-supervisor", rc);
 		return -EIO;
 	}
 	log_info("restarted aleph-vm-supervisor.service: it now sees the GPUs as they are");
@@ -236,7 +253,7 @@ void cli_aleph_after(struct cli *cli, FILE *out)
 		return;
 	}
 	if (cli->aleph) {
-		restart_supervisor();
+		restart_supervisor(cli->json);
 		return;
 	}
 	log_info("this is an Aleph node: aleph-vm detects GPUs only when its supervisor starts; "

@@ -1,5 +1,6 @@
 /* Steps that bind and rollback share. */
 #pragma once
+#include <stdbool.h>
 #include <stdio.h>
 #include "cli.h"
 #include "engine.h"
@@ -15,3 +16,13 @@ void cli_report_fault(struct cli *cli, const struct engine *e);
 void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n);
 void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n);
 void cli_aleph_after(struct cli *cli, FILE *out);
+
+struct json_object;
+/* bind's work on resolved slots, for bind and apply: refusals, lock,
+ * journal, engine, udev, report.  Takes slots (malloc'ed) and doc (the
+ * --json document, printed here) over. */
+int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
+		 struct pci_addr *slots, size_t nslots);
+/* Run argv (PATH searched, no shell), its output shown (on stderr when
+ * out_to_stderr: stdout carries --json); its exit status, or -errno. */
+int cli_spawn(char *const argv[], bool out_to_stderr);

@@ -23,6 +23,7 @@ struct cli {
 	double timeout;
 	const char *sysfs;
 	const char *root;
+	const char *kernel;     /* --kernel: target kernel release */
 	char **args;            /* selectors */
 	int nargs;
 	/* set up by cli_open() */
@@ -44,7 +45,8 @@ struct command {
 	bool names;             /* prints hwdb names (list, verify) */
 };
 
-extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollback;
+extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollback,
+	cmd_persist, cmd_unpersist, cmd_apply;
 
 /* Open the sysfs tree and read every function; prints the error. */
 int cli_open(struct cli *cli, bool names);
@@ -57,3 +59,7 @@ void cli_check_env(struct cli *cli, struct check_env *env);
 /* Parse and resolve the selectors to slots; on bad input prints why and
  * returns EXIT_USAGE. */
 int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots);
+/* The functions the slots hand over: each slot's GPU functions, and the
+ * others only where named by address.  0 or -ENOMEM. */
+int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
+		  struct pci_addr **fns, size_t *nfns);

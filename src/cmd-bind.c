@@ -119,38 +119,15 @@ struct bind_run {
 	struct json_object *doc, *jref;
 };
 
-/* Keep what the selection hands over: a GPU slot's non-GPU function (a NIC)
- * that was not named stays where it is, even when nothing holds it. */
-static void select_functions(struct cli *cli, struct bind_run *b)
+/* Everything before the first write: functions, refusals, lock, journal. */
+static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 {
-	struct selection sel = { b->slots, b->nslots, cli->named, cli->nnamed };
-	size_t kept = 0;
+	int rc = cli_need_privileges(cli, cmd);
 
-	for (size_t i = 0; i < b->nfns; i++) {
-		const struct pci_func *f = pci_host_find(&cli->host, &b->fns[i]);
-
-		if (f && safety_selected(&cli->host, &sel, f))
-			b->fns[kept++] = b->fns[i];
-	}
-	b->nfns = kept;
-}
-
-static int bind_prepare(struct cli *cli, struct bind_run *b)
-{
-	int rc;
-
-	if (!cli->nargs) {
-		log_error("bind needs a selector, e.g. vfio-handover bind 01:00 (see vfio-handover list)");
-		return EXIT_USAGE;
-	}
-	rc = cli_resolve(cli, &b->slots, &b->nslots);
-	if (!rc)
-		rc = cli_need_privileges(cli, "bind");
 	if (rc)
 		return rc;
-	if (safety_slot_functions(&cli->host, b->slots, b->nslots, &b->fns, &b->nfns) < 0)
+	if (cli_functions(cli, b->slots, b->nslots, &b->fns, &b->nfns) < 0)
 		return EXIT_FAILED;
-	select_functions(cli, b);
 	if (all_on_vfio(&cli->host, b->fns, b->nfns))
 		return EXIT_DONE;       /* nothing to change, not even the lock */
 	/* a refusal leaves everything untouched, the lock file included */
@@ -212,17 +189,17 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 	return EXIT_UNRESTORED;
 }
 
-static int run_bind(struct cli *cli)
+int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
+		 struct pci_addr *slots, size_t nslots)
 {
-	struct bind_run b = { .lockfd = -1 };
+	struct bind_run b = { .lockfd = -1, .slots = slots, .nslots = nslots, .doc = doc };
 	const char *outcome = "usage";
 	int rc;
 
-	b.doc = json_doc_new("bind");
 	b.jref = json_object_new_array();
 	json_object_object_add(b.doc, "writes", json_object_new_int(0));
 	json_object_object_add(b.doc, "elapsed_ms", json_object_new_int(0));
-	rc = bind_prepare(cli, &b);
+	rc = bind_prepare(cli, &b, cmd);
 	if (rc == EXIT_REFUSED)
 		outcome = "refused";
 	else if (rc == EXIT_DONE && all_on_vfio(&cli->host, b.fns, b.nfns))
@@ -245,6 +222,22 @@ static int run_bind(struct cli *cli)
 	free(b.fns);
 	free(b.slots);
 	return rc;
+}
+
+static int run_bind(struct cli *cli)
+{
+	struct pci_addr *slots;
+	size_t nslots;
+	int rc;
+
+	if (!cli->nargs) {
+		log_error("bind needs a selector, e.g. vfio-handover bind 01:00 (see vfio-handover list)");
+		return EXIT_USAGE;
+	}
+	rc = cli_resolve(cli, &slots, &nslots);
+	if (rc)
+		return rc;
+	return cli_handover(cli, "bind", json_doc_new("bind"), slots, nslots);
 }
 
 /* sysfs writes, module loading, the holder scan */

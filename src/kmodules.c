@@ -1,4 +1,8 @@
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -107,4 +111,81 @@ int kmodules_load(const char *name)
 	k->kmod_module_unref_list(list);
 	k->kmod_unref(ctx);
 	return err < 0 ? err : 0;
+}
+
+int kmodules_lookup(const char *root, const char *kver, const char *name,
+		    enum kmod_where *where, char *path, size_t len)
+{
+	const struct kmod_dl *k = kmod_dl();
+	char rel[512], dir[4096], idx[4200];
+	struct kmod_ctx *ctx;
+	struct kmod_list *list = NULL;
+	const char *file;
+	int err;
+
+	if (!k)
+		return -ENOPKG;
+	snprintf(rel, sizeof(rel), "/lib/modules/%s", kver);
+	err = root_path(root, rel, dir, sizeof(dir));
+	if (err)
+		return err;
+	/* libkmod finds nothing without the index: say so rather than "absent" */
+	snprintf(idx, sizeof(idx), "%s/modules.dep.bin", dir);
+	if (access(idx, R_OK) < 0)
+		return -errno;
+	ctx = k->kmod_new(dir, NULL);
+	if (!ctx)
+		return -ENOMEM;
+	k->kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	*where = KMOD_ABSENT;
+	if (path && len)
+		path[0] = '\0';
+	err = k->kmod_module_new_from_lookup(ctx, name, &list);
+	if (err >= 0 && list) {
+		struct kmod_module *mod = k->kmod_module_get_module(list);
+
+		file = k->kmod_module_get_path(mod);
+		*where = file ? KMOD_FILE : KMOD_BUILTIN;
+		if (file && path)
+			snprintf(path, len, "%s", file);
+		k->kmod_module_unref(mod);
+		k->kmod_module_unref_list(list);
+	}
+	k->kmod_unref(ctx);
+	return 0;
+}
+
+int kmodules_newest_release(const char *root, char *buf, size_t len)
+{
+	char dir[4096];
+	struct dirent **names;
+	int n, err = root_path(root, "/lib/modules", dir, sizeof(dir));
+
+	if (err)
+		return err;
+	n = scandir(dir, &names, NULL, versionsort);
+	if (n < 0)
+		return -errno;
+	err = -ENOENT;
+	for (int i = n - 1; i >= 0; i--) {
+		char sub[4400];
+		struct stat st;
+
+		snprintf(sub, sizeof(sub), "%s/%s", dir, names[i]->d_name);
+		if (err && names[i]->d_name[0] != '.' && stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+			snprintf(buf, len, "%s", names[i]->d_name);
+			err = 0;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return err;
+}
+
+bool kmodules_name_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+			return false;
+	return *a == *b;
 }

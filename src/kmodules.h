@@ -1,5 +1,6 @@
 /* Kernel modules through libkmod: is vfio-pci there for the target kernel. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include "sysfs.h"
 
@@ -19,3 +20,20 @@ const char *kmodules_running_release(char *buf, size_t len);
 /* Load a module and what it depends on, for the running kernel (no shell,
  * no modprobe binary).  0, or -errno (-ENOENT: no such module). */
 int kmodules_load(const char *name);
+
+/* Where a module is for a kernel: a file, built in, or not there. */
+enum kmod_where {
+	KMOD_FILE,
+	KMOD_BUILTIN,
+	KMOD_ABSENT,
+};
+/* Look name up (aliases too) in ROOT/lib/modules/KVER with libkmod.
+ * path (may be NULL) gets the module file.  0, -ENOENT when that
+ * directory has no module index, -ENOPKG without libkmod, or -errno. */
+int kmodules_lookup(const char *root, const char *kver, const char *name,
+		    enum kmod_where *where, char *path, size_t len);
+/* The newest kernel release with a directory under ROOT/lib/modules
+ * (version order); -ENOENT if none. */
+int kmodules_newest_release(const char *root, char *buf, size_t len);
+/* kmod treats '-' and '_' in module names alike. */
+bool kmodules_name_eq(const char *a, const char *b);

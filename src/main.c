@@ -17,11 +17,16 @@ static const struct command *const commands[] = {
 	&cmd_verify,
 	&cmd_bind,
 	&cmd_rollback,
+	&cmd_persist,
+	&cmd_unpersist,
+	&cmd_apply,
 };
+
+#define COMMAND_NAMES "list, check, verify, bind, rollback, persist, unpersist, apply"
 
 enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_FORCE, OPT_TIMEOUT, OPT_SYSFS, OPT_ROOT,
-	OPT_NO_INITRAMFS, OPT_ALEPH, OPT_ALL,
+	OPT_NO_INITRAMFS, OPT_ALEPH, OPT_ALL, OPT_KERNEL,
 };
 
 static const struct option options[] = {
@@ -34,6 +39,7 @@ static const struct option options[] = {
 	{ "no-initramfs", no_argument, NULL, OPT_NO_INITRAMFS },
 	{ "aleph", no_argument, NULL, OPT_ALEPH },
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -47,7 +53,7 @@ static void usage(FILE *fp)
 		"Hand GPUs over to vfio-pci at runtime, verify, and give them back.\n\n"
 		"Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(fp, "  %-8s %-14s %s\n", commands[i]->name, commands[i]->args, commands[i]->help);
+		fprintf(fp, "  %-9s %-14s %s\n", commands[i]->name, commands[i]->args, commands[i]->help);
 	fprintf(fp, "\nSelectors name whole GPUs: 0000:01:00.0, 01:00.0, 01:00 (the slot), 10de:27b0\n"
 		"(every device with that vendor:device id).\n\n"
 		"Options:\n"
@@ -58,7 +64,8 @@ static void usage(FILE *fp)
 		"  --timeout SEC     limit for each kernel step (default 10)\n"
 		"  --sysfs DIR       read the PCI tree from DIR instead of /sys\n"
 		"  --root DIR        prefix for configuration and state paths\n"
-		"  --no-initramfs    persist: do not refresh the initramfs\n"
+		"  --no-initramfs    persist, unpersist: do not refresh the initramfs\n"
+		"  --kernel VERSION  persist, check: the kernel the next boot runs\n"
 		"  --aleph           also manage the Aleph supervisor's GPU setting\n"
 		"  -v, --verbose     say more\n"
 		"  -q, --quiet       say only errors\n"
@@ -107,6 +114,14 @@ static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
 		case OPT_ALL: cli->all = true; break;
 		case OPT_SYSFS: cli->sysfs = optarg; break;
 		case OPT_ROOT: cli->root = optarg; break;
+		case OPT_KERNEL:
+			if (!optarg[0] || strchr(optarg, '/') || !strcmp(optarg, ".") || !strcmp(optarg, "..")) {
+				log_error("bad --kernel '%s': expected a kernel release as in /lib/modules, "
+					  "e.g. 6.1.0-18-amd64", optarg);
+				return EXIT_USAGE;
+			}
+			cli->kernel = optarg;
+			break;
 		case 'v': cli->verbose++; break;
 		case 'q': cli->quiet = true; break;
 		case OPT_TIMEOUT:
@@ -146,12 +161,12 @@ int main(int argc, char **argv)
 		return rc ? rc : exit_now;
 	log_setup(cli.verbose, cli.quiet);
 	if (optind >= argc) {
-		log_error("no command given; expected one of list, check, verify, bind, rollback (see --help)");
+		log_error("no command given; expected one of " COMMAND_NAMES " (see --help)");
 		return EXIT_USAGE;
 	}
 	cmd = find_command(argv[optind]);
 	if (!cmd) {
-		log_error("unknown command '%s'; expected one of list, check, verify, bind, rollback (see --help)",
+		log_error("unknown command '%s'; expected one of " COMMAND_NAMES " (see --help)",
 			  argv[optind]);
 		return EXIT_USAGE;
 	}

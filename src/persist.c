@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "atomic-file.h"
+#include "kmodules.h"
 #include "persist.h"
 #include "util.h"
 
@@ -167,24 +168,16 @@ static bool module_name_ok(const char *m)
 	return true;
 }
 
-/* kmod treats '-' and '_' in module names alike. */
-static bool module_eq(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++)
-		if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
-			return false;
-	return *a == *b;
-}
 
 static int put_softdeps(FILE *f, const char *const *mods)
 {
 	for (size_t i = 0; mods && mods[i]; i++) {
-		bool seen = module_eq(mods[i], "vfio_pci");    /* no loop on itself */
+		bool seen = kmodules_name_eq(mods[i], "vfio_pci");    /* no loop on itself */
 
 		if (!module_name_ok(mods[i]))
 			return -EINVAL;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = module_eq(mods[i], mods[j]);
+			seen = kmodules_name_eq(mods[i], mods[j]);
 		if (!seen)
 			fprintf(f, "softdep %s pre: vfio-pci\n", mods[i]);
 	}
@@ -865,6 +858,14 @@ static bool is_ours(const char *text)
 
 /* ---- a plan: every change computed and checked before the first write ---- */
 
+/* The file the last failure was about, for the message. */
+static char last_path[PATH_MAX];
+
+const char *persist_last_path(void)
+{
+	return last_path;
+}
+
 struct op {
 	const char *rel;        /* path under the root */
 	char path[PATH_MAX];
@@ -897,6 +898,7 @@ static int plan_add(struct plan *p, const char *rel, struct op **op)
 	memset(o, 0, sizeof(*o));
 	o->rel = rel;
 	err = root_path(p->root, rel, o->path, sizeof(o->path));
+	snprintf(last_path, sizeof(last_path), "%s", o->path);
 	if (!err)
 		err = read_text(o->path, false, &o->old, &o->st);
 	if (err)
@@ -1147,6 +1149,7 @@ static int op_apply(struct op *o)
 
 	if (o->new && o->old && !strcmp(o->new, o->old))
 		return 0;
+	snprintf(last_path, sizeof(last_path), "%s", o->path);
 	if (!o->new) {
 		err = remove_file(o->path);
 		o->done = !err;
@@ -1286,5 +1289,24 @@ int persist_remove(const struct persist_target *t, char ***removed)
 	if (!err && removed)
 		err = plan_list(&p, removed);
 	plan_free(&p);
+	return err;
+}
+
+int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n)
+{
+	char path[PATH_MAX], *text;
+	struct stat st;
+	int err = root_path(root, PERSIST_DEVICES_CONF, path, sizeof(path));
+
+	*fns = NULL;
+	*n = 0;
+	if (!err)
+		err = read_text(path, false, &text, &st);
+	if (err)
+		return err;
+	if (!text)
+		return -ENOENT;
+	err = persist_parse_devices_conf(text, fns, n);
+	free(text);
 	return err;
 }

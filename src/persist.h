@@ -57,6 +57,9 @@ int persist_render_modules_load(const struct persist_target *t, char **out);
 int persist_render_initramfs_block(const struct persist_target *t, char **out);   /* block body */
 int persist_render_dracut(const struct persist_target *t, char **out);
 
+/* Read ROOT/etc/vfio-handover/devices.conf (never through a symlink) and
+ * parse it; -ENOENT when there is none. */
+int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n);
 /* Parse devices.conf back, functions in file order; -EBADMSG on garbage. */
 int persist_parse_devices_conf(const char *text, struct persist_fn **fns, size_t *n);
 
@@ -77,6 +80,8 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
  * directories removed.  Nothing persisted: a no-op returning 0. */
 int persist_remove(const struct persist_target *t, char ***removed);
 void persist_free_list(char **list);
+/* After persist_write or persist_remove failed: the file it was at. */
+const char *persist_last_path(void);
 
 /* Insert (at the end) or replace (in place) the managed block of text. */
 int persist_set_block(const char *text, const char *body, char **out);

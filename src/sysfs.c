@@ -206,6 +206,22 @@ int sysfs_dev_path(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_
 	return err < 0 ? err : 0;
 }
 
+int sysfs_driver_module(struct sysfs *sfs, const char *driver, char *buf, size_t len)
+{
+	char rel[256], target[4096];
+	int err;
+
+	if (!sysfs_valid_driver_name(driver))
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "bus/pci/drivers/%s/module", driver);
+	err = sfs->ops->readlink(sfs, sfs->rootfd, rel, target, sizeof(target));
+	if (err < 0)
+		return err;
+	if (snprintf(buf, len, "%s", last_component(target)) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 int sysfs_dev_has(struct sysfs *sfs, const struct pci_addr *a, const char *sub)
 {
 	struct stat st;

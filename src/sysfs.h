@@ -56,6 +56,9 @@ int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n);
 int sysfs_count_iommu_groups(struct sysfs *sfs);
 /* Is a driver registered on the PCI bus (bus/pci/drivers/<name>)? */
 int sysfs_driver_registered(struct sysfs *sfs, const char *driver);
+/* The module a PCI driver comes from (bus/pci/drivers/<d>/module);
+ * -ENOENT for a driver built into the kernel. */
+int sysfs_driver_module(struct sysfs *sfs, const char *driver, char *buf, size_t len);
 /* Physical slot name whose address is the function's slot, "" if none. */
 int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len);
 

@@ -16,6 +16,30 @@ kernel=$(uname -r)
 pass=0
 fail=0
 
+# A root's lib/modules/VER/fake-modules ("module PATH" or "builtin PATH" per
+# line) becomes a kernel libkmod can read: empty objects at PATH, and the
+# indexes depmod builds from them.
+fake_kernels() {
+	for spec in "$1"/lib/modules/*/fake-modules; do
+		[ -f "$spec" ] || continue
+		dir=${spec%/fake-modules}
+		: > "$dir/modules.order"
+		: > "$dir/modules.builtin"
+		while read -r kind path; do
+			case $kind in
+			module)	mkdir -p "$dir/${path%/*}"
+				cp "$tmp/empty.o" "$dir/$path"
+				echo "$path" >> "$dir/modules.order" ;;
+			builtin) echo "$path" >> "$dir/modules.builtin" ;;
+			esac
+		done < "$spec"
+		rm "$spec"
+		PATH=$PATH:/sbin:/usr/sbin depmod -b "$1" "${dir##*/}" 2>/dev/null || return 1
+	done
+}
+echo 'int vh_fake_module;' > "$tmp/empty.c"
+${CC:-cc} -c "$tmp/empty.c" -o "$tmp/empty.o" || exit 99
+
 snapshot() {
 	# every path with its type, size, mode, link target and content hash
 	find "$@" -printf '%p %y %s %m %l\n' | sort
@@ -35,6 +59,7 @@ run_case() {
 	fi
 	mkdir -p "$root"
 	[ -d "$TESTS_SRCDIR/roots/$name" ] && cp -R "$TESTS_SRCDIR/roots/$name/." "$root/"
+	fake_kernels "$root" || { echo "FAIL $name: depmod failed"; return 1; }
 	snapshot "$tree" "$root" > "$tmp/before"
 	# shellcheck disable=SC2086
 	VFIO_HANDOVER_NO_HWDB=1 ${VH_WRAP:-} "$VH_BIN" --sysfs "$tree" --root "$root" "$@" \
@@ -46,6 +71,13 @@ run_case() {
 		echo "--- stderr"
 		cat "$tmp/err"
 		echo "--- exit $rc"
+		# what persist and unpersist leave under the root's /etc
+		case "$name" in rw-persist*|rw-unpersist*)
+			echo "--- files"
+			(cd "$root" && find etc -printf '%p %y %m\n' 2>/dev/null | sort)
+			(cd "$root" && find etc -type f 2>/dev/null | sort | while read -r f; do
+				echo "=== $f"; cat "$f"; done) ;;
+		esac
 	} | sed -e "s|$tree|@SYSFS@|g" -e "s|$root|@ROOT@|g" -e "s|$kernel|@KERNEL@|g" \
 		-e 's|"elapsed_ms": [0-9]*|"elapsed_ms": @MS@|' > "$tmp/actual"
 	[ -n "${UPDATE_GOLDEN:-}" ] && cp "$tmp/actual" "$golden/$name.txt"

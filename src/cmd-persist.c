@@ -1,0 +1,541 @@
+/* persist, unpersist: the boot configuration that makes a hand-over
+ * survive a reboot, written and removed exactly (persist.c), then the
+ * initramfs refreshed so that early boot sees it too. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cap-ng.h>
+#include "checks.h"
+#include "cli-handover.h"
+#include "json-out.h"
+#include "log.h"
+#include "persist-target.h"
+#include "safety.h"
+#include "util.h"
+
+static bool root_is_slash(const struct cli *cli)
+{
+	return !cli->root || !cli->root[0] || strcmp(cli->root, "/") == 0;
+}
+
+/* /etc is root's: say so before anything, like bind does for /sys. */
+static int need_root(struct cli *cli, const char *cmd)
+{
+	if (!root_is_slash(cli) || cli->dry_run || geteuid() == 0 ||
+	    capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
+		return EXIT_DONE;
+	log_error("%s writes the boot configuration in /etc and refreshes the initramfs: "
+		  "it needs root; run it with sudo", cmd);
+	return EXIT_NOPERM;
+}
+
+/* The refusals that would stop apply at the next boot (a process holding
+ * the GPU now does not matter then). */
+static int refuse_for_boot(struct cli *cli, const struct pci_addr *slots, size_t nslots)
+{
+	struct check_env env;
+	struct check_report r;
+	int refused = 0, err;
+
+	cli_check_env(cli, &env);
+	env.refusals_only = true;
+	err = check_run(&env, slots, nslots, &r);
+	if (err < 0) {
+		log_error("could not run the safety checks: %s", strerror(-err));
+		return EXIT_FAILED;
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		const struct check_item *it = &r.items[i];
+		enum refusal kind = safety_refusal(it);
+
+		if (kind == REFUSAL_NONE || strcmp(it->name, "in-use") == 0)
+			continue;
+		/* no --force here: the boot service runs apply without it */
+		refused = 1;
+		log_error("refused: %s; apply would refuse it at every boot", it->message);
+		if (it->fix)
+			log_error("  fix: %s", it->fix);
+	}
+	check_report_free(&r);
+	return refused ? EXIT_REFUSED : EXIT_DONE;
+}
+
+struct persist_run {
+	struct persist_facts facts;
+	struct persist_fn *pfns;
+	size_t n;
+	char **files;                   /* written or removed */
+	struct json_object *doc;
+	const char *initramfs;          /* "ran", "failed", "skipped", "planned", "not needed" */
+	int initramfs_status;
+};
+
+static const char *builder_cmd(bool dracut)
+{
+	return dracut ? "dracut --regenerate-all --force" : "update-initramfs -u -k all";
+}
+
+/* Early boot reads modules and modprobe.d from the initramfs. */
+static int refresh_initramfs(struct cli *cli, struct persist_run *p)
+{
+	char *upd[] = { "update-initramfs", "-u", "-k", "all", NULL };
+	char *drc[] = { "dracut", "--regenerate-all", "--force", NULL };
+	const char *cmd = builder_cmd(p->facts.dracut);
+	int rc;
+
+	p->initramfs = "skipped";
+	if (cli->dry_run) {
+		p->initramfs = cli->no_initramfs ? "skipped" : "planned";
+		if (!cli->no_initramfs && root_is_slash(cli))
+			fprintf(cli->json ? stderr : stdout, "run %s\n", cmd);
+		return EXIT_DONE;
+	}
+	if (cli->no_initramfs) {
+		log_info("initramfs not refreshed (--no-initramfs): run %s before the next boot", cmd);
+		return EXIT_DONE;
+	}
+	if (!root_is_slash(cli)) {
+		log_info("initramfs of %s not refreshed from here: run chroot %s %s", cli->root,
+			 cli->root, cmd);
+		return EXIT_DONE;
+	}
+	log_info("running %s", cmd);
+	rc = cli_spawn(p->facts.dracut ? drc : upd, cli->json);
+	p->initramfs_status = rc;
+	if (rc == 0) {
+		p->initramfs = "ran";
+		return EXIT_DONE;
+	}
+	p->initramfs = "failed";
+	if (rc < 0)
+		log_error("cannot run %s: %s; the files are written: install it or run it yourself "
+			  "before the next boot", cmd, strerror(-rc));
+	else
+		log_error("%s failed (exit status %d); the files are written: fix what it said and run "
+			  "it again before the next boot", cmd, rc);
+	return EXIT_FAILED;
+}
+
+/* verb NULL: "restored" for what is still there (edited back), else "removed" */
+static void print_files(struct cli *cli, char **files, const char *verb)
+{
+	if (cli->json)
+		return;
+	for (char **f = files; f && *f; f++)
+		printf("  %s %s\n", verb ? verb : access(*f, F_OK) == 0 ? "restored" : "removed", *f);
+}
+
+static void explain(struct cli *cli, const struct persist_facts *pf)
+{
+	if (pf->vfio_builtin)
+		log_info("vfio-pci is built into kernel %s: it ignores modprobe.d options, so the boot "
+			 "service (vfio-handover apply) hands the GPU over", pf->kernel);
+	else if (!pf->ids_exclusive)
+		log_info("no 'options vfio-pci ids=' line: %s; the boot service (vfio-handover apply) "
+			 "hands the GPU over by address", pf->ids_reason);
+	if (!cli->json && !cli->dry_run && root_is_slash(cli))
+		printf("at the next boot vfio-handover.service runs apply; if it is not enabled: "
+		       "systemctl enable vfio-handover.service\n");
+}
+
+/* Facts of the target system for these functions (present on the host). */
+static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr *fns, size_t n)
+{
+	struct journal j = { 0 };
+	char why[600];
+	int err;
+
+	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
+	if (err < 0) {
+		log_error("cannot persist: %s", why);
+		return EXIT_FAILED;
+	}
+	persist_facts_ids(&cli->host, fns, n, &p->facts);
+	/* a function already on vfio-pci: its host driver is in the journal */
+	journal_load(cli->root, &j);
+	err = persist_facts_softdeps(cli->sfs, &cli->host, &j, fns, n, &p->facts);
+	journal_free(&j);
+	if (err < 0)
+		return EXIT_FAILED;
+	p->pfns = calloc(n ? n : 1, sizeof(*p->pfns));
+	if (!p->pfns)
+		return EXIT_FAILED;
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
+		char ab[PCI_ADDR_LEN];
+
+		if (!f || persist_fn_load(cli->sfs, f, &p->pfns[i]) < 0) {
+			log_error("%s: cannot read its ids and place from sysfs", pci_addr_fmt(&fns[i], ab));
+			return EXIT_FAILED;
+		}
+	}
+	p->n = n;
+	return EXIT_DONE;
+}
+
+static void target_of(const struct cli *cli, const struct persist_facts *pf,
+		      struct persist_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->root = cli->root;
+	t->kernel = pf->kernel;
+	t->dracut = pf->dracut;
+	t->vfio_builtin = pf->vfio_builtin;
+	t->has_virqfd = pf->has_virqfd;
+	t->ids_exclusive = pf->ids_exclusive;
+	t->ids_reason = pf->ids_reason;
+	t->softdep_modules = (const char *const *)pf->softdeps;
+	t->aleph = cli->aleph;
+}
+
+/* --dry-run: the content persist would write, file by file. */
+static int show_plan(struct cli *cli, const struct persist_target *t, const struct persist_run *p)
+{
+	FILE *out = cli->json ? stderr : stdout;
+	char *text[4] = { NULL };
+	const char *path[4] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
+				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES };
+	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]);
+
+	if (!err)
+		err = persist_render_modprobe(t, p->pfns, p->n, &text[1]);
+	if (!err)
+		err = persist_render_modules_load(t, &text[2]);
+	if (!err)
+		err = t->dracut ? persist_render_dracut(t, &text[3]) : persist_render_initramfs_block(t, &text[3]);
+	for (size_t i = 0; !err && i < 4; i++)
+		fprintf(out, "write %s%s:\n%s", path[i],
+			i == 3 && !t->dracut ? " (its vfio-handover block)" : "", text[i]);
+	if (!err && t->aleph)
+		fprintf(out, "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s (if it exists)\n",
+			PERSIST_SUPERVISOR_ENV);
+	for (size_t i = 0; i < 4; i++)
+		free(text[i]);
+	return err;
+}
+
+static void report_write_error(const char *cmd, int err)
+{
+	const char *path = persist_last_path();
+
+	if (err == -ELOOP)
+		log_error("%s: %s is a symbolic link: refusing to write through it; nothing was "
+			  "changed; remove the link and run this again", cmd, path);
+	else if (err == -EEXIST)
+		log_error("%s: %s exists and was not written by vfio-handover: nothing was changed; "
+			  "move it away and run this again", cmd, path);
+	else
+		log_error("%s: cannot write %s: %s; every file is as it was before", cmd, path,
+			  strerror(-err));
+}
+
+static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
+{
+	struct persist_target t;
+	int err;
+
+	target_of(cli, &p->facts, &t);
+	if (cli->dry_run)
+		return show_plan(cli, &t, p) ? EXIT_FAILED : EXIT_DONE;
+	err = persist_write(&t, p->pfns, p->n, &p->files);
+	if (err < 0) {
+		report_write_error(cmd, err);
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}
+
+static struct json_object *fns_json(const struct persist_run *p)
+{
+	struct json_object *arr = json_object_new_array();
+	char ab[PCI_ADDR_LEN], ids[16], sub[16];
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct persist_fn *f = &p->pfns[i];
+		struct json_object *o = json_object_new_object();
+
+		snprintf(ids, sizeof(ids), "%04x:%04x", f->vendor, f->device);
+		snprintf(sub, sizeof(sub), "%04x:%04x", f->subvendor, f->subdevice);
+		json_object_object_add(o, "address", json_object_new_string(pci_addr_fmt(&f->addr, ab)));
+		json_object_object_add(o, "id", json_object_new_string(ids));
+		json_object_object_add(o, "subsystem", json_object_new_string(sub));
+		json_object_object_add(o, "physical_slot", json_str_or_null(f->phys_slot));
+		json_object_object_add(o, "path", json_str_or_null(f->path));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static void finish_json(struct cli *cli, struct persist_run *p, int rc)
+{
+	struct json_object *files = json_object_new_array(), *ir = json_object_new_object();
+
+	for (char **f = p->files; f && *f; f++)
+		json_object_array_add(files, json_object_new_string(*f));
+	json_object_object_add(p->doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
+	json_object_object_add(p->doc, "dry_run", json_object_new_boolean(cli->dry_run));
+	json_object_object_add(p->doc, "kernel", json_str_or_null(p->facts.kernel));
+	json_object_object_add(p->doc, "vfio_builtin", json_object_new_boolean(p->facts.vfio_builtin));
+	json_object_object_add(p->doc, "ids_option",
+			       json_object_new_boolean(p->n && p->facts.ids_exclusive && !p->facts.vfio_builtin));
+	json_object_object_add(p->doc, "ids_reason", p->facts.ids_exclusive ? NULL :
+			       json_object_new_string(p->facts.ids_reason));
+	json_object_object_add(ir, "builder", json_object_new_string(p->facts.dracut ? "dracut" :
+								       "initramfs-tools"));
+	json_object_object_add(ir, "command", json_object_new_string(builder_cmd(p->facts.dracut)));
+	json_object_object_add(ir, "result", json_object_new_string(p->initramfs ? p->initramfs : "skipped"));
+	json_object_object_add(ir, "exit_status", p->initramfs && !strcmp(p->initramfs, "failed") &&
+			       p->initramfs_status > 0 ? json_object_new_int(p->initramfs_status) : NULL);
+	json_object_object_add(p->doc, "initramfs", ir);
+	json_object_object_add(p->doc, "files", files);
+	json_object_object_add(p->doc, "functions", fns_json(p));
+	json_print(p->doc);
+	p->doc = NULL;
+}
+
+static void run_free(struct persist_run *p)
+{
+	persist_facts_free(&p->facts);
+	persist_free_list(p->files);
+	free(p->pfns);
+	json_object_put(p->doc);
+}
+
+static int persist_selection(struct cli *cli, struct persist_run *p)
+{
+	struct pci_addr *slots = NULL, *fns = NULL;
+	size_t nslots = 0, nfns = 0;
+	int rc;
+
+	if (!cli->nargs) {
+		log_error("persist needs a selector, e.g. vfio-handover persist 01:00 (see vfio-handover list)");
+		return EXIT_USAGE;
+	}
+	rc = cli_resolve(cli, &slots, &nslots);
+	if (!rc)
+		rc = need_root(cli, "persist");
+	if (!rc && cli_functions(cli, slots, nslots, &fns, &nfns) < 0)
+		rc = EXIT_FAILED;
+	if (!rc)
+		rc = refuse_for_boot(cli, slots, nslots);
+	if (!rc)
+		rc = gather(cli, p, fns, nfns);
+	if (!rc)
+		rc = write_files(cli, "persist", p);
+	if (!rc && !cli->json && !cli->dry_run) {
+		char sb[PCI_SLOT_LEN];
+
+		for (size_t s = 0; s < nslots; s++)
+			printf("persisted %s for kernel %s (%s)\n", pci_slot_fmt(&slots[s], sb),
+			       p->facts.kernel, p->facts.kernel_from);
+		print_files(cli, p->files, "wrote");
+	}
+	free(slots);
+	free(fns);
+	return rc;
+}
+
+static int run_persist(struct cli *cli)
+{
+	struct persist_run p = { .doc = json_doc_new("persist") };
+	int rc = persist_selection(cli, &p);
+
+	if (!rc) {
+		explain(cli, &p.facts);
+		rc = refresh_initramfs(cli, &p);
+	}
+	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
+		finish_json(cli, &p, rc);
+	run_free(&p);
+	return rc;
+}
+
+/* ---- unpersist ---- */
+
+static bool selector_matches(const struct selector *s, const struct persist_fn *f)
+{
+	switch (s->kind) {
+	case SEL_FUNCTION:
+	case SEL_SLOT:
+		return pci_same_slot(&s->addr, &f->addr);
+	case SEL_ID:
+		return s->vendor == f->vendor && s->device == f->device;
+	}
+	return false;
+}
+
+/* The persisted functions in the slots the selectors name; EXIT_USAGE
+ * when one names nothing persisted. */
+static int mark_selected(struct cli *cli, const struct persist_fn *fns, size_t n, bool *drop)
+{
+	char why[160];
+
+	for (int i = 0; i < cli->nargs; i++) {
+		struct selector s;
+		bool any = false;
+
+		if (selector_parse(cli->args[i], &s, why, sizeof(why)) < 0) {
+			log_error("bad selector '%s': %s", cli->args[i], why);
+			return EXIT_USAGE;
+		}
+		for (size_t k = 0; k < n; k++)
+			if (selector_matches(&s, &fns[k]))
+				any = true;
+		/* whole GPUs: every persisted function of a matching slot */
+		for (size_t k = 0; any && k < n; k++)
+			for (size_t m = 0; m < n; m++)
+				if (selector_matches(&s, &fns[m]) && pci_same_slot(&fns[m].addr, &fns[k].addr))
+					drop[k] = true;
+		if (!any) {
+			log_error("selector '%s' matches no persisted device; %s lists them",
+				  cli->args[i], PERSIST_DEVICES_CONF);
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_DONE;
+}
+
+static int read_persisted(struct cli *cli, struct persist_fn **fns, size_t *n)
+{
+	int err = persist_read_devices(cli->root, fns, n);
+
+	if (err == -ENOENT)
+		return EXIT_DONE;
+	if (err < 0) {
+		log_error("cannot read %s%s: %s; fix or remove it", root_is_slash(cli) ? "" : cli->root,
+			  PERSIST_DEVICES_CONF, strerror(-err));
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}
+
+/* Keep the functions not selected: the files say what persisting those
+ * alone would say. */
+static int keep_rest(struct cli *cli, struct persist_run *p, struct persist_fn *fns, size_t n,
+		     const bool *drop)
+{
+	struct pci_addr *addrs = calloc(n, sizeof(*addrs));
+	struct journal j = { 0 };
+	char why[600];
+	size_t kept = 0;
+	int err;
+
+	if (!addrs)
+		return EXIT_FAILED;
+	for (size_t i = 0; i < n; i++)
+		if (!drop[i]) {
+			fns[kept] = fns[i];
+			addrs[kept++] = fns[i].addr;
+		}
+	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
+	if (err < 0) {
+		log_error("cannot rewrite the boot configuration: %s", why);
+		free(addrs);
+		return EXIT_FAILED;
+	}
+	persist_facts_ids(&cli->host, addrs, kept, &p->facts);
+	journal_load(cli->root, &j);
+	err = persist_facts_softdeps(cli->sfs, &cli->host, &j, addrs, kept, &p->facts);
+	journal_free(&j);
+	free(addrs);
+	p->pfns = fns;
+	p->n = kept;
+	if (err < 0)
+		return EXIT_FAILED;
+	return write_files(cli, "unpersist", p);
+}
+
+static int remove_all(struct cli *cli, struct persist_run *p)
+{
+	struct persist_target t = { .root = cli->root };
+	int err;
+
+	if (cli->dry_run) {
+		fprintf(cli->json ? stderr : stdout, "remove what persist wrote under %s/etc\n",
+			root_is_slash(cli) ? "" : cli->root);
+		return EXIT_DONE;
+	}
+	err = persist_remove(&t, &p->files);
+	if (err < 0) {
+		report_write_error("unpersist", err);
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}
+
+static int unpersist(struct cli *cli, struct persist_run *p)
+{
+	struct persist_fn *fns;
+	bool *drop;
+	size_t n, ndrop = 0;
+	int rc = need_root(cli, "unpersist");
+
+	if (!rc)
+		rc = read_persisted(cli, &fns, &n);
+	if (rc)
+		return rc;
+	drop = calloc(n ? n : 1, sizeof(*drop));
+	if (!drop) {
+		free(fns);
+		return EXIT_FAILED;
+	}
+	for (size_t i = 0; i < n; i++)
+		drop[i] = !cli->nargs;
+	if (cli->nargs)
+		rc = mark_selected(cli, fns, n, drop);
+	for (size_t i = 0; i < n; i++)
+		ndrop += drop[i];
+	p->facts.dracut = persist_detect_dracut(cli->root);
+	if (!rc)
+		rc = ndrop == n ? remove_all(cli, p) : keep_rest(cli, p, fns, n, drop);
+	if (p->pfns != fns)
+		free(fns);
+	free(drop);
+	if (!rc && !cli->json && !cli->dry_run) {
+		if (!p->files || !p->files[0])
+			printf("nothing persisted: no file changed\n");
+		else
+			printf("unpersisted %zu function%s\n", ndrop, ndrop == 1 ? "" : "s");
+		print_files(cli, p->files, ndrop == n ? NULL : "rewrote");
+	}
+	return rc;
+}
+
+static int run_unpersist(struct cli *cli)
+{
+	struct persist_run p = { .doc = json_doc_new("unpersist") };
+	int rc = unpersist(cli, &p);
+
+	/* the initramfs still carries the modules until it is rebuilt */
+	if (!rc && (cli->dry_run || (p.files && p.files[0])))
+		rc = refresh_initramfs(cli, &p);
+	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
+		finish_json(cli, &p, rc);
+	run_free(&p);
+	return rc;
+}
+
+/* files under /etc, replaced keeping owner and mode */
+static const int persist_caps[] = {
+	CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_FOWNER, CAP_FSETID,
+};
+
+const struct command cmd_persist = {
+	.name = "persist",
+	.args = "SELECTOR...",
+	.help = "write the boot configuration that hands the GPUs over at every boot",
+	.run = run_persist,
+	.caps = persist_caps,
+	.ncaps = ARRAY_SIZE(persist_caps),
+};
+
+const struct command cmd_unpersist = {
+	.name = "unpersist",
+	.args = "[SELECTOR...]",
+	.help = "remove exactly what persist wrote (no selector: everything)",
+	.run = run_unpersist,
+	.caps = persist_caps,
+	.ncaps = ARRAY_SIZE(persist_caps),
+};

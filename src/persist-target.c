@@ -1,0 +1,218 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "kmodules.h"
+#include "persist-target.h"
+#include "util.h"
+
+/* Drivers a GPU's functions are commonly claimed by at boot. */
+static const char *const usual_gpu_modules[] = {
+	"nouveau", "nvidia", "nvidia_drm", "amdgpu", "radeon", "snd_hda_intel",
+};
+
+int persist_chain_from_link(const char *target, char *buf, size_t len)
+{
+	const char *p = strstr(target, "/pci");
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (!p)
+		return -EINVAL;
+	p = strchr(p + 1, '/');          /* past "pciDDDD:BB" */
+	while (p && *p == '/') {
+		const char *e = strchr(p + 1, '/');
+		size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
+		char comp[64];
+		struct pci_addr a;
+
+		if (n == 0 || n >= sizeof(comp))
+			return -EINVAL;
+		memcpy(comp, p + 1, n);
+		comp[n] = '\0';
+		if (pci_addr_parse(comp, &a) < 0)
+			return -EINVAL;
+		if (used + n + 2 > len)
+			return -ENAMETOOLONG;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "/" : "", comp);
+		p = e;
+	}
+	return used ? 0 : -EINVAL;
+}
+
+int persist_fn_load(struct sysfs *sfs, const struct pci_func *f, struct persist_fn *out)
+{
+	char target[4096];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->addr = f->addr;
+	out->vendor = f->vendor;
+	out->device = f->device;
+	out->subvendor = f->subvendor;
+	out->subdevice = f->subdevice;
+	err = sysfs_phys_slot(sfs, &f->addr, out->phys_slot, sizeof(out->phys_slot));
+	if (err < 0)
+		return err;
+	/* without its place, apply can still find the device at its address */
+	if (sysfs_dev_path(sfs, &f->addr, target, sizeof(target)) == 0 &&
+	    persist_chain_from_link(target, out->path, sizeof(out->path)) < 0)
+		out->path[0] = '\0';
+	return 0;
+}
+
+static bool path_exists(const char *root, const char *path)
+{
+	char full[4096];
+
+	return root_path(root, path, full, sizeof(full)) == 0 && access(full, F_OK) == 0;
+}
+
+bool persist_detect_dracut(const char *root)
+{
+	bool dracut = path_exists(root, "/usr/bin/dracut") || path_exists(root, "/usr/sbin/dracut") ||
+		      path_exists(root, "/sbin/dracut");
+
+	return dracut && !path_exists(root, "/usr/sbin/update-initramfs") &&
+	       !path_exists(root, "/sbin/update-initramfs");
+}
+
+static bool root_is_slash(const char *root)
+{
+	return !root || !root[0] || strcmp(root, "/") == 0;
+}
+
+int persist_facts_kernel(const char *root, const char *kernel_opt, struct persist_facts *pf,
+			 char *why, size_t len)
+{
+	enum kmod_where w;
+	int err;
+
+	if (kernel_opt) {
+		snprintf(pf->kernel, sizeof(pf->kernel), "%s", kernel_opt);
+		pf->kernel_from = "--kernel";
+	} else if (!root_is_slash(root)) {
+		err = kmodules_newest_release(root, pf->kernel, sizeof(pf->kernel));
+		if (err < 0) {
+			snprintf(why, len, "no kernel under %s/lib/modules: %s; pass --kernel VERSION",
+				 root, strerror(-err));
+			return err;
+		}
+		pf->kernel_from = "newest under --root";
+	} else {
+		kmodules_running_release(pf->kernel, sizeof(pf->kernel));
+		pf->kernel_from = "running";
+	}
+	pf->dracut = persist_detect_dracut(root);
+	err = kmodules_lookup(root, pf->kernel, "vfio-pci", &w, NULL, 0);
+	if (err == -ENOPKG) {
+		snprintf(why, len, "libkmod cannot be loaded; install it (on Debian: libkmod2)");
+		return err;
+	}
+	if (err < 0) {
+		snprintf(why, len, "cannot read the module index of kernel %s under %s/lib/modules/%s: %s; "
+			 "run depmod %s", pf->kernel, root_is_slash(root) ? "" : root, pf->kernel,
+			 strerror(-err), pf->kernel);
+		return err;
+	}
+	if (w == KMOD_ABSENT) {
+		snprintf(why, len, "kernel %s has no vfio-pci (neither a module nor built in); "
+			 "install its modules package or pick another with --kernel", pf->kernel);
+		return -ENOENT;
+	}
+	pf->vfio_builtin = w == KMOD_BUILTIN;
+	err = kmodules_lookup(root, pf->kernel, "vfio_virqfd", &w, NULL, 0);
+	if (err < 0)
+		return err;
+	pf->has_virqfd = w != KMOD_ABSENT;
+	return 0;
+}
+
+static bool in_set(const struct pci_addr *fns, size_t n, const struct pci_addr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pci_addr_cmp(&fns[i], a) == 0)
+			return true;
+	return false;
+}
+
+void persist_facts_ids(const struct pci_host *h, const struct pci_addr *fns, size_t n,
+		       struct persist_facts *pf)
+{
+	pf->ids_exclusive = true;
+	pf->ids_reason[0] = '\0';
+	for (size_t i = 0; i < n && pf->ids_exclusive; i++) {
+		const struct pci_func *f = pci_host_find(h, &fns[i]);
+
+		for (size_t k = 0; f && k < h->nfuncs; k++) {
+			const struct pci_func *o = &h->funcs[k];
+			char ab[PCI_ADDR_LEN];
+
+			if (o->vendor != f->vendor || o->device != f->device || in_set(fns, n, &o->addr))
+				continue;
+			snprintf(pf->ids_reason, sizeof(pf->ids_reason),
+				 "%04x:%04x is also %s, which stays on the host", f->vendor, f->device,
+				 pci_addr_fmt(&o->addr, ab));
+			pf->ids_exclusive = false;
+			break;
+		}
+	}
+}
+
+static int add_module(char ***v, size_t *n, const char *name)
+{
+	char *m, **nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if (kmodules_name_eq((*v)[i], name))
+			return 0;
+	m = strdup(name);
+	nv = realloc(*v, (*n + 2) * sizeof(**v));
+	if (!m || !nv) {
+		free(m);
+		if (nv)
+			*v = nv;
+		return -ENOMEM;
+	}
+	for (char *p = m; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	nv[(*n)++] = m;
+	nv[*n] = NULL;
+	*v = nv;
+	return 0;
+}
+
+int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct journal *j,
+			   const struct pci_addr *fns, size_t n, struct persist_facts *pf)
+{
+	size_t count = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct pci_func *f = pci_host_find(h, &fns[i]);
+		const struct journal_entry *je = journal_find(j, &fns[i]);
+		const char *drv = f ? f->driver : "";
+		char mod[128];
+
+		if (strcmp(drv, "vfio-pci") == 0 || strcmp(drv, "pci-stub") == 0)
+			drv = je ? je->driver : "";
+		if (!drv[0] || strcmp(drv, "vfio-pci") == 0 || strcmp(drv, "pci-stub") == 0)
+			continue;
+		/* a built-in driver has no module to order: nothing to write */
+		if (sysfs_driver_module(sfs, drv, mod, sizeof(mod)) == 0)
+			err = add_module(&pf->softdeps, &count, mod);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(usual_gpu_modules) && !err; i++)
+		err = add_module(&pf->softdeps, &count, usual_gpu_modules[i]);
+	return err;
+}
+
+void persist_facts_free(struct persist_facts *pf)
+{
+	for (size_t i = 0; pf->softdeps && pf->softdeps[i]; i++)
+		free(pf->softdeps[i]);
+	free(pf->softdeps);
+	pf->softdeps = NULL;
+}
