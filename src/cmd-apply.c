@@ -49,7 +49,7 @@ static void place_one(struct cli *cli, struct apply_run *a, const struct persist
 	case PERSIST_MOVED:
 		log_info("%s: persisted at %s, found at %s (same ids %04x:%04x, same %s)",
 			 pci_addr_fmt(&m->now, nb), ab, nb, f->vendor, f->device,
-			 f->phys_slot[0] ? "physical slot" : "place behind its root port");
+			 f->path[0] ? "place behind its root port" : "physical slot");
 		a->now[a->nnow++] = m->now;
 		break;
 	case PERSIST_CHANGED: {

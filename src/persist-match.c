@@ -37,10 +37,12 @@ bool persist_same_place(const struct persist_fn *was, const struct persist_fn *n
 	struct pci_addr a[16], b[16];
 	size_t na, nb;
 
-	if (was->phys_slot[0])
-		return strcmp(was->phys_slot, now->phys_slot) == 0;
-	if (!was->path[0] || chain_parse(was->path, a, 16, &na) < 0 ||
-	    chain_parse(now->path, b, 16, &nb) < 0 || na != nb)
+	/* a slot name is the platform's, but Linux makes duplicates unique
+	 * with "-N" suffixes in the order it meets them: the chain is the
+	 * firmer of the two, the name is for when the chain is unknown */
+	if (!was->path[0])
+		return was->phys_slot[0] && strcmp(was->phys_slot, now->phys_slot) == 0;
+	if (chain_parse(was->path, a, 16, &na) < 0 || chain_parse(now->path, b, 16, &nb) < 0 || na != nb)
 		return false;
 	/* the root port sits on a bus the firmware fixes: all of it must match */
 	if (pci_addr_cmp(&a[0], &b[0]) != 0)

@@ -25,8 +25,8 @@ struct persist_match {
  * address is never taken for another one that moved). */
 int persist_match(struct sysfs *sfs, const struct pci_host *h, const struct persist_fn *fns,
 		  size_t n, size_t which, struct persist_match *m);
-/* Same place: same platform slot where one was recorded, else the same
- * chain of bridges by device and function (the bus numbers below the
- * root port may differ). */
+/* Same place: the same chain of bridges from the same root port, by
+ * device and function (the bus numbers below the root port may differ);
+ * where no chain was recorded, the same platform slot name. */
 bool persist_same_place(const struct persist_fn *was, const struct persist_fn *now);
 const char *persist_match_name(enum persist_match_kind k);

@@ -35,6 +35,15 @@ done
 [ "$verbose" = 1 ] || dmesg -n 1
 hostname vh-guest
 
+# Like systemd-modules-load on a Debian host: the modules of modules-load.d,
+# one name per line, with the real kmod (which reads modprobe.d).
+for conf in /etc/modules-load.d/*.conf; do
+	[ -f "$conf" ] || continue
+	# shellcheck disable=SC2046
+	/usr/sbin/modprobe -a -b $(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$conf") ||
+		echo "vh-init: modules-load: $conf did not load" >&2
+done
+
 if [ "$udev" = 1 ]; then
 	if [ -x /usr/lib/systemd/systemd-udevd ]; then
 		/usr/lib/systemd/systemd-udevd --daemon --resolve-names=never
@@ -49,7 +58,7 @@ if [ "$udev" = 1 ]; then
 	fi
 else
 	# shellcheck disable=SC2046
-	modprobe -a -q -b $(cat /sys/bus/pci/devices/*/modalias) 2>/dev/null
+	/usr/sbin/modprobe -a -q -b $(cat /sys/bus/pci/devices/*/modalias) 2>/dev/null
 fi
 
 echo "VH-GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime)s udev=$udev kernel=$(uname -r)"

@@ -179,3 +179,17 @@ vh_show() {
 }
 
 vh_discover
+
+# --- reboots ("# vh-vm-boots: 2") -----------------------------------------
+# vh_boot: 1 or 2
+vh_boot() { cat /vh-boot 2>/dev/null || echo 1; }
+# vh_carry PATH...: these files and directories (absolute) are in the root
+# of the second boot (a tar on the console, which guest.sh unpacks)
+vh_carry() {
+	_rel=""
+	for _p in "$@"; do _rel="$_rel ${_p#/}"; done
+	echo "VH-CARRY-BEGIN"
+	# shellcheck disable=SC2086
+	(cd / && tar -cf - $_rel) | gzip -c | base64
+	echo "VH-CARRY-END"
+}

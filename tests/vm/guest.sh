@@ -27,8 +27,12 @@
 #   -n          no udevd: the modules are loaded by modalias (the default,
 #               unless the scenario has a "# vh-vm-udev: yes" line)
 #   -v          keep kernel messages on the console
-#   PROFILE     default (IOMMU on) or noiommu; default: the scenario's
+#   PROFILE     default (IOMMU on), noiommu, or shifted (bus numbers moved
+#               by a card in front); default: the scenario's
 #               "# vh-vm-profile: NAME" line, else "default".
+#   A scenario with a "# vh-vm-boots: 2" line runs twice, a reboot: what
+#   the first boot carries out (vh_carry) is in the second's root, booted
+#   with the "# vh-vm-boot2-profile: NAME" profile if there is one.
 #
 # Exit status of run: the scenario's (from the guest's "VH-SCENARIO-EXIT N"
 # line); 99 when the guest gave no such line (crash, timeout); 77 when QEMU,
@@ -79,6 +83,8 @@ lock_cache() {
 #                         + ich9-intel-hda .1 with an hda-duplex codec
 #   rp2 00:11.0 -> GPU B: identical to A
 #   rp3 00:12.0 -> GPU C: as A, plus an e1000e NIC as .2 (same IOMMU group)
+# Profile "shifted" adds rp9 00:0f.0 -> an e1000e, enumerated first: it
+# takes bus 01 and the GPUs move to 02, 03, 04 (physical slots 1, 2, 3 stay).
 # q35 adds its own ICH9 LPC (1f.0), AHCI (1f.2) and SMBus (1f.3).  The
 # ISA debug-exit port (0xf4, no PCI function) lets the guest end QEMU at
 # once: a real power-off spends 1.6 s in e1000e's shutdown under TCG.
@@ -86,9 +92,9 @@ lock_cache() {
 profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
 	local profile=$1 iommu=yes
 	case $profile in
-	default) ;;
+	default|shifted) ;;
 	noiommu) iommu=no ;;
-	*) fail "unknown profile '$profile' (default, noiommu)" ;;
+	*) fail "unknown profile '$profile' (default, noiommu, shifted)" ;;
 	esac
 	QEMU_ARGS=(-machine q35,kernel-irqchip=split -m "$MEM" -smp 1
 		-nodefaults -no-user-config -display none -vga none
@@ -100,6 +106,11 @@ profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
 		KERNEL_IOMMU="intel_iommu=on"
 	fi
 	QEMU_ARGS+=(-device VGA,bus=pcie.0,addr=01.0)
+	# shifted: a card added in a slot enumerated first takes bus 01, and
+	# every GPU's bus number moves up by one; their physical slots do not
+	[ "$profile" != shifted ] ||
+		QEMU_ARGS+=(-device "pcie-root-port,id=rp9,chassis=9,slot=9,bus=pcie.0,addr=0f.0"
+			-device "e1000e,bus=rp9,addr=00.0,romfile=")
 	local n
 	for n in 1 2 3; do
 		QEMU_ARGS+=(-device "pcie-root-port,id=rp$n,chassis=$n,slot=$n,bus=pcie.0,addr=$(printf %x $((n + 15))).0"
@@ -344,10 +355,10 @@ initrd_build() {	# DESTDIR
 }
 
 # ------------------------------------------------------------------- boot --
-# boot SCENARIO_FILE PROFILE UDEV VERBOSE LOG: the guest's console goes to
-# stdout (and LOG); returns QEMU's exit status.
+# boot SCENARIO_FILE PROFILE UDEV VERBOSE LOG [EXTRA_CPIO]: the guest's
+# console goes to stdout (and LOG); returns QEMU's exit status.
 boot() {
-	local scenario=$1 profile=$2 udev=$3 verbose=$4 log=$5 work img accel="" append
+	local scenario=$1 profile=$2 udev=$3 verbose=$4 log=$5 extra=${6:-} work img accel="" append
 	need_tool "$QEMU" qemu-system-x86
 	work=$(mktemp -d "${TMPDIR:-/tmp}/vh-vm.XXXXXX")
 	# the scenario and the scenarios' helpers first, as an archive of their
@@ -358,6 +369,8 @@ boot() {
 	img=$work/initrd
 	(cd "$work/s" && printf '%s\n' scenario.sh vh-lib.sh | cpio -o -H newc -R 0:0 --quiet) >"$img"
 	cat "$INITRD" >>"$img"
+	# files carried over from an earlier boot: unpacked last, they win
+	[ -z "$extra" ] || cat "$extra" >>"$img"
 	profile_args "$profile"
 	if [ -w /dev/kvm ] && [ -r /dev/kvm ]; then
 		accel=",accel=kvm:tcg"
@@ -371,7 +384,7 @@ boot() {
 	if [ "$log" = - ]; then
 		"$QEMU" "${QEMU_ARGS[@]}" -no-reboot -serial mon:stdio \
 			-kernel "$VMLINUZ" -initrd "$img" -append "$append" \
-			2> >(grep -v 'nic e1000e.0 has no peer' >&2) || rc=$?
+			2> >(grep -v 'nic e1000e.[0-9]* has no peer' >&2) || rc=$?
 		# 1 is the debug-exit port's "0"
 		[ "$rc" != 1 ] || rc=0
 	else
@@ -383,7 +396,7 @@ boot() {
 		} || true
 		if [ -s "$work/qemu.err" ]; then
 			# (the e1000e is deliberately not connected to anything)
-			grep -v 'nic e1000e.0 has no peer' "$work/qemu.err" | sed 's/^/qemu: /' >&2 || true
+			grep -v 'nic e1000e.[0-9]* has no peer' "$work/qemu.err" | sed 's/^/qemu: /' >&2 || true
 		fi
 	fi
 	rm -rf "$work"
@@ -431,6 +444,49 @@ prepare() {	# unless -k and -i named them: the kernel and initramfs of DESTDIR
 	unlock_cache
 }
 
+# run_once SCENARIO PROFILE EXTRA_CPIO: one boot; sets code (the scenario's
+# exit status) and keeps the console in $log; exits 99 without that line.
+run_once() {
+	log=$(mktemp "${TMPDIR:-/tmp}/vh-vm-log.XXXXXX")
+	local qrc=0
+	boot "$1" "$2" "$UDEV" "$VERBOSE" "$log" "$3" || qrc=$?
+	code=$(tr -d '\r' <"$log" | sed -n 's/.*VH-SCENARIO-EXIT \([0-9][0-9]*\).*/\1/p' | tail -n 1)
+	if [ -z "$code" ]; then
+		rm -f "$log"
+		if [ "$qrc" = 124 ]; then
+			note "the guest did not finish within ${TIMEOUT}s (VH_VM_TIMEOUT)"
+		else
+			note "the guest ended without a VH-SCENARIO-EXIT line (QEMU exit status $qrc)"
+		fi
+		exit 99
+	fi
+}
+
+# run_twice SCENARIO PROFILE PROFILE2: a reboot.  The first boot's
+# scenario carries files out (vh_carry: a tar on the console); the second
+# boot (PROFILE2, or PROFILE) starts with them in its root, and with
+# /vh-boot saying 2.  code is the second boot's status.
+run_twice() {
+	local carry
+	carry=$(mktemp -d "${TMPDIR:-/tmp}/vh-vm-carry.XXXXXX")
+	echo "# --- boot 1 (profile $2)"
+	run_once "$1" "$2" ""
+	if [ "$code" != 0 ]; then
+		rm -rf "$log" "$carry"
+		return
+	fi
+	mkdir "$carry/root"
+	tr -d '\r' <"$log" | sed -n '/^VH-CARRY-BEGIN$/,/^VH-CARRY-END$/p' | sed '1d;$d' |
+		base64 -d | gzip -dc | tar -x -C "$carry/root" ||
+		{ rm -rf "$log" "$carry"; fail "boot 1 carried no readable files (vh_carry)"; }
+	rm -f "$log"
+	echo 2 >"$carry/root/vh-boot"
+	(cd "$carry/root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$carry/etc.cpio"
+	echo "# --- boot 2 (profile ${3:-$2}), from the files boot 1 wrote"
+	run_once "$1" "${3:-$2}" "$carry/etc.cpio"
+	rm -rf "$log" "$carry"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in
@@ -467,18 +523,11 @@ run)
 		esac
 	fi
 	prepare
-	log=$(mktemp "${TMPDIR:-/tmp}/vh-vm-log.XXXXXX")
-	qrc=0
-	boot "$scenario" "$profile" "$UDEV" "$VERBOSE" "$log" || qrc=$?
-	code=$(tr -d '\r' <"$log" | sed -n 's/.*VH-SCENARIO-EXIT \([0-9][0-9]*\).*/\1/p' | tail -n 1)
-	rm -f "$log"
-	if [ -z "$code" ]; then
-		if [ "$qrc" = 124 ]; then
-			note "the guest did not finish within ${TIMEOUT}s (VH_VM_TIMEOUT)"
-		else
-			note "the guest ended without a VH-SCENARIO-EXIT line (QEMU exit status $qrc)"
-		fi
-		exit 99
+	boots=$(scenario_header "$scenario" boots)
+	if [ "${boots:-1}" = 2 ]; then
+		run_twice "$scenario" "$profile" "$(scenario_header "$scenario" boot2-profile)"
+	else
+		run_once "$scenario" "$profile" ""
 	fi
 	exit "$code"
 	;;
