@@ -141,7 +141,7 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 	return rc;
 }
 
-static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcome)
+static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, const char **outcome)
 {
 	FILE *plan = cli->json ? stderr : stdout;
 	struct engine e = {
@@ -173,7 +173,9 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 		log_debug("udev settled");
 		if (!cli->json && !cli->dry_run)
 			print_done(cli, b->slots, b->nslots, elapsed_ms(&t0));
-		cli_aleph_after(cli, plan);
+		/* at boot the supervisor has not started yet: it will see the GPU */
+		if (strcmp(cmd, "apply") != 0)
+			cli_aleph_after(cli, plan);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
@@ -205,7 +207,7 @@ int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
 	else if (rc == EXIT_DONE && all_on_vfio(&cli->host, b.fns, b.nfns))
 		outcome = "already";
 	if (!rc)
-		rc = bind_execute(cli, &b, &outcome);
+		rc = bind_execute(cli, &b, cmd, &outcome);
 	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM) {
 		json_object_object_add(b.doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
 		json_object_object_add(b.doc, "dry_run", json_object_new_boolean(cli->dry_run));

@@ -55,7 +55,10 @@ static int refuse_for_boot(struct cli *cli, const struct pci_addr *slots, size_t
 		/* no --force here: the boot service runs apply without it */
 		refused = 1;
 		log_error("refused: %s; apply would refuse it at every boot", it->message);
-		if (it->fix)
+		if (strcmp(it->name, "boot-vga") == 0)
+			log_error("  fix: give the host another primary display in the firmware setup "
+				  "(BMC or integrated graphics); apply runs without --force");
+		else if (it->fix)
 			log_error("  fix: %s", it->fix);
 	}
 	check_report_free(&r);
@@ -140,11 +143,67 @@ static void explain(struct cli *cli, const struct persist_facts *pf)
 		       "systemctl enable vfio-handover.service\n");
 }
 
-/* Facts of the target system for these functions (present on the host). */
+/* ids= and softdeps, for every function p->pfns holds. */
+static int facts_of_set(struct cli *cli, struct persist_run *p)
+{
+	struct pci_addr *addrs = calloc(p->n ? p->n : 1, sizeof(*addrs));
+	struct journal j = { 0 };
+	int err;
+
+	if (!addrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n; i++)
+		addrs[i] = p->pfns[i].addr;
+	persist_facts_ids(&cli->host, addrs, p->n, &p->facts);
+	/* a function already on vfio-pci: its host driver is in the journal */
+	journal_load(cli->root, &j);
+	err = persist_facts_softdeps(cli->sfs, &cli->host, &j, addrs, p->n, &p->facts);
+	journal_free(&j);
+	free(addrs);
+	return err;
+}
+
+/* GPUs persisted earlier stay persisted: persist adds to the set. */
+static int keep_earlier(struct cli *cli, struct persist_run *p, size_t *kept)
+{
+	struct persist_fn *old, *v;
+	size_t nold;
+	int err = persist_read_devices(cli->root, &old, &nold);
+
+	*kept = 0;
+	if (err == -ENOENT)
+		return 0;
+	if (err < 0) {
+		log_error("cannot read the devices persisted earlier (%s): %s; fix it, or remove it "
+			  "with vfio-handover unpersist", PERSIST_DEVICES_CONF, strerror(-err));
+		return err;
+	}
+	v = realloc(p->pfns, (p->n + nold) * sizeof(*v));
+	if (!v) {
+		free(old);
+		return -ENOMEM;
+	}
+	p->pfns = v;
+	for (size_t i = 0; i < nold; i++) {
+		bool again = false;
+
+		for (size_t k = 0; k < p->n - *kept && !again; k++)
+			again = pci_same_slot(&old[i].addr, &p->pfns[k].addr);
+		if (!again) {
+			p->pfns[p->n++] = old[i];
+			(*kept)++;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+/* Facts of the target system, and the functions: these (present on the
+ * host) and those persisted earlier. */
 static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr *fns, size_t n)
 {
-	struct journal j = { 0 };
 	char why[600];
+	size_t kept;
 	int err;
 
 	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
@@ -152,13 +211,6 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 		log_error("cannot persist: %s", why);
 		return EXIT_FAILED;
 	}
-	persist_facts_ids(&cli->host, fns, n, &p->facts);
-	/* a function already on vfio-pci: its host driver is in the journal */
-	journal_load(cli->root, &j);
-	err = persist_facts_softdeps(cli->sfs, &cli->host, &j, fns, n, &p->facts);
-	journal_free(&j);
-	if (err < 0)
-		return EXIT_FAILED;
 	p->pfns = calloc(n ? n : 1, sizeof(*p->pfns));
 	if (!p->pfns)
 		return EXIT_FAILED;
@@ -172,6 +224,11 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 		}
 	}
 	p->n = n;
+	if (keep_earlier(cli, p, &kept) < 0 || facts_of_set(cli, p) < 0)
+		return EXIT_FAILED;
+	if (kept)
+		log_info("%zu function%s persisted earlier stay%s persisted (vfio-handover unpersist "
+			 "SELECTOR removes one GPU)", kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
 	return EXIT_DONE;
 }
 
@@ -416,33 +473,21 @@ static int read_persisted(struct cli *cli, struct persist_fn **fns, size_t *n)
 static int keep_rest(struct cli *cli, struct persist_run *p, struct persist_fn *fns, size_t n,
 		     const bool *drop)
 {
-	struct pci_addr *addrs = calloc(n, sizeof(*addrs));
-	struct journal j = { 0 };
 	char why[600];
 	size_t kept = 0;
 	int err;
 
-	if (!addrs)
-		return EXIT_FAILED;
 	for (size_t i = 0; i < n; i++)
-		if (!drop[i]) {
-			fns[kept] = fns[i];
-			addrs[kept++] = fns[i].addr;
-		}
+		if (!drop[i])
+			fns[kept++] = fns[i];
+	p->pfns = fns;
+	p->n = kept;
 	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
 	if (err < 0) {
 		log_error("cannot rewrite the boot configuration: %s", why);
-		free(addrs);
 		return EXIT_FAILED;
 	}
-	persist_facts_ids(&cli->host, addrs, kept, &p->facts);
-	journal_load(cli->root, &j);
-	err = persist_facts_softdeps(cli->sfs, &cli->host, &j, addrs, kept, &p->facts);
-	journal_free(&j);
-	free(addrs);
-	p->pfns = fns;
-	p->n = kept;
-	if (err < 0)
+	if (facts_of_set(cli, p) < 0)
 		return EXIT_FAILED;
 	return write_files(cli, "unpersist", p);
 }
