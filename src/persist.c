@@ -117,9 +117,12 @@ int persist_render_modules_load(const struct persist_target *t, char **out)
 	fputs(HEADER_LINE
 	      "# Modules systemd-modules-load loads at boot, so that vfio-pci is there\n"
 	      "# when \"vfio-handover apply\" runs.  One module name per line: options\n"
-	      "# belong in /etc/modprobe.d, not here.\n", x.f);
-	put_virqfd_note(x.f, t);
-	put_module_lines(x.f, t);
+	      "# belong in /etc/modprobe.d, not here.  No vfio_virqfd: modprobe loads\n"
+	      "# it with vfio_pci where the kernel still has it (before Linux 6.2),\n"
+	      "# and a kernel booted later may not have it.\n"
+	      "vfio\n"
+	      "vfio_iommu_type1\n"
+	      "vfio_pci\n", x.f);
 	return text_close(&x, 0, out);
 }
 

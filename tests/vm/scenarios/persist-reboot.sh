@@ -52,8 +52,11 @@ boot1() {
 		grep -qx 'softdep snd_hda_intel pre: vfio-pci' /etc/modprobe.d/vfio-handover.conf
 	vh_check "no ids= line (the twin would be taken too)" \
 		sh -c '! grep -q "^options vfio-pci" /etc/modprobe.d/vfio-handover.conf'
-	vh_eq "modules-load.d: one module per line, vfio_virqfd for a 6.1 kernel" \
+	vh_eq "modules-load.d: one module per line" \
 		"$(grep -v '^#' /etc/modules-load.d/vfio-handover.conf | tr '\n' ' ')" \
+		"vfio vfio_iommu_type1 vfio_pci "
+	vh_eq "the initramfs list has vfio_virqfd for a 6.1 kernel" \
+		"$(sed -n '/^# BEGIN/,/^# END/p' /etc/initramfs-tools/modules | grep -v '^#' | tr '\n' ' ')" \
 		"vfio vfio_iommu_type1 vfio_virqfd vfio_pci "
 	vh_check "the user's initramfs module list is kept above the block" \
 		sh -c 'head -2 /etc/initramfs-tools/modules | cmp -s - /etc/vh-test/orig-modules'
