@@ -258,6 +258,37 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 
 /* A function the journal does not know: clear the override, off vfio-pci,
  * and let the kernel pick its driver. */
+/* vfio-pci took the function back by its ids: "options vfio-pci ids=" (what
+ * persist writes where the ids are the selection's alone) makes them
+ * dynamic ids of the driver, which remove_id drops until the next boot. */
+static int release_from_ids(struct engine *e, const struct pci_addr *a, struct pci_func *now)
+{
+	char ab[PCI_ADDR_LEN], id[16], path[512];
+	int err;
+
+	pci_addr_fmt(a, ab);
+	snprintf(id, sizeof(id), "%04x %04x", now->vendor, now->device);
+	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/remove_id", e->sfs->root, VFIO_DRIVER);
+	e->writes++;
+	err = sysfs_write_timed(e->sfs, "bus/pci/drivers/" VFIO_DRIVER "/remove_id", id, e->timeout_ms);
+	trace_write(e, err, id, path);
+	if (err == -ENODEV)
+		return 0;               /* not a dynamic id: the caller reports it */
+	if (err) {
+		note_fault(e, a, err, "write %s to %s", id, path);
+		return err;
+	}
+	log_warn("%s: vfio-pci took it again by its ids (options vfio-pci ids= in modprobe.d): "
+		 "removed %04x:%04x from vfio-pci's ids until the next boot; vfio-handover "
+		 "unpersist keeps the GPU off vfio-pci at boot too", ab, now->vendor, now->device);
+	err = write_dev(e, a, "driver/unbind", ab);
+	if (!err)
+		err = write_probe(e, a);
+	if (!err)
+		err = pci_func_load(e->sfs, a, now);
+	return err;
+}
+
 static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 {
 	char ab[PCI_ADDR_LEN];
@@ -279,6 +310,8 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 	if (err || e->dry_run)
 		return err;
 	err = pci_func_load(e->sfs, a, &now);
+	if (!err && !now.override[0] && strcmp(now.driver, VFIO_DRIVER) == 0)
+		err = release_from_ids(e, a, &now);
 	if (!err && (now.override[0] || strcmp(now.driver, VFIO_DRIVER) == 0)) {
 		note_fault(e, a, -EPROTO, "read back: still on %s", now.driver);
 		err = -EPROTO;

@@ -65,10 +65,78 @@ static int device_exists(struct fake_kernel *fk, const char *addr)
 	return stat(path, &st) == 0;
 }
 
-/* drivers_probe: the override if set, else the function's default driver. */
+/* vfio-pci's dynamic ids ("vvvv dddd" lines): what its ids= option or
+ * new_id adds, kept in the tree where the tool never looks. */
+#define FK_DYNIDS "bus/pci/drivers/vfio-pci/.fk-dynids"
+
+static int dynid_has(struct fake_kernel *fk, const char *id)
+{
+	char path[4096], line[64];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" FK_DYNIDS, fx_root(fk->fx));
+	f = fopen(path, "r");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strncmp(line, id, 9) == 0;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int dynid_remove(struct fake_kernel *fk, const char *id)
+{
+	char path[4096], tmp[4200], line[64];
+	int found = 0;
+	FILE *in, *out;
+
+	snprintf(path, sizeof(path), "%s/" FK_DYNIDS, fx_root(fk->fx));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	in = fopen(path, "r");
+	if (!in)
+		return -ENODEV;
+	out = fopen(tmp, "w");
+	while (out && fgets(line, sizeof(line), in)) {
+		if (strncmp(line, id, 9) == 0)
+			found = 1;
+		else
+			fputs(line, out);
+	}
+	fclose(in);
+	if (!out || fclose(out) || rename(tmp, path))
+		return -EIO;
+	return found ? 0 : -ENODEV;
+}
+
+int fk_vfio_ids(struct fake_kernel *fk, const char *ids)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" FK_DYNIDS, fx_root(fk->fx));
+	f = fopen(path, "a");
+	if (!f)
+		return -errno;
+	fputs(ids, f);
+	return fclose(f) ? -EIO : 0;
+}
+
+/* the function's ids, "vvvv dddd" */
+static void func_id(struct fake_kernel *fk, const char *addr, char id[16])
+{
+	struct pci_addr a;
+	struct pci_func f;
+
+	id[0] = '\0';
+	if (!pci_addr_parse(addr, &a) && !pci_func_load(fk->sfs, &a, &f))
+		snprintf(id, 16, "%04x %04x", f.vendor, f.device);
+}
+
+/* drivers_probe: the override if set, else vfio-pci for one of its dynamic
+ * ids, else the function's default driver. */
 static int do_probe(struct fake_kernel *fk, const char *addr, int wrong)
 {
-	char drv[64], ovr[64];
+	char drv[64], ovr[64], id[16];
 	const char *pick;
 
 	if (!device_exists(fk, addr))
@@ -80,7 +148,8 @@ static int do_probe(struct fake_kernel *fk, const char *addr, int wrong)
 		fx_add_driver(fk->fx, "nouveau");
 		return fx_set_driver(fk->fx, addr, "nouveau");
 	}
-	pick = ovr[0] ? ovr : default_driver(fk, addr);
+	func_id(fk, addr, id);
+	pick = ovr[0] ? ovr : dynid_has(fk, id) ? "vfio-pci" : default_driver(fk, addr);
 	if (!pick[0] || !driver_exists(fk, pick))
 		return 0;          /* no driver wants it: stays unbound */
 	return fx_set_driver(fk->fx, addr, pick);
@@ -144,6 +213,8 @@ static int apply(struct fake_kernel *fk, const char *rel, const char *val, int w
 			return do_bind(fk, drv, v);
 		if (strcmp(attr, "unbind") == 0)
 			return do_unbind(fk, drv, v);
+		if (strcmp(drv, "vfio-pci") == 0 && strcmp(attr, "remove_id") == 0)
+			return dynid_remove(fk, v);
 	}
 	return -EACCES;
 }

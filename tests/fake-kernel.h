@@ -23,6 +23,8 @@ void fk_free(struct fake_kernel *fk);
 /* Fault at the at-th write from now on (1-based). */
 void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err);
 int fk_writes(const struct fake_kernel *fk);
+/* Give vfio-pci dynamic ids, "vvvv dddd\n" lines (as its ids= option does). */
+int fk_vfio_ids(struct fake_kernel *fk, const char *ids);
 /* "address driver override" of every function, one per line, for comparing
  * a state with another. */
 void fk_snapshot(struct sysfs *sfs, char *buf, size_t len);

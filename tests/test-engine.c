@@ -140,6 +140,27 @@ START_TEST(rollback_to_recorded_driver)
 }
 END_TEST
 
+/* After a boot where vfio-pci took the GPU by its ids= option: no journal,
+ * and a plain re-probe would give it to vfio-pci again.  rollback drops
+ * the ids from vfio-pci and the host drivers get the GPU back. */
+START_TEST(rollback_after_ids_boot)
+{
+	struct bench b;
+	char snap[8192];
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	ck_assert_int_eq(fk_vfio_ids(b.fk, "10de 27b0\n10de 22bc\n"), 0);
+	ck_assert_int_eq(fx_set_driver(b.t.fx, "0000:01:00.0", "vfio-pci"), 0);
+	ck_assert_int_eq(fx_set_driver(b.t.fx, "0000:01:00.1", "vfio-pci"), 0);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	/* per function: unbind, probe (vfio-pci again), remove_id, unbind, probe */
+	ck_assert_int_eq(b.e.writes, 10);
+	fk_snapshot(b.t.sfs, snap, sizeof(snap));
+	ck_assert_str_eq(snap, b.before);
+	bench_close(&b);
+}
+END_TEST
+
 START_TEST(unbound_function)
 {
 	struct bench b;
@@ -368,6 +389,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 300 * slow());
 	tcase_add_test(tc, bind_and_rollback);
 	tcase_add_test(tc, rollback_to_recorded_driver);
+	tcase_add_test(tc, rollback_after_ids_boot);
 	tcase_add_test(tc, unbound_function);
 	tcase_add_test(tc, faults_two_functions);
 	tcase_add_test(tc, faults_four_functions);
