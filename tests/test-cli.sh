@@ -62,7 +62,15 @@ run_case() {
 		return 1
 	fi
 	mkdir -p "$root"
-	[ -d "$TESTS_SRCDIR/roots/$name" ] && cp -R "$TESTS_SRCDIR/roots/$name/." "$root/"
+	if [ -d "$TESTS_SRCDIR/roots/$name" ]; then
+		cp -R "$TESTS_SRCDIR/roots/$name/." "$root/"
+		# (make distcheck's source tree is read-only, and cp keeps modes)
+		chmod -R u+w "$root"
+		# NAME.symlink holds a link's target: a tarball may drop a dangling link
+		find "$root" -name '*.symlink' | while read -r l; do
+			ln -s "$(cat "$l")" "${l%.symlink}" && rm "$l"
+		done
+	fi
 	fake_kernels "$root" || { echo "FAIL $name: depmod failed"; return 1; }
 	snapshot "$tree" "$root" > "$tmp/before"
 	# shellcheck disable=SC2086

@@ -29,6 +29,7 @@ vh() {	# TREE ROOT ARGS...
 # the kernels of a golden case's root, made by test-cli.sh's recipe
 kernel_root() {	# CASE DEST
 	cp -R "$TESTS_SRCDIR/roots/$1/." "$2/"
+	chmod -R u+w "$2"       # make distcheck's source tree is read-only
 	for spec in "$2"/lib/modules/*/fake-modules; do
 		dir=${spec%/fake-modules}
 		: > "$dir/modules.order"
