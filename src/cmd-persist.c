@@ -370,6 +370,8 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 		log_error("persist needs a selector, e.g. vfio-handover persist 01:00 (see vfio-handover list)");
 		return EXIT_USAGE;
 	}
+	if (cli->force)
+		log_warn("--force does not apply to persist: apply runs without it at every boot");
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (!rc)
 		rc = need_root(cli, "persist");
