@@ -22,9 +22,12 @@ settle
 i=0
 while [ $i -lt "$runs" ]; do
 	t0=$(vh_now_ns)
-	"$VH_BIN" bind "$(vh_short "$GPU_A")" >/dev/null || exit 1
+	out=$("$VH_BIN" bind "$(vh_short "$GPU_A")") || exit 1
 	"$VH_BIN" rollback >/dev/null || exit 1
 	t1=$(vh_now_ns)
+	# the bind's own figure: from the first kernel write to the last read-back
+	inside=${out##*handed over in }
+	inside=${inside%% ms*}
 	settle
 	t2=$(vh_now_ns)
 	vh_raw_to_vfio "$GPU_B.0" "$GPU_B.1" || exit 1
@@ -32,7 +35,7 @@ while [ $i -lt "$runs" ]; do
 	vh_raw_back "$GPU_B.0" "$GPU_B.1" || exit 1
 	readback "$GPU_B" bochs-drm snd_hda_intel || exit 1
 	t3=$(vh_now_ns)
-	echo "BENCH tool $(((t1 - t0) / 1000)) raw $(((t3 - t2) / 1000))"
+	echo "BENCH tool $(((t1 - t0) / 1000)) raw $(((t3 - t2) / 1000)) bind-inside $((inside * 1000))"
 	settle
 	i=$((i + 1))
 done
