@@ -288,6 +288,24 @@ static void report_write_error(const char *cmd, int err)
 			  strerror(-err));
 }
 
+static bool listed(char **files, const char *rel)
+{
+	size_t n = strlen(rel);
+
+	for (char **f = files; f && *f; f++)
+		if (strlen(*f) >= n && strcmp(*f + strlen(*f) - n, rel) == 0)
+			return true;
+	return false;
+}
+
+static bool supervisor_env_exists(const struct cli *cli)
+{
+	char path[4096];
+
+	return root_path(cli->root, PERSIST_SUPERVISOR_ENV, path, sizeof(path)) == 0 &&
+	       access(path, F_OK) == 0;
+}
+
 static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
 {
 	struct persist_target t;
@@ -301,6 +319,10 @@ static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
 		report_write_error(cmd, err);
 		return EXIT_FAILED;
 	}
+	if (t.aleph && !listed(p->files, PERSIST_SUPERVISOR_ENV))
+		log_info("--aleph: %s%s %s", root_is_slash(cli) ? "" : cli->root, PERSIST_SUPERVISOR_ENV,
+			 supervisor_env_exists(cli) ? "already enables GPU support" :
+			 "does not exist (aleph-vm is not installed): nothing set there");
 	return EXIT_DONE;
 }
 
