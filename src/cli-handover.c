@@ -13,6 +13,9 @@
 #include <libudev.h>
 #include "aleph.h"
 #include "cli-handover.h"
+#include "safety.h"
+#include "json-out.h"
+#include "checks.h"
 #include "kmod-dl.h"
 #include "kmodules.h"
 #include "log.h"
@@ -258,4 +261,66 @@ void cli_aleph_after(struct cli *cli, FILE *out)
 	}
 	log_info("this is an Aleph node: aleph-vm detects GPUs only when its supervisor starts; "
 		 "run systemctl restart aleph-vm-supervisor, or pass --aleph next time");
+}
+
+/* One refusal, in the --json list of refusals. */
+static void refusal_json(struct json_object *jref, const struct check_item *it, enum refusal kind)
+{
+	struct json_object *o;
+
+	if (!jref)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "check", json_object_new_string(it->name));
+	json_object_object_add(o, "device", json_str_or_null(it->device));
+	json_object_object_add(o, "message", json_object_new_string(it->message));
+	json_object_object_add(o, "fix", json_str_or_null(it->fix));
+	json_object_object_add(o, "forceable", json_object_new_boolean(kind == REFUSAL_FORCEABLE));
+	json_object_array_add(jref, o);
+}
+
+int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
+	       struct json_object *jref, bool for_boot)
+{
+	struct check_env env;
+	struct check_report r;
+	int refused = 0, err;
+
+	cli_check_env(cli, &env);
+	env.refusals_only = true;   /* link, model, reset: check's business */
+	err = check_run(&env, slots, nslots, &r);
+	if (err < 0) {
+		log_error("could not run the safety checks: %s", strerror(-err));
+		return EXIT_FAILED;
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		const struct check_item *it = &r.items[i];
+		enum refusal kind = safety_refusal(it);
+
+		/* a process holding the GPU now does not matter for the next boot */
+		if (kind == REFUSAL_NONE || (for_boot && strcmp(it->name, "in-use") == 0))
+			continue;
+		/* at boot apply runs without --force */
+		if (kind == REFUSAL_FORCEABLE && cli->force && !for_boot) {
+			log_warn("--force: going past: %s", it->message);
+			continue;
+		}
+		refused = 1;
+		refusal_json(jref, it, kind);
+		if (for_boot) {
+			log_error("refused: %s; apply would refuse it at every boot", it->message);
+			if (strcmp(it->name, "boot-vga") == 0)
+				log_error("  fix: give the host another primary display in the firmware "
+					  "setup (BMC or integrated graphics); apply runs without --force");
+			else if (it->fix)
+				log_error("  fix: %s", it->fix);
+			continue;
+		}
+		log_error("refused: %s", it->message);
+		if (it->fix)
+			log_error("  fix: %s%s", it->fix,
+				  kind == REFUSAL_FORCEABLE ? " (--force passes this check)" : "");
+	}
+	check_report_free(&r);
+	return refused ? EXIT_REFUSED : EXIT_DONE;
 }

@@ -18,6 +18,11 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n);
 void cli_aleph_after(struct cli *cli, FILE *out);
 
 struct json_object;
+/* The safety refusals for these slots, printed (and added to jref when it
+ * is not NULL); EXIT_REFUSED if any holds.  for_boot (persist): what apply
+ * would meet at boot, where nothing is forced and a holder now is gone. */
+int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
+	       struct json_object *jref, bool for_boot);
 /* bind's work on resolved slots, for bind and apply: refusals, lock,
  * journal, engine, udev, report.  Takes slots (malloc'ed) and doc (the
  * --json document, printed here) over. */

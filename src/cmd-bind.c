@@ -18,51 +18,6 @@ static long elapsed_ms(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) * 1000L + (t1.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-/* The safety refusals, printed; EXIT_REFUSED if any holds. */
-static int refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
-		  struct json_object *jref)
-{
-	struct check_env env;
-	struct check_report r;
-	int refused = 0, err;
-
-	cli_check_env(cli, &env);
-	env.refusals_only = true;   /* link, model, reset: check's business */
-	err = check_run(&env, slots, nslots, &r);
-
-	if (err < 0) {
-		log_error("could not run the safety checks: %s", strerror(-err));
-		return EXIT_FAILED;
-	}
-	for (size_t i = 0; i < r.n; i++) {
-		const struct check_item *it = &r.items[i];
-		enum refusal kind = safety_refusal(it);
-
-		if (kind == REFUSAL_NONE)
-			continue;
-		if (kind == REFUSAL_FORCEABLE && cli->force) {
-			log_warn("--force: going past: %s", it->message);
-			continue;
-		}
-		refused = 1;
-		log_error("refused: %s", it->message);
-		if (it->fix)
-			log_error("  fix: %s%s", it->fix,
-				  kind == REFUSAL_FORCEABLE ? " (--force passes this check)" : "");
-		if (jref) {
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "check", json_object_new_string(it->name));
-			json_object_object_add(o, "device", json_str_or_null(it->device));
-			json_object_object_add(o, "message", json_object_new_string(it->message));
-			json_object_object_add(o, "fix", json_str_or_null(it->fix));
-			json_object_object_add(o, "forceable", json_object_new_boolean(kind == REFUSAL_FORCEABLE));
-			json_object_array_add(jref, o);
-		}
-	}
-	check_report_free(&r);
-	return refused ? EXIT_REFUSED : EXIT_DONE;
-}
-
 static bool all_on_vfio(const struct pci_host *h, const struct pci_addr *fns, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -131,7 +86,7 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 	if (all_on_vfio(&cli->host, b->fns, b->nfns))
 		return EXIT_DONE;       /* nothing to change, not even the lock */
 	/* a refusal leaves everything untouched, the lock file included */
-	rc = refuse(cli, b->slots, b->nslots, b->jref);
+	rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);
 	log_debug("safety checks done");
 	if (!rc)
 		rc = cli_lock(cli, &b->lockfd);

@@ -31,40 +31,6 @@ static int need_root(struct cli *cli, const char *cmd)
 	return EXIT_NOPERM;
 }
 
-/* The refusals that would stop apply at the next boot (a process holding
- * the GPU now does not matter then). */
-static int refuse_for_boot(struct cli *cli, const struct pci_addr *slots, size_t nslots)
-{
-	struct check_env env;
-	struct check_report r;
-	int refused = 0, err;
-
-	cli_check_env(cli, &env);
-	env.refusals_only = true;
-	err = check_run(&env, slots, nslots, &r);
-	if (err < 0) {
-		log_error("could not run the safety checks: %s", strerror(-err));
-		return EXIT_FAILED;
-	}
-	for (size_t i = 0; i < r.n; i++) {
-		const struct check_item *it = &r.items[i];
-		enum refusal kind = safety_refusal(it);
-
-		if (kind == REFUSAL_NONE || strcmp(it->name, "in-use") == 0)
-			continue;
-		/* no --force here: the boot service runs apply without it */
-		refused = 1;
-		log_error("refused: %s; apply would refuse it at every boot", it->message);
-		if (strcmp(it->name, "boot-vga") == 0)
-			log_error("  fix: give the host another primary display in the firmware setup "
-				  "(BMC or integrated graphics); apply runs without --force");
-		else if (it->fix)
-			log_error("  fix: %s", it->fix);
-	}
-	check_report_free(&r);
-	return refused ? EXIT_REFUSED : EXIT_DONE;
-}
-
 struct persist_run {
 	struct persist_facts facts;
 	struct persist_fn *pfns;
@@ -400,7 +366,7 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 	if (!rc && cli_functions(cli, slots, nslots, &fns, &nfns) < 0)
 		rc = EXIT_FAILED;
 	if (!rc)
-		rc = refuse_for_boot(cli, slots, nslots);
+		rc = cli_refuse(cli, slots, nslots, NULL, true);
 	if (!rc)
 		rc = gather(cli, p, fns, nfns);
 	if (!rc)

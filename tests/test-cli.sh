@@ -16,33 +16,9 @@ kernel=$(uname -r)
 pass=0
 fail=0
 
-# A root's lib/modules/VER/fake-modules ("module PATH" or "builtin PATH" per
-# line) becomes a kernel libkmod can read: empty objects at PATH, and the
-# indexes depmod builds from them.
-fake_kernels() {
-	for spec in "$1"/lib/modules/*/fake-modules; do
-		[ -f "$spec" ] || continue
-		dir=${spec%/fake-modules}
-		: > "$dir/modules.order"
-		: > "$dir/modules.builtin"
-		while read -r kind path; do
-			case $kind in
-			module)	mkdir -p "$dir/${path%/*}"
-				cp "$tmp/empty.o" "$dir/$path"
-				echo "$path" >> "$dir/modules.order" ;;
-			builtin) echo "$path" >> "$dir/modules.builtin" ;;
-			esac
-		done < "$spec"
-		rm "$spec"
-		# a real kernel always has built-in modinfo; libkmod reads an
-		# empty builtin alias index with uninitialised memory (valgrind)
-		printf 'vh_fake_builtin.license=GPL\0vh_fake_builtin.alias=vh-fake\0' \
-			> "$dir/modules.builtin.modinfo"
-		PATH=$PATH:/sbin:/usr/sbin depmod -b "$1" "${dir##*/}" 2>/dev/null || return 1
-	done
-}
-echo 'int vh_fake_module;' > "$tmp/empty.c"
-${CC:-cc} -c "$tmp/empty.c" -o "$tmp/empty.o" || exit 99
+# shellcheck source=fake-kernels.sh
+. "$TESTS_SRCDIR/fake-kernels.sh"
+fake_kernels_setup || exit 99
 
 snapshot() {
 	# every path with its type, size, mode, link target and content hash

@@ -17,24 +17,10 @@ for layout in rtx4000 gpu-nic rtx4000-vfio twins; do
 	"$MKFIXTURE" "$layout" "$tmp/$layout" >/dev/null || exit 99
 done
 
-# A kernel under ROOT/lib/modules/RELEASE: empty objects named as modules,
-# indexed by depmod, so that libkmod finds vfio-pci and vfio_virqfd there.
-echo 'int vh_fake_module;' > "$tmp/empty.c"
-${CC:-cc} -c "$tmp/empty.c" -o "$tmp/empty.o" || exit 99
-fake_kernel() {	# ROOT RELEASE
-	dir=$1/lib/modules/$2
-	mkdir -p "$dir"
-	: > "$dir/modules.order"
-	: > "$dir/modules.builtin"
-	for path in kernel/drivers/vfio/vfio.ko kernel/drivers/vfio/vfio_iommu_type1.ko \
-		kernel/drivers/vfio/vfio_virqfd.ko kernel/drivers/vfio/pci/vfio-pci.ko; do
-		mkdir -p "$dir/${path%/*}"
-		cp "$tmp/empty.o" "$dir/$path"
-		echo "$path" >> "$dir/modules.order"
-	done
-	PATH=$PATH:/sbin:/usr/sbin depmod -b "$1" "$2" 2>/dev/null ||
-		{ echo "FAIL: depmod -b $1 $2 failed"; exit 99; }
-}
+# A kernel under ROOT/lib/modules/RELEASE that libkmod can read
+# shellcheck source=fake-kernels.sh
+. "$TESTS_SRCDIR/fake-kernels.sh"
+fake_kernels_setup || exit 99
 # devices.conf as persist writes it, for functions the tree may not have
 devices_conf() {	# ROOT LINE...
 	conf=$1/etc/vfio-handover/devices.conf
@@ -62,10 +48,10 @@ run rollback rtx4000-vfio --dry-run rollback 01:00
 cat "$tmp/list" "$tmp/verify" >"$tmp/function"
 
 # persist: fills "files" and "functions"
-fake_kernel "$tmp/root-persist" 6.1.0-18-amd64
+fake_kernel "$tmp/root-persist" 6.1.0-18-amd64 || exit 99
 run_in "$tmp/root-persist" persist rtx4000 persist 01:00
 # unpersist one GPU of two: "files" rewritten, "functions" the one kept
-fake_kernel "$tmp/root-unpersist" 6.1.0-18-amd64
+fake_kernel "$tmp/root-unpersist" 6.1.0-18-amd64 || exit 99
 run_in "$tmp/root-unpersist" scratch twins persist 01:00 02:00
 run_in "$tmp/root-unpersist" unpersist twins unpersist 01:00
 # apply as bind: the GPU persisted above, then a boot VGA device (refused:

@@ -26,31 +26,14 @@ vh() {	# TREE ROOT ARGS...
 	VFIO_HANDOVER_NO_HWDB=1 "$VH_BIN" --sysfs "$t" --root "$r" "$@" >"$tmp/out" 2>&1 ||
 		{ cat "$tmp/out"; return 1; }
 }
-# the kernels of a golden case's root, made by test-cli.sh's recipe
-kernel_root() {	# CASE DEST
+# shellcheck source=fake-kernels.sh
+. "$TESTS_SRCDIR/fake-kernels.sh"
+fake_kernels_setup || exit 99
+kernel_root() {	# CASE DEST: a golden case's root, its kernels made
 	cp -R "$TESTS_SRCDIR/roots/$1/." "$2/"
 	chmod -R u+w "$2"       # make distcheck's source tree is read-only
-	for spec in "$2"/lib/modules/*/fake-modules; do
-		dir=${spec%/fake-modules}
-		: > "$dir/modules.order"
-		: > "$dir/modules.builtin"
-		while read -r kind path; do
-			case $kind in
-			module)	mkdir -p "$dir/${path%/*}"; cp "$tmp/empty.o" "$dir/$path"
-				echo "$path" >> "$dir/modules.order" ;;
-			builtin) echo "$path" >> "$dir/modules.builtin" ;;
-			esac
-		done < "$spec"
-		rm "$spec"
-		# a real kernel always has built-in modinfo; libkmod reads an
-		# empty builtin alias index with uninitialised memory (valgrind)
-		printf 'vh_fake_builtin.license=GPL\0vh_fake_builtin.alias=vh-fake\0' \
-			> "$dir/modules.builtin.modinfo"
-		PATH=$PATH:/sbin:/usr/sbin depmod -b "$2" "${dir##*/}" 2>/dev/null || return 1
-	done
+	fake_kernels "$2"
 }
-echo 'int vh_fake_module;' > "$tmp/empty.c"
-${CC:-cc} -c "$tmp/empty.c" -o "$tmp/empty.o" || exit 99
 
 cycle() {	# NAME LAYOUT ROOTCASE PERSIST-ARGS...
 	name=$1 layout=$2 rootcase=$3
