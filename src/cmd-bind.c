@@ -4,11 +4,9 @@
 #include <string.h>
 #include <time.h>
 #include <cap-ng.h>
-#include "checks.h"
 #include "cli-handover.h"
 #include "json-out.h"
 #include "log.h"
-#include "safety.h"
 
 static long elapsed_ms(const struct timespec *t0)
 {

@@ -7,23 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 #include <cap-ng.h>
-#include "checks.h"
+#include "aleph.h"
 #include "cli-handover.h"
 #include "json-out.h"
 #include "log.h"
 #include "persist-target.h"
-#include "safety.h"
 #include "util.h"
 
-static bool root_is_slash(const struct cli *cli)
-{
-	return !cli->root || !cli->root[0] || strcmp(cli->root, "/") == 0;
-}
 
 /* /etc is root's: say so before anything, like bind does for /sys. */
 static int need_root(struct cli *cli, const char *cmd)
 {
-	if (!root_is_slash(cli) || cli->dry_run || geteuid() == 0 ||
+	if (!root_is_host(cli->root) || cli->dry_run || geteuid() == 0 ||
 	    capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
 		return EXIT_DONE;
 	log_error("%s writes the boot configuration in /etc and refreshes the initramfs: "
@@ -57,7 +52,7 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 	p->initramfs = "skipped";
 	if (cli->dry_run) {
 		p->initramfs = cli->no_initramfs ? "skipped" : "planned";
-		if (!cli->no_initramfs && root_is_slash(cli))
+		if (!cli->no_initramfs && root_is_host(cli->root))
 			fprintf(cli->json ? stderr : stdout, "run %s\n", cmd);
 		return EXIT_DONE;
 	}
@@ -65,7 +60,7 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 		log_info("initramfs not refreshed (--no-initramfs): run %s before the next boot", cmd);
 		return EXIT_DONE;
 	}
-	if (!root_is_slash(cli)) {
+	if (!root_is_host(cli->root)) {
 		log_info("initramfs of %s not refreshed from here: run chroot %s %s", cli->root,
 			 cli->root, cmd);
 		return EXIT_DONE;
@@ -104,7 +99,7 @@ static void explain(struct cli *cli, const struct persist_facts *pf)
 	else if (!pf->ids_exclusive)
 		log_info("no 'options vfio-pci ids=' line: %s; the boot service (vfio-handover apply) "
 			 "hands the GPU over by address", pf->ids_reason);
-	if (!cli->json && !cli->dry_run && root_is_slash(cli))
+	if (!cli->json && !cli->dry_run && root_is_host(cli->root))
 		printf("at the next boot vfio-handover.service runs apply; if it is not enabled: "
 		       "systemctl enable vfio-handover.service\n");
 }
@@ -264,17 +259,10 @@ static bool listed(char **files, const char *rel)
 	return false;
 }
 
-static bool supervisor_env_exists(const struct cli *cli)
-{
-	char path[4096];
-
-	return root_path(cli->root, PERSIST_SUPERVISOR_ENV, path, sizeof(path)) == 0 &&
-	       access(path, F_OK) == 0;
-}
-
 static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
 {
 	struct persist_target t;
+	struct aleph_env env;
 	int err;
 
 	target_of(cli, &p->facts, &t);
@@ -285,9 +273,9 @@ static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
 		report_write_error(cmd, err);
 		return EXIT_FAILED;
 	}
-	if (t.aleph && !listed(p->files, PERSIST_SUPERVISOR_ENV))
-		log_info("--aleph: %s%s %s", root_is_slash(cli) ? "" : cli->root, PERSIST_SUPERVISOR_ENV,
-			 supervisor_env_exists(cli) ? "already enables GPU support" :
+	if (t.aleph && !listed(p->files, PERSIST_SUPERVISOR_ENV) && aleph_env_read(cli->root, &env) >= 0)
+		log_info("--aleph: %s%s %s", root_is_host(cli->root) ? "" : cli->root, PERSIST_SUPERVISOR_ENV,
+			 env.present ? "already enables GPU support" :
 			 "does not exist (aleph-vm is not installed): nothing set there");
 	return EXIT_DONE;
 }
@@ -451,7 +439,7 @@ static int read_persisted(struct cli *cli, struct persist_fn **fns, size_t *n)
 	if (err == -ENOENT)
 		return EXIT_DONE;
 	if (err < 0) {
-		log_error("cannot read %s%s: %s; fix or remove it", root_is_slash(cli) ? "" : cli->root,
+		log_error("cannot read %s%s: %s; fix or remove it", root_is_host(cli->root) ? "" : cli->root,
 			  PERSIST_DEVICES_CONF, strerror(-err));
 		return EXIT_FAILED;
 	}
@@ -489,7 +477,7 @@ static int remove_all(struct cli *cli, struct persist_run *p)
 
 	if (cli->dry_run) {
 		fprintf(cli->json ? stderr : stdout, "remove what persist wrote under %s/etc\n",
-			root_is_slash(cli) ? "" : cli->root);
+			root_is_host(cli->root) ? "" : cli->root);
 		return EXIT_DONE;
 	}
 	err = persist_remove(&t, &p->files);

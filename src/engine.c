@@ -270,7 +270,7 @@ static int release_from_ids(struct engine *e, const struct pci_addr *a, struct p
 	snprintf(id, sizeof(id), "%04x %04x", now->vendor, now->device);
 	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/remove_id", e->sfs->root, VFIO_DRIVER);
 	e->writes++;
-	err = sysfs_write_timed(e->sfs, "bus/pci/drivers/" VFIO_DRIVER "/remove_id", id, e->timeout_ms);
+	err = sysfs_driver_write_value(e->sfs, VFIO_DRIVER, "remove_id", id, e->timeout_ms);
 	trace_write(e, err, id, path);
 	if (err == -ENODEV)
 		return 0;               /* not a dynamic id: the caller reports it */

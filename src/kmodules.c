@@ -31,12 +31,8 @@ static void kmod_quiet(void *data, int priority, const char *file, int line,
 int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 		      enum vfio_avail *st, char *detail, size_t len)
 {
-	char rel[512], dir[4096], kbuf[256];
-	const struct kmod_dl *k;
-	struct kmod_ctx *ctx;
-	struct kmod_list *list = NULL;
-	struct kmod_module *mod;
-	const char *path;
+	char rel[512], kbuf[256], path[4096];
+	enum kmod_where where = KMOD_ABSENT;
 	int err;
 
 	if (sysfs_driver_registered(sfs, "vfio-pci")) {
@@ -44,42 +40,31 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 		snprintf(detail, len, "driver vfio-pci is registered");
 		return 0;
 	}
-	k = kmod_dl();
-	if (!k) {
-		snprintf(detail, len, "%s", kmod_dl_error());
-		return -ENOPKG;
-	}
 	if (!kver)
 		kver = kmodules_running_release(kbuf, sizeof(kbuf));
-	snprintf(rel, sizeof(rel), "/lib/modules/%s", kver);
-	err = root_path(root, rel, dir, sizeof(dir));
-	if (err)
+	err = kmodules_lookup(root, kver, "vfio-pci", &where, path, sizeof(path));
+	if (err == -ENOPKG) {
+		snprintf(detail, len, "%s", kmod_dl_error());
 		return err;
-	ctx = k->kmod_new(dir, NULL);
-	if (!ctx)
-		return -ENOMEM;
-	k->kmod_set_log_fn(ctx, kmod_quiet, NULL);
-	*st = VFIO_MISSING;
-	snprintf(detail, len, "%s", dir);
-	err = k->kmod_module_new_from_lookup(ctx, "vfio-pci", &list);
-	if (err < 0 || !list) {
-		err = 0;
-		goto out;
 	}
-	mod = k->kmod_module_get_module(list);
-	path = k->kmod_module_get_path(mod);
-	if (path) {
+	if (err == -ENAMETOOLONG)
+		return err;
+	/* no readable module index there: nothing to load vfio-pci from */
+	switch (err < 0 ? KMOD_ABSENT : where) {
+	case KMOD_FILE:
 		*st = VFIO_MODULE;
 		snprintf(detail, len, "%s", path);
-	} else {
+		break;
+	case KMOD_BUILTIN:
 		*st = VFIO_BUILTIN;
 		snprintf(detail, len, "built into %s", kver);
+		break;
+	case KMOD_ABSENT:
+		*st = VFIO_MISSING;
+		snprintf(rel, sizeof(rel), "/lib/modules/%s", kver);
+		return root_path(root, rel, detail, len);
 	}
-	k->kmod_module_unref(mod);
-	k->kmod_module_unref_list(list);
-out:
-	k->kmod_unref(ctx);
-	return err;
+	return 0;
 }
 
 int kmodules_load(const char *name)

@@ -78,11 +78,6 @@ bool persist_detect_dracut(const char *root)
 	       !path_exists(root, "/sbin/update-initramfs");
 }
 
-static bool root_is_slash(const char *root)
-{
-	return !root || !root[0] || strcmp(root, "/") == 0;
-}
-
 int persist_facts_kernel(const char *root, const char *kernel_opt, struct persist_facts *pf,
 			 char *why, size_t len)
 {
@@ -92,7 +87,7 @@ int persist_facts_kernel(const char *root, const char *kernel_opt, struct persis
 	if (kernel_opt) {
 		snprintf(pf->kernel, sizeof(pf->kernel), "%s", kernel_opt);
 		pf->kernel_from = "--kernel";
-	} else if (!root_is_slash(root)) {
+	} else if (!root_is_host(root)) {
 		err = kmodules_newest_release(root, pf->kernel, sizeof(pf->kernel));
 		if (err < 0) {
 			snprintf(why, len, "no kernel under %s/lib/modules: %s; pass --kernel VERSION",
@@ -112,7 +107,7 @@ int persist_facts_kernel(const char *root, const char *kernel_opt, struct persis
 	}
 	if (err < 0) {
 		snprintf(why, len, "cannot read the module index of kernel %s under %s/lib/modules/%s: %s; "
-			 "run depmod %s", pf->kernel, root_is_slash(root) ? "" : root, pf->kernel,
+			 "run depmod %s", pf->kernel, root_is_host(root) ? "" : root, pf->kernel,
 			 strerror(-err), pf->kernel);
 		return err;
 	}

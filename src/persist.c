@@ -83,14 +83,15 @@ static void put_kernel(FILE *f, const struct persist_target *t)
 
 /* ---- rendering ---- */
 
+/* What loads vfio-pci early; vfio_virqfd is its own module before 6.2 */
+static const char *const vfio_modules_plain[] = { "vfio", "vfio_iommu_type1", "vfio_pci", NULL };
+static const char *const vfio_modules_virqfd[] = {
+	"vfio", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci", NULL,
+};
+
 static const char *const *vfio_modules(const struct persist_target *t)
 {
-	static const char *const with[] = {
-		"vfio", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci", NULL,
-	};
-	static const char *const without[] = { "vfio", "vfio_iommu_type1", "vfio_pci", NULL };
-
-	return t->has_virqfd ? with : without;
+	return t->has_virqfd ? vfio_modules_virqfd : vfio_modules_plain;
 }
 
 static void put_virqfd_note(FILE *f, const struct persist_target *t)
@@ -101,9 +102,9 @@ static void put_virqfd_note(FILE *f, const struct persist_target *t)
 			      " has no such module (it is part of vfio from Linux 6.2).\n", f);
 }
 
-static void put_module_lines(FILE *f, const struct persist_target *t)
+static void put_module_lines(FILE *f, const char *const *mods)
 {
-	for (const char *const *m = vfio_modules(t); *m; m++)
+	for (const char *const *m = mods; *m; m++)
 		fprintf(f, "%s\n", *m);
 }
 
@@ -119,10 +120,8 @@ int persist_render_modules_load(const struct persist_target *t, char **out)
 	      "# when \"vfio-handover apply\" runs.  One module name per line: options\n"
 	      "# belong in /etc/modprobe.d, not here.  No vfio_virqfd: modprobe loads\n"
 	      "# it with vfio_pci where the kernel still has it (before Linux 6.2),\n"
-	      "# and a kernel booted later may not have it.\n"
-	      "vfio\n"
-	      "vfio_iommu_type1\n"
-	      "vfio_pci\n", x.f);
+	      "# and a kernel booted later may not have it.\n", x.f);
+	put_module_lines(x.f, vfio_modules_plain);
 	return text_close(&x, 0, out);
 }
 
@@ -136,7 +135,7 @@ int persist_render_initramfs_block(const struct persist_target *t, char **out)
 	fputs("# Into the initramfs, to be loaded before the GPU's host drivers.\n"
 	      "# One module name per line, no arguments.\n", x.f);
 	put_virqfd_note(x.f, t);
-	put_module_lines(x.f, t);
+	put_module_lines(x.f, vfio_modules(t));
 	return text_close(&x, 0, out);
 }
 

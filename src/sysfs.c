@@ -612,13 +612,21 @@ int sysfs_valid_driver_name(const char *name)
 	return 1;
 }
 
-int sysfs_driver_write(struct sysfs *sfs, const char *driver, const char *attr,
-		       const struct pci_addr *a, int timeout_ms)
+int sysfs_driver_write_value(struct sysfs *sfs, const char *driver, const char *attr,
+			     const char *val, int timeout_ms)
 {
-	char rel[256], ab[PCI_ADDR_LEN];
+	char rel[256];
 
 	if (!sysfs_valid_driver_name(driver))
 		return -EINVAL;
 	snprintf(rel, sizeof(rel), "bus/pci/drivers/%s/%s", driver, attr);
-	return sysfs_write_timed(sfs, rel, pci_addr_fmt(a, ab), timeout_ms);
+	return sysfs_write_timed(sfs, rel, val, timeout_ms);
+}
+
+int sysfs_driver_write(struct sysfs *sfs, const char *driver, const char *attr,
+		       const struct pci_addr *a, int timeout_ms)
+{
+	char ab[PCI_ADDR_LEN];
+
+	return sysfs_driver_write_value(sfs, driver, attr, pci_addr_fmt(a, ab), timeout_ms);
 }

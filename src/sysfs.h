@@ -92,6 +92,9 @@ int sysfs_probe(struct sysfs *sfs, const struct pci_addr *a, int timeout_ms);
 /* bus/pci/drivers/<driver>/bind or unbind; the name must be a plain driver name */
 int sysfs_driver_write(struct sysfs *sfs, const char *driver, const char *attr,
 		       const struct pci_addr *a, int timeout_ms);
+/* Another file of a driver (remove_id: "vvvv dddd") */
+int sysfs_driver_write_value(struct sysfs *sfs, const char *driver, const char *attr,
+			     const char *val, int timeout_ms);
 /* Is this a name a driver can have (no path tricks)? */
 int sysfs_valid_driver_name(const char *name);
 /* Read an attribute of a child found by the walk ("operstate" of a netdev). */

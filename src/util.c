@@ -5,11 +5,16 @@
 #include <string.h>
 #include "util.h"
 
+bool root_is_host(const char *root)
+{
+	return !root || !root[0] || strcmp(root, "/") == 0;
+}
+
 int root_path(const char *root, const char *path, char *buf, size_t len)
 {
 	int n;
 
-	if (!root || !root[0] || strcmp(root, "/") == 0)
+	if (root_is_host(root))
 		root = "";
 	n = snprintf(buf, len, "%s%s", root, path);
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
