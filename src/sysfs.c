@@ -1,5 +1,4 @@
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "sysfs.h"
+#include "util.h"
 
 #define WALK_MAX_DEPTH 8
 
@@ -251,31 +251,24 @@ static int addr_cmp_qsort(const void *x, const void *y)
 	return pci_addr_cmp(x, y);
 }
 
-static DIR *opendir_at(struct sysfs *sfs, const char *rel)
+static int open_dir_at(struct sysfs *sfs, const char *rel)
 {
-	int fd = openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d)
-		close(fd);
-	return d;
+	return openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
 {
 	struct pci_addr *v = NULL, *nv;
 	size_t cnt = 0, cap = 0;
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
+	const struct dirent64 *de;
+	struct dir_iter it;
+	int fd, err = 0;
 
-	d = opendir_at(sfs, "bus/pci/devices");
-	if (!d)
+	fd = open_dir_at(sfs, "bus/pci/devices");
+	if (fd < 0)
 		return -errno;
-	while ((errno = 0, de = readdir(d))) {
+	dir_iter_init(&it, fd);
+	while ((de = dir_iter_next(&it))) {
 		struct pci_addr a;
 
 		if (pci_addr_parse(de->d_name, &a))
@@ -294,7 +287,7 @@ int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
 	if (errno)
 		err = -errno;
 out:
-	closedir(d);
+	close(fd);
 	if (err) {
 		free(v);
 		return err;
@@ -308,16 +301,15 @@ out:
 
 int sysfs_count_iommu_groups(struct sysfs *sfs)
 {
-	struct dirent *de;
-	int n = 0;
-	DIR *d = opendir_at(sfs, "kernel/iommu_groups");
+	struct dir_iter it;
+	int n = 0, fd = open_dir_at(sfs, "kernel/iommu_groups");
 
-	if (!d)
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
+	dir_iter_init(&it, fd);
+	while (dir_iter_next(&it))
+		n++;
+	close(fd);
 	return n;
 }
 
@@ -335,17 +327,17 @@ int sysfs_driver_registered(struct sysfs *sfs, const char *driver)
 int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len)
 {
 	char want[PCI_SLOT_LEN], rel[512], val[64];
-	struct dirent *de;
-	DIR *d;
+	const struct dirent64 *de;
+	struct dir_iter it;
+	int fd;
 
 	buf[0] = '\0';
-	d = opendir_at(sfs, "bus/pci/slots");
-	if (!d)
+	fd = open_dir_at(sfs, "bus/pci/slots");
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	pci_slot_fmt(a, want);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
+	dir_iter_init(&it, fd);
+	while ((de = dir_iter_next(&it))) {
 		snprintf(rel, sizeof(rel), "bus/pci/slots/%s/address", de->d_name);
 		if (sfs->ops->read(sfs, sfs->rootfd, rel, val, sizeof(val)) > 0 &&
 		    strcasecmp(val, want) == 0) {
@@ -353,7 +345,7 @@ int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size
 			break;
 		}
 	}
-	closedir(d);
+	close(fd);
 	return 0;
 }
 
@@ -366,17 +358,6 @@ static int parse_devnum(const char *s, dev_t *dev)
 		return -EINVAL;
 	*dev = makedev(maj, min);
 	return 0;
-}
-
-static int is_dir_entry(int dfd, const struct dirent *de)
-{
-	struct stat st;
-
-	if (de->d_type == DT_DIR)
-		return 1;
-	if (de->d_type != DT_UNKNOWN)
-		return 0;
-	return fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
 struct walk {
@@ -418,26 +399,21 @@ static int visit_child(struct walk *w, int fd, const char *name)
 
 static int walk_dir(struct walk *w, int dfd, int depth)
 {
-	struct dirent *de;
+	const struct dirent64 *de;
 	struct pci_addr ignored;
 	size_t base = strlen(w->rel);
-	int err = 0, fd;
-	DIR *d;
+	struct dir_iter *it;
+	int err = 0, cfd;
 
 	if (depth > WALK_MAX_DEPTH)
 		return 0;
-	fd = dup(dfd);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while (!err && (de = readdir(d))) {
-		int cfd;
-
-		if (de->d_name[0] == '.' || !is_dir_entry(dfd, de))
+	/* the walk reads through dfd itself: openat below does not mind its offset */
+	it = malloc(sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	dir_iter_init(it, dfd);
+	while (!err && (de = dir_iter_next(it))) {
+		if (!dir_entry_is_dir(dfd, de))
 			continue;
 		/* functions behind a bridge are devices of their own */
 		if (pci_addr_parse(de->d_name, &ignored) == 0 || strcmp(de->d_name, "power") == 0)
@@ -454,7 +430,9 @@ static int walk_dir(struct walk *w, int dfd, int depth)
 		}
 		w->rel[base] = '\0';
 	}
-	closedir(d);
+	if (!err && errno)
+		err = -errno;
+	free(it);
 	return err;
 }
 
@@ -489,25 +467,23 @@ int sysfs_child_read(struct sysfs *sfs, const struct pci_addr *a, const char *re
 int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *disk,
 		       char *buf, size_t len)
 {
+	const struct dirent64 *de;
+	struct dir_iter it;
 	char rel[256];
-	struct dirent *de;
-	int found = 0;
-	DIR *d;
+	int fd;
 
 	(void)a;
 	if (strchr(disk, '/') || snprintf(rel, sizeof(rel), "class/block/%s/holders", disk) >= (int)sizeof(rel))
 		return -EINVAL;
-	d = opendir_at(sfs, rel);
-	if (!d)
+	fd = open_dir_at(sfs, rel);
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(buf, len, "%s", de->d_name);
-			found = 1;
-			break;
-		}
-	closedir(d);
-	return found;
+	dir_iter_init(&it, fd);
+	de = dir_iter_next(&it);
+	if (de)
+		snprintf(buf, len, "%s", de->d_name);
+	close(fd);
+	return de != NULL;
 }
 
 static long now_ms(void)

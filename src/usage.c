@@ -1,5 +1,4 @@
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "usage.h"
+#include "util.h"
 
 #define NVIDIA_MAJOR 195
 #define IFF_UP_FLAG 0x1
@@ -159,11 +159,14 @@ void usage_free(struct usage *u)
 	memset(u, 0, sizeof(*u));
 }
 
-static void read_comm(int piddir, char *comm, size_t len)
+static void read_comm(int procfd, const char *pidname, char *comm, size_t len)
 {
-	int fd = openat(piddir, "comm", O_RDONLY | O_CLOEXEC);
+	char rel[300];
 	ssize_t n = -1;
+	int fd;
 
+	snprintf(rel, sizeof(rel), "%s/comm", pidname);
+	fd = openat(procfd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, comm, len - 1);
 		close(fd);
@@ -184,9 +187,10 @@ static const struct devnode *match_node(const struct usage *u, dev_t rdev)
 	return NULL;
 }
 
-static int add_holder(struct holder **out, size_t *nout, pid_t pid, int piddir,
+static int add_holder(struct holder **out, size_t *nout, int procfd, const char *pidname,
 		      const struct devnode *node)
 {
+	pid_t pid = (pid_t)atoi(pidname);
 	struct holder *v;
 
 	/* one line per process and node, however many descriptors */
@@ -203,48 +207,46 @@ static int add_holder(struct holder **out, size_t *nout, pid_t pid, int piddir,
 	v->fn = node->fn;
 	v->pid = pid;
 	snprintf(v->node, sizeof(v->node), "%s", node->name);
-	read_comm(piddir, v->comm, sizeof(v->comm));
+	read_comm(procfd, pidname, v->comm, sizeof(v->comm));
 	return 0;
 }
 
-/* Every descriptor of one process; -EACCES when we may not look. */
+/* Every descriptor of one process; -EACCES when we may not look.  One
+ * open per process: a host has hundreds, kernel threads included. */
 static int scan_process(int procfd, const char *pidname, const struct usage *u,
 			struct holder **out, size_t *nout)
 {
-	struct dirent *de;
+	const struct dirent64 *de;
+	struct dir_iter *it;
+	char rel[300];
 	struct stat st;
-	int piddir, fdfd, err = 0;
-	DIR *d;
+	int fdfd, err = 0;
 
-	piddir = openat(procfd, pidname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (piddir < 0)
+	snprintf(rel, sizeof(rel), "%s/fd", pidname);
+	fdfd = openat(procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fdfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	fdfd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fdfd < 0) {
-		err = errno == ENOENT ? 0 : -errno;
-		goto out;
-	}
-	d = fdopendir(fdfd);
-	if (!d) {
+	it = malloc(sizeof(*it));
+	if (!it) {
 		close(fdfd);
-		err = -errno;
-		goto out;
+		return -ENOMEM;
 	}
-	while (!err && (de = readdir(d))) {
+	dir_iter_init(it, fdfd);
+	while (!err && (de = dir_iter_next(it))) {
 		const struct devnode *node;
 
-		if (de->d_name[0] == '.')
-			continue;
 		/* stat follows the magic link to the open file itself */
-		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISCHR(st.st_mode))
+		if (fstatat(fdfd, de->d_name, &st, 0) < 0 || !S_ISCHR(st.st_mode))
 			continue;
 		node = match_node(u, st.st_rdev);
 		if (node)
-			err = add_holder(out, nout, (pid_t)atoi(pidname), piddir, node);
+			err = add_holder(out, nout, procfd, pidname, node);
 	}
-	closedir(d);
-out:
-	close(piddir);
+	/* a process that exits while we read is no holder */
+	if (!err && errno && errno != ENOENT && errno != ESRCH)
+		err = -errno;
+	free(it);
+	close(fdfd);
 	return err;
 }
 
@@ -261,9 +263,9 @@ static int all_digits(const char *s)
 int usage_find_holders(const char *procroot, const struct usage *u,
 		       struct holder **out, size_t *nout, int *uninspected)
 {
-	struct dirent *de;
+	const struct dirent64 *de;
+	struct dir_iter *it;
 	int procfd, err = 0;
-	DIR *d;
 
 	*out = NULL;
 	*nout = 0;
@@ -273,21 +275,25 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 	procfd = open(procroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (procfd < 0)
 		return -errno;
-	d = fdopendir(procfd);
-	if (!d) {
+	it = malloc(sizeof(*it));
+	if (!it) {
 		close(procfd);
-		return -errno;
+		return -ENOMEM;
 	}
-	while (!err && (de = readdir(d))) {
+	dir_iter_init(it, procfd);
+	while (!err && (de = dir_iter_next(it))) {
 		if (!all_digits(de->d_name))
 			continue;
-		err = scan_process(dirfd(d), de->d_name, u, out, nout);
+		err = scan_process(procfd, de->d_name, u, out, nout);
 		if (err == -EACCES || err == -EPERM) {
 			(*uninspected)++;
 			err = 0;
 		}
 	}
-	closedir(d);
+	if (!err && errno)
+		err = -errno;
+	free(it);
+	close(procfd);
 	if (err) {
 		free(*out);
 		*out = NULL;

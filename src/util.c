@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "util.h"
 
 bool root_is_host(const char *root)
@@ -30,4 +32,35 @@ char *xasprintf(const char *fmt, ...)
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	return n < 0 ? NULL : s;
+}
+
+const struct dirent64 *dir_iter_next(struct dir_iter *it)
+{
+	for (;;) {
+		const struct dirent64 *de;
+
+		if (it->pos >= it->len) {
+			ssize_t n = getdents64(it->fd, it->buf, sizeof(it->buf));
+
+			if (n <= 0) {
+				errno = n < 0 ? errno : 0;
+				return NULL;
+			}
+			it->pos = 0;
+			it->len = (size_t)n;
+		}
+		de = (const struct dirent64 *)(it->buf + it->pos);
+		it->pos += de->d_reclen;
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			return de;
+	}
+}
+
+bool dir_entry_is_dir(int dfd, const struct dirent64 *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }

@@ -1,5 +1,6 @@
 /* Small helpers shared by every module. */
 #pragma once
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -11,3 +12,23 @@ bool root_is_host(const char *root);
 int root_path(const char *root, const char *path, char *buf, size_t len);
 /* malloc'ed printf; NULL only when out of memory. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The entries of an open directory, read with getdents64 into a buffer of
+ * its own: opendir or fdopendir would add a dup, fstat and two fcntl calls
+ * per directory, and the device walks and /proc scans open hundreds of
+ * them.  The iterator reads through fd and leaves closing it to the caller. */
+struct dir_iter {
+	int fd;
+	size_t pos, len;
+	char buf[4096] __attribute__((aligned(8)));
+};
+static inline void dir_iter_init(struct dir_iter *it, int fd)
+{
+	it->fd = fd;
+	it->pos = it->len = 0;
+}
+/* The next entry other than "." and "..": NULL at the end (errno 0) or on
+ * a read error (errno set). */
+const struct dirent64 *dir_iter_next(struct dir_iter *it);
+/* DT_DIR for a directory entry, fstatat when the filesystem gives no type. */
+bool dir_entry_is_dir(int dfd, const struct dirent64 *de);

@@ -52,6 +52,40 @@ START_TEST(real_holder)
 }
 END_TEST
 
+/* /proc/self/fd larger than one read of the directory (4 KiB of entries):
+ * the holder's descriptor is the last one, in a later batch. */
+START_TEST(holder_behind_many_descriptors)
+{
+	struct tree t;
+	struct pci_addr fn = addr("0000:01:00.0");
+	struct usage u;
+	struct holder *ho;
+	size_t nho;
+	int fds[400], fd, uninspected, mine = 0;
+	struct stat st;
+
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_add_drm(t.fx, "0000:01:00.0", "card9", major(st.st_rdev),
+				    minor(st.st_rdev)), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &fn, 1, &u), 0);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		ck_assert_int_ge((fds[i] = open("/dev/zero", O_RDONLY)), 0);
+	fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_gt(fd, fds[399]);
+	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, &uninspected), 0);
+	for (size_t i = 0; i < nho; i++)
+		mine += ho[i].pid == getpid();
+	ck_assert_int_eq(mine, 1);
+	free(ho);
+	close(fd);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close(fds[i]);
+	usage_free(&u);
+	tree_close(&t);
+}
+END_TEST
+
 START_TEST(no_nodes_no_scan)
 {
 	struct usage u = { 0 };
@@ -191,6 +225,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, real_holder);
+	tcase_add_test(tc, holder_behind_many_descriptors);
 	tcase_add_test(tc, no_nodes_no_scan);
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
