@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <poll.h>
@@ -105,6 +106,8 @@ int sysfs_open(const char *root, struct sysfs **out)
 	/* Only the running kernel's tree may be matched against /proc and /dev. */
 	sfs->live = realpath(root, real) && strcmp(real, "/sys") == 0;
 	sfs->dev_fd = -1;
+	sfs->writer_fd = -1;
+	sfs->backend_fd = -1;
 	sfs->ops = &sysfs_default_ops;
 	*out = sfs;
 	return 0;
@@ -113,10 +116,22 @@ fail:
 	return err;
 }
 
+static void writer_stop(struct sysfs *sfs);
+
+void sysfs_set_backend(struct sysfs *sfs, const struct sysfs_ops *ops, void *priv, int backend_fd)
+{
+	/* the writer runs the backend it was started with */
+	writer_stop(sfs);
+	sfs->ops = ops ? ops : &sysfs_default_ops;
+	sfs->priv = priv;
+	sfs->backend_fd = backend_fd;
+}
+
 void sysfs_close(struct sysfs *sfs)
 {
 	if (!sfs)
 		return;
+	writer_stop(sfs);
 	if (sfs->rootfd >= 0)
 		close(sfs->rootfd);
 	if (sfs->dev_fd >= 0)
@@ -494,70 +509,217 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Wait for the child up to timeout_ms: 0 and *status, or -ETIMEDOUT. */
-static int wait_child(pid_t pid, int timeout_ms, int *status)
+/*
+ * Kernel writes run in a child process, the writer, so that a write that
+ * blocks in the kernel (an unbind waiting on a driver that will not let go)
+ * cannot hold the tool past --timeout: the tool reports, exits, and leaves
+ * the blocked child to the kernel.  A thread would not do: a process does
+ * not exit while one of its threads is blocked in a system call.
+ *
+ * One writer serves every write of a run, over a socket pair: a fork per
+ * write cost a millisecond or more each on a small VM.  It is replaced after
+ * a timeout, when the backend changes (sysfs_set_backend), and in a forked
+ * copy of the program, which must not share its parent's.
+ */
+#define WRITER_MSG_MAX 4352
+
+/* Everything but the tree and the socket: a writer left blocked in the
+ * kernel must not keep the journal's lock or a caller's pipe open. */
+static void close_fds_between(unsigned from, unsigned to)
 {
-	static int no_pidfd;        /* kernels before 5.3 (and valgrind) */
-	long deadline = now_ms() + timeout_ms;
-	int pfd = no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+	long max;
 
-	if (pfd < 0 && errno == ENOSYS)
-		no_pidfd = 1;
+	if (from > to || syscall(SYS_close_range, from, to, 0) == 0)
+		return;
+	/* kernels before 5.9 */
+	max = sysconf(_SC_OPEN_MAX);
+	for (long fd = from; fd <= (long)to && fd < max; fd++)
+		close((int)fd);
+}
+
+/* Every descriptor from 3 up but the n in keep (sorted, ascending). */
+static void close_fds_except(const int *keep, int n)
+{
+	unsigned next = 3;
+
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < (int)next)
+			continue;
+		close_fds_between(next, (unsigned)keep[i] - 1);
+		next = (unsigned)keep[i] + 1;
+	}
+	close_fds_between(next, ~0U);
+}
+
+static int int_cmp(const void *x, const void *y)
+{
+	return *(const int *)x - *(const int *)y;
+}
+
+/* A writer left blocked in the kernel must not keep the journal's lock or
+ * a caller's pipe ($(vfio-handover ...) waits for every writer of it). */
+static void writer_detach(struct sysfs *sfs, int sock)
+{
+	int keep[3] = { sfs->rootfd, sock, sfs->backend_fd };
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int fd = 0; fd < 3; fd++) {
+		if (null >= 0)
+			dup2(null, fd);
+		else
+			close(fd);
+	}
+	if (null > 2)
+		close(null);
+	qsort(keep, 3, sizeof(keep[0]), int_cmp);
+	close_fds_except(keep, 3);
+}
+
+static void __attribute__((noreturn)) writer_main(struct sysfs *sfs, int sock)
+{
+	char req[WRITER_MSG_MAX + 1];
+
+	/* a write of the backend may itself write: this copy has no writer */
+	sfs->writer_fd = -1;
+	sfs->writer_pid = 0;
+	writer_detach(sfs, sock);
 	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		long left = deadline - now_ms();
+		ssize_t n = recv(sock, req, WRITER_MSG_MAX, 0);
+		size_t rlen;
+		int err;
 
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR) {
-			if (pfd >= 0)
-				close(pfd);
-			return -errno;
+		if (n <= 0)
+			_exit(0);
+		req[n] = '\0';
+		rlen = strlen(req);
+		if (rlen + 1 >= (size_t)n) {
+			err = -EINVAL;
+		} else {
+			/* a backend that reads goes through the cache of function
+			 * directories: start without one, and keep none between writes */
+			dev_forget(sfs);
+			err = sfs->ops->write(sfs, req, req + rlen + 1);
+			dev_forget(sfs);
 		}
+		if (send(sock, &err, sizeof(err), MSG_NOSIGNAL) != (ssize_t)sizeof(err))
+			_exit(0);
+	}
+}
+
+static int writer_start(struct sysfs *sfs)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	dev_forget(sfs);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		writer_main(sfs, sv[1]);
+	}
+	close(sv[1]);
+	sfs->writer_pid = pid;
+	sfs->writer_owner = getpid();
+	sfs->writer_fd = sv[0];
+	return 0;
+}
+
+/* Let an idle writer go: it exits at the end of its socket, and is reaped. */
+static void writer_stop(struct sysfs *sfs)
+{
+	if (sfs->writer_fd < 0)
+		return;
+	if (sfs->writer_owner == getpid()) {
+		/* shutdown reaches the writer even if a forked copy holds the socket */
+		shutdown(sfs->writer_fd, SHUT_RDWR);
+		close(sfs->writer_fd);
+		while (waitpid(sfs->writer_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	} else {
+		close(sfs->writer_fd);      /* our parent's writer: not ours to stop */
+	}
+	sfs->writer_fd = -1;
+	sfs->writer_pid = 0;
+}
+
+/* A writer blocked in the kernel: kill it (it dies when the write returns)
+ * and forget it; the next write starts another. */
+static void writer_abandon(struct sysfs *sfs)
+{
+	kill(sfs->writer_pid, SIGKILL);
+	waitpid(sfs->writer_pid, NULL, WNOHANG);
+	close(sfs->writer_fd);
+	sfs->writer_fd = -1;
+	sfs->writer_pid = 0;
+}
+
+/* The writer's answer within timeout_ms: its result, -ETIMEDOUT, or -EIO
+ * when it died. */
+static int writer_reply(struct sysfs *sfs, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	int result;
+
+	for (;;) {
+		struct pollfd p = { .fd = sfs->writer_fd, .events = POLLIN };
+		long left = deadline - now_ms();
+		ssize_t n;
+		int r;
+
 		if (left <= 0) {
-			if (pfd >= 0)
-				close(pfd);
+			writer_abandon(sfs);
 			return -ETIMEDOUT;
 		}
-		if (pfd >= 0) {
-			struct pollfd p = { .fd = pfd, .events = POLLIN };
-			poll(&p, 1, (int)left);
-		} else {
-			/* kernels before 5.3: no pidfd, poll the child instead */
-			struct timespec ts = { 0, 1000000 };
-			nanosleep(&ts, NULL);
-		}
+		r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;               /* the deadline is checked above */
+		n = recv(sfs->writer_fd, &result, sizeof(result), 0);
+		if (n == (ssize_t)sizeof(result))
+			return result;
+		if (n < 0 && errno == EINTR)
+			continue;
+		writer_stop(sfs);
+		return -EIO;
 	}
-	if (pfd >= 0)
-		close(pfd);
-	return 0;
 }
 
 int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms)
 {
-	int status, err;
-	pid_t pid;
+	char req[WRITER_MSG_MAX];
+	size_t rlen = strlen(rel), vlen = strlen(val);
+	int err;
 
+	if (rlen + vlen + 2 > sizeof(req))
+		return -ENAMETOOLONG;
+	memcpy(req, rel, rlen + 1);
+	memcpy(req + rlen + 1, val, vlen + 1);
+	if (sfs->writer_fd >= 0 && sfs->writer_owner != getpid())
+		writer_stop(sfs);
 	dev_forget(sfs);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		err = sfs->ops->write(sfs, rel, val);
-		_exit(err < 0 ? (-err & 0xff) : 0);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (sfs->writer_fd < 0) {
+			err = writer_start(sfs);
+			if (err)
+				return err;
+		}
+		if (send(sfs->writer_fd, req, rlen + vlen + 2, MSG_NOSIGNAL) == (ssize_t)(rlen + vlen + 2))
+			return writer_reply(sfs, timeout_ms);
+		/* a writer that died between writes: nothing was written, start another */
+		writer_stop(sfs);
 	}
-	err = wait_child(pid, timeout_ms, &status);
-	if (err == -ETIMEDOUT) {
-		/* a task blocked in the kernel dies when the write returns */
-		kill(pid, SIGKILL);
-		return err;
-	}
-	if (err < 0)
-		return err;
-	if (!WIFEXITED(status))
-		return -EIO;
-	return -WEXITSTATUS(status);
+	return -EIO;
 }
 
 int sysfs_dev_write(struct sysfs *sfs, const struct pci_addr *a, const char *attr,

@@ -28,12 +28,20 @@ struct sysfs {
 	 * relative to it spares resolving bus/pci/devices/<addr> each time */
 	struct pci_addr dev_addr;
 	int dev_fd;
+	/* a descriptor the backend's writes need, kept open in the writer */
+	int backend_fd;
+	/* the child process that performs the writes (see sysfs_write_timed) */
+	pid_t writer_pid, writer_owner;
+	int writer_fd;
 };
 
 extern const struct sysfs_ops sysfs_default_ops;
 
 int sysfs_open(const char *root, struct sysfs **out);
 void sysfs_close(struct sysfs *sfs);
+/* Put a wrapping backend (an emulated kernel) in place, or the default one
+ * back (ops NULL).  backend_fd: a descriptor its writes use, -1 for none. */
+void sysfs_set_backend(struct sysfs *sfs, const struct sysfs_ops *ops, void *priv, int backend_fd);
 
 /* Attribute of a PCI function: buf gets the content, trailing newline removed. */
 int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,

@@ -14,6 +14,8 @@
 /* Shared with the forked children that perform the writes. */
 struct fk_shared {
 	int writes;
+	pid_t last_writer;
+	int writers;            /* changes of the writing process */
 	int fail_at;
 	enum fk_fault kind;
 	int err;
@@ -227,6 +229,10 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 	int hit = sh->fail_at && (n == sh->fail_at || (sh->kind == FK_ERRNO_FROM && n > sh->fail_at));
 	int err;
 
+	if (sh->last_writer != getpid()) {
+		sh->last_writer = getpid();
+		sh->writers++;
+	}
 	if (!hit)
 		return apply(fk, rel, val, 0);
 	switch (sh->kind) {
@@ -288,17 +294,19 @@ struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs)
 	/* reads go to the tree as they are; writes go through the emulation */
 	*ops = *sfs->ops;
 	ops->write = fk_write;
-	sfs->ops = ops;
-	sfs->priv = fk;
+	sysfs_set_backend(sfs, ops, fk, fx_rootfd(fx));
 	return fk;
 }
 
 void fk_free(struct fake_kernel *fk)
 {
+	const struct sysfs_ops *ops;
+
 	if (!fk)
 		return;
-	free((void *)fk->sfs->ops);
-	fk->sfs->ops = &sysfs_default_ops;
+	ops = fk->sfs->ops;
+	sysfs_set_backend(fk->sfs, NULL, NULL, -1);
+	free((void *)ops);
 	munmap(fk->sh, sizeof(*fk->sh));
 	free(fk);
 }
@@ -313,6 +321,13 @@ void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err)
 int fk_writes(const struct fake_kernel *fk)
 {
 	return fk->sh->writes;
+}
+
+int fk_writers(const struct fake_kernel *fk, pid_t *last)
+{
+	if (last)
+		*last = fk->sh->last_writer;
+	return fk->sh->writers;
 }
 
 void fk_snapshot(struct sysfs *sfs, char *buf, size_t len)

@@ -2,6 +2,7 @@
  * drivers_probe and bind to a fixture tree as the PCI core does, and can
  * fail any chosen write.  Installed as the sysfs layer's write backend. */
 #pragma once
+#include <sys/types.h>
 #include "fixture.h"
 #include "sysfs.h"
 
@@ -23,6 +24,9 @@ void fk_free(struct fake_kernel *fk);
 /* Fault at the at-th write from now on (1-based). */
 void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err);
 int fk_writes(const struct fake_kernel *fk);
+/* How many processes took turns at the writes (1: one writer did them
+ * all), and the last one's PID. */
+int fk_writers(const struct fake_kernel *fk, pid_t *last);
 /* Give vfio-pci dynamic ids, "vvvv dddd\n" lines (as its ids= option does). */
 int fk_vfio_ids(struct fake_kernel *fk, const char *ids);
 /* "address driver override" of every function, one per line, for comparing

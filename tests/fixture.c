@@ -379,6 +379,11 @@ const char *fx_root(const struct fx *fx)
 	return fx ? fx->root : NULL;
 }
 
+int fx_rootfd(const struct fx *fx)
+{
+	return fx->rootfd;
+}
+
 void fx_free(struct fx *fx)
 {
 	size_t i;

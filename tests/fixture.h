@@ -25,6 +25,8 @@ struct fx;
 struct fx *fx_new(const char *dir);
 /* Absolute path of ROOT. */
 const char *fx_root(const struct fx *fx);
+/* The tree's root directory, open for the life of the fixture. */
+int fx_rootfd(const struct fx *fx);
 void fx_free(struct fx *fx);
 
 struct fx_func {

@@ -1,6 +1,8 @@
 /* The engine against the emulated kernel: the hand-over and the rollback,
  * and for every fault at every step, the host exactly as it was. */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -266,6 +268,87 @@ START_TEST(device_vanishes)
 }
 END_TEST
 
+/* One writer process does every write of a run, not this process: a write
+ * blocked in the kernel cannot hold the tool. */
+START_TEST(one_writer_for_a_run)
+{
+	struct bench b;
+	pid_t last;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_int_eq(fk_writes(b.fk), 12);
+	ck_assert_int_eq(fk_writers(b.fk, &last), 1);
+	ck_assert_int_ne(last, getpid());
+	bench_close(&b);
+	/* stopped and reaped with the tree */
+	ck_assert_int_eq(kill(last, 0), -1);
+	ck_assert_int_eq(errno, ESRCH);
+}
+END_TEST
+
+/* A writer that timed out is abandoned; the undo runs in a new one. */
+START_TEST(new_writer_after_a_hang)
+{
+	struct bench b;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	b.e.timeout_ms = 300 * slow();
+	fk_fail(b.fk, 3, FK_HANG, 0);
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_FAILED);
+	ck_assert_int_eq(b.e.fault.err, -ETIMEDOUT);
+	ck_assert_int_eq(fk_writers(b.fk, NULL), 2);
+	assert_unchanged(&b, "undo after a hang");
+	bench_close(&b);
+}
+END_TEST
+
+/* The writer keeps the tree, its socket and the backend's descriptor, with
+ * stdio on /dev/null: left blocked in the kernel, it holds no lock of ours
+ * and no pipe of a caller's. */
+START_TEST(writer_holds_nothing_else)
+{
+	struct bench b;
+	char path[64], link[256];
+	int lock = open("/dev/zero", O_RDONLY), n = 0;
+	pid_t w;
+	struct dirent *de;
+	DIR *d;
+
+	ck_assert_int_ge(lock, 0);
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	fk_writers(b.fk, &w);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)w);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		char p[400];
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		len = readlink(p, link, sizeof(link) - 1);
+		ck_assert_int_gt(len, 0);
+		link[len] = '\0';
+		if (fd <= 2)
+			ck_assert_str_eq(link, "/dev/null");
+		else
+			ck_assert_msg(strncmp(link, "socket:", 7) == 0 ||
+				      strcmp(link, fx_root(b.t.fx)) == 0,
+				      "the writer holds fd %d: %s", fd, link);
+	}
+	closedir(d);
+	ck_assert_int_eq(n, 6);     /* stdio, the tree twice (sysfs, fixture), the socket */
+	bench_close(&b);
+	close(lock);
+}
+END_TEST
+
 /* Killed (SIGKILL) after any write: the journal on disk is enough for
  * rollback to restore the host drivers. */
 START_TEST(killed_at_every_step)
@@ -394,6 +477,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, undo_fails);
 	tcase_add_test(tc, device_vanishes);
 	tcase_add_test(tc, killed_at_every_step);
+	tcase_add_test(tc, one_writer_for_a_run);
+	tcase_add_test(tc, new_writer_after_a_hang);
+	tcase_add_test(tc, writer_holds_nothing_else);
 	tcase_add_test(tc, dry_run);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
 	suite_add_tcase(s, tc);
