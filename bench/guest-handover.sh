@@ -29,13 +29,20 @@ while [ $i -lt "$runs" ]; do
 	inside=${out##*handed over in }
 	inside=${inside%% ms*}
 	settle
+	# what two starts of the binary cost with no work (dynamic linking
+	# included), in the same shapes as bind and rollback above
+	t4=$(vh_now_ns)
+	v=$("$VH_BIN" --version) || exit 1
+	"$VH_BIN" --version >/dev/null || exit 1
+	t5=$(vh_now_ns)
+	: "$v"
 	t2=$(vh_now_ns)
 	vh_raw_to_vfio "$GPU_B.0" "$GPU_B.1" || exit 1
 	readback "$GPU_B" vfio-pci vfio-pci || exit 1
 	vh_raw_back "$GPU_B.0" "$GPU_B.1" || exit 1
 	readback "$GPU_B" bochs-drm snd_hda_intel || exit 1
 	t3=$(vh_now_ns)
-	echo "BENCH tool $(((t1 - t0) / 1000)) raw $(((t3 - t2) / 1000)) bind-inside $((inside * 1000))"
+	echo "BENCH tool $(((t1 - t0) / 1000)) raw $(((t3 - t2) / 1000)) bind-inside $((inside * 1000)) starts $(((t5 - t4) / 1000))"
 	settle
 	i=$((i + 1))
 done

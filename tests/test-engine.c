@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "engine.h"
@@ -312,11 +313,13 @@ START_TEST(writer_holds_nothing_else)
 	struct bench b;
 	char path[64], link[256];
 	int lock = open("/dev/zero", O_RDONLY), n = 0;
+	struct rlimit lim;
 	pid_t w;
 	struct dirent *de;
 	DIR *d;
 
 	ck_assert_int_ge(lock, 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
 	bench_open(&b, "rtx4000", "0000:01:00.0");
 	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
 	fk_writers(b.fk, &w);
@@ -328,7 +331,8 @@ START_TEST(writer_holds_nothing_else)
 		char p[400];
 		ssize_t len;
 
-		if (de->d_name[0] == '.')
+		/* valgrind keeps its own above the limit it gives the program */
+		if (de->d_name[0] == '.' || (rlim_t)fd >= lim.rlim_cur)
 			continue;
 		n++;
 		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
