@@ -17,12 +17,13 @@ settle() {	# outside the timings: let the sound card re-probe (a work item)
 # second after a probe, and an unbind in that window waits ~0.6 s for it under
 # emulation: the same for both sides but at a random phase, so turn it off.
 echo 0 >/sys/module/snd_hda_intel/parameters/power_save || exit 1
-"$VH_BIN" bind "$(vh_short "$GPU_A")" >/dev/null && "$VH_BIN" rollback >/dev/null || exit 1  # loads vfio-pci
+slot_a=$(vh_short "$GPU_A")    # outside the timings: a fork of the shell
+"$VH_BIN" bind "$slot_a" >/dev/null && "$VH_BIN" rollback >/dev/null || exit 1  # loads vfio-pci
 settle
 i=0
 while [ $i -lt "$runs" ]; do
 	t0=$(vh_now_ns)
-	out=$("$VH_BIN" bind "$(vh_short "$GPU_A")") || exit 1
+	out=$("$VH_BIN" bind "$slot_a") || exit 1
 	"$VH_BIN" rollback >/dev/null || exit 1
 	t1=$(vh_now_ns)
 	# the bind's own figure: from the first kernel write to the last read-back

@@ -16,6 +16,7 @@ int cli_open(struct cli *cli, bool names)
 			  cli->sysfs, strerror(-err));
 		return EXIT_FAILED;
 	}
+	cli->sfs->read_timeout_ms = (int)(cli->timeout * 1000);
 	err = pci_host_load(cli->sfs, &cli->host);
 	if (err < 0) {
 		log_error("cannot read %s/bus/pci/devices: %s; is %s a sysfs tree?",

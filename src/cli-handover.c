@@ -134,8 +134,9 @@ static void name_holders(struct cli *cli, const struct pci_addr *a)
 		for (size_t i = 0; i < nho; i++)
 			log_error("  %s is held open by PID %d (%s)", ho[i].node, (int)ho[i].pid, ho[i].comm);
 	if (!nho)
-		log_error("  no process holds its device nodes now; the driver itself may be busy "
-			  "(see dmesg)");
+		log_error("  no process holds its device nodes now (an unbind under way removes "
+			  "them: a holder named in a warning above may still hold one); the driver "
+			  "itself may be busy (see dmesg)");
 	free(ho);
 	usage_free(&u);
 }

@@ -136,10 +136,14 @@ static void read_binding(struct sysfs *sfs, struct pci_func *f)
 		if (err != -ENOENT)
 			f->bad |= PCI_BAD_DRIVER;
 	}
-	/* the kernel shows an unset override as "(null)" */
-	if (sysfs_dev_read(sfs, &f->addr, "driver_override", f->override, sizeof(f->override)) < 0 ||
-	    strcmp(f->override, "(null)") == 0)
+	/* the kernel shows an unset override as "(null)"; kernels before 3.16
+	 * have none.  A read that timed out (a blocked unbind holds the device's
+	 * lock) leaves the function unknown. */
+	err = sysfs_dev_read(sfs, &f->addr, "driver_override", f->override, sizeof(f->override));
+	if (err < 0 || strcmp(f->override, "(null)") == 0)
 		f->override[0] = '\0';
+	if (err < 0 && err != -ENOENT)
+		f->bad |= PCI_BAD_OVERRIDE;
 	f->iommu_group = -1;
 	err = sysfs_dev_link(sfs, &f->addr, "iommu_group", buf, sizeof(buf));
 	if (err == 0) {

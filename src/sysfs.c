@@ -108,6 +108,7 @@ int sysfs_open(const char *root, struct sysfs **out)
 	sfs->dev_fd = -1;
 	sfs->writer_fd = -1;
 	sfs->backend_fd = -1;
+	sfs->read_timeout_ms = 10000;
 	sfs->ops = &sysfs_default_ops;
 	*out = sfs;
 	return 0;
@@ -180,11 +181,24 @@ static void dev_forget(struct sysfs *sfs)
 	sfs->dev_fd = -1;
 }
 
+static int sysfs_read_timed(struct sysfs *sfs, const char *rel, char *buf, size_t len,
+			    int timeout_ms);
+
 int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
 		   char *buf, size_t len)
 {
-	int fd = dev_dirfd(sfs, a);
+	int fd;
 
+	/* The kernel shows driver_override under the device's lock, which a
+	 * blocked unbind holds (ours, abandoned, or anyone's): read it from the
+	 * writer, within the limit, so the tool itself never waits on it. */
+	if (sfs->live && strcmp(attr, "driver_override") == 0) {
+		char rel[256];
+		int err = dev_rel(a, attr, rel, sizeof(rel));
+
+		return err ? err : sysfs_read_timed(sfs, rel, buf, len, sfs->read_timeout_ms);
+	}
+	fd = dev_dirfd(sfs, a);
 	return fd < 0 ? fd : sfs->ops->read(sfs, fd, attr, buf, len);
 }
 
@@ -522,6 +536,13 @@ static long now_ms(void)
  * copy of the program, which must not share its parent's.
  */
 #define WRITER_MSG_MAX 4352
+#define WRITER_WRITE 'W'            /* request: type, rel, NUL, value, NUL */
+#define WRITER_READ 'R'             /* request: type, rel, NUL */
+
+struct writer_reply {
+	int result;                 /* -errno, or what the backend returned */
+	char data[256];             /* a read's content, NUL-terminated */
+};
 
 /* Everything but the tree and the socket: a writer left blocked in the
  * kernel must not keep the journal's lock or a caller's pipe open. */
@@ -578,6 +599,7 @@ static void writer_detach(struct sysfs *sfs, int sock)
 static void __attribute__((noreturn)) writer_main(struct sysfs *sfs, int sock)
 {
 	char req[WRITER_MSG_MAX + 1];
+	struct writer_reply rep;
 
 	/* a write of the backend may itself write: this copy has no writer */
 	sfs->writer_fd = -1;
@@ -585,23 +607,27 @@ static void __attribute__((noreturn)) writer_main(struct sysfs *sfs, int sock)
 	writer_detach(sfs, sock);
 	for (;;) {
 		ssize_t n = recv(sock, req, WRITER_MSG_MAX, 0);
-		size_t rlen;
-		int err;
+		const char *rel = req + 1;
+		size_t rlen, replen = sizeof(rep.result);
 
-		if (n <= 0)
+		if (n <= 1)
 			_exit(0);
 		req[n] = '\0';
-		rlen = strlen(req);
-		if (rlen + 1 >= (size_t)n) {
-			err = -EINVAL;
+		rlen = strlen(rel);
+		if (req[0] == WRITER_READ) {
+			rep.result = sfs->ops->read(sfs, sfs->rootfd, rel, rep.data, sizeof(rep.data));
+			if (rep.result >= 0)
+				replen += strlen(rep.data) + 1;
+		} else if (req[0] != WRITER_WRITE || rlen + 2 >= (size_t)n) {
+			rep.result = -EINVAL;
 		} else {
 			/* a backend that reads goes through the cache of function
 			 * directories: start without one, and keep none between writes */
 			dev_forget(sfs);
-			err = sfs->ops->write(sfs, req, req + rlen + 1);
+			rep.result = sfs->ops->write(sfs, rel, rel + rlen + 1);
 			dev_forget(sfs);
 		}
-		if (send(sock, &err, sizeof(err), MSG_NOSIGNAL) != (ssize_t)sizeof(err))
+		if (send(sock, &rep, replen, MSG_NOSIGNAL) != (ssize_t)replen)
 			_exit(0);
 	}
 }
@@ -663,12 +689,11 @@ static void writer_abandon(struct sysfs *sfs)
 	sfs->writer_pid = 0;
 }
 
-/* The writer's answer within timeout_ms: its result, -ETIMEDOUT, or -EIO
- * when it died. */
-static int writer_reply(struct sysfs *sfs, int timeout_ms)
+/* The writer's answer within timeout_ms: its result (and a read's data in
+ * *rep), -ETIMEDOUT, or -EIO when it died. */
+static int writer_reply(struct sysfs *sfs, int timeout_ms, struct writer_reply *rep)
 {
 	long deadline = now_ms() + timeout_ms;
-	int result;
 
 	for (;;) {
 		struct pollfd p = { .fd = sfs->writer_fd, .events = POLLIN };
@@ -685,9 +710,11 @@ static int writer_reply(struct sysfs *sfs, int timeout_ms)
 			continue;
 		if (r <= 0)
 			continue;               /* the deadline is checked above */
-		n = recv(sfs->writer_fd, &result, sizeof(result), 0);
-		if (n == (ssize_t)sizeof(result))
-			return result;
+		n = recv(sfs->writer_fd, rep, sizeof(*rep), 0);
+		if (n >= (ssize_t)sizeof(rep->result)) {
+			rep->data[sizeof(rep->data) - 1] = '\0';
+			return rep->result;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		writer_stop(sfs);
@@ -695,16 +722,12 @@ static int writer_reply(struct sysfs *sfs, int timeout_ms)
 	}
 }
 
-int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms)
+/* One request to the writer, started if need be; its reply within timeout_ms. */
+static int writer_call(struct sysfs *sfs, const char *req, size_t len, int timeout_ms,
+		       struct writer_reply *rep)
 {
-	char req[WRITER_MSG_MAX];
-	size_t rlen = strlen(rel), vlen = strlen(val);
 	int err;
 
-	if (rlen + vlen + 2 > sizeof(req))
-		return -ENAMETOOLONG;
-	memcpy(req, rel, rlen + 1);
-	memcpy(req + rlen + 1, val, vlen + 1);
 	if (sfs->writer_fd >= 0 && sfs->writer_owner != getpid())
 		writer_stop(sfs);
 	dev_forget(sfs);
@@ -714,12 +737,44 @@ int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int t
 			if (err)
 				return err;
 		}
-		if (send(sfs->writer_fd, req, rlen + vlen + 2, MSG_NOSIGNAL) == (ssize_t)(rlen + vlen + 2))
-			return writer_reply(sfs, timeout_ms);
-		/* a writer that died between writes: nothing was written, start another */
+		if (send(sfs->writer_fd, req, len, MSG_NOSIGNAL) == (ssize_t)len)
+			return writer_reply(sfs, timeout_ms, rep);
+		/* a writer that died between requests: nothing was done, start another */
 		writer_stop(sfs);
 	}
 	return -EIO;
+}
+
+int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms)
+{
+	char req[WRITER_MSG_MAX];
+	size_t rlen = strlen(rel), vlen = strlen(val);
+	struct writer_reply rep;
+
+	if (rlen + vlen + 3 > sizeof(req))
+		return -ENAMETOOLONG;
+	req[0] = WRITER_WRITE;
+	memcpy(req + 1, rel, rlen + 1);
+	memcpy(req + rlen + 2, val, vlen + 1);
+	return writer_call(sfs, req, rlen + vlen + 3, timeout_ms, &rep);
+}
+
+static int sysfs_read_timed(struct sysfs *sfs, const char *rel, char *buf, size_t len,
+			    int timeout_ms)
+{
+	char req[WRITER_MSG_MAX];
+	size_t rlen = strlen(rel);
+	struct writer_reply rep;
+	int err;
+
+	if (rlen + 2 > sizeof(req))
+		return -ENAMETOOLONG;
+	req[0] = WRITER_READ;
+	memcpy(req + 1, rel, rlen + 1);
+	err = writer_call(sfs, req, rlen + 2, timeout_ms, &rep);
+	if (err >= 0)
+		snprintf(buf, len, "%s", rep.data);
+	return err;
 }
 
 int sysfs_dev_write(struct sysfs *sfs, const struct pci_addr *a, const char *attr,

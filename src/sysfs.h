@@ -30,6 +30,8 @@ struct sysfs {
 	int dev_fd;
 	/* a descriptor the backend's writes need, kept open in the writer */
 	int backend_fd;
+	/* limit for reads that wait on the device's lock (driver_override) */
+	int read_timeout_ms;
 	/* the child process that performs the writes (see sysfs_write_timed) */
 	pid_t writer_pid, writer_owner;
 	int writer_fd;
@@ -88,9 +90,10 @@ int sysfs_walk_children(struct sysfs *sfs, const struct pci_addr *a,
 /* First entry of class/block/<disk>/holders (a dm or md device on top). */
 int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *disk,
 		       char *buf, size_t len);
-/* Kernel writes.  Each runs in a child process so that a write the kernel
- * does not return from (an unbind waiting for a holder) cannot hang the
- * tool: after timeout_ms the child is abandoned and -ETIMEDOUT returned. */
+/* Kernel writes.  They run in a child process, one per run of the tool, so
+ * that a write the kernel does not return from (an unbind waiting for a
+ * holder) cannot hang the tool: after timeout_ms the child is abandoned and
+ * -ETIMEDOUT returned; the next write starts another. */
 int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms);
 /* bus/pci/devices/<addr>/<attr> (driver_override, driver/unbind) */
 int sysfs_dev_write(struct sysfs *sfs, const struct pci_addr *a, const char *attr,

@@ -1,0 +1,39 @@
+#!/bin/sh
+# vh-vm-udev: no
+# An unbind the kernel does not return from: snd_hda_intel's waits until
+# every file of its sound card is closed, and a process holds one (--force
+# goes past that check).  The tool must give up after --timeout and return
+# while the write is still blocked: not wait on it, and not on the device's
+# lock, which the blocked unbind holds and which the kernel takes to show
+# driver_override.  A second run at once must return too.  Once the holder
+# lets go, rollback restores the host drivers.
+# shellcheck source=../guest-lib.sh
+. /vh-lib.sh
+
+blocked() {	# is a task blocked in the sound card's release?
+	grep -l snd_card_free /proc/[0-9]*/stack 2>/dev/null | grep -q .
+}
+slot=$(vh_short "$GPU_A")
+card=$(ls -d "$SYSPCI/$GPU_A.1"/sound/card* | head -n 1)
+card=${card##*/card}
+sleep 600 <"/dev/snd/controlC$card" &
+holder=$!
+
+vh_run 4 "$VH_BIN" --force --timeout 2 bind "$slot"
+vh_out_has "the blocked unbind is named" "0000:01:00.1: the kernel did not return within 2 s from: write 0000:01:00.1 to .*/unbind"
+vh_out_has "what is left is said" "rollback"
+vh_check "bind returned while the unbind is still blocked" blocked
+vh_check "the holder still holds the card" kill -0 "$holder"
+
+# at once, with the unbind still blocked: no hang on the device's lock
+vh_run 3 "$VH_BIN" --timeout 2 bind "$slot"
+vh_out_has "the unreadable function is refused" "0000:01:00.1: could not read driver_override"
+vh_check "the second run returned while the unbind is still blocked" blocked
+
+kill "$holder"
+vh_check "the unbind completes once the card is closed" vh_wait 10 sh -c '! grep -l snd_card_free /proc/[0-9]*/stack 2>/dev/null | grep -q .'
+vh_run 0 "$VH_BIN" rollback "$slot"
+vh_eq "GPU A display back" "$(vh_driver "$GPU_A.0")" bochs-drm
+vh_check "GPU A audio back" vh_wait 5 sh -c "[ \"\$(basename \"\$(readlink $SYSPCI/$GPU_A.1/driver)\")\" = snd_hda_intel ]"
+vh_eq "the twin keeps its driver" "$(vh_driver "$GPU_B.0")" bochs-drm
+exit 0
