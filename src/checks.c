@@ -470,6 +470,16 @@ static int check_readable(const struct check_env *env, const struct pci_addr *sl
 		const struct pci_func *f = &h->funcs[i];
 		if (!f->bad)
 			continue;
+		if (f->blocked) {
+			err = add(r, CHECK_FAIL, "sysfs", &f->addr,
+				  "%s: reading its driver_override did not return within the "
+				  "--timeout limit: a driver's unbind or bind of it is still blocked "
+				  "in the kernel\n"
+				  "see dmesg, stop what holds the device (a process with one of its "
+				  "nodes open), and run this again once the kernel returns",
+				  pci_addr_fmt(&f->addr, ab));
+			continue;
+		}
 		err = add(r, CHECK_FAIL, "sysfs", &f->addr,
 			  "%s: could not read %s from sysfs\n"
 			  "the device may be failing or the tree is incomplete: see dmesg and "

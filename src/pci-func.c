@@ -144,6 +144,7 @@ static void read_binding(struct sysfs *sfs, struct pci_func *f)
 		f->override[0] = '\0';
 	if (err < 0 && err != -ENOENT)
 		f->bad |= PCI_BAD_OVERRIDE;
+	f->blocked = err == -ETIMEDOUT;
 	f->iommu_group = -1;
 	err = sysfs_dev_link(sfs, &f->addr, "iommu_group", buf, sizeof(buf));
 	if (err == 0) {

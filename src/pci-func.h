@@ -37,6 +37,8 @@ struct pci_func {
 	bool has_reset_method;       /* reset_method attribute present */
 	bool has_reset;              /* "reset" attribute present (older kernels) */
 	struct pci_link link;
+	bool blocked;                /* driver_override did not answer within the limit:
+				      * the device's lock is held (a blocked unbind) */
 	bool has_upstream;
 	struct pci_addr upstream;    /* the bridge or port above, if any */
 	unsigned bad;                /* enum pci_attr_bit */

@@ -16,6 +16,7 @@ struct fk_shared {
 	int writes;
 	pid_t last_writer;
 	int writers;            /* changes of the writing process */
+	char hang_override[PCI_ADDR_LEN];  /* its driver_override reads never return */
 	int fail_at;
 	enum fk_fault kind;
 	int err;
@@ -267,6 +268,25 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 	return apply(fk, rel, val, 0);
 }
 
+/* Reads go to the tree as they are, but for a function whose lock a
+ * blocked unbind holds: its driver_override does not answer. */
+static int fk_read(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len)
+{
+	struct fake_kernel *fk = sfs->priv;
+	char want[300];
+
+	if (fk->sh->hang_override[0]) {
+		snprintf(want, sizeof(want), "bus/pci/devices/%s/driver_override", fk->sh->hang_override);
+		if (strcmp(rel, want) == 0 ||
+		    (strcmp(rel, "driver_override") == 0 && dirfd != sfs->rootfd &&
+		     sfs->dev_fd == dirfd &&
+		     strcmp(pci_addr_fmt(&sfs->dev_addr, want), fk->sh->hang_override) == 0))
+			for (;;)
+				pause();
+	}
+	return sysfs_default_ops.read(sfs, dirfd, rel, buf, len);
+}
+
 struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs)
 {
 	struct fake_kernel *fk = calloc(1, sizeof(*fk));
@@ -294,6 +314,7 @@ struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs)
 	/* reads go to the tree as they are; writes go through the emulation */
 	*ops = *sfs->ops;
 	ops->write = fk_write;
+	ops->read = fk_read;
 	sysfs_set_backend(sfs, ops, fk, fx_rootfd(fx));
 	return fk;
 }
@@ -316,6 +337,11 @@ void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err)
 	fk->sh->fail_at = at ? fk->sh->writes + at : 0;
 	fk->sh->kind = kind;
 	fk->sh->err = err;
+}
+
+void fk_hang_override_reads(struct fake_kernel *fk, const char *addr)
+{
+	snprintf(fk->sh->hang_override, sizeof(fk->sh->hang_override), "%s", addr ? addr : "");
 }
 
 int fk_writes(const struct fake_kernel *fk)

@@ -24,6 +24,9 @@ void fk_free(struct fake_kernel *fk);
 /* Fault at the at-th write from now on (1-based). */
 void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err);
 int fk_writes(const struct fake_kernel *fk);
+/* Reads of addr's driver_override never return (NULL: they do again), as
+ * when a blocked unbind holds the device's lock. */
+void fk_hang_override_reads(struct fake_kernel *fk, const char *addr);
 /* How many processes took turns at the writes (1: one writer did them
  * all), and the last one's PID. */
 int fk_writers(const struct fake_kernel *fk, pid_t *last);

@@ -353,6 +353,37 @@ START_TEST(writer_holds_nothing_else)
 }
 END_TEST
 
+/* driver_override waits on the device's lock, which a blocked unbind holds:
+ * on a live sysfs it is read through the writer within the limit, and the
+ * function comes out unreadable instead of the tool hanging. */
+START_TEST(override_read_that_blocks)
+{
+	struct bench b;
+	struct pci_func f;
+	struct pci_addr audio = addr("0000:01:00.1"), display = addr("0000:01:00.0");
+	pid_t parent = getpid();
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	b.t.sfs->live = 1;              /* as on /sys */
+	b.t.sfs->read_timeout_ms = 300 * slow();
+	fk_hang_override_reads(b.fk, "0000:01:00.1");
+	ck_assert_int_eq(pci_func_load(b.t.sfs, &audio, &f), 0);
+	ck_assert_uint_eq(f.bad, PCI_BAD_OVERRIDE);
+	ck_assert(f.blocked);
+	ck_assert_int_eq(getpid(), parent);
+	/* the next read is answered by a new writer */
+	ck_assert_int_eq(pci_func_load(b.t.sfs, &display, &f), 0);
+	ck_assert_uint_eq(f.bad, 0);
+	ck_assert(!f.blocked);
+	ck_assert_str_eq(f.override, "");
+	fk_hang_override_reads(b.fk, NULL);
+	ck_assert_int_eq(pci_func_load(b.t.sfs, &audio, &f), 0);
+	ck_assert_uint_eq(f.bad, 0);
+	b.t.sfs->live = 0;
+	bench_close(&b);
+}
+END_TEST
+
 /* Killed (SIGKILL) after any write: the journal on disk is enough for
  * rollback to restore the host drivers. */
 START_TEST(killed_at_every_step)
@@ -484,6 +515,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, one_writer_for_a_run);
 	tcase_add_test(tc, new_writer_after_a_hang);
 	tcase_add_test(tc, writer_holds_nothing_else);
+	tcase_add_test(tc, override_read_that_blocks);
 	tcase_add_test(tc, dry_run);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
 	suite_add_tcase(s, tc);

@@ -27,7 +27,7 @@ vh_check "the holder still holds the card" kill -0 "$holder"
 
 # at once, with the unbind still blocked: no hang on the device's lock
 vh_run 3 "$VH_BIN" --timeout 2 bind "$slot"
-vh_out_has "the unreadable function is refused" "0000:01:00.1: could not read driver_override"
+vh_out_has "the blocked function is refused, and why" "0000:01:00.1: reading its driver_override did not return within the --timeout limit: a driver.s unbind or bind of it is still blocked"
 vh_check "the second run returned while the unbind is still blocked" blocked
 
 kill "$holder"
