@@ -136,15 +136,6 @@ static void read_binding(struct sysfs *sfs, struct pci_func *f)
 		if (err != -ENOENT)
 			f->bad |= PCI_BAD_DRIVER;
 	}
-	/* the kernel shows an unset override as "(null)"; kernels before 3.16
-	 * have none.  A read that timed out (a blocked unbind holds the device's
-	 * lock) leaves the function unknown. */
-	err = sysfs_dev_read(sfs, &f->addr, "driver_override", f->override, sizeof(f->override));
-	if (err < 0 || strcmp(f->override, "(null)") == 0)
-		f->override[0] = '\0';
-	if (err < 0 && err != -ENOENT)
-		f->bad |= PCI_BAD_OVERRIDE;
-	f->blocked = err == -ETIMEDOUT;
 	f->iommu_group = -1;
 	err = sysfs_dev_link(sfs, &f->addr, "iommu_group", buf, sizeof(buf));
 	if (err == 0) {
@@ -162,7 +153,20 @@ static void read_binding(struct sysfs *sfs, struct pci_func *f)
 	}
 }
 
-int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f)
+void pci_func_take_override(struct pci_func *f, int err)
+{
+	/* the kernel shows an unset override as "(null)"; kernels before 3.16
+	 * have none.  A read that timed out (a blocked unbind holds the device's
+	 * lock) leaves the function unknown. */
+	if (err < 0 || strcmp(f->override, "(null)") == 0)
+		f->override[0] = '\0';
+	if (err < 0 && err != -ENOENT)
+		f->bad |= PCI_BAD_OVERRIDE;
+	f->blocked = err == -ETIMEDOUT;
+}
+
+int pci_func_load_all_but_override(struct sysfs *sfs, const struct pci_addr *a,
+				   struct pci_func *f)
 {
 	char buf[64];
 
@@ -182,6 +186,17 @@ int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *
 	f->has_reset = sysfs_dev_has(sfs, a, "reset");
 	read_link_state(sfs, f);
 	read_upstream(sfs, f);
+	return 0;
+}
+
+int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f)
+{
+	int err = pci_func_load_all_but_override(sfs, a, f);
+
+	if (err)
+		return err;
+	err = sysfs_dev_read(sfs, a, "driver_override", f->override, sizeof(f->override));
+	pci_func_take_override(f, err);
 	return 0;
 }
 

@@ -45,6 +45,11 @@ struct pci_func {
 };
 
 int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f);
+/* For loading many at once (pci_host_load): all but driver_override, which
+ * is read for all of them in one go, then given with its read's result. */
+int pci_func_load_all_but_override(struct sysfs *sfs, const struct pci_addr *a,
+				   struct pci_func *f);
+void pci_func_take_override(struct pci_func *f, int err);
 
 static inline unsigned pci_base_class(const struct pci_func *f) { return f->class >> 16; }
 static inline unsigned pci_class16(const struct pci_func *f) { return f->class >> 8; }

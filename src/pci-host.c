@@ -3,6 +3,34 @@
 #include <string.h>
 #include "pci-host.h"
 
+/* driver_override of every function in one request to the process that
+ * reads it (see sysfs_dev_read). */
+static int load_overrides(struct sysfs *sfs, struct pci_host *host)
+{
+	size_t n = host->nfuncs, len = sizeof(host->funcs[0].override);
+	struct pci_addr *addrs = calloc(n ? n : 1, sizeof(*addrs));
+	char *text = calloc(n ? n : 1, len);
+	int *res = calloc(n ? n : 1, sizeof(*res));
+	int err = 0;
+
+	if (!addrs || !text || !res) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = host->funcs[i].addr;
+	sysfs_dev_read_each(sfs, addrs, n, "driver_override", text, len, res);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(host->funcs[i].override, text + i * len, len);
+		pci_func_take_override(&host->funcs[i], res[i]);
+	}
+out:
+	free(addrs);
+	free(text);
+	free(res);
+	return err;
+}
+
 int pci_host_load(struct sysfs *sfs, struct pci_host *host)
 {
 	struct pci_addr *addrs = NULL;
@@ -19,16 +47,25 @@ int pci_host_load(struct sysfs *sfs, struct pci_host *host)
 		err = -ENOMEM;
 		goto out;
 	}
-	/* a function that vanished between listing and reading is skipped */
+	/* a function that vanished between listing and reading is skipped;
+	 * on /sys, driver_override is read apart, all in one go */
 	for (size_t i = 0; i < n; i++)
-		if (pci_func_load(sfs, &addrs[i], &host->funcs[loaded]) == 0)
+		if ((sfs->live ? pci_func_load_all_but_override : pci_func_load)
+		    (sfs, &addrs[i], &host->funcs[loaded]) == 0)
 			loaded++;
 	host->nfuncs = loaded;
+	if (sfs->live) {
+		err = load_overrides(sfs, host);
+		if (err)
+			goto out;
+	}
 	err = sysfs_count_iommu_groups(sfs);
 	host->ngroups = err < 0 ? 0 : err;
 	err = 0;
 out:
 	free(addrs);
+	if (err)
+		pci_host_free(host);
 	return err;
 }
 

@@ -181,25 +181,39 @@ static void dev_forget(struct sysfs *sfs)
 	sfs->dev_fd = -1;
 }
 
-static int sysfs_read_timed(struct sysfs *sfs, const char *rel, char *buf, size_t len,
-			    int timeout_ms);
+static void read_by_writer(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
+			   const char *attr, char *bufs, size_t len, int *res);
+
+/* The kernel shows driver_override under the device's lock, which a blocked
+ * unbind holds (ours, abandoned, or anyone's): on a live tree the writer
+ * reads it, within the limit, so the tool itself never waits on it. */
+static bool read_needs_writer(const struct sysfs *sfs, const char *attr)
+{
+	return sfs->live && strcmp(attr, "driver_override") == 0;
+}
 
 int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
 		   char *buf, size_t len)
 {
-	int fd;
+	int fd, res;
 
-	/* The kernel shows driver_override under the device's lock, which a
-	 * blocked unbind holds (ours, abandoned, or anyone's): read it from the
-	 * writer, within the limit, so the tool itself never waits on it. */
-	if (sfs->live && strcmp(attr, "driver_override") == 0) {
-		char rel[256];
-		int err = dev_rel(a, attr, rel, sizeof(rel));
-
-		return err ? err : sysfs_read_timed(sfs, rel, buf, len, sfs->read_timeout_ms);
+	if (read_needs_writer(sfs, attr)) {
+		read_by_writer(sfs, a, 1, attr, buf, len, &res);
+		return res;
 	}
 	fd = dev_dirfd(sfs, a);
 	return fd < 0 ? fd : sfs->ops->read(sfs, fd, attr, buf, len);
+}
+
+void sysfs_dev_read_each(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
+			 const char *attr, char *bufs, size_t len, int *res)
+{
+	if (read_needs_writer(sfs, attr)) {
+		read_by_writer(sfs, addrs, n, attr, bufs, len, res);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		res[i] = sysfs_dev_read(sfs, &addrs[i], attr, bufs + i * len, len);
 }
 
 static const char *last_component(const char *p)
@@ -537,7 +551,7 @@ static long now_ms(void)
  */
 #define WRITER_MSG_MAX 4352
 #define WRITER_WRITE 'W'            /* request: type, rel, NUL, value, NUL */
-#define WRITER_READ 'R'             /* request: type, rel, NUL */
+#define WRITER_READ 'R'             /* request: type, then rel, NUL for each path */
 
 struct writer_reply {
 	int result;                 /* -errno, or what the backend returned */
@@ -615,9 +629,16 @@ static void __attribute__((noreturn)) writer_main(struct sysfs *sfs, int sock)
 		req[n] = '\0';
 		rlen = strlen(rel);
 		if (req[0] == WRITER_READ) {
-			rep.result = sfs->ops->read(sfs, sfs->rootfd, rel, rep.data, sizeof(rep.data));
-			if (rep.result >= 0)
-				replen += strlen(rep.data) + 1;
+			/* one reply per path, as each read returns */
+			for (; rel < req + n; rel += strlen(rel) + 1) {
+				replen = sizeof(rep.result);
+				rep.result = sfs->ops->read(sfs, sfs->rootfd, rel, rep.data, sizeof(rep.data));
+				if (rep.result >= 0)
+					replen += strlen(rep.data) + 1;
+				if (send(sock, &rep, replen, MSG_NOSIGNAL) != (ssize_t)replen)
+					_exit(0);
+			}
+			continue;
 		} else if (req[0] != WRITER_WRITE || rlen + 2 >= (size_t)n) {
 			rep.result = -EINVAL;
 		} else {
@@ -722,9 +743,8 @@ static int writer_reply(struct sysfs *sfs, int timeout_ms, struct writer_reply *
 	}
 }
 
-/* One request to the writer, started if need be; its reply within timeout_ms. */
-static int writer_call(struct sysfs *sfs, const char *req, size_t len, int timeout_ms,
-		       struct writer_reply *rep)
+/* Send one request to the writer, started if need be. */
+static int writer_send(struct sysfs *sfs, const char *req, size_t len)
 {
 	int err;
 
@@ -738,7 +758,7 @@ static int writer_call(struct sysfs *sfs, const char *req, size_t len, int timeo
 				return err;
 		}
 		if (send(sfs->writer_fd, req, len, MSG_NOSIGNAL) == (ssize_t)len)
-			return writer_reply(sfs, timeout_ms, rep);
+			return 0;
 		/* a writer that died between requests: nothing was done, start another */
 		writer_stop(sfs);
 	}
@@ -750,31 +770,60 @@ int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int t
 	char req[WRITER_MSG_MAX];
 	size_t rlen = strlen(rel), vlen = strlen(val);
 	struct writer_reply rep;
+	int err;
 
 	if (rlen + vlen + 3 > sizeof(req))
 		return -ENAMETOOLONG;
 	req[0] = WRITER_WRITE;
 	memcpy(req + 1, rel, rlen + 1);
 	memcpy(req + rlen + 2, val, vlen + 1);
-	return writer_call(sfs, req, rlen + vlen + 3, timeout_ms, &rep);
+	err = writer_send(sfs, req, rlen + vlen + 3);
+	return err ? err : writer_reply(sfs, timeout_ms, &rep);
 }
 
-static int sysfs_read_timed(struct sysfs *sfs, const char *rel, char *buf, size_t len,
-			    int timeout_ms)
+/* attr of each function, read by the writer in as few requests as fit; each
+ * reply within the limit.  After a read that timed out (the writer is then
+ * abandoned) the rest goes to a new writer. */
+static void read_by_writer(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
+			   const char *attr, char *bufs, size_t len, int *res)
 {
-	char req[WRITER_MSG_MAX];
-	size_t rlen = strlen(rel);
+	char req[WRITER_MSG_MAX], rel[256];
 	struct writer_reply rep;
-	int err;
+	size_t i = 0;
 
-	if (rlen + 2 > sizeof(req))
-		return -ENAMETOOLONG;
-	req[0] = WRITER_READ;
-	memcpy(req + 1, rel, rlen + 1);
-	err = writer_call(sfs, req, rlen + 2, timeout_ms, &rep);
-	if (err >= 0)
-		snprintf(buf, len, "%s", rep.data);
-	return err;
+	while (i < n) {
+		size_t used = 1, end = i;
+		int err;
+
+		req[0] = WRITER_READ;
+		for (; end < n; end++) {
+			size_t rlen;
+
+			if (dev_rel(&addrs[end], attr, rel, sizeof(rel)))
+				break;
+			rlen = strlen(rel) + 1;
+			if (used + rlen > sizeof(req))
+				break;
+			memcpy(req + used, rel, rlen);
+			used += rlen;
+		}
+		if (end == i) {             /* a path that does not fit: cannot be */
+			res[i++] = -ENAMETOOLONG;
+			continue;
+		}
+		err = writer_send(sfs, req, used);
+		for (; i < end; i++) {
+			res[i] = err ? err : writer_reply(sfs, sfs->read_timeout_ms, &rep);
+			if (res[i] >= 0)
+				snprintf(bufs + i * len, len, "%s", rep.data);
+			else
+				bufs[i * len] = '\0';
+			if (res[i] == -ETIMEDOUT || res[i] == -EIO) {
+				i++;                /* that writer is gone: ask a new one */
+				break;
+			}
+		}
+	}
 }
 
 int sysfs_dev_write(struct sysfs *sfs, const struct pci_addr *a, const char *attr,

@@ -48,6 +48,11 @@ void sysfs_set_backend(struct sysfs *sfs, const struct sysfs_ops *ops, void *pri
 /* Attribute of a PCI function: buf gets the content, trailing newline removed. */
 int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
 		   char *buf, size_t len);
+/* The same attribute of n functions, as sysfs_dev_read reads each: into
+ * bufs (len bytes per function), res[i] the result.  One request to the
+ * writer for what it reads (driver_override on a live tree). */
+void sysfs_dev_read_each(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
+			 const char *attr, char *bufs, size_t len, int *res);
 /* Last path component of a link of the function ("driver", "iommu_group"). */
 int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link,
 		   char *buf, size_t len);

@@ -376,9 +376,32 @@ START_TEST(override_read_that_blocks)
 	ck_assert_uint_eq(f.bad, 0);
 	ck_assert(!f.blocked);
 	ck_assert_str_eq(f.override, "");
+	/* the whole tree in one request: the blocked function comes out
+	 * unreadable, those before and after it as they are */
+	pci_host_free(&b.t.host);
+	ck_assert_int_eq(pci_host_load(b.t.sfs, &b.t.host), 0);
+	for (size_t i = 0; i < b.t.host.nfuncs; i++) {
+		const struct pci_func *g = &b.t.host.funcs[i];
+
+		if (pci_addr_cmp(&g->addr, &audio) == 0) {
+			ck_assert(g->blocked);
+			ck_assert_uint_eq(g->bad, PCI_BAD_OVERRIDE);
+		} else {
+			ck_assert(!g->blocked);
+			ck_assert_uint_eq(g->bad & PCI_BAD_OVERRIDE, 0);
+		}
+	}
+	ck_assert_uint_gt(b.t.host.nfuncs, 3);
+	ck_assert_int_gt(pci_addr_cmp(&b.t.host.funcs[b.t.host.nfuncs - 1].addr, &audio), 0);
 	fk_hang_override_reads(b.fk, NULL);
 	ck_assert_int_eq(pci_func_load(b.t.sfs, &audio, &f), 0);
 	ck_assert_uint_eq(f.bad, 0);
+	/* and what the writer reads is the text itself */
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	pci_host_free(&b.t.host);
+	ck_assert_int_eq(pci_host_load(b.t.sfs, &b.t.host), 0);
+	ck_assert_str_eq(pci_host_find(&b.t.host, &audio)->override, "vfio-pci");
+	ck_assert_str_eq(pci_host_find(&b.t.host, &display)->override, "vfio-pci");
 	b.t.sfs->live = 0;
 	bench_close(&b);
 }
