@@ -558,8 +558,6 @@ struct writer_reply {
 	char data[256];             /* a read's content, NUL-terminated */
 };
 
-/* Everything but the tree and the socket: a writer left blocked in the
- * kernel must not keep the journal's lock or a caller's pipe open. */
 static void close_fds_between(unsigned from, unsigned to)
 {
 	long max;
