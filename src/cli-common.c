@@ -36,6 +36,13 @@ void cli_close(struct cli *cli)
 	names_close(cli->names);
 	free(cli->named);
 	cli->named = NULL;
+	for (size_t i = 0; i < cli->nforced; i++)
+		free(cli->forced[i]);
+	free(cli->forced);
+	free(cli->forced_at);
+	cli->forced = NULL;
+	cli->forced_at = NULL;
+	cli->nforced = 0;
 	cli->sfs = NULL;
 	cli->names = NULL;
 }

@@ -126,17 +126,23 @@ static void name_holders(struct cli *cli, const struct pci_addr *a)
 	struct holder *ho = NULL;
 	struct usage u;
 	size_t nho = 0;
-	int uninspected;
+	int uninspected, earlier = 0;
 
 	if (!cli->sfs->live || usage_collect(cli->sfs, "/proc", a, 1, &u) < 0)
 		return;
 	if (usage_find_holders("/proc", &u, &ho, &nho, &uninspected) == 0)
 		for (size_t i = 0; i < nho; i++)
 			log_error("  %s is held open by PID %d (%s)", ho[i].node, (int)ho[i].pid, ho[i].comm);
-	if (!nho)
-		log_error("  no process holds its device nodes now (an unbind under way removes "
-			  "them: a holder named in a warning above may still hold one); the driver "
-			  "itself may be busy (see dmesg)");
+	/* an unbind under way removes the nodes from sysfs, not from the
+	 * processes that hold them: say who held them before */
+	for (size_t i = 0; i < cli->nforced && !nho; i++)
+		if (pci_same_slot(&cli->forced_at[i], a)) {
+			log_error("  before the hand-over, --force went past: %s", cli->forced[i]);
+			earlier++;
+		}
+	if (!nho && !earlier)
+		log_error("  no process holds its device nodes now; the driver itself may be busy "
+			  "(see dmesg)");
 	free(ho);
 	usage_free(&u);
 }
@@ -169,7 +175,10 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
 			log_error("  %s: gone from the bus", ab);
 		else
 			log_error("  %s: now on %s, driver_override %s", ab,
-				  f.driver[0] ? f.driver : "no driver", f.override[0] ? f.override : "(null)");
+				  f.driver[0] ? f.driver : "no driver",
+				  f.blocked ? "unknown (its read did not return: the device is "
+					      "still locked by a blocked unbind)" :
+				  f.override[0] ? f.override : "(null)");
 	}
 }
 
@@ -280,6 +289,25 @@ static void refusal_json(struct json_object *jref, const struct check_item *it, 
 	json_object_array_add(jref, o);
 }
 
+/* A holder --force went past, for the report of a write that then blocks. */
+static void keep_forced(struct cli *cli, const struct check_item *it)
+{
+	char **msgs = realloc(cli->forced, (cli->nforced + 1) * sizeof(*msgs));
+	struct pci_addr *at;
+
+	if (!msgs)
+		return;
+	cli->forced = msgs;
+	at = realloc(cli->forced_at, (cli->nforced + 1) * sizeof(*at));
+	if (!at)
+		return;
+	cli->forced_at = at;
+	if (pci_addr_parse(it->device, &at[cli->nforced]) < 0 ||
+	    !(msgs[cli->nforced] = strdup(it->message)))
+		return;
+	cli->nforced++;
+}
+
 int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	       struct json_object *jref, bool for_boot)
 {
@@ -304,6 +332,8 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		/* at boot apply runs without --force */
 		if (kind == REFUSAL_FORCEABLE && cli->force && !for_boot) {
 			log_warn("--force: going past: %s", it->message);
+			if (strcmp(it->name, "in-use") == 0)
+				keep_forced(cli, it);
 			continue;
 		}
 		refused = 1;

@@ -32,6 +32,11 @@ struct cli {
 	struct names *names;
 	struct pci_addr *named;  /* functions named by their own address */
 	size_t nnamed;
+	/* set by cli_refuse: the "in-use" refusals --force went past, kept for
+	 * a write that then does not return (its nodes are gone by then) */
+	char **forced;           /* their messages */
+	struct pci_addr *forced_at;
+	size_t nforced;
 };
 
 struct command {

@@ -21,6 +21,8 @@ holder=$!
 
 vh_run 4 "$VH_BIN" --force --timeout 2 bind "$slot"
 vh_out_has "the blocked unbind is named" "0000:01:00.1: the kernel did not return within 2 s from: write 0000:01:00.1 to .*/unbind"
+vh_out_has "the audio function's state is not guessed" "0000:01:00.1: now on no driver, driver_override unknown \(its read did not return"
+vh_out_has "who held the card before is named" "before the hand-over, --force went past: 0000:01:00.1: PID $holder \(sleep\) holds /dev/snd/controlC$card open"
 vh_out_has "what is left is said" "rollback"
 vh_check "bind returned while the unbind is still blocked" blocked
 vh_check "the holder still holds the card" kill -0 "$holder"
