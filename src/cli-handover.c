@@ -182,15 +182,34 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
 	}
 }
 
+/* Until udevd's queue is empty and path (if any) exists, for at most *left
+ * ms, less the time waited; false when the limit came first. */
+static bool udev_wait(struct udev_queue *q, const char *path, long *left)
+{
+	while (*left > 0 && ((path && access(path, F_OK) < 0) ||
+			     (q && !udev_queue_get_queue_is_empty(q)))) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		nanosleep(&ts, NULL);
+		*left -= 10;
+	}
+	return !(path && access(path, F_OK) < 0) && !(q && !udev_queue_get_queue_is_empty(q));
+}
+
+/* Only the running kernel has a /dev, and only a running udevd settles. */
+static bool udev_applies(const struct cli *cli)
+{
+	return cli->sfs->live && !cli->dry_run && access("/run/udev/control", F_OK) == 0;
+}
+
 void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 {
 	struct udev *udev;
 	struct udev_queue *q;
 	char path[64];
-	long waited = 0, limit = (long)(cli->timeout * 1000);
+	long left = (long)(cli->timeout * 1000);
 
-	/* only the running kernel has a /dev, and only a running udevd settles */
-	if (!cli->sfs->live || cli->dry_run || access("/run/udev/control", F_OK) < 0)
+	if (!udev_applies(cli))
 		return;
 	udev = udev_new();
 	q = udev ? udev_queue_new(udev) : NULL;
@@ -200,16 +219,26 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 		if (pci_func_load(cli->sfs, &fns[i], &f) < 0 || f.iommu_group < 0)
 			continue;
 		snprintf(path, sizeof(path), "/dev/vfio/%d", f.iommu_group);
-		while (waited < limit && (access(path, F_OK) < 0 ||
-					  (q && !udev_queue_get_queue_is_empty(q)))) {
-			struct timespec ts = { 0, 10 * 1000000L };
-			nanosleep(&ts, NULL);
-			waited += 10;
-		}
-		if (access(path, F_OK) < 0)
+		if (!udev_wait(q, path, &left) && access(path, F_OK) < 0)
 			log_warn("%s did not appear within %g s; a VM manager cannot open the group "
 				 "yet (see udevadm monitor)", path, cli->timeout);
 	}
+	udev_queue_unref(q);
+	udev_unref(udev);
+}
+
+void cli_settle_udev(struct cli *cli)
+{
+	struct udev *udev;
+	struct udev_queue *q;
+	long left = (long)(cli->timeout * 1000);
+
+	if (!udev_applies(cli))
+		return;
+	udev = udev_new();
+	q = udev ? udev_queue_new(udev) : NULL;
+	if (!udev_wait(q, NULL, &left))
+		log_debug("udev still had events queued after %g s", cli->timeout);
 	udev_queue_unref(q);
 	udev_unref(udev);
 }
