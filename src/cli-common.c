@@ -37,11 +37,9 @@ void cli_close(struct cli *cli)
 	free(cli->named);
 	cli->named = NULL;
 	for (size_t i = 0; i < cli->nforced; i++)
-		free(cli->forced[i]);
+		free(cli->forced[i].message);
 	free(cli->forced);
-	free(cli->forced_at);
 	cli->forced = NULL;
-	cli->forced_at = NULL;
 	cli->nforced = 0;
 	cli->sfs = NULL;
 	cli->names = NULL;

@@ -136,8 +136,8 @@ static void name_holders(struct cli *cli, const struct pci_addr *a)
 	/* an unbind under way removes the nodes from sysfs, not from the
 	 * processes that hold them: say who held them before */
 	for (size_t i = 0; i < cli->nforced && !nho; i++)
-		if (pci_same_slot(&cli->forced_at[i], a)) {
-			log_error("  before the hand-over, --force went past: %s", cli->forced[i]);
+		if (pci_same_slot(&cli->forced[i].at, a)) {
+			log_error("  before the hand-over, --force went past: %s", cli->forced[i].message);
 			earlier++;
 		}
 	if (!nho && !earlier)
@@ -213,7 +213,9 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 		return;
 	udev = udev_new();
 	q = udev ? udev_queue_new(udev) : NULL;
-	for (size_t i = 0; i < n; i++) {
+	if (!fns && !udev_wait(q, NULL, &left))
+		log_debug("udev still had events queued after %g s", cli->timeout);
+	for (size_t i = 0; fns && i < n; i++) {
 		struct pci_func f;
 
 		if (pci_func_load(cli->sfs, &fns[i], &f) < 0 || f.iommu_group < 0)
@@ -223,22 +225,6 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 			log_warn("%s did not appear within %g s; a VM manager cannot open the group "
 				 "yet (see udevadm monitor)", path, cli->timeout);
 	}
-	udev_queue_unref(q);
-	udev_unref(udev);
-}
-
-void cli_settle_udev(struct cli *cli)
-{
-	struct udev *udev;
-	struct udev_queue *q;
-	long left = (long)(cli->timeout * 1000);
-
-	if (!udev_applies(cli))
-		return;
-	udev = udev_new();
-	q = udev ? udev_queue_new(udev) : NULL;
-	if (!udev_wait(q, NULL, &left))
-		log_debug("udev still had events queued after %g s", cli->timeout);
 	udev_queue_unref(q);
 	udev_unref(udev);
 }
@@ -321,20 +307,14 @@ static void refusal_json(struct json_object *jref, const struct check_item *it, 
 /* A holder --force went past, for the report of a write that then blocks. */
 static void keep_forced(struct cli *cli, const struct check_item *it)
 {
-	char **msgs = realloc(cli->forced, (cli->nforced + 1) * sizeof(*msgs));
-	struct pci_addr *at;
+	struct forced_holder *v = realloc(cli->forced, (cli->nforced + 1) * sizeof(*v));
 
-	if (!msgs)
+	if (!v)
 		return;
-	cli->forced = msgs;
-	at = realloc(cli->forced_at, (cli->nforced + 1) * sizeof(*at));
-	if (!at)
-		return;
-	cli->forced_at = at;
-	if (pci_addr_parse(it->device, &at[cli->nforced]) < 0 ||
-	    !(msgs[cli->nforced] = strdup(it->message)))
-		return;
-	cli->nforced++;
+	cli->forced = v;
+	v += cli->nforced;
+	if (pci_addr_parse(it->device, &v->at) == 0 && (v->message = strdup(it->message)))
+		cli->nforced++;
 }
 
 int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,

@@ -14,11 +14,11 @@ int cli_ensure_vfio(struct cli *cli, FILE *out);
 void cli_report_fault(struct cli *cli, const struct engine *e);
 /* Per function: the driver and override it is on now. */
 void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n);
+/* Within --timeout, until udevd's queue is empty: after a bind, and until
+ * each function's /dev/vfio/GROUP exists; with fns NULL, after a rollback,
+ * so that a script's next step finds the host drivers' devices (the sound
+ * card, the DRM nodes) made and not held by a udev worker still at work. */
 void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n);
-/* After a rollback: let udevd handle the host drivers' new devices (the
- * sound card, the DRM nodes) within --timeout, so that a script's next
- * step finds them made, and not held by a udev worker still at work. */
-void cli_settle_udev(struct cli *cli);
 void cli_aleph_after(struct cli *cli, FILE *out);
 
 struct json_object;

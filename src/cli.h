@@ -34,8 +34,7 @@ struct cli {
 	size_t nnamed;
 	/* set by cli_refuse: the "in-use" refusals --force went past, kept for
 	 * a write that then does not return (its nodes are gone by then) */
-	char **forced;           /* their messages */
-	struct pci_addr *forced_at;
+	struct forced_holder { struct pci_addr at; char *message; } *forced;
 	size_t nforced;
 };
 

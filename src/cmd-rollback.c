@@ -106,7 +106,7 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		return rc;
 	if (engine_rollback(&e, *fns, *nfns) == ENGINE_DONE) {
 		json_object_object_add(doc, "writes", json_object_new_int(e.writes));
-		cli_settle_udev(cli);
+		cli_wait_udev(cli, NULL, 0);
 		cli_aleph_after(cli, e.out);
 		return EXIT_DONE;
 	}

@@ -35,6 +35,7 @@ int pci_host_load(struct sysfs *sfs, struct pci_host *host)
 {
 	struct pci_addr *addrs = NULL;
 	size_t n = 0, loaded = 0;
+	bool batch;
 	int err;
 
 	memset(host, 0, sizeof(*host));
@@ -48,13 +49,14 @@ int pci_host_load(struct sysfs *sfs, struct pci_host *host)
 		goto out;
 	}
 	/* a function that vanished between listing and reading is skipped;
-	 * on /sys, driver_override is read apart, all in one go */
+	 * what the writer reads is read apart, all in one request */
+	batch = sysfs_read_by_writer(sfs, "driver_override");
 	for (size_t i = 0; i < n; i++)
-		if ((sfs->live ? pci_func_load_all_but_override : pci_func_load)
+		if ((batch ? pci_func_load_all_but_override : pci_func_load)
 		    (sfs, &addrs[i], &host->funcs[loaded]) == 0)
 			loaded++;
 	host->nfuncs = loaded;
-	if (sfs->live) {
+	if (batch) {
 		err = load_overrides(sfs, host);
 		if (err)
 			goto out;

@@ -187,7 +187,7 @@ static void read_by_writer(struct sysfs *sfs, const struct pci_addr *addrs, size
 /* The kernel shows driver_override under the device's lock, which a blocked
  * unbind holds (ours, abandoned, or anyone's): on a live tree the writer
  * reads it, within the limit, so the tool itself never waits on it. */
-static bool read_needs_writer(const struct sysfs *sfs, const char *attr)
+bool sysfs_read_by_writer(const struct sysfs *sfs, const char *attr)
 {
 	return sfs->live && strcmp(attr, "driver_override") == 0;
 }
@@ -197,7 +197,7 @@ int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr
 {
 	int fd, res;
 
-	if (read_needs_writer(sfs, attr)) {
+	if (sysfs_read_by_writer(sfs, attr)) {
 		read_by_writer(sfs, a, 1, attr, buf, len, &res);
 		return res;
 	}
@@ -208,7 +208,7 @@ int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr
 void sysfs_dev_read_each(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
 			 const char *attr, char *bufs, size_t len, int *res)
 {
-	if (read_needs_writer(sfs, attr)) {
+	if (sysfs_read_by_writer(sfs, attr)) {
 		read_by_writer(sfs, addrs, n, attr, bufs, len, res);
 		return;
 	}

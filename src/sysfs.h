@@ -2,6 +2,7 @@
  * PCI tree goes through here, relative to a root directory descriptor, so the
  * same code runs on /sys, on a captured tree, and on an emulated kernel. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "pci-addr.h"
@@ -53,6 +54,8 @@ int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr
  * writer for what it reads (driver_override on a live tree). */
 void sysfs_dev_read_each(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
 			 const char *attr, char *bufs, size_t len, int *res);
+/* Does the writer read attr (within read_timeout_ms) rather than this process? */
+bool sysfs_read_by_writer(const struct sysfs *sfs, const char *attr);
 /* Last path component of a link of the function ("driver", "iommu_group"). */
 int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link,
 		   char *buf, size_t len);

@@ -217,7 +217,7 @@ static int scan_process(int procfd, const char *pidname, const struct usage *u,
 			struct holder **out, size_t *nout)
 {
 	const struct dirent64 *de;
-	struct dir_iter *it;
+	struct dir_iter it;
 	char rel[300];
 	struct stat st;
 	int fdfd, err = 0;
@@ -226,13 +226,8 @@ static int scan_process(int procfd, const char *pidname, const struct usage *u,
 	fdfd = openat(procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fdfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	it = malloc(sizeof(*it));
-	if (!it) {
-		close(fdfd);
-		return -ENOMEM;
-	}
-	dir_iter_init(it, fdfd);
-	while (!err && (de = dir_iter_next(it))) {
+	dir_iter_init(&it, fdfd);
+	while (!err && (de = dir_iter_next(&it))) {
 		const struct devnode *node;
 
 		/* stat follows the magic link to the open file itself */
@@ -245,7 +240,6 @@ static int scan_process(int procfd, const char *pidname, const struct usage *u,
 	/* a process that exits while we read is no holder */
 	if (!err && errno && errno != ENOENT && errno != ESRCH)
 		err = -errno;
-	free(it);
 	close(fdfd);
 	return err;
 }
@@ -264,7 +258,7 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 		       struct holder **out, size_t *nout, int *uninspected)
 {
 	const struct dirent64 *de;
-	struct dir_iter *it;
+	struct dir_iter it;
 	int procfd, err = 0;
 
 	*out = NULL;
@@ -275,13 +269,8 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 	procfd = open(procroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (procfd < 0)
 		return -errno;
-	it = malloc(sizeof(*it));
-	if (!it) {
-		close(procfd);
-		return -ENOMEM;
-	}
-	dir_iter_init(it, procfd);
-	while (!err && (de = dir_iter_next(it))) {
+	dir_iter_init(&it, procfd);
+	while (!err && (de = dir_iter_next(&it))) {
 		if (!all_digits(de->d_name))
 			continue;
 		err = scan_process(procfd, de->d_name, u, out, nout);
@@ -292,7 +281,6 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 	}
 	if (!err && errno)
 		err = -errno;
-	free(it);
 	close(procfd);
 	if (err) {
 		free(*out);
