@@ -9,7 +9,7 @@ runs=${2:-21}
 bin="$top/vfio-handover"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vh-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
-"$top/tests/mkfixture" big1000 "$tmp/sys" >/dev/null
+"$top/tests/lib/mkfixture" big1000 "$tmp/sys" >/dev/null
 
 now_ns() { date +%s%N; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -8,7 +8,7 @@
 # the bind section too), and the short one it prints when nothing is present.
 set -u
 : "${VH_BIN:?}" "${MKFIXTURE:?}" "${TESTS_SRCDIR:?}"
-doc="$TESTS_SRCDIR/../doc/json.md"
+doc="$TESTS_SRCDIR/../../doc/json.md"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vh-jsondoc.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM
 pass=0 fail=0

@@ -1,15 +1,15 @@
 #!/bin/sh
 # The man page and the bash completion: doc/vfio-handover.8 lints clean with
 # mandoc (and groff where it is installed) and documents every command and
-# option of --help, every file persist writes (src/persist.h) and the boot
+# option of --help, every file persist writes (src/lib/persist.h) and the boot
 # service; contrib/bash-completion/vfio-handover offers the commands, the
 # display functions of an emulated sysfs tree as selectors, the persisted
 # addresses for unpersist, and the kernels under ROOT/lib/modules for --kernel.
 set -u
 
 : "${VH_BIN:?}" "${MKFIXTURE:?}" "${TESTS_SRCDIR:?}"
-man="$TESTS_SRCDIR/../doc/vfio-handover.8"
-comp="$TESTS_SRCDIR/../contrib/bash-completion/vfio-handover"
+man="$TESTS_SRCDIR/../../doc/vfio-handover.8"
+comp="$TESTS_SRCDIR/../../contrib/bash-completion/vfio-handover"
 command -v mandoc >/dev/null 2>&1 || { echo "SKIP: mandoc not found (apt-get install mandoc)"; exit 77; }
 command -v bash >/dev/null 2>&1 || { echo "SKIP: bash not found"; exit 77; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vh-man.XXXXXX") || exit 99
@@ -69,7 +69,7 @@ for n in 0 1 2 3 4 5; do
 done
 
 # every file persist writes is in FILES, and the boot service has a section
-persist_h="$TESTS_SRCDIR/../src/persist.h"
+persist_h="$TESTS_SRCDIR/../../src/lib/persist.h"
 paths=$(sed -n 's/^#define PERSIST_[A-Z_]* "\(\/[^"]*\)"$/\1/p' "$persist_h")
 [ -n "$paths" ] || bad "no path read from $persist_h"
 sed -n '/^\.SH FILES/,/^\.SH /p' "$tmp/man" > "$tmp/files"
@@ -91,7 +91,7 @@ for w in 'systemctl enable vfio-handover.service' 'vfio-handover apply' \
 	fi
 done
 # what that section says, the unit says
-unit="$TESTS_SRCDIR/../contrib/systemd/vfio-handover.service.in"
+unit="$TESTS_SRCDIR/../../contrib/systemd/vfio-handover.service.in"
 for w in ConditionPathExists=/etc/vfio-handover/devices.conf WantedBy=sysinit.target \
 	nvidia-persistenced.service aleph-vm-supervisor.service 'vfio-handover apply'; do
 	if grep -q -F -e "$w" "$unit"; then

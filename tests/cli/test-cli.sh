@@ -1,7 +1,7 @@
 #!/bin/sh
 # Golden-file tests of the command line: each line of cli-cases builds an
 # emulated sysfs layout, runs the installed-to-be binary on it, and compares
-# stdout, stderr and the exit code with tests/golden/<case>.txt.  It also
+# stdout, stderr and the exit code with tests/cli/golden/<case>.txt.  It also
 # proves that these commands write nothing: the tree and the root are
 # snapshotted before and after every run.
 # UPDATE_GOLDEN=1 rewrites the golden files from what the binary prints now.
@@ -75,7 +75,7 @@ run_case() {
 		ok=1
 	fi
 	if ! diff -u "$golden/$name.txt" "$tmp/actual"; then
-		echo "FAIL $name: output differs from tests/golden/$name.txt"
+		echo "FAIL $name: output differs from tests/cli/golden/$name.txt"
 		ok=1
 	fi
 	# only rw-* cases may write (to the emulated tree and the root)

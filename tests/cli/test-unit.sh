@@ -8,7 +8,7 @@ command -v systemd-analyze >/dev/null || { echo "SKIP: systemd-analyze not found
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vh-unit.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 unit=$tmp/vfio-handover.service
-sed "s|@sbindir@/vfio-handover|$VH_BIN|" "$TESTS_SRCDIR/../contrib/systemd/vfio-handover.service.in" >"$unit"
+sed "s|@sbindir@/vfio-handover|$VH_BIN|" "$TESTS_SRCDIR/../../contrib/systemd/vfio-handover.service.in" >"$unit"
 out=$(systemd-analyze verify --man=no "$unit" 2>&1) || { printf '%s\n' "$out"; echo "FAIL: systemd-analyze verify"; exit 1; }
 # systemd-analyze exits 0 on some warnings: none may be about our unit
 if printf '%s\n' "$out" | grep -q 'vfio-handover'; then printf '%s\n' "$out"; echo "FAIL: warnings about the unit"; exit 1; fi
