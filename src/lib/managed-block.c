@@ -1,0 +1,270 @@
+/* The managed block a file shared with the user carries (between "# BEGIN
+ * vfio-handover" and "# END vfio-handover"), and KEY=VALUE settings in an
+ * env file: set, replaced in place, and cut out exactly. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "persist-text.h"
+#include "util.h"
+
+bool text_next_line(const char *text, size_t *pos, size_t *s, size_t *e)
+{
+	const char *nl;
+
+	if (!text[*pos])
+		return false;
+	*s = *pos;
+	nl = strchr(text + *pos, '\n');
+	*e = nl ? (size_t)(nl - text) + 1 : *pos + strlen(text + *pos);
+	*pos = *e;
+	return true;
+}
+
+static bool is_begin(const char *l, size_t len)
+{
+	size_t k = strlen(BLOCK_BEGIN);
+
+	return len >= k && !memcmp(l, BLOCK_BEGIN, k) && (len == k || strchr(":( \r\n", l[k]));
+}
+
+static bool is_end(const char *l, size_t len)
+{
+	size_t k = strlen(BLOCK_END);
+
+	if (len < k || memcmp(l, BLOCK_END, k))
+		return false;
+	for (size_t i = k; i < len; i++)
+		if (!isspace((unsigned char)l[i]))
+			return false;
+	return true;
+}
+
+static bool line_has(const char *l, size_t len, const char *what)
+{
+	return memmem(l, len, what, strlen(what)) != NULL;
+}
+
+int block_find(const char *text, struct block *b)
+{
+	size_t pos = 0, s, e;
+	int state = 0;      /* 0 before, 1 inside, 2 after the block */
+
+	while (text_next_line(text, &pos, &s, &e)) {
+		if (is_begin(text + s, e - s)) {
+			if (state)
+				return -EBADMSG;
+			b->begin = s;
+			b->body = e;
+			b->nonl = line_has(text + s, e - s, NOTE_NONL);
+			b->created = line_has(text + s, e - s, NOTE_CREATED);
+			state = 1;
+		} else if (is_end(text + s, e - s)) {
+			if (state != 1)
+				return -EBADMSG;
+			b->end = s;
+			b->after = e;
+			state = 2;
+		}
+	}
+	return state == 1 ? -EBADMSG : state == 2;
+}
+
+static void put_begin(FILE *f, bool nonl, bool created)
+{
+	fputs(BLOCK_BEGIN BLOCK_NOTE, f);
+	if (nonl)
+		fputs(NOTE_NONL, f);
+	if (created)
+		fputs(NOTE_CREATED, f);
+	fputc('\n', f);
+}
+
+int block_cut(const char *text, char **out, bool *created)
+{
+	struct block b;
+	struct text x;
+	size_t pos, s, e, n, k = strlen(WAS);
+	int r = block_find(text, &b);
+
+	*created = false;
+	if (r <= 0) {
+		if (!r && !(*out = strdup(text)))
+			r = -ENOMEM;
+		return r;
+	}
+	r = text_open(&x);
+	if (r)
+		return r;
+	fwrite(text, 1, b.begin, x.f);
+	/* the lines the block replaced, where they were */
+	for (pos = b.body; pos < b.end && text_next_line(text, &pos, &s, &e);)
+		if (e - s >= k && !memcmp(text + s, WAS, k))
+			fwrite(text + s + k, 1, e - s - k, x.f);
+	fputs(text + b.after, x.f);
+	r = text_close(&x, 0, out);
+	if (r)
+		return r;
+	/* the newline persist had to add, unless the user wrote after the block since */
+	n = strlen(*out);
+	if (b.nonl && !text[b.after] && n && (*out)[n - 1] == '\n')
+		(*out)[n - 1] = '\0';
+	*created = b.created;
+	return 0;
+}
+
+int persist_cut_block(const char *text, char **out)
+{
+	bool created;
+
+	return block_cut(text ? text : "", out, &created);
+}
+
+/* "" or whole lines, none a marker or a "# was: " line. */
+static bool body_ok(const char *body)
+{
+	size_t pos = 0, s, e;
+
+	if (body[0] && body[strlen(body) - 1] != '\n')
+		return false;
+	while (text_next_line(body, &pos, &s, &e))
+		if (is_begin(body + s, e - s) || is_end(body + s, e - s) ||
+		    !strncmp(body + s, WAS, strlen(WAS)))
+			return false;
+	return true;
+}
+
+int block_set(const char *text, const char *body, bool created, char **out)
+{
+	struct block b;
+	struct text x;
+	int r;
+
+	if (!body_ok(body))
+		return -EINVAL;
+	r = block_find(text, &b);
+	if (r < 0)
+		return r;
+	if (text_open(&x))
+		return -ENOMEM;
+	if (r) {
+		fwrite(text, 1, b.begin, x.f);
+		put_begin(x.f, b.nonl, b.created);
+		fputs(body, x.f);
+		fputs(text + b.end, x.f);
+	} else {
+		bool nonl = text[0] && text[strlen(text) - 1] != '\n';
+
+		fputs(text, x.f);
+		if (nonl)
+			fputc('\n', x.f);
+		put_begin(x.f, nonl, created);
+		fputs(body, x.f);
+		fputs(BLOCK_END "\n", x.f);
+	}
+	return text_close(&x, 0, out);
+}
+
+int persist_set_block(const char *text, const char *body, char **out)
+{
+	return block_set(text ? text : "", body, false, out);
+}
+
+/* Does the line [l, l + len) assign key, as a shell or systemd reads it?
+ * *val, *vlen: the value, unquoted. */
+static bool assigns(const char *l, size_t len, const char *key, const char **val, size_t *vlen)
+{
+	const char *end = l + len, *v;
+	size_t k = strlen(key);
+
+	while (l < end && (*l == ' ' || *l == '\t'))
+		l++;
+	if (end - l > 7 && !memcmp(l, "export", 6) && (l[6] == ' ' || l[6] == '\t'))
+		for (l += 6; l < end && (*l == ' ' || *l == '\t'); l++)
+			;
+	if ((size_t)(end - l) <= k || memcmp(l, key, k))
+		return false;
+	for (l += k; l < end && (*l == ' ' || *l == '\t'); l++)
+		;
+	if (l == end || *l != '=')
+		return false;
+	for (v = l + 1; v < end && isspace((unsigned char)*v); v++)
+		;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) {
+		v++;
+		end--;
+	}
+	*val = v;
+	*vlen = (size_t)(end - v);
+	return true;
+}
+
+static bool env_name_ok(const char *key)
+{
+	if (!isalpha((unsigned char)*key) && *key != '_')
+		return false;
+	for (; *key; key++)
+		if (!isalnum((unsigned char)*key) && *key != '_')
+			return false;
+	return true;
+}
+
+/* Put the block where line [ls, le) of base was, keeping the line in it. */
+static int replace_line(const char *base, size_t ls, size_t le, const char *key, const char *value,
+			char **out)
+{
+	bool nonl = base[le - 1] != '\n';     /* the last line, without its newline */
+	struct text x;
+
+	if (text_open(&x))
+		return -ENOMEM;
+	fwrite(base, 1, ls, x.f);
+	put_begin(x.f, nonl, false);
+	fputs(WAS, x.f);
+	fwrite(base + ls, 1, le - ls - !nonl, x.f);
+	fprintf(x.f, "\n%s=%s\n" BLOCK_END "\n", key, value);
+	fputs(base + le, x.f);
+	return text_close(&x, 0, out);
+}
+
+int persist_set_env(const char *text, const char *key, const char *value, char **out)
+{
+	size_t pos = 0, s, e, ls = 0, le = 0, vlen = 0;
+	const char *val = NULL, *v;
+	char *base, *body;
+	bool created;
+	int err;
+
+	if (!env_name_ok(key) || strpbrk(value, "\r\n"))
+		return -EINVAL;
+	/* from the file as it was before persist: re-setting never loses the line kept */
+	err = block_cut(text ? text : "", &base, &created);
+	if (err)
+		return err;
+	/* the last assignment is the one that wins */
+	while (text_next_line(base, &pos, &s, &e))
+		if (assigns(base + s, e - s, key, &v, &vlen)) {
+			ls = s;
+			le = e;
+			val = v;
+		}
+	if (val && strlen(value) == vlen && !strncasecmp(val, value, vlen)) {
+		*out = base;
+		return 0;
+	}
+	if (val) {
+		err = replace_line(base, ls, le, key, value, out);
+	} else {
+		body = xasprintf("%s=%s\n", key, value);
+		err = body ? block_set(base, body, false, out) : -ENOMEM;
+		free(body);
+	}
+	free(base);
+	return err;
+}
+

@@ -1,0 +1,74 @@
+/* Internal to the persistence files (persist*.c, devices-conf.c,
+ * managed-block.c): the markers the files carry, text built in memory,
+ * and the managed block as persist.c edits it. */
+#pragma once
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "persist.h"
+
+#define HEADER_LINE PERSIST_HEADER "; \"vfio-handover unpersist\" removes this file.\n"
+#define BLOCK_BEGIN "# BEGIN vfio-handover"
+#define BLOCK_END "# END vfio-handover"
+#define BLOCK_NOTE ": \"vfio-handover unpersist\" removes this block"
+#define NOTE_NONL " (the file had no final newline)"
+#define NOTE_CREATED " (and the file, which it created)"
+#define WAS "# was: "
+#define CREATED_DIR "# created directory: "
+#define APPLY_INSTEAD \
+	"# \"vfio-handover apply\" hands the persisted functions over by address at boot instead.\n"
+#define MAX_TEXT (1 << 20)
+
+/* ---- text built in memory ---- */
+
+struct text {
+	FILE *f;
+	char *s;
+	size_t len;
+};
+
+static inline int text_open(struct text *x)
+{
+	x->s = NULL;
+	x->len = 0;
+	x->f = open_memstream(&x->s, &x->len);
+	return x->f ? 0 : -ENOMEM;
+}
+
+/* Hand the string over, or free it when err or stdio failed. */
+static inline int text_close(struct text *x, int err, char **out)
+{
+	if (fclose(x->f) != 0 && !err)
+		err = -ENOMEM;
+	if (err) {
+		free(x->s);
+		return err;
+	}
+	*out = x->s;
+	return 0;
+}
+
+/* ids that fit the files' four hex digits */
+static inline bool persist_fn_ids_ok(const struct persist_fn *fn)
+{
+	return fn->vendor <= 0xffff && fn->device <= 0xffff && fn->subvendor <= 0xffff &&
+	       fn->subdevice <= 0xffff;
+}
+
+/* ---- managed blocks (managed-block.c) ---- */
+
+struct block {
+	size_t begin, body, end, after;    /* BEGIN line, body, END line, past END line */
+	bool nonl, created;                /* notes on the BEGIN line */
+};
+
+/* The line at *pos: [*s, *e), *e past its '\n' or at the end of text. */
+bool text_next_line(const char *text, size_t *pos, size_t *s, size_t *e);
+/* 1 and *b for a block, 0 for none, -EBADMSG when the markers do not pair up. */
+int block_find(const char *text, struct block *b);
+/* The text without its block, "# was: " lines restored; *created: the
+ * block says persist created the file. */
+int block_cut(const char *text, char **out, bool *created);
+/* Insert (at the end, noting whether the file was created) or replace the block. */
+int block_set(const char *text, const char *body, bool created, char **out);
