@@ -42,7 +42,8 @@
 # VH_VM_MEM (MiB, default 512), VH_VM_KERNEL_DEB (use this .deb instead of
 # apt-get download), VH_VM_KERNEL_PKG (package name instead of the one
 # linux-image-amd64 depends on), VH_QEMU (the QEMU binary), VH_VM_APPEND
-# (more kernel parameters).
+# (more kernel parameters), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
+# VH_VM_CPU (QEMU's -cpu under KVM, default host).
 set -euo pipefail
 # depmod lives in /sbin, outside a user's PATH
 PATH=$PATH:/usr/sbin:/sbin
@@ -372,10 +373,9 @@ boot() {
 	# files carried over from an earlier boot: unpacked last, they win
 	[ -z "$extra" ] || cat "$extra" >>"$img"
 	profile_args "$profile"
-	if [ -w /dev/kvm ] && [ -r /dev/kvm ]; then
-		accel=",accel=kvm:tcg"
-		QEMU_ARGS[1]="${QEMU_ARGS[1]}$accel"
-	fi
+	accel=${ACCEL:-tcg}
+	QEMU_ARGS[1]="${QEMU_ARGS[1]},accel=$accel"
+	[ "$accel" != kvm ] || QEMU_ARGS+=(-cpu "${VH_VM_CPU:-host}")
 	# (the crypto self-tests take a second of TCG time and test nothing of ours)
 	append="console=ttyS0 panic=-1 cryptomgr.notests 8250.nr_uarts=1 $KERNEL_IOMMU"
 	append="$append vh.udev=$udev vh.verbose=$verbose ${VH_VM_APPEND:-}"
@@ -437,11 +437,41 @@ parse_opts() {	# sets DESTDIR UDEV VERBOSE; leaves ARGS
 }
 
 prepare() {	# unless -k and -i named them: the kernel and initramfs of DESTDIR
-	[ -n "$INITRD" ] && return
-	lock_cache
-	kernel_prepare
-	initrd_build "$DESTDIR"
-	unlock_cache
+	if [ -z "$INITRD" ]; then
+		lock_cache
+		kernel_prepare
+		initrd_build "$DESTDIR"
+		unlock_cache
+	fi
+	accel_choose
+}
+
+# accel_choose: ACCEL=kvm or tcg.  KVM only where /dev/kvm opens and a
+# guest that does nothing boots on it: a nested hypervisor may offer
+# /dev/kvm and then fail this guest ("KVM internal error ... emulation
+# failure" in its kernel's first steps, or an MSR QEMU cannot set), and
+# the guest would hang until the timeout.  The verdict is cached per QEMU
+# and host kernel; VH_VM_ACCEL=kvm|tcg decides without asking.
+accel_choose() {
+	local key file probe
+	ACCEL=${VH_VM_ACCEL:-}
+	[ -z "$ACCEL" ] || return 0
+	ACCEL=tcg
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 0
+	key=$({ "$QEMU" --version | head -n 1; uname -r; } | md5sum | cut -c1-16)
+	file=$CACHE/accel-$key
+	if [ -f "$file" ]; then
+		ACCEL=$(cat "$file")
+		return 0
+	fi
+	probe=$(mktemp "${TMPDIR:-/tmp}/vh-vm-probe.XXXXXX")
+	printf '#!/bin/sh\nexit 0\n' >"$probe"
+	(ACCEL=kvm TIMEOUT=30 && boot "$probe" default 0 0 "$probe.log") >/dev/null 2>&1 || true
+	! grep -q 'VH-SCENARIO-EXIT 0' "$probe.log" 2>/dev/null || ACCEL=kvm
+	rm -f "$probe" "$probe.log"
+	mkdir -p "$CACHE"
+	echo "$ACCEL" >"$file.$$" && mv "$file.$$" "$file"
+	echo "guest.sh: /dev/kvm is there; $ACCEL is used (verdict cached in $file)" >&2
 }
 
 # run_once SCENARIO PROFILE EXTRA_CPIO: one boot; sets code (the scenario's
@@ -504,6 +534,7 @@ build)
 	lock_cache
 	kernel_prepare
 	initrd_build "$(cd "$1" && pwd)"
+	accel_choose
 	echo "kernel=$VMLINUZ"
 	echo "initrd=$INITRD"
 	echo "version=$KVER"
