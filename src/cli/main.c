@@ -91,7 +91,8 @@ static int parse_timeout(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400)
+	/* the limits are kept in milliseconds: less than one would be none */
+	if (errno || end == s || *end || !isfinite(v) || v < 0.001 || v > 86400)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -126,7 +127,7 @@ static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
 		case 'q': cli->quiet = true; break;
 		case OPT_TIMEOUT:
 			if (parse_timeout(optarg, &cli->timeout) < 0) {
-				log_error("bad --timeout '%s': expected a number of seconds above 0, up to 86400",
+				log_error("bad --timeout '%s': expected a number of seconds from 0.001 (1 ms) up to 86400",
 					  optarg);
 				return EXIT_USAGE;
 			}
