@@ -1,10 +1,24 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include "checks.h"
 #include "cli.h"
 #include "log.h"
 #include "safety.h"
+
+/* /proc, when it is a procfs: decided by the filesystem, as for sysfs. */
+static const char *proc_mounted(void)
+{
+	struct statfs fs;
+
+	if (statfs("/proc", &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC)
+		return "/proc";
+	log_warn("/proc is not a procfs: the processes that hold devices cannot be looked at; "
+		 "mount it (mount -t proc proc /proc)");
+	return NULL;
+}
 
 int cli_open(struct cli *cli, bool names)
 {
@@ -17,6 +31,7 @@ int cli_open(struct cli *cli, bool names)
 		return EXIT_FAILED;
 	}
 	cli->sfs->read_timeout_ms = (int)(cli->timeout * 1000);
+	cli->procroot = sysfs_is_live(cli->sfs) ? proc_mounted() : NULL;
 	err = pci_host_load(cli->sfs, &cli->host);
 	if (err < 0) {
 		log_error("cannot read %s/bus/pci/devices: %s; is %s a sysfs tree?",
@@ -91,7 +106,9 @@ void cli_check_env(struct cli *cli, struct check_env *env)
 	env->names = cli->names;
 	env->root = cli->root;
 	env->kernel = cli->kernel;
-	env->procroot = cli->sfs->live ? "/proc" : NULL;
+	env->live = sysfs_is_live(cli->sfs);
+	env->timeout_ms = (int)(cli->timeout * 1000);
+	env->procroot = cli->procroot;
 	env->named = cli->named;
 	env->nnamed = cli->nnamed;
 }

@@ -27,7 +27,7 @@ extern char **environ;
 int cli_need_privileges(struct cli *cli, const char *cmd)
 {
 	/* an emulated or captured tree is files: no kernel to change */
-	if (!cli->sfs->live || cli->dry_run)
+	if (!sysfs_is_live(cli->sfs) || cli->dry_run)
 		return EXIT_DONE;
 	if (geteuid() == 0 || capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
 		return EXIT_DONE;
@@ -99,7 +99,7 @@ int cli_ensure_vfio(struct cli *cli, FILE *out)
 		fprintf(out, "load module vfio-pci (libkmod, with its dependencies)\n");
 		return EXIT_DONE;
 	}
-	if (!cli->sfs->live) {
+	if (!sysfs_is_live(cli->sfs)) {
 		log_error("vfio-pci is not registered in %s/bus/pci/drivers, and modules are "
 			  "loaded only into the running kernel", cli->sysfs);
 		return EXIT_FAILED;
@@ -123,14 +123,15 @@ int cli_ensure_vfio(struct cli *cli, FILE *out)
 /* Who holds the function, for a write that did not return. */
 static void name_holders(struct cli *cli, const struct pci_addr *a)
 {
+	struct holder_scan scan = { .deadline_ms = monotonic_ms() + (long)(cli->timeout * 1000) };
 	struct holder *ho = NULL;
 	struct usage u;
 	size_t nho = 0;
-	int uninspected, earlier = 0;
+	int earlier = 0;
 
-	if (!cli->sfs->live || usage_collect(cli->sfs, "/proc", a, 1, &u) < 0)
+	if (!cli->procroot || usage_collect(cli->sfs, cli->procroot, a, 1, &u) < 0)
 		return;
-	if (usage_find_holders("/proc", &u, &ho, &nho, &uninspected) == 0)
+	if (usage_find_holders(cli->procroot, &u, &ho, &nho, &scan) == 0)
 		for (size_t i = 0; i < nho; i++)
 			log_error("  %s is held open by PID %d (%s)", ho[i].node, (int)ho[i].pid, ho[i].comm);
 	/* an unbind under way removes the nodes from sysfs, not from the
@@ -199,7 +200,7 @@ static bool udev_wait(struct udev_queue *q, const char *path, long *left)
 /* Only the running kernel has a /dev, and only a running udevd settles. */
 static bool udev_applies(const struct cli *cli)
 {
-	return cli->sfs->live && !cli->dry_run && access("/run/udev/control", F_OK) == 0;
+	return sysfs_is_live(cli->sfs) && !cli->dry_run && access("/run/udev/control", F_OK) == 0;
 }
 
 void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)

@@ -28,6 +28,9 @@ struct cli {
 	int nargs;
 	/* set up by cli_open() */
 	struct sysfs *sfs;
+	/* "/proc" when the tree is the running kernel's and /proc is a procfs:
+	 * the processes that may hold its devices; NULL otherwise */
+	const char *procroot;
 	struct pci_host host;
 	struct names *names;
 	struct pci_addr *named;  /* functions named by their own address */

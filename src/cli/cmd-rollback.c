@@ -8,6 +8,7 @@
 #include "log.h"
 #include "safety.h"
 #include "usage.h"
+#include "util.h"
 
 /* Unbinding from vfio-pci blocks in the kernel while a VM has the group
  * open: refuse rather than hang.  --force does not pass this. */
@@ -15,14 +16,23 @@ static int refuse_running_vm(struct cli *cli, const struct pci_addr *fns, size_t
 {
 	int refused = 0, seen[64], nseen = 0;
 
-	if (!cli->sfs->live)
+	if (!sysfs_is_live(cli->sfs))
 		return EXIT_DONE;
+	if (!cli->procroot) {
+		log_error("refused: whether a VM holds the IOMMU groups cannot be checked: /proc is "
+			  "not a procfs here; an unbind from vfio-pci under a running VM blocks in "
+			  "the kernel until the VM exits");
+		log_error("  fix: mount it (mount -t proc proc /proc), or run rollback where the "
+			  "host's /proc is mounted");
+		return EXIT_REFUSED;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
+		struct holder_scan scan = { 0 };
 		struct holder *ho;
 		size_t nho;
 		char ab[PCI_ADDR_LEN];
-		int dup = 0;
+		int dup = 0, err;
 
 		if (!f || f->iommu_group < 0)
 			continue;
@@ -31,8 +41,18 @@ static int refuse_running_vm(struct cli *cli, const struct pci_addr *fns, size_t
 		if (dup || nseen == 64)
 			continue;
 		seen[nseen++] = f->iommu_group;
-		if (usage_vfio_group_holders("/dev", "/proc", f->iommu_group, &ho, &nho) < 0)
+		scan.deadline_ms = monotonic_ms() + (long)(cli->timeout * 1000);
+		err = usage_vfio_group_holders("/dev", cli->procroot, f->iommu_group, &ho, &nho, &scan);
+		if (err < 0 || scan.unscanned) {
+			refused = 1;
+			log_error("refused: cannot tell whether a VM holds /dev/vfio/%d (%s): %s",
+				  f->iommu_group, pci_addr_fmt(&fns[i], ab),
+				  err < 0 ? strerror(-err) : "the scan of the processes did not finish "
+				  "within --timeout");
+			log_error("  fix: raise --timeout, or make sure no VM uses the GPU, then run "
+				  "rollback again");
 			continue;
+		}
 		for (size_t k = 0; k < nho; k++) {
 			refused = 1;
 			log_error("refused: PID %d (%s) holds %s open: a VM is using %s; unbinding it "

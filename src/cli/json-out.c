@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "json-out.h"
@@ -37,13 +38,19 @@ static struct json_object *words(const char *s)
 	return a;
 }
 
+/* A speed, null when unknown: JSON has no infinity or NaN. */
+static struct json_object *gts_json(double gts)
+{
+	return isfinite(gts) && gts > 0 ? json_object_new_double(gts) : NULL;
+}
+
 static struct json_object *link_json(const struct pci_link *l)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "current_gts", l->cur_gts > 0 ? json_object_new_double(l->cur_gts) : NULL);
+	json_object_object_add(o, "current_gts", gts_json(l->cur_gts));
 	json_object_object_add(o, "current_width", l->cur_width > 0 ? json_object_new_int(l->cur_width) : NULL);
-	json_object_object_add(o, "max_gts", l->max_gts > 0 ? json_object_new_double(l->max_gts) : NULL);
+	json_object_object_add(o, "max_gts", gts_json(l->max_gts));
 	json_object_object_add(o, "max_width", l->max_width > 0 ? json_object_new_int(l->max_width) : NULL);
 	return o;
 }

@@ -8,6 +8,7 @@
 #include "kmodules.h"
 #include "models.h"
 #include "safety.h"
+#include "util.h"
 #include "usage.h"
 #include "util.h"
 
@@ -235,12 +236,18 @@ static int report_holder(const struct holder *ho, struct check_report *r)
 static int check_in_use(const struct check_env *env, const struct pci_addr *slot,
 			struct check_report *r)
 {
+	struct holder_scan scan = { 0 };
 	struct pci_addr *fns = NULL;
 	struct holder *ho = NULL;
 	struct usage u = { 0 };
 	size_t nfns, nho = 0;
-	int err, uninspected = 0;
+	int err;
 
+	if (!env->procroot && env->live)
+		return add(r, CHECK_FAIL, "in-use", slot,
+			   "open device nodes could not be checked: /proc is not a procfs\n"
+			   "mount it (mount -t proc proc /proc), or pass --force to hand the GPU "
+			   "over without knowing who holds it");
 	if (!env->procroot)
 		return add(r, CHECK_WARN, "in-use", slot,
 			   "open device nodes not checked: the sysfs tree is not the running kernel's\n"
@@ -249,13 +256,23 @@ static int check_in_use(const struct check_env *env, const struct pci_addr *slot
 	if (!err)
 		err = usage_collect(env->host->sfs, env->procroot, fns, nfns, &u);
 	if (!err)
-		err = usage_find_holders(env->procroot, &u, &ho, &nho, &uninspected);
+	if (!err && env->timeout_ms > 0)
+		scan.deadline_ms = monotonic_ms() + env->timeout_ms;
+	if (!err)
+		err = usage_find_holders(env->procroot, &u, &ho, &nho, &scan);
 	for (size_t i = 0; i < nho && !err; i++)
 		err = report_holder(&ho[i], r);
-	if (!err && uninspected)
+	/* an unfinished scan proves nothing: a holder may be among the rest */
+	if (!err && scan.unscanned)
+		err = add(r, CHECK_FAIL, "in-use", slot,
+			  "the scan for processes holding this GPU's device nodes did not finish "
+			  "within --timeout: %d processes not inspected\n"
+			  "raise --timeout, or pass --force to hand the GPU over without knowing "
+			  "who holds it", scan.unscanned);
+	else if (!err && scan.uninspected)
 		err = add(r, CHECK_WARN, "in-use", slot,
 			  "%d processes could not be inspected for open device nodes\nrun check as root",
-			  uninspected);
+			  scan.uninspected);
 	else if (!err && !nho)
 		err = add(r, CHECK_PASS, "in-use", slot, "no process holds a device node of this GPU (%zu nodes)",
 			  u.nnodes);
@@ -310,7 +327,12 @@ static int check_host_use(const struct check_env *env, const struct pci_addr *sl
 		err = usage_disk_use(env->host->sfs, env->procroot, &u);
 	if (!err)
 		err = report_host_use(env, &u, r);
-	if (err == 0 && !env->procroot && u.ndisks)
+	if (err == 0 && !env->procroot && env->live && u.ndisks)
+		err = add(r, CHECK_FAIL, "host-use", slot,
+			  "%zu disks in this GPU's IOMMU group; whether they are mounted could not be "
+			  "checked: /proc is not a procfs\nmount it (mount -t proc proc /proc)",
+			  u.ndisks);
+	else if (err == 0 && !env->procroot && u.ndisks)
 		err = add(r, CHECK_WARN, "host-use", slot,
 			  "%zu disks in this GPU's IOMMU group; whether they are mounted was not "
 			  "checked: the sysfs tree is not the running kernel's\nrun check on the host itself",

@@ -23,11 +23,14 @@ struct check_env {
 	const struct pci_host *host;
 	struct names *names;
 	const char *root;            /* --root, NULL for / */
-	const char *procroot;        /* NULL: the tree is not the running kernel's */
+	bool live;                   /* the tree is the running kernel's sysfs */
+	const char *procroot;        /* its processes (/proc); NULL: not a running
+				      * kernel's tree, or (live) no procfs to look in */
 	const char *kernel;          /* release whose modules to look at, NULL: running */
 	const struct pci_addr *named;/* functions named by their own address */
 	size_t nnamed;
 	bool refusals_only;          /* only the items that can refuse a hand-over */
+	int timeout_ms;              /* limit of each scan of the processes; 0: none */
 };
 
 int check_run(const struct check_env *env, const struct pci_addr *slots, size_t nslots,

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,14 +33,31 @@ static void read_hex(struct sysfs *sfs, struct pci_func *f, const char *attr,
 	}
 }
 
+/* The kernel prints a speed from a table ("2.5 GT/s PCIe", "16.0 GT/s"):
+ * digits, maybe a point and digits, " GT/s".  Anything else (strtod would
+ * take "inf", "nan", "0x10", "1e400") is unknown. */
 double pci_parse_speed(const char *s)
 {
-	char *end;
-	double v = strtod(s, &end);
+	const char *p = s;
+	double v;
 
-	if (end == s || v <= 0 || strncmp(end, " GT/s", 5) != 0)
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s || p - s > 4)
 		return 0;
-	return v;
+	if (*p == '.') {
+		const char *frac = ++p;
+
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (p == frac || p - frac > 4)
+			return 0;
+	}
+	if (strncmp(p, " GT/s", 5) != 0)
+		return 0;
+	v = strtod(s, NULL);
+	/* PCIe 7.0 is 128 GT/s: a thousand leaves room and no absurdity */
+	return v > 0 && v < 1000 ? v : 0;
 }
 
 int pci_speed_gen(double gts)

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/sysmacros.h>
 #include <poll.h>
 #include <signal.h>
@@ -88,7 +90,7 @@ const struct sysfs_ops sysfs_default_ops = {
 int sysfs_open(const char *root, struct sysfs **out)
 {
 	struct sysfs *sfs;
-	char real[4096];
+	struct statfs fs;
 	int err;
 
 	sfs = calloc(1, sizeof(*sfs));
@@ -103,8 +105,15 @@ int sysfs_open(const char *root, struct sysfs **out)
 		err = -errno;
 		goto fail;
 	}
-	/* Only the running kernel's tree may be matched against /proc and /dev. */
-	sfs->live = realpath(root, real) && strcmp(real, "/sys") == 0;
+	/* Only the running kernel's tree may be matched against /proc and /dev,
+	 * and it is the kernel's wherever it is mounted (a container's
+	 * /host/sys): decided by the filesystem, never by the path. */
+	if (fstatfs(sfs->rootfd, &fs) < 0) {
+		err = -errno;
+		close(sfs->rootfd);
+		goto fail;
+	}
+	sfs->live = fs.f_type == SYSFS_MAGIC;
 	sfs->dev_fd = -1;
 	sfs->writer_fd = -1;
 	sfs->backend_fd = -1;
@@ -187,6 +196,11 @@ static void read_by_writer(struct sysfs *sfs, const struct pci_addr *addrs, size
 /* The kernel shows driver_override under the device's lock, which a blocked
  * unbind holds (ours, abandoned, or anyone's): on a live tree the writer
  * reads it, within the limit, so the tool itself never waits on it. */
+bool sysfs_is_live(const struct sysfs *sfs)
+{
+	return sfs->live;
+}
+
 bool sysfs_read_by_writer(const struct sysfs *sfs, const char *attr)
 {
 	return sfs->live && strcmp(attr, "driver_override") == 0;

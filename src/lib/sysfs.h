@@ -42,6 +42,9 @@ extern const struct sysfs_ops sysfs_default_ops;
 
 int sysfs_open(const char *root, struct sysfs **out);
 void sysfs_close(struct sysfs *sfs);
+/* Is this the running kernel's sysfs (a sysfs filesystem, wherever it is
+ * mounted), rather than a captured tree of files? */
+bool sysfs_is_live(const struct sysfs *sfs);
 /* Put a wrapping backend (an emulated kernel) in place, or the default one
  * back (ops NULL).  backend_fd: a descriptor its writes use, -1 for none. */
 void sysfs_set_backend(struct sysfs *sfs, const struct sysfs_ops *ops, void *priv, int backend_fd);

@@ -218,7 +218,7 @@ static int scan_process(int procfd, const char *pidname, const struct usage *u,
 {
 	const struct dirent64 *de;
 	struct dir_iter it;
-	char rel[300];
+	char rel[300], target[64];
 	struct stat st;
 	int fdfd, err = 0;
 
@@ -229,7 +229,13 @@ static int scan_process(int procfd, const char *pidname, const struct usage *u,
 	dir_iter_init(&it, fdfd);
 	while (!err && (de = dir_iter_next(&it))) {
 		const struct devnode *node;
+		ssize_t n;
 
+		/* the link's text costs the file's filesystem nothing; a stat
+		 * would ask it, and a hung mount never answers */
+		n = readlinkat(fdfd, de->d_name, target, sizeof(target) - 1);
+		if (n < 5 || memcmp(target, "/dev/", 5) != 0)
+			continue;
 		/* stat follows the magic link to the open file itself */
 		if (fstatat(fdfd, de->d_name, &st, 0) < 0 || !S_ISCHR(st.st_mode))
 			continue;
@@ -255,15 +261,18 @@ static int all_digits(const char *s)
 }
 
 int usage_find_holders(const char *procroot, const struct usage *u,
-		       struct holder **out, size_t *nout, int *uninspected)
+		       struct holder **out, size_t *nout, struct holder_scan *scan)
 {
+	struct holder_scan none = { 0 };
 	const struct dirent64 *de;
 	struct dir_iter it;
 	int procfd, err = 0;
 
+	if (!scan)
+		scan = &none;
 	*out = NULL;
 	*nout = 0;
-	*uninspected = 0;
+	scan->uninspected = scan->unscanned = 0;
 	if (!u->nnodes)
 		return 0;
 	procfd = open(procroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -273,9 +282,14 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 	while (!err && (de = dir_iter_next(&it))) {
 		if (!all_digits(de->d_name))
 			continue;
+		/* past the limit the rest is counted, not read */
+		if (scan->deadline_ms && monotonic_ms() >= scan->deadline_ms) {
+			scan->unscanned++;
+			continue;
+		}
 		err = scan_process(procfd, de->d_name, u, out, nout);
 		if (err == -EACCES || err == -EPERM) {
-			(*uninspected)++;
+			scan->uninspected++;
 			err = 0;
 		}
 	}
@@ -355,12 +369,11 @@ int usage_disk_use(struct sysfs *sfs, const char *procroot, struct usage *u)
 }
 
 int usage_vfio_group_holders(const char *devdir, const char *procroot, int group,
-			     struct holder **out, size_t *nout)
+			     struct holder **out, size_t *nout, struct holder_scan *scan)
 {
 	struct devnode node = { 0 };
 	struct usage u = { .nodes = &node, .nnodes = 1 };
 	struct stat st;
-	int uninspected;
 
 	*out = NULL;
 	*nout = 0;
@@ -368,5 +381,5 @@ int usage_vfio_group_holders(const char *devdir, const char *procroot, int group
 	if (stat(node.name, &st) < 0 || !S_ISCHR(st.st_mode))
 		return 0;               /* no group node: nobody can hold it */
 	node.dev = st.st_rdev;
-	return usage_find_holders(procroot, &u, out, nout, &uninspected);
+	return usage_find_holders(procroot, &u, out, nout, scan);
 }

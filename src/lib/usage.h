@@ -46,10 +46,19 @@ int usage_collect(struct sysfs *sfs, const char *procroot, const struct pci_addr
 		  size_t nfns, struct usage *u);
 void usage_free(struct usage *u);
 
-/* Scan procroot/<pid>/fd for the device nodes of u.  *uninspected counts
- * processes whose descriptors could not be read (not privileged enough). */
+/* What a scan of the processes could not see. */
+struct holder_scan {
+	long deadline_ms;        /* in: monotonic_ms() to stop at; 0: no limit */
+	int uninspected;         /* out: processes whose descriptors could not be read */
+	int unscanned;           /* out: processes not reached before the deadline */
+};
+
+/* Scan procroot/<pid>/fd for the device nodes of u.  A descriptor is
+ * stat'ed only when it names a node under /dev: a stat of any other open
+ * file (on a hung NFS or FUSE mount) could block the scan for good.
+ * scan may be NULL (no limit, counts dropped). */
 int usage_find_holders(const char *procroot, const struct usage *u,
-		       struct holder **out, size_t *nout, int *uninspected);
+		       struct holder **out, size_t *nout, struct holder_scan *scan);
 
 /* Fill disks[].use from procroot/self/mountinfo, procroot/swaps and the
  * holders directories in sysfs. */
@@ -58,4 +67,4 @@ int usage_disk_use(struct sysfs *sfs, const char *procroot, struct usage *u);
 /* Processes holding devdir/vfio/<group> open (a running VM).  The holder's
  * fn is left zero; node is the group's path. */
 int usage_vfio_group_holders(const char *devdir, const char *procroot, int group,
-			     struct holder **out, size_t *nout);
+			     struct holder **out, size_t *nout, struct holder_scan *scan);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "util.h"
 
 bool root_is_host(const char *root)
@@ -20,6 +21,14 @@ int root_path(const char *root, const char *path, char *buf, size_t len)
 		root = "";
 	n = snprintf(buf, len, "%s%s", root, path);
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 char *xasprintf(const char *fmt, ...)

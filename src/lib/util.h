@@ -10,6 +10,8 @@
 bool root_is_host(const char *root);
 /* ROOT + PATH ("/etc/..."), ROOT NULL or "/" meaning the real root. */
 int root_path(const char *root, const char *path, char *buf, size_t len);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+long monotonic_ms(void);
 /* malloc'ed printf; NULL only when out of memory. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -309,6 +309,34 @@ START_TEST(refusals_only)
 }
 END_TEST
 
+/* The running kernel's tree with no procfs to look in: who holds the GPU
+ * and what is mounted cannot be known, which must refuse, not pass with a
+ * warning as for a captured tree. */
+START_TEST(live_without_proc)
+{
+	struct check_env env = { .kernel = "6.1.0-test-amd64", .refusals_only = true };
+	const struct pci_addr gpu = addr("0000:01:00.0");
+	struct run run;
+
+	run_checks(&run, "rtx4000", NULL, 0);
+	check_report_free(&run.r);
+	/* a disk below the GPU's slot, whose mounts cannot be read */
+	ck_assert_int_eq(fx_add_nvme(run.t.fx, "0000:01:00.0", "nvme0n1", 259, 0), 0);
+	env.host = &run.t.host;
+	env.root = run.root;
+	ck_assert_int_eq(check_run(&env, &gpu, 1, &run.r), 0);
+	ck_assert_int_eq(status(&run, "in-use", "0000:01:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, "host-use", "0000:01:00.0"), CHECK_WARN);
+	check_report_free(&run.r);
+	env.live = true;
+	ck_assert_int_eq(check_run(&env, &gpu, 1, &run.r), 0);
+	ck_assert_int_eq(status(&run, "in-use", "0000:01:00.0"), CHECK_FAIL);
+	ck_assert_int_eq(status(&run, "host-use", "0000:01:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, "in-use", "0000:01:00.0")->message, "/proc is not a procfs"));
+	run_done(&run);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("checks");
@@ -326,6 +354,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, aleph_node);
 	tcase_add_test(tc, persistenced_holder);
 	tcase_add_test(tc, refusals_only);
+	tcase_add_test(tc, live_without_proc);
 	suite_add_tcase(s, tc);
 	return s;
 }

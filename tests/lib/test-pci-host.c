@@ -1,6 +1,10 @@
 /* The sysfs layer and the PCI model on emulated trees: every attribute,
  * slots, groups, upstream ports, class devices, and garbage. */
 #include <check.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <unistd.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -227,8 +231,37 @@ START_TEST(not_a_tree)
 	ck_assert_int_eq(sysfs_open("/nonexistent-vh", &sfs), -ENOENT);
 	ck_assert_int_eq(sysfs_open("/tmp", &sfs), 0);
 	ck_assert_int_lt(pci_host_load(sfs, &host), 0);
-	ck_assert(!sfs->live);
+	ck_assert(!sysfs_is_live(sfs));
 	sysfs_close(sfs);
+}
+END_TEST
+
+/* A sysfs mounted somewhere else (a privileged container's /host/sys) is
+ * the running kernel's all the same: its type says so, not its path.
+ * Mounted read-only, in a mount namespace of this test's own. */
+START_TEST(live_wherever_mounted)
+{
+	char dir[] = "/tmp/vh-sysfs-XXXXXX";
+	struct sysfs *sfs;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("sysfs", dir, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		fprintf(stderr, "live_wherever_mounted: cannot mount a sysfs here (%s): not tested "
+			"(tests/vm/scenarios/sysfs-elsewhere.sh tests it on a real kernel)\n",
+			strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	ck_assert_int_eq(sysfs_open(dir, &sfs), 0);
+	ck_assert(sysfs_is_live(sfs));
+	sysfs_close(sfs);
+	/* and a directory named like it is not */
+	umount(dir);
+	ck_assert_int_eq(sysfs_open(dir, &sfs), 0);
+	ck_assert(!sysfs_is_live(sfs));
+	sysfs_close(sfs);
+	rmdir(dir);
 }
 END_TEST
 
@@ -238,6 +271,16 @@ START_TEST(speeds)
 	ck_assert_double_eq_tol(pci_parse_speed("2.5 GT/s"), 2.5, 1e-9);
 	ck_assert_double_eq(pci_parse_speed("Unknown"), 0);
 	ck_assert_double_eq(pci_parse_speed(""), 0);
+	/* what a hostile tree may hold: never infinity, NaN or a huge number */
+	static const char *const bad[] = {
+		"inf GT/s", "INF GT/s", "nan GT/s", "1e308 GT/s", "1e400 GT/s", "0x10 GT/s",
+		"-8.0 GT/s", " 8.0 GT/s", "8.0GT/s", "8. GT/s", ".5 GT/s", "0 GT/s", "99999 GT/s",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(pci_parse_speed(bad[i]) == 0, "'%s' parsed as %g", bad[i],
+			      pci_parse_speed(bad[i]));
+	ck_assert_double_eq_tol(pci_parse_speed("64.0 GT/s PCIe"), 64.0, 1e-9);
+	ck_assert_double_eq_tol(pci_parse_speed("8 GT/s"), 8.0, 1e-9);
 	ck_assert_int_eq(pci_speed_gen(2.5), 1);
 	ck_assert_int_eq(pci_speed_gen(8.0), 3);
 	ck_assert_int_eq(pci_speed_gen(16.0), 4);
@@ -262,6 +305,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, garbled);
 	tcase_add_test(tc, vanished_and_changed);
 	tcase_add_test(tc, not_a_tree);
+	tcase_add_test(tc, live_wherever_mounted);
 	tcase_add_test(tc, speeds);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,7 +1,13 @@
 /* Who uses a function: a real process holding a device node, mounted and
  * swapped disks, interfaces that are up. */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +16,7 @@
 #include <unistd.h>
 #include "testlib.h"
 #include "usage.h"
+#include "util.h"
 
 /* A DRM node numbered like /dev/null, so this very process can hold it. */
 START_TEST(real_holder)
@@ -19,7 +26,7 @@ START_TEST(real_holder)
 	struct usage u;
 	struct holder *ho;
 	size_t nho;
-	int fd, uninspected, mine = 0;
+	int fd, mine = 0;
 	struct stat st;
 	char comm[64] = "";
 	FILE *fp = fopen("/proc/self/comm", "r");
@@ -37,7 +44,7 @@ START_TEST(real_holder)
 	ck_assert_uint_eq(u.nnodes, 3);     /* card1, renderD128, card9 */
 	fd = open("/dev/null", O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, &uninspected), 0);
+	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, NULL), 0);
 	for (size_t i = 0; i < nho; i++)
 		if (ho[i].pid == getpid()) {
 			mine++;
@@ -61,7 +68,7 @@ START_TEST(holder_behind_many_descriptors)
 	struct usage u;
 	struct holder *ho;
 	size_t nho;
-	int fds[400], fd, uninspected, mine = 0;
+	int fds[400], fd, mine = 0;
 	struct stat st;
 
 	ck_assert_int_eq(stat("/dev/null", &st), 0);
@@ -73,7 +80,7 @@ START_TEST(holder_behind_many_descriptors)
 		ck_assert_int_ge((fds[i] = open("/dev/zero", O_RDONLY)), 0);
 	fd = open("/dev/null", O_RDONLY);
 	ck_assert_int_gt(fd, fds[399]);
-	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, &uninspected), 0);
+	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, NULL), 0);
 	for (size_t i = 0; i < nho; i++)
 		mine += ho[i].pid == getpid();
 	ck_assert_int_eq(mine, 1);
@@ -91,9 +98,8 @@ START_TEST(no_nodes_no_scan)
 	struct usage u = { 0 };
 	struct holder *ho;
 	size_t nho;
-	int un;
 
-	ck_assert_int_eq(usage_find_holders("/nonexistent", &u, &ho, &nho, &un), 0);
+	ck_assert_int_eq(usage_find_holders("/nonexistent", &u, &ho, &nho, NULL), 0);
 	ck_assert_uint_eq(nho, 0);
 }
 END_TEST
@@ -202,7 +208,7 @@ START_TEST(vfio_group_holder)
 	snprintf(path, sizeof(path), "%s/vfio/14", dev);
 	ck_assert_int_eq(symlink("/dev/null", path), 0);
 	fd = open("/dev/null", O_RDWR);
-	ck_assert_int_eq(usage_vfio_group_holders(dev, "/proc", 14, &ho, &n), 0);
+	ck_assert_int_eq(usage_vfio_group_holders(dev, "/proc", 14, &ho, &n, NULL), 0);
 	for (size_t i = 0; i < n; i++)
 		if (ho[i].pid == getpid()) {
 			mine++;
@@ -212,10 +218,90 @@ START_TEST(vfio_group_holder)
 	free(ho);
 	close(fd);
 	/* no such group node: nobody holds it */
-	ck_assert_int_eq(usage_vfio_group_holders(dev, "/proc", 15, &ho, &n), 0);
+	ck_assert_int_eq(usage_vfio_group_holders(dev, "/proc", 15, &ho, &n, NULL), 0);
 	ck_assert_uint_eq(n, 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dev);
 	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* A process that holds a file on a FUSE mount whose daemon never answers
+ * (a hung NFS server looks the same): a stat of its descriptor would wait
+ * for good, so the scan must not stat what is not a device node.  The
+ * mount lives in a mount namespace of this test's own. */
+START_TEST(holder_on_hung_mount)
+{
+	char dir[] = "/tmp/vh-hung-XXXXXX", opts[96];
+	struct devnode node = { 0 };
+	struct usage u = { .nodes = &node, .nnodes = 1 };
+	struct holder_scan scan = { .deadline_ms = monotonic_ms() + 5000 };
+	struct holder *ho;
+	struct stat st;
+	size_t nho;
+	pid_t holder;
+	int fuse;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fuse);
+	if (fuse < 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("vh-hung", dir, "fuse", MS_NOSUID | MS_NODEV, opts) < 0) {
+		fprintf(stderr, "holder_on_hung_mount: no FUSE mount here (%s): not tested\n",
+			strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* the mount's root needs no answer from the daemon to be held */
+		if (open(dir, O_PATH | O_DIRECTORY) < 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	/* the node looked for: /dev/null, held by nobody in particular */
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	node.dev = st.st_rdev;
+	snprintf(node.name, sizeof(node.name), "/dev/null");
+	usleep(200 * 1000);
+	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, &scan), 0);
+	ck_assert_int_eq(scan.unscanned, 0);
+	free(ho);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	close(fuse);            /* aborts the connection */
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+END_TEST
+
+/* Past the deadline the rest of the processes are counted, not read. */
+START_TEST(scan_deadline)
+{
+	struct devnode node = { 0 };
+	struct usage u = { .nodes = &node, .nnodes = 1 };
+	struct holder_scan scan = { .deadline_ms = 1 };   /* long past */
+	struct holder *ho;
+	struct stat st;
+	size_t nho;
+	int fd;
+
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	node.dev = st.st_rdev;
+	fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, &scan), 0);
+	ck_assert_uint_eq(nho, 0);
+	ck_assert_int_gt(scan.unscanned, 0);
+	free(ho);
+	scan.deadline_ms = monotonic_ms() + 10000;
+	ck_assert_int_eq(usage_find_holders("/proc", &u, &ho, &nho, &scan), 0);
+	ck_assert_int_eq(scan.unscanned, 0);
+	ck_assert_uint_gt(nho, 0);
+	free(ho);
+	close(fd);
 }
 END_TEST
 
@@ -230,6 +316,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
 	tcase_add_test(tc, vfio_group_holder);
+	tcase_add_test(tc, holder_on_hung_mount);
+	tcase_add_test(tc, scan_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }
