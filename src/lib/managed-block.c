@@ -24,6 +24,32 @@ bool text_next_line(const char *text, size_t *pos, size_t *s, size_t *e)
 	return true;
 }
 
+const char *text_shown(const char *s, size_t len, char buf[SHOWN_LEN])
+{
+	size_t o = 0;
+
+	if (len && s[len - 1] == '\n')
+		len--;
+	if (len && s[len - 1] == '\r')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == SHOWN_MAX) {
+			o += (size_t)sprintf(buf + o, "...");
+			break;
+		}
+		if (c == '\r' || c == '\t')
+			o += (size_t)sprintf(buf + o, "\\%c", c == '\r' ? 'r' : 't');
+		else if (c < 0x20 || c >= 0x7f)
+			o += (size_t)sprintf(buf + o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static bool is_begin(const char *l, size_t len)
 {
 	size_t k = strlen(BLOCK_BEGIN);

@@ -3,6 +3,7 @@
  * and the managed block as persist.c edits it. */
 #pragma once
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,30 @@ static inline int text_close(struct text *x, int err, char **out)
 	*out = x->s;
 	return 0;
 }
+
+/* ---- problems: what is wrong in a text, and where ---- */
+
+/* Fill why (when not NULL) and return -EBADMSG. */
+static inline __attribute__((format(printf, 3, 4)))
+int problem_set(struct persist_problem *why, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why) {
+		why->line = line;
+		va_start(ap, fmt);
+		vsnprintf(why->what, sizeof(why->what), fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+#define SHOWN_MAX 80            /* bytes of the user's text a message quotes */
+#define SHOWN_LEN (SHOWN_MAX * 4 + 4)
+
+/* s[0..len) to quote in a message: a final newline dropped, \r, \t and
+ * other bytes outside printable ASCII escaped, cut at SHOWN_MAX with "...". */
+const char *text_shown(const char *s, size_t len, char buf[SHOWN_LEN]);
 
 /* ids that fit the files' four hex digits */
 static inline bool persist_fn_ids_ok(const struct persist_fn *fn)

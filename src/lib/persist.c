@@ -542,7 +542,8 @@ int persist_remove(const struct persist_target *t, char ***removed)
 	return err;
 }
 
-int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n)
+int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
+			 struct persist_problem *why)
 {
 	char path[PATH_MAX], *text;
 	struct stat st;
@@ -552,11 +553,16 @@ int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n)
 	*n = 0;
 	if (!err)
 		err = read_text(path, false, &text, &st);
+	if (err == -EBADMSG)
+		problem_set(why, 0, "it holds a NUL byte: it is not the text persist wrote; remove "
+			    "the NUL bytes");
+	if (err == -EFBIG)
+		problem_set(why, 0, "it is larger than 1 MiB: not a file persist wrote; move it away");
 	if (err)
 		return err;
 	if (!text)
 		return -ENOENT;
-	err = persist_parse_devices_conf(text, fns, n);
+	err = persist_parse_devices_conf(text, strlen(text), fns, n, why);
 	free(text);
 	return err;
 }

@@ -57,11 +57,27 @@ int persist_render_modules_load(const struct persist_target *t, char **out);
 int persist_render_initramfs_block(const struct persist_target *t, char **out);   /* block body */
 int persist_render_dracut(const struct persist_target *t, char **out);
 
+/* What is wrong in a text persist reads, and where, for "FILE:LINE: what"
+ * (where a function takes one, NULL is allowed: nothing is filled). */
+struct persist_problem {
+	unsigned line;          /* 1-based; 0: the text as a whole */
+	char what[512];         /* what is wrong there, and what was expected */
+};
+
 /* Read ROOT/etc/vfio-handover/devices.conf (never through a symlink) and
- * parse it; -ENOENT when there is none. */
-int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n);
-/* Parse devices.conf back, functions in file order; -EBADMSG on garbage. */
-int persist_parse_devices_conf(const char *text, struct persist_fn **fns, size_t *n);
+ * parse it; -ENOENT when there is none, -EBADMSG (why says where) when it
+ * does not parse. */
+int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
+			 struct persist_problem *why);
+/* Parse devices.conf back, functions in file order: text[0..len) in, a
+ * list or -EBADMSG and the first bad line out (a NUL byte included); *fns
+ * and *n are left as they were on an error. */
+int persist_parse_devices_conf(const char *text, size_t len, struct persist_fn **fns, size_t *n,
+			       struct persist_problem *why);
+/* The check the plan makes before writing devices.conf: text parses back to
+ * exactly these functions.  -EBADMSG and why otherwise. */
+int persist_check_devices_conf(const char *text, const struct persist_fn *fns, size_t n,
+			       struct persist_problem *why);
 
 /* Write every file that applies to t, all or nothing: on a failure the
  * files already written are put back and the directories created removed.

@@ -547,6 +547,11 @@ END_TEST
 
 /* ---- devices.conf parsed back ---- */
 
+static int parse(const char *text, struct persist_fn **fns, size_t *n, struct persist_problem *why)
+{
+	return persist_parse_devices_conf(text, strlen(text), fns, n, why);
+}
+
 static void assert_fn_eq(const struct persist_fn *a, const struct persist_fn *b)
 {
 	ck_assert_int_eq(pci_addr_cmp(&a->addr, &b->addr), 0);
@@ -575,7 +580,7 @@ START_TEST(parse_roundtrip)
 	ck_assert_ptr_nonnull(strstr(s, "slot=PCIe%20Slot%202%25 "));
 	ck_assert_ptr_nonnull(strstr(s, "slot=%2d "));
 	ck_assert_ptr_nonnull(strstr(s, "0000:01:00.0 10de:27b0 10de:16fa slot=- path=-\n"));
-	ck_assert_int_eq(persist_parse_devices_conf(s, &got, &ngot), 0);
+	ck_assert_int_eq(parse(s, &got, &ngot, NULL), 0);
 	ck_assert_uint_eq(ngot, n);
 	/* in file order, which is address order */
 	assert_fn_eq(&got[0], &f[2]);
@@ -586,48 +591,185 @@ START_TEST(parse_roundtrip)
 	free(got);
 	free(s);
 	/* hand edits: blank lines, comments, tabs, CRLF, upper-case hex */
-	ck_assert_int_eq(persist_parse_devices_conf("\n  # note\r\n0000:01:00.0\t10DE:27B0  10de:16fa slot=1 "
-						    "path=0000:00:01.0/0000:01:00.0\r\n\n", &got, &ngot), 0);
+	ck_assert_int_eq(parse("\n  # note\r\n0000:01:00.0\t10DE:27B0  10de:16fa slot=1 "
+			       "path=0000:00:01.0/0000:01:00.0\r\n\n", &got, &ngot, NULL), 0);
 	ck_assert_uint_eq(ngot, 1);
 	ck_assert_uint_eq(got[0].device, 0x27b0);
 	free(got);
-	ck_assert_int_eq(persist_parse_devices_conf("", &got, &ngot), 0);
+	ck_assert_int_eq(parse("", &got, &ngot, NULL), 0);
 	ck_assert_uint_eq(ngot, 0);
 	free(got);
 }
 END_TEST
 
-START_TEST(parse_garbage)
+#define GOOD0 "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.0\n"
+#define GOOD1 "0000:01:00.1 10de:22bc 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n"
+#define FIELDS "(a line is ADDRESS VENDOR:DEVICE SUBVENDOR:SUBDEVICE slot=SLOT path=PATH)"
+
+/* Each error: the first bad line, and what is wrong there. */
+START_TEST(parse_errors)
 {
-	static const char *const bad[] = {
-		"garbage\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- extra\n",
-		"0000:01:00.8 10de:27b0 10de:16fa slot=1 path=-\n",
-		"01:00.0 10de:27b0 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27b 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de27b00 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27bg 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa 1 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot= path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=%zz path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=%00 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 0000:01:00.0\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\n0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\nattach : vfio vfio_pci\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=123456789012345678901234567890123 path=-\n",
+	static const struct {
+		const char *text;
+		size_t len;             /* 0: strlen(text) */
+		unsigned line;
+		const char *what;
+	} bad[] = {
+		{ "garbage\n", 0, 1, "the address 'garbage' is not DOMAIN:BUS:DEVICE.FUNCTION in hex "
+		  "(as 0000:01:00.0)" },
+		{ "01:00.0 10de:27b0 10de:16fa slot=1 path=-\n", 0, 1, "the address '01:00.0' is not "
+		  "DOMAIN:BUS:DEVICE.FUNCTION in hex (as 0000:01:00.0)" },
+		{ "# c\n\n0000:01:00.8 10de:27b0 10de:16fa slot=1 path=-\n", 0, 3,
+		  "the address '0000:01:00.8' has function 8: a function is 0 to 7" },
+		{ "0000:01:20.0 10de:27b0 10de:16fa slot=1 path=-\n", 0, 1,
+		  "the address '0000:01:20.0' has device 20: a device is 00 to 1f" },
+		{ GOOD0 "0000:01:00.1 zzzz:0001 10de:16fa slot=1 path=-\n", 0, 2,
+		  "the vendor:device ids 'zzzz:0001' are not four hex digits each" },
+		{ "0000:01:00.0 10de:27b 10de:16fa slot=1 path=-\n", 0, 1,
+		  "the vendor:device ids '10de:27b' are not four hex digits each" },
+		{ "0000:01:00.0 10de:27b0 10de16fa0 slot=1 path=-\n", 0, 1,
+		  "the subsystem ids '10de16fa0' are not four hex digits each" },
+		{ "0000:01:00.0\n", 0, 1, "the field VENDOR:DEVICE is missing " FIELDS },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1\n", 0, 1, "the field path=PATH is missing " FIELDS },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- extra\n", 0, 1,
+		  "an extra field 'extra' after path=PATH " FIELDS },
+		{ "0000:01:00.0 10de:27b0 10de:16fa 1 path=-\n", 0, 1, "the field '1' is not slot=SLOT" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot= path=-\n", 0, 1,
+		  "the slot is empty: slot=- means none" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=%zz path=-\n", 0, 1,
+		  "the slot '%zz' has a bad escape: '%' takes two hex digits, not 00" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=a%00 path=-\n", 0, 1,
+		  "the slot 'a%00' has a bad escape: '%' takes two hex digits, not 00" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=a%2 path=-\n", 0, 1,
+		  "the slot 'a%2' has a bad escape: '%' takes two hex digits, not 00" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=123456789012345678901234567890123 path=-\n", 0, 1,
+		  "the slot '123456789012345678901234567890123' is longer than 31 bytes" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 0000:01:00.0\n", 0, 1,
+		  "the field '0000:01:00.0' is not path=PATH" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=\n", 0, 1,
+		  "the path is empty: path=- means unknown" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/\n", 0, 1,
+		  "the path '0000:00:01.0/' is not PCI addresses joined by '/'" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n", 0, 1,
+		  "the path '0000:00:01.0/0000:01:00.1' does not end at 0000:01:00.0 itself" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:00:01.0/0000:00:01.0/"
+		  "0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/"
+		  "0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/"
+		  "0000:00:01.0/0000:00:01.0/0000:01:00.0\n", 0, 1,
+		  "the path '0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/00...' "
+		  "is longer than 255 bytes" },
+		{ GOOD0 GOOD1 "# again\n" GOOD0, 0, 4, "0000:01:00.0 is listed twice (line 1)" },
+		{ GOOD0 "0000:01:00.1 10de\0:22bc 10de:16fa slot=1 path=-\n", sizeof(GOOD0) + 45, 2,
+		  "a NUL byte: devices.conf is text" },
+		{ GOOD0 "\0", sizeof(GOOD0), 2, "a NUL byte: devices.conf is text" },
+		{ "0000:01:00.0\r10de:27b0 10de:16fa slot=1 path=-\r\n", 0, 1,
+		  "the address '0000:01:00.0\\r10de:27b0' is not DOMAIN:BUS:DEVICE.FUNCTION in hex "
+		  "(as 0000:01:00.0)" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=\x01\xff path=-\n", 0, 1,
+		  "the slot '\\x01\\xff' is not printable ASCII: write each other byte as %XX" },
+		{ GOOD0 "attach : vfio vfio_pci\n", 0, 2, "the address 'attach' is not "
+		  "DOMAIN:BUS:DEVICE.FUNCTION in hex (as 0000:01:00.0)" },
 	};
 	struct persist_fn *got = NULL;
 	size_t n = 99;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(persist_parse_devices_conf(bad[i], &got, &n) == -EBADMSG, "accepted: %s", bad[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct persist_problem why = { .line = 99 };
+		size_t len = bad[i].len ? bad[i].len : strlen(bad[i].text);
+
+		ck_assert_msg(persist_parse_devices_conf(bad[i].text, len, &got, &n, &why) == -EBADMSG,
+			      "accepted: %s", bad[i].text);
+		ck_assert_msg(why.line == bad[i].line, "%s: line %u, not %u", bad[i].text, why.line, bad[i].line);
+		ck_assert_str_eq(why.what, bad[i].what);
+		/* and without a problem to fill */
+		ck_assert_int_eq(persist_parse_devices_conf(bad[i].text, len, &got, &n, NULL), -EBADMSG);
+	}
 	/* outputs untouched on failure */
 	ck_assert_uint_eq(n, 99);
 	ck_assert_ptr_null(got);
+}
+END_TEST
+
+/* A line too long for devices.conf, comment or not, and CRLF endings. */
+START_TEST(parse_long_lines_and_crlf)
+{
+	struct persist_problem why;
+	struct persist_fn f[2], *got, *crgot;
+	size_t n = one_gpu(f), ngot, ncr;
+	char *text = NULL, *s, *cr;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	fputs(GOOD0 "# ", m);
+	for (int i = 0; i < 1100; i++)
+		fputc('x', m);
+	fputs("\n", m);
+	fclose(m);
+	ck_assert_int_eq(parse(text, &got, &ngot, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 2);
+	ck_assert_str_eq(why.what, "the line is longer than 1024 bytes");
+	/* one byte over the limit, then up to it */
+	text[strlen(GOOD0) + 1025] = '\n';
+	text[strlen(GOOD0) + 1026] = '\0';
+	ck_assert_int_eq(parse(text, &got, &ngot, &why), -EBADMSG);
+	text[strlen(GOOD0) + 1024] = '\n';
+	text[strlen(GOOD0) + 1025] = '\0';
+	ck_assert_int_eq(parse(text, &got, &ngot, &why), 0);
+	ck_assert_uint_eq(ngot, 1);
+	free(got);
+	free(text);
+	/* a file edited on Windows: the same list, and lines counted alike */
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	cr = malloc(2 * strlen(s) + 1);
+	{
+		char *o = cr;
+
+		for (const char *p = s; *p; p++) {
+			if (*p == '\n')
+				*o++ = '\r';
+			*o++ = *p;
+		}
+		*o = '\0';
+	}
+	ck_assert_int_eq(parse(s, &got, &ngot, NULL), 0);
+	ck_assert_int_eq(parse(cr, &crgot, &ncr, NULL), 0);
+	ck_assert_uint_eq(ncr, ngot);
+	for (size_t i = 0; i < ngot; i++)
+		assert_fn_eq(&crgot[i], &got[i]);
+	free(got);
+	free(crgot);
+	free(s);
+	free(cr);
+	ck_assert_int_eq(parse("# c\r\n" GOOD0 "0000:01:00.9 10de:22bc 10de:16fa slot=1 path=-\r\n", &got,
+			       &ngot, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 3);
+	ck_assert_str_eq(why.what, "the address '0000:01:00.9' has function 9: a function is 0 to 7");
+}
+END_TEST
+
+/* persist_check_devices_conf: the text says exactly these functions. */
+START_TEST(check_devices_conf)
+{
+	struct persist_problem why;
+	struct persist_fn f[4];
+	size_t n = twin_gpus(f);
+	char *s;
+
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n, &why), 0);
+	/* one function fewer, or one that differs */
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n - 1, &why), -EBADMSG);
+	ck_assert_str_eq(why.what, "it lists 4 functions, not 3");
+	f[1].phys_slot[0] = '\0';
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 18);
+	ck_assert_str_eq(why.what, "0000:02:00.0 does not read back as it was rendered");
+	ck_assert_int_eq(persist_check_devices_conf("garbage\n", f, n, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 1);
+	free(s);
+	/* a function no address can name: not rendered at all */
+	f[0].addr.dev = 0x28;
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), -EINVAL);
 }
 END_TEST
 
@@ -837,7 +979,7 @@ START_TEST(fresh_root_initramfs_tools)
 			 "# created directory: /etc/modprobe.d\n"
 			 "# created directory: /etc/modules-load.d\n"
 			 "# created directory: /etc/vfio-handover\n");
-	ck_assert_int_eq(persist_parse_devices_conf(s, &got, &n), 0);
+	ck_assert_int_eq(parse(s, &got, &n, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	assert_fn_eq(&got[0], &f[0]);
 	assert_fn_eq(&got[1], &f[1]);
@@ -1009,6 +1151,54 @@ START_TEST(directories_kept)
 	ck_assert_str_eq(s, "d 0755 /etc\nd 0755 /etc/modprobe.d\nd 0755 /etc/modules-load.d\n"
 			 "f 0644 /etc/modules-load.d/user.conf [loop\n]\n");
 	free(s);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* unpersist needs no parsed list: a devices.conf that no longer parses is
+ * removed all the same, with the directories its lines name. */
+START_TEST(remove_malformed_devices_conf)
+{
+	struct persist_fn f[2], *got = NULL;
+	size_t n = one_gpu(f), ngot = 99;
+	char *root = mkroot(), *before, *after, *s, *p;
+	struct persist_target t = target(root);
+	struct persist_problem why;
+
+	put(root, PERSIST_INITRAMFS_MODULES, "loop\n");
+	before = snapshot(root);
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	s = get(root, PERSIST_DEVICES_CONF);
+	p = strstr(s, "10de:22bc");
+	memcpy(p, "zzzz", 4);
+	put(root, PERSIST_DEVICES_CONF, s);
+	free(s);
+	ck_assert_int_eq(persist_read_devices(root, &got, &ngot, &why), -EBADMSG);
+	ck_assert_ptr_null(got);
+	ck_assert_uint_eq(why.line, 17);
+	ck_assert_str_eq(why.what, "the vendor:device ids 'zzzz:22bc' are not four hex digits each");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	free(after);
+	/* a NUL byte: not text, before any line is parsed */
+	put(root, PERSIST_DEVICES_CONF, "");
+	snprintf(why.what, sizeof(why.what), "x");
+	{
+		char path[4096];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s%s", root, PERSIST_DEVICES_CONF);
+		fp = fopen(path, "w");
+		ck_assert_int_eq(fwrite(GOOD0 "\0\n", 1, sizeof(GOOD0) + 1, fp), sizeof(GOOD0) + 1);
+		ck_assert_int_eq(fclose(fp), 0);
+	}
+	ck_assert_int_eq(persist_read_devices(root, &got, &ngot, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 0);
+	ck_assert_str_eq(why.what, "it holds a NUL byte: it is not the text persist wrote; remove the NUL bytes");
+	ck_assert_ptr_null(got);
+	free(before);
 	rm_rf(root);
 	free(root);
 }
@@ -1374,7 +1564,9 @@ static Suite *suite(void)
 	tcase_add_test(render, render_softdeps);
 	tcase_add_test(render, render_bad_functions);
 	tcase_add_test(render, parse_roundtrip);
-	tcase_add_test(render, parse_garbage);
+	tcase_add_test(render, parse_errors);
+	tcase_add_test(render, parse_long_lines_and_crlf);
+	tcase_add_test(render, check_devices_conf);
 	tcase_add_test(blocks, block_set_and_cut);
 	tcase_add_test(blocks, block_refusals);
 	tcase_add_test(blocks, env_set_and_cut);
@@ -1384,6 +1576,7 @@ static Suite *suite(void)
 	tcase_add_test(files, user_content_roundtrip);
 	tcase_add_test(files, supervisor_env_in_place);
 	tcase_add_test(files, directories_kept);
+	tcase_add_test(files, remove_malformed_devices_conf);
 	tcase_add_test(files, initramfs_tool_changed);
 	tcase_add_test(files, nothing_to_remove);
 	tcase_add_test(files, user_file_at_owned_path);
