@@ -237,6 +237,7 @@ static int show_plan(struct cli *cli, const struct persist_target *t, const stru
 static void report_write_error(const char *cmd, int err)
 {
 	const char *path = persist_last_path();
+	const struct persist_problem *why = persist_last_problem();
 
 	if (err == -ELOOP)
 		log_error("%s: %s is a symbolic link: refusing to write through it; nothing was "
@@ -244,6 +245,12 @@ static void report_write_error(const char *cmd, int err)
 	else if (err == -EEXIST)
 		log_error("%s: %s exists and was not written by vfio-handover: nothing was changed; "
 			  "move it away and run this again", cmd, path);
+	else if (err == -EBADMSG && why->what[0] && why->line)
+		log_error("%s: %s:%u: %s; nothing was changed: edit or remove that line (the lines "
+			  "from '# BEGIN vfio-handover' to '# END vfio-handover' are vfio-handover's), "
+			  "then run this again", cmd, path, why->line, why->what);
+	else if (why->what[0])
+		log_error("%s: %s: %s; nothing was changed", cmd, path, why->what);
 	else
 		log_error("%s: cannot write %s: %s; every file is as it was before", cmd, path,
 			  strerror(-err));

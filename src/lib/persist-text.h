@@ -90,10 +90,18 @@ struct block {
 
 /* The line at *pos: [*s, *e), *e past its '\n' or at the end of text. */
 bool text_next_line(const char *text, size_t *pos, size_t *s, size_t *e);
-/* 1 and *b for a block, 0 for none, -EBADMSG when the markers do not pair up. */
-int block_find(const char *text, struct block *b);
+/* 1 and *b for a block, 0 for none, -EBADMSG (why: the line) when the
+ * markers do not pair up. */
+int block_scan(const char *text, struct block *b, struct persist_problem *why);
+static inline int block_find(const char *text, struct block *b)
+{
+	return block_scan(text, b, NULL);
+}
 /* The text without its block, "# was: " lines restored; *created: the
- * block says persist created the file. */
-int block_cut(const char *text, char **out, bool *created);
-/* Insert (at the end, noting whether the file was created) or replace the block. */
-int block_set(const char *text, const char *body, bool created, char **out);
+ * block says persist created the file.  -EBADMSG (why: the line) when the
+ * markers do not pair up or a "# was: " line would restore a marker. */
+int block_cut(const char *text, char **out, bool *created, struct persist_problem *why);
+/* Insert (at the end, noting whether the file was created) or replace the
+ * block, keeping its "# was: " lines; refused as block_cut refuses. */
+int block_set(const char *text, const char *body, bool created, char **out,
+	      struct persist_problem *why);

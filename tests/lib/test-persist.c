@@ -782,12 +782,12 @@ static void assert_block_roundtrip(const char *text, const char *body, const cha
 {
 	char *set, *again, *cut;
 
-	ck_assert_int_eq(persist_set_block(text, body, &set), 0);
+	ck_assert_int_eq(persist_set_block(text, body, &set, NULL), 0);
 	if (want)
 		ck_assert_str_eq(set, want);
-	ck_assert_int_eq(persist_set_block(set, body, &again), 0);
+	ck_assert_int_eq(persist_set_block(set, body, &again, NULL), 0);
 	ck_assert_str_eq(again, set);
-	ck_assert_int_eq(persist_cut_block(set, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
 	ck_assert_str_eq(cut, text);
 	free(set);
 	free(again);
@@ -806,27 +806,27 @@ START_TEST(block_set_and_cut)
 	assert_block_roundtrip("\n\n", "", NULL);
 	assert_block_roundtrip("a\r\nb", "vfio\n", NULL);
 	/* replaced in place, text around it unchanged */
-	ck_assert_int_eq(persist_set_block("a\n", "old\n", &s), 0);
+	ck_assert_int_eq(persist_set_block("a\n", "old\n", &s, NULL), 0);
 	t2 = NULL;
 	ck_assert_int_eq(asprintf(&t2, "%sz\n", s), (int)strlen(s) + 2);
 	free(s);
-	ck_assert_int_eq(persist_set_block(t2, "new\nlines\n", &s), 0);
+	ck_assert_int_eq(persist_set_block(t2, "new\nlines\n", &s, NULL), 0);
 	ck_assert_str_eq(s, "a\n" BEGIN_LINE "\nnew\nlines\n# END vfio-handover\nz\n");
-	ck_assert_int_eq(persist_cut_block(s, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(s, &cut, NULL), 0);
 	ck_assert_str_eq(cut, "a\nz\n");
 	free(cut);
 	free(s);
 	free(t2);
 	/* the user wrote after a block that had to add a newline: it stays */
-	ck_assert_int_eq(persist_set_block("a", "vfio\n", &s), 0);
+	ck_assert_int_eq(persist_set_block("a", "vfio\n", &s, NULL), 0);
 	ck_assert_int_eq(asprintf(&t2, "%sb\n", s), (int)strlen(s) + 2);
-	ck_assert_int_eq(persist_cut_block(t2, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(t2, &cut, NULL), 0);
 	ck_assert_str_eq(cut, "a\nb\n");
 	free(cut);
 	free(t2);
 	free(s);
 	/* no block: a copy */
-	ck_assert_int_eq(persist_cut_block("x\ny", &cut), 0);
+	ck_assert_int_eq(persist_cut_block("x\ny", &cut, NULL), 0);
 	ck_assert_str_eq(cut, "x\ny");
 	free(cut);
 }
@@ -844,16 +844,16 @@ START_TEST(block_refusals)
 	char *s = NULL;
 
 	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
-		ck_assert_int_eq(persist_cut_block(broken[i], &s), -EBADMSG);
-		ck_assert_int_eq(persist_set_block(broken[i], "vfio\n", &s), -EBADMSG);
+		ck_assert_int_eq(persist_cut_block(broken[i], &s, NULL), -EBADMSG);
+		ck_assert_int_eq(persist_set_block(broken[i], "vfio\n", &s, NULL), -EBADMSG);
 	}
 	/* a body is whole lines, and no marker */
-	ck_assert_int_eq(persist_set_block("", "vfio", &s), -EINVAL);
-	ck_assert_int_eq(persist_set_block("", "# END vfio-handover\n", &s), -EINVAL);
-	ck_assert_int_eq(persist_set_block("", "# was: x\n", &s), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "vfio", &s, NULL), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "# END vfio-handover\n", &s, NULL), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "# was: x\n", &s, NULL), -EINVAL);
 	ck_assert_ptr_null(s);
 	/* lines that only look alike are the user's */
-	ck_assert_int_eq(persist_cut_block("# BEGIN vfio-handoverish\n# END vfio-handover.\n", &s), 0);
+	ck_assert_int_eq(persist_cut_block("# BEGIN vfio-handoverish\n# END vfio-handover.\n", &s, NULL), 0);
 	ck_assert_str_eq(s, "# BEGIN vfio-handoverish\n# END vfio-handover.\n");
 	free(s);
 }
@@ -863,12 +863,12 @@ static void assert_env(const char *text, const char *want)
 {
 	char *set, *again, *cut;
 
-	ck_assert_int_eq(persist_set_env(text, GPU_KEY, "True", &set), 0);
+	ck_assert_int_eq(persist_set_env(text, GPU_KEY, "True", &set, NULL), 0);
 	if (want)
 		ck_assert_str_eq(set, want);
-	ck_assert_int_eq(persist_set_env(set, GPU_KEY, "True", &again), 0);
+	ck_assert_int_eq(persist_set_env(set, GPU_KEY, "True", &again, NULL), 0);
 	ck_assert_str_eq(again, set);
-	ck_assert_int_eq(persist_cut_block(set, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
 	ck_assert_str_eq(cut, text);
 	free(set);
 	free(again);
@@ -895,13 +895,207 @@ START_TEST(env_set_and_cut)
 	assert_env("# " GPU_KEY "=False\n" GPU_KEY "_X=False\n", "# " GPU_KEY "=False\n" GPU_KEY "_X=False\n"
 		   BEGIN_LINE "\n" GPU_KEY "=True\n# END vfio-handover\n");
 	/* already on: nothing to do */
-	ck_assert_int_eq(persist_set_env("A=1\n" GPU_KEY "='true'\n", GPU_KEY, "True", &s), 0);
+	ck_assert_int_eq(persist_set_env("A=1\n" GPU_KEY "='true'\n", GPU_KEY, "True", &s, NULL), 0);
 	ck_assert_str_eq(s, "A=1\n" GPU_KEY "='true'\n");
 	free(s);
 	s = NULL;
-	ck_assert_int_eq(persist_set_env("", "BAD KEY", "True", &s), -EINVAL);
-	ck_assert_int_eq(persist_set_env("", GPU_KEY, "True\nX=1", &s), -EINVAL);
+	ck_assert_int_eq(persist_set_env("", "BAD KEY", "True", &s, NULL), -EINVAL);
+	ck_assert_int_eq(persist_set_env("", GPU_KEY, "True\nX=1", &s, NULL), -EINVAL);
 	ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* Marker lines in text, as unpersist reads them: "# BEGIN vfio-handover"
+ * then ':', '(', a space or the line's end; "# END vfio-handover" then
+ * only spaces. */
+static size_t count_markers(const char *text, const char *marker, bool begin)
+{
+	size_t n = 0, k = strlen(marker);
+
+	for (const char *p = text; (p = strstr(p, marker)); p++) {
+		const char *rest = p + k;
+
+		if (p != text && p[-1] != '\n')
+			continue;
+		if (begin ? strchr(":( \r\n", *rest) != NULL : strspn(rest, " \t\r\v\f") == strcspn(rest, "\n"))
+			n++;
+	}
+	return n;
+}
+
+/* A result of set: exactly one block of ours. */
+static void assert_one_block(const char *text)
+{
+	ck_assert_msg(count_markers(text, "# BEGIN vfio-handover", true) == 1, "BEGIN lines in:\n%s", text);
+	ck_assert_msg(count_markers(text, "# END vfio-handover", false) == 1, "END lines in:\n%s", text);
+}
+
+/* Texts of the user's with no block of ours, the awkward ones. */
+static char *awkward_text(size_t i)
+{
+	static const char *const fixed[] = {
+		"", "\n", "\n\n", "a", "a\n", "a\r\n", "a\r\nb", "a\r", "\r\n\r\n", "\t \n",
+		"# only\n# comments\n", "# only comments, no final newline",
+		"# was: x\n", "# was: # BEGIN vfio-handover\n", "# was: # END vfio-handover",
+		"# BEGIN vfio-handoverish\n# END vfio-handover.\n",
+		"#BEGIN vfio-handover\n # END vfio-handover\n",
+		GPU_KEY "=False", GPU_KEY "=False\n", GPU_KEY "=True\n", "  export " GPU_KEY " = 'no' \r\n",
+		GPU_KEY "=False\nA=1\n" GPU_KEY "=0\n", GPU_KEY "=False # END vfio-handover\n",
+		GPU_KEY "=\"# BEGIN vfio-handover\"\n", "X=\"# END vfio-handover\"\n# was: " GPU_KEY "=1\n",
+	};
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	char *s;
+
+	if (i < nfixed)
+		return strdup(fixed[i]);
+	if (i - nfixed >= 2)
+		return NULL;
+	/* a very long line, with and without its newline */
+	s = malloc(200002);
+	memset(s, 'x', 200000);
+	s[200000] = i - nfixed ? '\n' : '\0';
+	s[200001] = '\0';
+	return s;
+}
+
+/* For any text T with no block: cut(set(T)) == T and set(set(T)) == set(T). */
+START_TEST(block_inverse_properties)
+{
+	static const char *const bodies[] = { "vfio\n", "", "a\n# b\n\n" };
+	static const char *const values[] = { "True", "# END vfio-handover", "" };
+	char *t, *set, *again, *cut;
+
+	for (size_t i = 0; (t = awkward_text(i)); i++) {
+		for (size_t k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++) {
+			ck_assert_msg(persist_set_block(t, bodies[k], &set, NULL) == 0, "text %zu", i);
+			assert_one_block(set);
+			ck_assert_int_eq(persist_check_managed(t, set, NULL), 0);
+			ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
+			ck_assert_msg(!strcmp(cut, t), "text %zu: cut gave back:\n%s", i, cut);
+			ck_assert_int_eq(persist_set_block(set, bodies[k], &again, NULL), 0);
+			ck_assert_msg(!strcmp(again, set), "text %zu: set twice:\n%s", i, again);
+			free(set);
+			free(again);
+			free(cut);
+		}
+		for (size_t k = 0; k < sizeof(values) / sizeof(values[0]); k++) {
+			ck_assert_msg(persist_set_env(t, GPU_KEY, values[k], &set, NULL) == 0, "text %zu", i);
+			ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
+			ck_assert_msg(!strcmp(cut, t), "text %zu: cut gave back:\n%s", i, cut);
+			ck_assert_int_eq(persist_set_env(set, GPU_KEY, values[k], &again, NULL), 0);
+			ck_assert_msg(!strcmp(again, set), "text %zu: set twice:\n%s", i, again);
+			if (strcmp(set, t)) {
+				assert_one_block(set);
+				ck_assert_int_eq(persist_check_managed(t, set, NULL), 0);
+			}
+			free(set);
+			free(again);
+			free(cut);
+		}
+		free(t);
+	}
+}
+END_TEST
+
+/* A hand-edited block, or a marker line of the user's: set and cut refuse,
+ * naming the line in the way, rather than give a text with two blocks or
+ * one unpersist would cut back to a marker. */
+static const struct {
+	const char *text;
+	unsigned line;
+	const char *what;
+} hand_edited[] = {
+	/* the issue's: a "# was: " line that puts a marker back */
+	{ "A=1\n" BEGIN_LINE "\n# was: # BEGIN vfio-handover\n# was: " GPU_KEY "=False\n" GPU_KEY
+	  "=True\n# END vfio-handover\nB=2\n", 3, "'# was: # BEGIN vfio-handover' inside the vfio-handover "
+	  "block would put a marker line back when the block is removed" },
+	{ BEGIN_LINE "\n# was: # END vfio-handover \n" GPU_KEY "=True\n# END vfio-handover\n", 2,
+	  "'# was: # END vfio-handover ' inside the vfio-handover block would put a marker line back when "
+	  "the block is removed" },
+	{ "# BEGIN vfio-handover\n" GPU_KEY "=False\n", 1, "'# BEGIN vfio-handover' begins a "
+	  "vfio-handover block that no '# END vfio-handover' line ends" },
+	{ GPU_KEY "=False\n# END vfio-handover\r\n", 2, "'# END vfio-handover' ends a vfio-handover block "
+	  "that no '# BEGIN vfio-handover' line begins" },
+	{ "# END vfio-handover", 1, "'# END vfio-handover' ends a vfio-handover block that no "
+	  "'# BEGIN vfio-handover' line begins" },
+	{ "# BEGIN vfio-handover: mine\nA=1\n# END vfio-handover\n" BEGIN_LINE "\nvfio\n# END vfio-handover\n",
+	  4, "'" BEGIN_LINE "' begins a second vfio-handover block (the first is lines 1 to 3)" },
+	{ BEGIN_LINE "\nvfio\n# BEGIN vfio-handover (copy)\n# END vfio-handover\n", 3,
+	  "'# BEGIN vfio-handover (copy)' inside the vfio-handover block begun on line 1" },
+	{ BEGIN_LINE "\nvfio\n# END vfio-handover\nloop\n# END vfio-handover\n", 5, "'# END vfio-handover' "
+	  "ends a vfio-handover block that no '# BEGIN vfio-handover' line begins" },
+};
+
+START_TEST(block_hand_edited_refused)
+{
+	char *s = NULL;
+
+	for (size_t i = 0; i < sizeof(hand_edited) / sizeof(hand_edited[0]); i++) {
+		const char *t = hand_edited[i].text;
+		struct persist_problem why[4];
+
+		ck_assert_msg(persist_set_env(t, GPU_KEY, "True", &s, &why[0]) == -EBADMSG, "text %zu gave:\n%s",
+			      i, s);
+		ck_assert_msg(persist_set_block(t, "vfio\n", &s, &why[1]) == -EBADMSG, "text %zu gave:\n%s",
+			      i, s);
+		ck_assert_msg(persist_cut_block(t, &s, &why[2]) == -EBADMSG, "text %zu gave:\n%s", i, s);
+		ck_assert_int_eq(persist_check_managed(t, "", &why[3]), -EBADMSG);
+		for (size_t k = 0; k < 4; k++) {
+			ck_assert_msg(why[k].line == hand_edited[i].line, "text %zu: line %u", i, why[k].line);
+			ck_assert_str_eq(why[k].what, hand_edited[i].what);
+		}
+		ck_assert_int_eq(persist_cut_block(t, &s, NULL), -EBADMSG);
+		ck_assert_ptr_null(s);
+	}
+}
+END_TEST
+
+/* What the plan checks before writing a file shared with the user. */
+START_TEST(check_managed)
+{
+	struct persist_problem why;
+	char *set;
+
+	ck_assert_int_eq(persist_set_block("a\n", "vfio\n", &set, NULL), 0);
+	ck_assert_int_eq(persist_check_managed("a\n", set, &why), 0);
+	ck_assert_int_eq(persist_check_managed("b\n", set, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 0);
+	ck_assert_str_eq(why.what, "removing the vfio-handover block would not give the file back as it was");
+	ck_assert_int_eq(persist_check_managed(set, set, &why), 0);
+	free(set);
+	ck_assert_int_eq(persist_check_managed("a\n", "a\n", &why), -EBADMSG);
+	ck_assert_str_eq(why.what, "the new text would not hold exactly one vfio-handover block");
+	ck_assert_int_eq(persist_check_managed("a\n", "a\n" BEGIN_LINE "\n# END vfio-handover\n"
+					       BEGIN_LINE "\n# END vfio-handover\n", &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 0);
+	ck_assert_str_eq(why.what, "the new text would not hold exactly one vfio-handover block");
+	/* no file before: the block alone, noting that persist created the
+	 * file, which unpersist then removes; an empty file stays */
+	ck_assert_int_eq(persist_set_block(NULL, "vfio\n", &set, NULL), 0);
+	ck_assert_int_eq(persist_check_managed(NULL, set, &why), 0);
+	ck_assert_int_eq(persist_check_managed("", set, &why), -EBADMSG);
+	ck_assert_str_eq(why.what, "the vfio-handover block would not say whether persist created the file");
+	free(set);
+	ck_assert_int_eq(persist_set_block("", "vfio\n", &set, NULL), 0);
+	ck_assert_int_eq(persist_check_managed("", set, &why), 0);
+	ck_assert_int_eq(persist_check_managed(NULL, set, &why), -EBADMSG);
+	free(set);
+}
+END_TEST
+
+/* A block replaced in place keeps the lines it was put back with. */
+START_TEST(block_keeps_was_lines)
+{
+	static const char text[] = "a\n" BEGIN_LINE "\n# was: raid1\nold\n# END vfio-handover\nz\n";
+	char *set, *cut;
+
+	ck_assert_int_eq(persist_set_block(text, "new\n", &set, NULL), 0);
+	ck_assert_str_eq(set, "a\n" BEGIN_LINE "\n# was: raid1\nnew\n# END vfio-handover\nz\n");
+	ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
+	ck_assert_str_eq(cut, "a\nraid1\nz\n");
+	ck_assert_int_eq(persist_check_managed(text, set, NULL), 0);
+	free(cut);
+	free(set);
 }
 END_TEST
 
@@ -1151,6 +1345,92 @@ START_TEST(directories_kept)
 	ck_assert_str_eq(s, "d 0755 /etc\nd 0755 /etc/modprobe.d\nd 0755 /etc/modules-load.d\n"
 			 "f 0644 /etc/modules-load.d/user.conf [loop\n]\n");
 	free(s);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* A shared file with a hand-edited block or a marker of the user's: persist
+ * and unpersist refuse before writing anything, naming the line. */
+START_TEST(hand_edited_files_refused)
+{
+	static const struct {
+		const char *rel, *text;
+		unsigned line;
+	} files[] = {
+		{ PERSIST_SUPERVISOR_ENV, "A=1\n" BEGIN_LINE "\n# was: # BEGIN vfio-handover\n# was: " GPU_KEY
+		  "=False\n" GPU_KEY "=True\n# END vfio-handover\nB=2\n", 3 },
+		{ PERSIST_SUPERVISOR_ENV, "A=1\n# BEGIN vfio-handover: mine\n" GPU_KEY "=False\n", 2 },
+		{ PERSIST_INITRAMFS_MODULES, "# modules\nloop\n# END vfio-handover\n", 3 },
+		{ PERSIST_INITRAMFS_MODULES, "# BEGIN vfio-handover\nloop\n", 1 },
+		{ PERSIST_INITRAMFS_MODULES, "loop\n" BEGIN_LINE "\nvfio\n# was: # END vfio-handover\n"
+		  "# END vfio-handover\n", 4 },
+		{ PERSIST_INITRAMFS_MODULES, BEGIN_LINE "\nvfio\n# END vfio-handover\n# BEGIN vfio-handover\n"
+		  "# END vfio-handover\n", 4 },
+	};
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *root = mkroot(), *before, *after, path[4096], **list = (char **)&list;
+		struct persist_target t = target(root);
+		const struct persist_problem *why;
+
+		t.aleph = true;
+		put(root, files[i].rel, files[i].text);
+		snprintf(path, sizeof(path), "%s%s", root, files[i].rel);
+		before = snapshot(root);
+		ck_assert_msg(persist_write(&t, f, n, &list) == -EBADMSG, "file %zu written", i);
+		ck_assert_ptr_null(list);
+		ck_assert_str_eq(persist_last_path(), path);
+		why = persist_last_problem();
+		ck_assert_msg(why->line == files[i].line, "file %zu: line %u", i, why->line);
+		ck_assert(why->what[0]);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		ck_assert_int_eq(persist_remove(&t, NULL), -EBADMSG);
+		ck_assert_str_eq(persist_last_path(), path);
+		ck_assert_uint_eq(persist_last_problem()->line, files[i].line);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		/* a good run after clears the problem */
+		put(root, files[i].rel, "loop\n");
+		ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+		ck_assert_str_eq(persist_last_problem()->what, "");
+		ck_assert_int_eq(persist_remove(&t, NULL), 0);
+		free(before);
+		rm_rf(root);
+		free(root);
+	}
+}
+END_TEST
+
+/* A shared file that is not text: refused, saying so, nothing written. */
+START_TEST(shared_file_not_text)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), *before, *after, path[4096];
+	struct persist_target t = target(root);
+	FILE *fp;
+
+	put(root, PERSIST_INITRAMFS_MODULES, "");
+	snprintf(path, sizeof(path), "%s%s", root, PERSIST_INITRAMFS_MODULES);
+	fp = fopen(path, "w");
+	ck_assert_int_eq(fwrite("loop\n\0\n", 1, 7, fp), 7);
+	ck_assert_int_eq(fclose(fp), 0);
+	before = snapshot(root);
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), -EBADMSG);
+	ck_assert_str_eq(persist_last_path(), path);
+	ck_assert_uint_eq(persist_last_problem()->line, 0);
+	ck_assert_str_eq(persist_last_problem()->what, "it holds a NUL byte: it is not text vfio-handover "
+			 "can edit; remove the NUL bytes");
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	free(after);
+	free(before);
 	rm_rf(root);
 	free(root);
 }
@@ -1570,13 +1850,19 @@ static Suite *suite(void)
 	tcase_add_test(blocks, block_set_and_cut);
 	tcase_add_test(blocks, block_refusals);
 	tcase_add_test(blocks, env_set_and_cut);
+	tcase_add_test(blocks, block_inverse_properties);
+	tcase_add_test(blocks, block_hand_edited_refused);
+	tcase_add_test(blocks, check_managed);
+	tcase_add_test(blocks, block_keeps_was_lines);
 	tcase_set_timeout(files, 60);
 	tcase_add_test(files, fresh_root_initramfs_tools);
 	tcase_add_test(files, fresh_root_dracut);
 	tcase_add_test(files, user_content_roundtrip);
 	tcase_add_test(files, supervisor_env_in_place);
 	tcase_add_test(files, directories_kept);
+	tcase_add_test(files, hand_edited_files_refused);
 	tcase_add_test(files, remove_malformed_devices_conf);
+	tcase_add_test(files, shared_file_not_text);
 	tcase_add_test(files, initramfs_tool_changed);
 	tcase_add_test(files, nothing_to_remove);
 	tcase_add_test(files, user_file_at_owned_path);
