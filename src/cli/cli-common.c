@@ -6,7 +6,9 @@
 #include "checks.h"
 #include "cli.h"
 #include "log.h"
+#include "persist.h"
 #include "safety.h"
+#include "util.h"
 
 /* /proc, when it is a procfs: decided by the filesystem, as for sysfs. */
 static const char *proc_mounted(void)
@@ -131,4 +133,20 @@ int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	}
 	*nfns = kept;
 	return 0;
+}
+
+void cli_persisted_error(const struct cli *cli, int err, const struct persist_problem *why,
+			 const char *outcome)
+{
+	const char *root = root_is_host(cli->root) ? "" : cli->root;
+
+	/* one way out, whichever command met the file */
+	if (why->what[0] && why->line)
+		log_error("%s%s:%u: %s; %s: correct that line, or remove everything persisted with "
+			  "vfio-handover unpersist (no selector)", root, PERSIST_DEVICES_CONF, why->line,
+			  why->what, outcome);
+	else if (why->what[0])
+		log_error("%s%s: %s; %s", root, PERSIST_DEVICES_CONF, why->what, outcome);
+	else
+		log_error("cannot read %s%s: %s; %s", root, PERSIST_DEVICES_CONF, strerror(-err), outcome);
 }

@@ -70,3 +70,10 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots);
  * others only where named by address.  0 or -ENOMEM. */
 int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		  struct pci_addr **fns, size_t *nfns);
+struct persist_problem;
+/* devices.conf could not be read (err), or does not parse (why, from
+ * persist_read_devices): "FILE:LINE: what is wrong; OUTCOME: the way out"
+ * (correct the line, or unpersist everything), outcome saying what the
+ * command did instead ("apply hands nothing over"). */
+void cli_persisted_error(const struct cli *cli, int err, const struct persist_problem *why,
+			 const char *outcome);

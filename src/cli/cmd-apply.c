@@ -153,6 +153,7 @@ static int run_apply(struct cli *cli)
 {
 	struct apply_run a = { .devices = json_object_new_array() };
 	struct json_object *doc = json_doc_new("apply");
+	struct persist_problem why = { 0 };
 	struct pci_addr *slots = NULL;
 	size_t nslots = 0;
 	int err, rc = EXIT_DONE;
@@ -163,14 +164,14 @@ static int run_apply(struct cli *cli)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	err = persist_read_devices(cli->root, &a.fns, &a.n);
+	err = persist_read_devices(cli->root, &a.fns, &a.n, &why);
 	if (err == -ENOENT) {
 		log_info("nothing persisted (no %s): nothing to do", PERSIST_DEVICES_CONF);
 		goto out;
 	}
 	if (err < 0) {
-		log_error("cannot read %s: %s; persist again or unpersist", PERSIST_DEVICES_CONF,
-			  strerror(-err));
+		/* never a part of the list: the rest of a GPU may be on a line not read */
+		cli_persisted_error(cli, err, &why, "apply hands nothing over");
 		rc = EXIT_FAILED;
 		goto out;
 	}

@@ -127,16 +127,16 @@ static int facts_of_set(struct cli *cli, struct persist_run *p)
 /* GPUs persisted earlier stay persisted: persist adds to the set. */
 static int keep_earlier(struct cli *cli, struct persist_run *p, size_t *kept)
 {
+	struct persist_problem why = { 0 };
 	struct persist_fn *old, *v;
 	size_t nold;
-	int err = persist_read_devices(cli->root, &old, &nold);
+	int err = persist_read_devices(cli->root, &old, &nold, &why);
 
 	*kept = 0;
 	if (err == -ENOENT)
 		return 0;
 	if (err < 0) {
-		log_error("cannot read the devices persisted earlier (%s): %s; fix it, or remove it "
-			  "with vfio-handover unpersist", PERSIST_DEVICES_CONF, strerror(-err));
+		cli_persisted_error(cli, err, &why, "persist changed nothing");
 		return err;
 	}
 	v = realloc(p->pfns, (p->n + nold) * sizeof(*v));
@@ -237,6 +237,7 @@ static int show_plan(struct cli *cli, const struct persist_target *t, const stru
 static void report_write_error(const char *cmd, int err)
 {
 	const char *path = persist_last_path();
+	const struct persist_problem *why = persist_last_problem();
 
 	if (err == -ELOOP)
 		log_error("%s: %s is a symbolic link: refusing to write through it; nothing was "
@@ -244,6 +245,12 @@ static void report_write_error(const char *cmd, int err)
 	else if (err == -EEXIST)
 		log_error("%s: %s exists and was not written by vfio-handover: nothing was changed; "
 			  "move it away and run this again", cmd, path);
+	else if (err == -EBADMSG && why->what[0] && why->line)
+		log_error("%s: %s:%u: %s; nothing was changed: edit or remove that line (the lines "
+			  "from '# BEGIN vfio-handover' to '# END vfio-handover' are vfio-handover's), "
+			  "then run this again", cmd, path, why->line, why->what);
+	else if (why->what[0])
+		log_error("%s: %s: %s; nothing was changed", cmd, path, why->what);
 	else
 		log_error("%s: cannot write %s: %s; every file is as it was before", cmd, path,
 			  strerror(-err));
@@ -432,15 +439,27 @@ static int mark_selected(struct cli *cli, const struct persist_fn *fns, size_t n
 	return EXIT_DONE;
 }
 
-static int read_persisted(struct cli *cli, struct persist_fn **fns, size_t *n)
+/* The persisted functions.  A devices.conf that does not parse: unpersist
+ * without a selector removes everything all the same (it needs no list:
+ * the files say what persist added), *malformed then set. */
+static int read_persisted(struct cli *cli, struct persist_fn **fns, size_t *n, bool *malformed)
 {
-	int err = persist_read_devices(cli->root, fns, n);
+	struct persist_problem why = { 0 };
+	int err = persist_read_devices(cli->root, fns, n, &why);
 
+	*malformed = false;
 	if (err == -ENOENT)
 		return EXIT_DONE;
+	/* a line that does not parse (a file that is not text stops persist_remove too) */
+	if (why.line && !cli->nargs) {
+		log_warn("%s%s:%u: %s; unpersist without a selector removes everything persist wrote "
+			 "all the same", root_is_host(cli->root) ? "" : cli->root, PERSIST_DEVICES_CONF,
+			 why.line, why.what);
+		*malformed = true;
+		return EXIT_DONE;
+	}
 	if (err < 0) {
-		log_error("cannot read %s%s: %s; fix or remove it", root_is_host(cli->root) ? "" : cli->root,
-			  PERSIST_DEVICES_CONF, strerror(-err));
+		cli_persisted_error(cli, err, &why, "unpersist changed nothing");
 		return EXIT_FAILED;
 	}
 	return EXIT_DONE;
@@ -491,12 +510,12 @@ static int remove_all(struct cli *cli, struct persist_run *p)
 static int unpersist(struct cli *cli, struct persist_run *p)
 {
 	struct persist_fn *fns;
-	bool *drop;
+	bool *drop, malformed;
 	size_t n, ndrop = 0;
 	int rc = need_root(cli, "unpersist");
 
 	if (!rc)
-		rc = read_persisted(cli, &fns, &n);
+		rc = read_persisted(cli, &fns, &n, &malformed);
 	if (rc)
 		return rc;
 	drop = calloc(n ? n : 1, sizeof(*drop));
@@ -519,6 +538,8 @@ static int unpersist(struct cli *cli, struct persist_run *p)
 	if (!rc && !cli->json && !cli->dry_run) {
 		if (!p->files || !p->files[0])
 			printf("nothing persisted: no file changed\n");
+		else if (malformed)
+			printf("unpersisted every persisted function\n");
 		else
 			printf("unpersisted %zu function%s\n", ndrop, ndrop == 1 ? "" : "s");
 		print_files(cli, p->files, ndrop == n ? NULL : "rewrote");

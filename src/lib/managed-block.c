@@ -24,6 +24,32 @@ bool text_next_line(const char *text, size_t *pos, size_t *s, size_t *e)
 	return true;
 }
 
+const char *text_shown(const char *s, size_t len, char buf[SHOWN_LEN])
+{
+	size_t o = 0;
+
+	if (len && s[len - 1] == '\n')
+		len--;
+	if (len && s[len - 1] == '\r')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == SHOWN_MAX) {
+			o += (size_t)sprintf(buf + o, "...");
+			break;
+		}
+		if (c == '\r' || c == '\t')
+			o += (size_t)sprintf(buf + o, "\\%c", c == '\r' ? 'r' : 't');
+		else if (c < 0x20 || c >= 0x7f)
+			o += (size_t)sprintf(buf + o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static bool is_begin(const char *l, size_t len)
 {
 	size_t k = strlen(BLOCK_BEGIN);
@@ -48,29 +74,78 @@ static bool line_has(const char *l, size_t len, const char *what)
 	return memmem(l, len, what, strlen(what)) != NULL;
 }
 
-int block_find(const char *text, struct block *b)
+int block_scan(const char *text, struct block *b, struct persist_problem *why)
 {
 	size_t pos = 0, s, e;
+	unsigned line = 0, begun = 0, ended = 0;
+	char sb[SHOWN_LEN];
 	int state = 0;      /* 0 before, 1 inside, 2 after the block */
 
 	while (text_next_line(text, &pos, &s, &e)) {
+		line++;
 		if (is_begin(text + s, e - s)) {
-			if (state)
-				return -EBADMSG;
+			if (state == 1)
+				return problem_set(why, line, "'%s' inside the vfio-handover block begun on "
+						   "line %u", text_shown(text + s, e - s, sb), begun);
+			if (state == 2)
+				return problem_set(why, line, "'%s' begins a second vfio-handover block (the "
+						   "first is lines %u to %u)", text_shown(text + s, e - s, sb),
+						   begun, ended);
 			b->begin = s;
 			b->body = e;
 			b->nonl = line_has(text + s, e - s, NOTE_NONL);
 			b->created = line_has(text + s, e - s, NOTE_CREATED);
+			begun = line;
 			state = 1;
 		} else if (is_end(text + s, e - s)) {
 			if (state != 1)
-				return -EBADMSG;
+				return problem_set(why, line, "'%s' ends a vfio-handover block that no '"
+						   BLOCK_BEGIN "' line begins", text_shown(text + s, e - s, sb));
 			b->end = s;
 			b->after = e;
+			ended = line;
 			state = 2;
 		}
 	}
-	return state == 1 ? -EBADMSG : state == 2;
+	if (state == 1)
+		return problem_set(why, begun, "'%s' begins a vfio-handover block that no '" BLOCK_END
+				   "' line ends", text_shown(text + b->begin, b->body - b->begin, sb));
+	return state == 2;
+}
+
+static bool is_was(const char *l, size_t len)
+{
+	return len >= strlen(WAS) && !memcmp(l, WAS, strlen(WAS));
+}
+
+/* The lines cutting the block puts back must not be markers: the text
+ * given back would have a block no persist wrote, or half of one. */
+static int check_was_lines(const char *text, const struct block *b, struct persist_problem *why)
+{
+	size_t pos = 0, s, e, k = strlen(WAS);
+	unsigned line = 0;
+	char sb[SHOWN_LEN];
+
+	while (text_next_line(text, &pos, &s, &e) && s < b->end) {
+		line++;
+		if (s < b->body || !is_was(text + s, e - s))
+			continue;
+		if (is_begin(text + s + k, e - s - k) || is_end(text + s + k, e - s - k))
+			return problem_set(why, line, "'%s' inside the vfio-handover block would put a "
+					   "marker line back when the block is removed",
+					   text_shown(text + s, e - s, sb));
+	}
+	return 0;
+}
+
+/* 1 and *b for a block that cuts cleanly, 0 for none, or -EBADMSG. */
+static int block_find_clean(const char *text, struct block *b, struct persist_problem *why)
+{
+	int r = block_scan(text, b, why);
+
+	if (r == 1 && check_was_lines(text, b, why))
+		return -EBADMSG;
+	return r;
 }
 
 static void put_begin(FILE *f, bool nonl, bool created)
@@ -83,12 +158,12 @@ static void put_begin(FILE *f, bool nonl, bool created)
 	fputc('\n', f);
 }
 
-int block_cut(const char *text, char **out, bool *created)
+int block_cut(const char *text, char **out, bool *created, struct persist_problem *why)
 {
 	struct block b;
 	struct text x;
 	size_t pos, s, e, n, k = strlen(WAS);
-	int r = block_find(text, &b);
+	int r = block_find_clean(text, &b, why);
 
 	*created = false;
 	if (r <= 0) {
@@ -102,7 +177,7 @@ int block_cut(const char *text, char **out, bool *created)
 	fwrite(text, 1, b.begin, x.f);
 	/* the lines the block replaced, where they were */
 	for (pos = b.body; pos < b.end && text_next_line(text, &pos, &s, &e);)
-		if (e - s >= k && !memcmp(text + s, WAS, k))
+		if (is_was(text + s, e - s))
 			fwrite(text + s + k, 1, e - s - k, x.f);
 	fputs(text + b.after, x.f);
 	r = text_close(&x, 0, out);
@@ -116,11 +191,11 @@ int block_cut(const char *text, char **out, bool *created)
 	return 0;
 }
 
-int persist_cut_block(const char *text, char **out)
+int persist_cut_block(const char *text, char **out, struct persist_problem *why)
 {
 	bool created;
 
-	return block_cut(text ? text : "", out, &created);
+	return block_cut(text ? text : "", out, &created, why);
 }
 
 /* "" or whole lines, none a marker or a "# was: " line. */
@@ -131,13 +206,23 @@ static bool body_ok(const char *body)
 	if (body[0] && body[strlen(body) - 1] != '\n')
 		return false;
 	while (text_next_line(body, &pos, &s, &e))
-		if (is_begin(body + s, e - s) || is_end(body + s, e - s) ||
-		    !strncmp(body + s, WAS, strlen(WAS)))
+		if (is_begin(body + s, e - s) || is_end(body + s, e - s) || is_was(body + s, e - s))
 			return false;
 	return true;
 }
 
-int block_set(const char *text, const char *body, bool created, char **out)
+/* The "# was: " lines of the block, where unpersist finds them. */
+static void put_was_lines(FILE *f, const char *text, const struct block *b)
+{
+	size_t pos = b->body, s, e;
+
+	while (pos < b->end && text_next_line(text, &pos, &s, &e))
+		if (is_was(text + s, e - s))
+			fwrite(text + s, 1, e - s, f);
+}
+
+int block_set(const char *text, const char *body, bool created, char **out,
+	      struct persist_problem *why)
 {
 	struct block b;
 	struct text x;
@@ -145,7 +230,7 @@ int block_set(const char *text, const char *body, bool created, char **out)
 
 	if (!body_ok(body))
 		return -EINVAL;
-	r = block_find(text, &b);
+	r = block_find_clean(text, &b, why);
 	if (r < 0)
 		return r;
 	if (text_open(&x))
@@ -153,6 +238,7 @@ int block_set(const char *text, const char *body, bool created, char **out)
 	if (r) {
 		fwrite(text, 1, b.begin, x.f);
 		put_begin(x.f, b.nonl, b.created);
+		put_was_lines(x.f, text, &b);
 		fputs(body, x.f);
 		fputs(text + b.end, x.f);
 	} else {
@@ -168,9 +254,36 @@ int block_set(const char *text, const char *body, bool created, char **out)
 	return text_close(&x, 0, out);
 }
 
-int persist_set_block(const char *text, const char *body, char **out)
+/* text NULL: there is no file, which unpersist then removes again. */
+int persist_set_block(const char *text, const char *body, char **out, struct persist_problem *why)
 {
-	return block_set(text ? text : "", body, false, out);
+	return block_set(text ? text : "", body, !text, out, why);
+}
+
+int persist_check_managed(const char *old, const char *new, struct persist_problem *why)
+{
+	char *before = NULL, *back = NULL;
+	bool created_before, created;
+	struct block b;
+	int err;
+
+	/* the user's text, as unpersist would give it back now */
+	err = block_cut(old ? old : "", &before, &created_before, why);
+	if (err)
+		return err;
+	if (!old)
+		created_before = true;
+	if (block_scan(new, &b, NULL) != 1)
+		err = problem_set(why, 0, "the new text would not hold exactly one vfio-handover block");
+	else if (block_cut(new, &back, &created, NULL) || strcmp(back, before))
+		err = problem_set(why, 0, "removing the vfio-handover block would not give the file "
+				  "back as it was");
+	else if (created != created_before)
+		err = problem_set(why, 0, "the vfio-handover block would not say whether persist created "
+				  "the file");
+	free(before);
+	free(back);
+	return err;
 }
 
 /* Does the line [l, l + len) assign key, as a shell or systemd reads it?
@@ -232,7 +345,8 @@ static int replace_line(const char *base, size_t ls, size_t le, const char *key,
 	return text_close(&x, 0, out);
 }
 
-int persist_set_env(const char *text, const char *key, const char *value, char **out)
+int persist_set_env(const char *text, const char *key, const char *value, char **out,
+		    struct persist_problem *why)
 {
 	size_t pos = 0, s, e, ls = 0, le = 0, vlen = 0;
 	const char *val = NULL, *v;
@@ -242,8 +356,10 @@ int persist_set_env(const char *text, const char *key, const char *value, char *
 
 	if (!env_name_ok(key) || strpbrk(value, "\r\n"))
 		return -EINVAL;
-	/* from the file as it was before persist: re-setting never loses the line kept */
-	err = block_cut(text ? text : "", &base, &created);
+	/* from the file as it was before persist: re-setting never loses the
+	 * line kept, and base has no marker (block_cut refuses a text that
+	 * would give one back) */
+	err = block_cut(text ? text : "", &base, &created, why);
 	if (err)
 		return err;
 	/* the last assignment is the one that wins */
@@ -261,7 +377,7 @@ int persist_set_env(const char *text, const char *key, const char *value, char *
 		err = replace_line(base, ls, le, key, value, out);
 	} else {
 		body = xasprintf("%s=%s\n", key, value);
-		err = body ? block_set(base, body, false, out) : -ENOMEM;
+		err = body ? block_set(base, body, false, out, why) : -ENOMEM;
 		free(body);
 	}
 	free(base);

@@ -3,6 +3,7 @@
  * and the managed block as persist.c edits it. */
 #pragma once
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,30 @@ static inline int text_close(struct text *x, int err, char **out)
 	return 0;
 }
 
+/* ---- problems: what is wrong in a text, and where ---- */
+
+/* Fill why (when not NULL) and return -EBADMSG. */
+static inline __attribute__((format(printf, 3, 4)))
+int problem_set(struct persist_problem *why, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why) {
+		why->line = line;
+		va_start(ap, fmt);
+		vsnprintf(why->what, sizeof(why->what), fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+#define SHOWN_MAX 80            /* bytes of the user's text a message quotes */
+#define SHOWN_LEN (SHOWN_MAX * 4 + 4)
+
+/* s[0..len) to quote in a message: a final newline dropped, \r, \t and
+ * other bytes outside printable ASCII escaped, cut at SHOWN_MAX with "...". */
+const char *text_shown(const char *s, size_t len, char buf[SHOWN_LEN]);
+
 /* ids that fit the files' four hex digits */
 static inline bool persist_fn_ids_ok(const struct persist_fn *fn)
 {
@@ -65,10 +90,18 @@ struct block {
 
 /* The line at *pos: [*s, *e), *e past its '\n' or at the end of text. */
 bool text_next_line(const char *text, size_t *pos, size_t *s, size_t *e);
-/* 1 and *b for a block, 0 for none, -EBADMSG when the markers do not pair up. */
-int block_find(const char *text, struct block *b);
+/* 1 and *b for a block, 0 for none, -EBADMSG (why: the line) when the
+ * markers do not pair up. */
+int block_scan(const char *text, struct block *b, struct persist_problem *why);
+static inline int block_find(const char *text, struct block *b)
+{
+	return block_scan(text, b, NULL);
+}
 /* The text without its block, "# was: " lines restored; *created: the
- * block says persist created the file. */
-int block_cut(const char *text, char **out, bool *created);
-/* Insert (at the end, noting whether the file was created) or replace the block. */
-int block_set(const char *text, const char *body, bool created, char **out);
+ * block says persist created the file.  -EBADMSG (why: the line) when the
+ * markers do not pair up or a "# was: " line would restore a marker. */
+int block_cut(const char *text, char **out, bool *created, struct persist_problem *why);
+/* Insert (at the end, noting whether the file was created) or replace the
+ * block, keeping its "# was: " lines; refused as block_cut refuses. */
+int block_set(const char *text, const char *body, bool created, char **out,
+	      struct persist_problem *why);

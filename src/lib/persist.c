@@ -108,12 +108,18 @@ static bool is_ours(const char *text)
 
 /* ---- a plan: every change computed and checked before the first write ---- */
 
-/* The file the last failure was about, for the message. */
+/* The file the last failure was about, and the line in the way, for the message. */
 static char last_path[PATH_MAX];
+static struct persist_problem last_problem;
 
 const char *persist_last_path(void)
 {
 	return last_path;
+}
+
+const struct persist_problem *persist_last_problem(void)
+{
+	return &last_problem;
 }
 
 struct op {
@@ -151,6 +157,12 @@ static int plan_add(struct plan *p, const char *rel, struct op **op)
 	snprintf(last_path, sizeof(last_path), "%s", o->path);
 	if (!err)
 		err = read_text(o->path, false, &o->old, &o->st);
+	if (err == -EBADMSG)
+		problem_set(&last_problem, 0, "it holds a NUL byte: it is not text vfio-handover can "
+			    "edit; remove the NUL bytes");
+	if (err == -EFBIG)
+		problem_set(&last_problem, 0, "it is larger than 1 MiB: not a file vfio-handover edits; "
+			    "move it away");
 	if (err)
 		return err;
 	p->nop++;
@@ -188,14 +200,37 @@ static int add_owned(struct plan *p, const char *rel, char **content)
 	return 0;
 }
 
+/* A check of the text persist made itself failed: not the user's to fix. */
+static int our_fault(int err)
+{
+	size_t len = strlen(last_problem.what);
+
+	if (err == -EBADMSG)
+		snprintf(last_problem.what + len, sizeof(last_problem.what) - len,
+			 ": a bug of vfio-handover, please report it");
+	return err;
+}
+
+/* Before a file shared with the user is written: unpersist must be able
+ * to cut the block back out exactly.  The user's text in the way is named
+ * by its line (block_set refused it already); the new text is ours. */
+static int check_shared(const struct op *o)
+{
+	int err = persist_check_managed(o->old, o->new, &last_problem);
+
+	return err == -EBADMSG && !last_problem.line ? our_fault(err) : err;
+}
+
 static int add_block(struct plan *p, const char *rel, const char *body)
 {
 	struct op *o;
 	int err = plan_add(p, rel, &o);
 
-	if (err)
-		return err;
-	return block_set(o->old ? o->old : "", body, !o->old, &o->new);
+	if (!err)
+		err = block_set(o->old ? o->old : "", body, !o->old, &o->new, &last_problem);
+	if (!err)
+		err = check_shared(o);
+	return err;
 }
 
 /* supervisor.env: only on a node that has one, and only if not already True. */
@@ -210,10 +245,15 @@ static int add_env(struct plan *p)
 			plan_drop_last(p);
 		return err;
 	}
-	err = persist_set_env(o->old, "ALEPH_VM_ENABLE_GPU_SUPPORT", "True", &o->new);
-	if (!err && block_find(o->new, &b) <= 0)
+	err = persist_set_env(o->old, "ALEPH_VM_ENABLE_GPU_SUPPORT", "True", &o->new, &last_problem);
+	if (err)
+		return err;
+	/* already True in the user's own lines */
+	if (block_find(o->new, &b) == 0) {
 		plan_drop_last(p);
-	return err;
+		return 0;
+	}
+	return check_shared(o);
 }
 
 /* The directories missing above every file to write. */
@@ -290,6 +330,22 @@ static int finish_devices(struct plan *p, struct op *o)
 	return text_close(&x, 0, &o->new);
 }
 
+/* devices.conf as it will be written reads back to the functions given:
+ * what apply will hand over at boot. */
+static int check_devices(const struct op *o, const struct persist_fn *fns, size_t n)
+{
+	struct persist_problem why;
+	int err = persist_check_devices_conf(o->new, fns, n, &why);
+
+	if (err == -EBADMSG) {
+		snprintf(last_path, sizeof(last_path), "%s", o->path);
+		problem_set(&last_problem, 0, "the text persist rendered would not read back "
+			    "(its line %u: %.400s)", why.line, why.what);
+		our_fault(err);
+	}
+	return err;
+}
+
 static int plan_write(struct plan *p, const struct persist_target *t, const struct persist_fn *fns,
 		      size_t n)
 {
@@ -319,6 +375,8 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 		err = plan_dirs(p);
 	if (!err)
 		err = finish_devices(p, &p->op[0]);
+	if (!err)
+		err = check_devices(&p->op[0], fns, n);
 	free(dev);
 	free(mp);
 	free(ml);
@@ -355,7 +413,7 @@ static int remove_one(struct plan *p, const char *rel, bool owned)
 	if (o->old && owned && is_ours(o->old))
 		return 0;       /* delete */
 	if (o->old && !owned) {
-		err = block_cut(o->old, &o->new, &created);
+		err = block_cut(o->old, &o->new, &created, &last_problem);
 		if (err)
 			return err;
 		if (strcmp(o->new, o->old) != 0) {
@@ -515,6 +573,7 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
 
 	if (written)
 		*written = NULL;
+	memset(&last_problem, 0, sizeof(last_problem));
 	if (!n)
 		return -EINVAL;
 	err = plan_write(&p, t, fns, n);
@@ -533,6 +592,7 @@ int persist_remove(const struct persist_target *t, char ***removed)
 
 	if (removed)
 		*removed = NULL;
+	memset(&last_problem, 0, sizeof(last_problem));
 	err = plan_remove(&p);
 	if (!err)
 		err = plan_run(&p);
@@ -542,7 +602,8 @@ int persist_remove(const struct persist_target *t, char ***removed)
 	return err;
 }
 
-int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n)
+int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
+			 struct persist_problem *why)
 {
 	char path[PATH_MAX], *text;
 	struct stat st;
@@ -552,11 +613,16 @@ int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n)
 	*n = 0;
 	if (!err)
 		err = read_text(path, false, &text, &st);
+	if (err == -EBADMSG)
+		problem_set(why, 0, "it holds a NUL byte: it is not the text persist wrote; remove "
+			    "the NUL bytes");
+	if (err == -EFBIG)
+		problem_set(why, 0, "it is larger than 1 MiB: not a file persist wrote; move it away");
 	if (err)
 		return err;
 	if (!text)
 		return -ENOENT;
-	err = persist_parse_devices_conf(text, fns, n);
+	err = persist_parse_devices_conf(text, strlen(text), fns, n, why);
 	free(text);
 	return err;
 }

@@ -57,11 +57,27 @@ int persist_render_modules_load(const struct persist_target *t, char **out);
 int persist_render_initramfs_block(const struct persist_target *t, char **out);   /* block body */
 int persist_render_dracut(const struct persist_target *t, char **out);
 
+/* What is wrong in a text persist reads, and where, for "FILE:LINE: what"
+ * (where a function takes one, NULL is allowed: nothing is filled). */
+struct persist_problem {
+	unsigned line;          /* 1-based; 0: the text as a whole */
+	char what[512];         /* what is wrong there, and what was expected */
+};
+
 /* Read ROOT/etc/vfio-handover/devices.conf (never through a symlink) and
- * parse it; -ENOENT when there is none. */
-int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n);
-/* Parse devices.conf back, functions in file order; -EBADMSG on garbage. */
-int persist_parse_devices_conf(const char *text, struct persist_fn **fns, size_t *n);
+ * parse it; -ENOENT when there is none, -EBADMSG (why says where) when it
+ * does not parse. */
+int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
+			 struct persist_problem *why);
+/* Parse devices.conf back, functions in file order: text[0..len) in, a
+ * list or -EBADMSG and the first bad line out (a NUL byte included); *fns
+ * and *n are left as they were on an error. */
+int persist_parse_devices_conf(const char *text, size_t len, struct persist_fn **fns, size_t *n,
+			       struct persist_problem *why);
+/* The check the plan makes before writing devices.conf: text parses back to
+ * exactly these functions.  -EBADMSG and why otherwise. */
+int persist_check_devices_conf(const char *text, const struct persist_fn *fns, size_t n,
+			       struct persist_problem *why);
 
 /* Write every file that applies to t, all or nothing: on a failure the
  * files already written are put back and the directories created removed.
@@ -80,16 +96,37 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
  * directories removed.  Nothing persisted: a no-op returning 0. */
 int persist_remove(const struct persist_target *t, char ***removed);
 void persist_free_list(char **list);
-/* After persist_write or persist_remove failed: the file it was at. */
+/* After persist_write or persist_remove failed: the file it was at, and
+ * for -EBADMSG the line of the user's text in the way and what is wrong
+ * there (line 0: the file as a whole, and what says what to do; what is
+ * "" for other errors). */
 const char *persist_last_path(void);
+const struct persist_problem *persist_last_problem(void);
 
-/* Insert (at the end) or replace (in place) the managed block of text. */
-int persist_set_block(const char *text, const char *body, char **out);
+/* The managed block, for any text: each function refuses with -EBADMSG
+ * (why: the line in the way) a text whose markers do not pair up or whose
+ * block would put a marker back when cut, and otherwise guarantees that
+ * the result holds exactly one block (persist_set_env: none when the
+ * value is already set outside it), that cutting it gives back what
+ * cutting text gives (text itself when it has no block), and that setting
+ * the same again changes nothing. */
+
+/* Insert (at the end) or replace (in place, keeping its "# was: " lines)
+ * the managed block of text; text NULL: there is no file, and the block
+ * notes that persist created it (unpersist deletes it again). */
+int persist_set_block(const char *text, const char *body, char **out, struct persist_problem *why);
 /* Set KEY=VALUE as a managed block in the env file text: it replaces the
  * last assignment of KEY in place (keeping it as "# was: LINE" for
- * persist_cut_block) or is appended.  *out is a copy of text when the
- * value is already set (case-insensitively, quoted or not). */
-int persist_set_env(const char *text, const char *key, const char *value, char **out);
+ * persist_cut_block) or is appended.  *out is the text without our block
+ * when the value is already set there (case-insensitively, quoted or not). */
+int persist_set_env(const char *text, const char *key, const char *value, char **out,
+		    struct persist_problem *why);
 /* Cut the managed block, restoring "# was: " lines and a missing final
- * newline; text without a block is copied.  -EBADMSG on unbalanced markers. */
-int persist_cut_block(const char *text, char **out);
+ * newline; text without a block is copied. */
+int persist_cut_block(const char *text, char **out, struct persist_problem *why);
+/* The check the plan makes before writing a file shared with the user:
+ * new holds exactly one block, cutting it gives back what cutting old
+ * gives, and its note that persist created the file is right (old NULL:
+ * there was no file).  -EBADMSG and why otherwise: a line of old in the
+ * way, or line 0 for a fault of new. */
+int persist_check_managed(const char *old, const char *new, struct persist_problem *why);

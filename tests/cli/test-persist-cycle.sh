@@ -76,5 +76,20 @@ check "subset: unpersist 01:00" vh "$t" "$r" unpersist 01:00
 snapshot "$r" > "$tmp/after"
 check "subset: byte-identical at the end" diff -u "$tmp/before" "$tmp/after"
 
+# a devices.conf that no longer parses: unpersist (no selector) still gives
+# the root back byte for byte, the directories persist created included
+t=$tmp/tree-malformed r=$tmp/root-malformed
+mkdir -p "$r"
+"$MKFIXTURE" rtx4000 "$t" >/dev/null && kernel_root rw-persist-user-content "$r" || exit 99
+snapshot "$r" > "$tmp/before"
+check "malformed: persist" vh "$t" "$r" persist --aleph 01:00
+sed -i 's/^0000:01:00.1 10de:22bc /0000:01:00.1 zzzz:22bc /' "$r/etc/vfio-handover/devices.conf"
+check "malformed: the line is broken" grep -q '^0000:01:00.1 zzzz:22bc ' "$r/etc/vfio-handover/devices.conf"
+check "malformed: persist refuses" sh -c "! VFIO_HANDOVER_NO_HWDB=1 '$VH_BIN' --sysfs '$t' --root '$r' persist 01:00 >/dev/null 2>&1"
+check "malformed: unpersist 01:00 refuses" sh -c "! VFIO_HANDOVER_NO_HWDB=1 '$VH_BIN' --sysfs '$t' --root '$r' unpersist 01:00 >/dev/null 2>&1"
+check "malformed: unpersist" vh "$t" "$r" unpersist
+snapshot "$r" > "$tmp/after"
+check "malformed: unpersist leaves the root byte-identical" diff -u "$tmp/before" "$tmp/after"
+
 echo "cycle: $pass passed, $fail failed"
 [ "$fail" = 0 ]

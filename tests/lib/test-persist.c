@@ -547,6 +547,11 @@ END_TEST
 
 /* ---- devices.conf parsed back ---- */
 
+static int parse(const char *text, struct persist_fn **fns, size_t *n, struct persist_problem *why)
+{
+	return persist_parse_devices_conf(text, strlen(text), fns, n, why);
+}
+
 static void assert_fn_eq(const struct persist_fn *a, const struct persist_fn *b)
 {
 	ck_assert_int_eq(pci_addr_cmp(&a->addr, &b->addr), 0);
@@ -575,7 +580,7 @@ START_TEST(parse_roundtrip)
 	ck_assert_ptr_nonnull(strstr(s, "slot=PCIe%20Slot%202%25 "));
 	ck_assert_ptr_nonnull(strstr(s, "slot=%2d "));
 	ck_assert_ptr_nonnull(strstr(s, "0000:01:00.0 10de:27b0 10de:16fa slot=- path=-\n"));
-	ck_assert_int_eq(persist_parse_devices_conf(s, &got, &ngot), 0);
+	ck_assert_int_eq(parse(s, &got, &ngot, NULL), 0);
 	ck_assert_uint_eq(ngot, n);
 	/* in file order, which is address order */
 	assert_fn_eq(&got[0], &f[2]);
@@ -586,48 +591,185 @@ START_TEST(parse_roundtrip)
 	free(got);
 	free(s);
 	/* hand edits: blank lines, comments, tabs, CRLF, upper-case hex */
-	ck_assert_int_eq(persist_parse_devices_conf("\n  # note\r\n0000:01:00.0\t10DE:27B0  10de:16fa slot=1 "
-						    "path=0000:00:01.0/0000:01:00.0\r\n\n", &got, &ngot), 0);
+	ck_assert_int_eq(parse("\n  # note\r\n0000:01:00.0\t10DE:27B0  10de:16fa slot=1 "
+			       "path=0000:00:01.0/0000:01:00.0\r\n\n", &got, &ngot, NULL), 0);
 	ck_assert_uint_eq(ngot, 1);
 	ck_assert_uint_eq(got[0].device, 0x27b0);
 	free(got);
-	ck_assert_int_eq(persist_parse_devices_conf("", &got, &ngot), 0);
+	ck_assert_int_eq(parse("", &got, &ngot, NULL), 0);
 	ck_assert_uint_eq(ngot, 0);
 	free(got);
 }
 END_TEST
 
-START_TEST(parse_garbage)
+#define GOOD0 "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.0\n"
+#define GOOD1 "0000:01:00.1 10de:22bc 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n"
+#define FIELDS "(a line is ADDRESS VENDOR:DEVICE SUBVENDOR:SUBDEVICE slot=SLOT path=PATH)"
+
+/* Each error: the first bad line, and what is wrong there. */
+START_TEST(parse_errors)
 {
-	static const char *const bad[] = {
-		"garbage\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- extra\n",
-		"0000:01:00.8 10de:27b0 10de:16fa slot=1 path=-\n",
-		"01:00.0 10de:27b0 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27b 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de27b00 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27bg 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa 1 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot= path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=%zz path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=%00 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 0000:01:00.0\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\n0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=1 path=-\nattach : vfio vfio_pci\n",
-		"0000:01:00.0 10de:27b0 10de:16fa slot=123456789012345678901234567890123 path=-\n",
+	static const struct {
+		const char *text;
+		size_t len;             /* 0: strlen(text) */
+		unsigned line;
+		const char *what;
+	} bad[] = {
+		{ "garbage\n", 0, 1, "the address 'garbage' is not DOMAIN:BUS:DEVICE.FUNCTION in hex "
+		  "(as 0000:01:00.0)" },
+		{ "01:00.0 10de:27b0 10de:16fa slot=1 path=-\n", 0, 1, "the address '01:00.0' is not "
+		  "DOMAIN:BUS:DEVICE.FUNCTION in hex (as 0000:01:00.0)" },
+		{ "# c\n\n0000:01:00.8 10de:27b0 10de:16fa slot=1 path=-\n", 0, 3,
+		  "the address '0000:01:00.8' has function 8: a function is 0 to 7" },
+		{ "0000:01:20.0 10de:27b0 10de:16fa slot=1 path=-\n", 0, 1,
+		  "the address '0000:01:20.0' has device 20: a device is 00 to 1f" },
+		{ GOOD0 "0000:01:00.1 zzzz:0001 10de:16fa slot=1 path=-\n", 0, 2,
+		  "the vendor:device ids 'zzzz:0001' are not four hex digits each" },
+		{ "0000:01:00.0 10de:27b 10de:16fa slot=1 path=-\n", 0, 1,
+		  "the vendor:device ids '10de:27b' are not four hex digits each" },
+		{ "0000:01:00.0 10de:27b0 10de16fa0 slot=1 path=-\n", 0, 1,
+		  "the subsystem ids '10de16fa0' are not four hex digits each" },
+		{ "0000:01:00.0\n", 0, 1, "the field VENDOR:DEVICE is missing " FIELDS },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1\n", 0, 1, "the field path=PATH is missing " FIELDS },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- extra\n", 0, 1,
+		  "an extra field 'extra' after path=PATH " FIELDS },
+		{ "0000:01:00.0 10de:27b0 10de:16fa 1 path=-\n", 0, 1, "the field '1' is not slot=SLOT" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot= path=-\n", 0, 1,
+		  "the slot is empty: slot=- means none" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=%zz path=-\n", 0, 1,
+		  "the slot '%zz' has a bad escape: '%' takes two hex digits, not 00" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=a%00 path=-\n", 0, 1,
+		  "the slot 'a%00' has a bad escape: '%' takes two hex digits, not 00" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=a%2 path=-\n", 0, 1,
+		  "the slot 'a%2' has a bad escape: '%' takes two hex digits, not 00" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=123456789012345678901234567890123 path=-\n", 0, 1,
+		  "the slot '123456789012345678901234567890123' is longer than 31 bytes" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 0000:01:00.0\n", 0, 1,
+		  "the field '0000:01:00.0' is not path=PATH" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=\n", 0, 1,
+		  "the path is empty: path=- means unknown" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/\n", 0, 1,
+		  "the path '0000:00:01.0/' is not PCI addresses joined by '/'" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n", 0, 1,
+		  "the path '0000:00:01.0/0000:01:00.1' does not end at 0000:01:00.0 itself" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:00:01.0/0000:00:01.0/"
+		  "0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/"
+		  "0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/"
+		  "0000:00:01.0/0000:00:01.0/0000:01:00.0\n", 0, 1,
+		  "the path '0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/0000:00:01.0/00...' "
+		  "is longer than 255 bytes" },
+		{ GOOD0 GOOD1 "# again\n" GOOD0, 0, 4, "0000:01:00.0 is listed twice (line 1)" },
+		{ GOOD0 "0000:01:00.1 10de\0:22bc 10de:16fa slot=1 path=-\n", sizeof(GOOD0) + 45, 2,
+		  "a NUL byte: devices.conf is text" },
+		{ GOOD0 "\0", sizeof(GOOD0), 2, "a NUL byte: devices.conf is text" },
+		{ "0000:01:00.0\r10de:27b0 10de:16fa slot=1 path=-\r\n", 0, 1,
+		  "the address '0000:01:00.0\\r10de:27b0' is not DOMAIN:BUS:DEVICE.FUNCTION in hex "
+		  "(as 0000:01:00.0)" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=\x01\xff path=-\n", 0, 1,
+		  "the slot '\\x01\\xff' is not printable ASCII: write each other byte as %XX" },
+		{ GOOD0 "attach : vfio vfio_pci\n", 0, 2, "the address 'attach' is not "
+		  "DOMAIN:BUS:DEVICE.FUNCTION in hex (as 0000:01:00.0)" },
 	};
 	struct persist_fn *got = NULL;
 	size_t n = 99;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(persist_parse_devices_conf(bad[i], &got, &n) == -EBADMSG, "accepted: %s", bad[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct persist_problem why = { .line = 99 };
+		size_t len = bad[i].len ? bad[i].len : strlen(bad[i].text);
+
+		ck_assert_msg(persist_parse_devices_conf(bad[i].text, len, &got, &n, &why) == -EBADMSG,
+			      "accepted: %s", bad[i].text);
+		ck_assert_msg(why.line == bad[i].line, "%s: line %u, not %u", bad[i].text, why.line, bad[i].line);
+		ck_assert_str_eq(why.what, bad[i].what);
+		/* and without a problem to fill */
+		ck_assert_int_eq(persist_parse_devices_conf(bad[i].text, len, &got, &n, NULL), -EBADMSG);
+	}
 	/* outputs untouched on failure */
 	ck_assert_uint_eq(n, 99);
 	ck_assert_ptr_null(got);
+}
+END_TEST
+
+/* A line too long for devices.conf, comment or not, and CRLF endings. */
+START_TEST(parse_long_lines_and_crlf)
+{
+	struct persist_problem why;
+	struct persist_fn f[2], *got, *crgot;
+	size_t n = one_gpu(f), ngot, ncr;
+	char *text = NULL, *s, *cr;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	fputs(GOOD0 "# ", m);
+	for (int i = 0; i < 1100; i++)
+		fputc('x', m);
+	fputs("\n", m);
+	fclose(m);
+	ck_assert_int_eq(parse(text, &got, &ngot, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 2);
+	ck_assert_str_eq(why.what, "the line is longer than 1024 bytes");
+	/* one byte over the limit, then up to it */
+	text[strlen(GOOD0) + 1025] = '\n';
+	text[strlen(GOOD0) + 1026] = '\0';
+	ck_assert_int_eq(parse(text, &got, &ngot, &why), -EBADMSG);
+	text[strlen(GOOD0) + 1024] = '\n';
+	text[strlen(GOOD0) + 1025] = '\0';
+	ck_assert_int_eq(parse(text, &got, &ngot, &why), 0);
+	ck_assert_uint_eq(ngot, 1);
+	free(got);
+	free(text);
+	/* a file edited on Windows: the same list, and lines counted alike */
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	cr = malloc(2 * strlen(s) + 1);
+	{
+		char *o = cr;
+
+		for (const char *p = s; *p; p++) {
+			if (*p == '\n')
+				*o++ = '\r';
+			*o++ = *p;
+		}
+		*o = '\0';
+	}
+	ck_assert_int_eq(parse(s, &got, &ngot, NULL), 0);
+	ck_assert_int_eq(parse(cr, &crgot, &ncr, NULL), 0);
+	ck_assert_uint_eq(ncr, ngot);
+	for (size_t i = 0; i < ngot; i++)
+		assert_fn_eq(&crgot[i], &got[i]);
+	free(got);
+	free(crgot);
+	free(s);
+	free(cr);
+	ck_assert_int_eq(parse("# c\r\n" GOOD0 "0000:01:00.9 10de:22bc 10de:16fa slot=1 path=-\r\n", &got,
+			       &ngot, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 3);
+	ck_assert_str_eq(why.what, "the address '0000:01:00.9' has function 9: a function is 0 to 7");
+}
+END_TEST
+
+/* persist_check_devices_conf: the text says exactly these functions. */
+START_TEST(check_devices_conf)
+{
+	struct persist_problem why;
+	struct persist_fn f[4];
+	size_t n = twin_gpus(f);
+	char *s;
+
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n, &why), 0);
+	/* one function fewer, or one that differs */
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n - 1, &why), -EBADMSG);
+	ck_assert_str_eq(why.what, "it lists 4 functions, not 3");
+	f[1].phys_slot[0] = '\0';
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 18);
+	ck_assert_str_eq(why.what, "0000:02:00.0 does not read back as it was rendered");
+	ck_assert_int_eq(persist_check_devices_conf("garbage\n", f, n, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 1);
+	free(s);
+	/* a function no address can name: not rendered at all */
+	f[0].addr.dev = 0x28;
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), -EINVAL);
 }
 END_TEST
 
@@ -640,12 +782,12 @@ static void assert_block_roundtrip(const char *text, const char *body, const cha
 {
 	char *set, *again, *cut;
 
-	ck_assert_int_eq(persist_set_block(text, body, &set), 0);
+	ck_assert_int_eq(persist_set_block(text, body, &set, NULL), 0);
 	if (want)
 		ck_assert_str_eq(set, want);
-	ck_assert_int_eq(persist_set_block(set, body, &again), 0);
+	ck_assert_int_eq(persist_set_block(set, body, &again, NULL), 0);
 	ck_assert_str_eq(again, set);
-	ck_assert_int_eq(persist_cut_block(set, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
 	ck_assert_str_eq(cut, text);
 	free(set);
 	free(again);
@@ -664,27 +806,27 @@ START_TEST(block_set_and_cut)
 	assert_block_roundtrip("\n\n", "", NULL);
 	assert_block_roundtrip("a\r\nb", "vfio\n", NULL);
 	/* replaced in place, text around it unchanged */
-	ck_assert_int_eq(persist_set_block("a\n", "old\n", &s), 0);
+	ck_assert_int_eq(persist_set_block("a\n", "old\n", &s, NULL), 0);
 	t2 = NULL;
 	ck_assert_int_eq(asprintf(&t2, "%sz\n", s), (int)strlen(s) + 2);
 	free(s);
-	ck_assert_int_eq(persist_set_block(t2, "new\nlines\n", &s), 0);
+	ck_assert_int_eq(persist_set_block(t2, "new\nlines\n", &s, NULL), 0);
 	ck_assert_str_eq(s, "a\n" BEGIN_LINE "\nnew\nlines\n# END vfio-handover\nz\n");
-	ck_assert_int_eq(persist_cut_block(s, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(s, &cut, NULL), 0);
 	ck_assert_str_eq(cut, "a\nz\n");
 	free(cut);
 	free(s);
 	free(t2);
 	/* the user wrote after a block that had to add a newline: it stays */
-	ck_assert_int_eq(persist_set_block("a", "vfio\n", &s), 0);
+	ck_assert_int_eq(persist_set_block("a", "vfio\n", &s, NULL), 0);
 	ck_assert_int_eq(asprintf(&t2, "%sb\n", s), (int)strlen(s) + 2);
-	ck_assert_int_eq(persist_cut_block(t2, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(t2, &cut, NULL), 0);
 	ck_assert_str_eq(cut, "a\nb\n");
 	free(cut);
 	free(t2);
 	free(s);
 	/* no block: a copy */
-	ck_assert_int_eq(persist_cut_block("x\ny", &cut), 0);
+	ck_assert_int_eq(persist_cut_block("x\ny", &cut, NULL), 0);
 	ck_assert_str_eq(cut, "x\ny");
 	free(cut);
 }
@@ -702,16 +844,16 @@ START_TEST(block_refusals)
 	char *s = NULL;
 
 	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
-		ck_assert_int_eq(persist_cut_block(broken[i], &s), -EBADMSG);
-		ck_assert_int_eq(persist_set_block(broken[i], "vfio\n", &s), -EBADMSG);
+		ck_assert_int_eq(persist_cut_block(broken[i], &s, NULL), -EBADMSG);
+		ck_assert_int_eq(persist_set_block(broken[i], "vfio\n", &s, NULL), -EBADMSG);
 	}
 	/* a body is whole lines, and no marker */
-	ck_assert_int_eq(persist_set_block("", "vfio", &s), -EINVAL);
-	ck_assert_int_eq(persist_set_block("", "# END vfio-handover\n", &s), -EINVAL);
-	ck_assert_int_eq(persist_set_block("", "# was: x\n", &s), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "vfio", &s, NULL), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "# END vfio-handover\n", &s, NULL), -EINVAL);
+	ck_assert_int_eq(persist_set_block("", "# was: x\n", &s, NULL), -EINVAL);
 	ck_assert_ptr_null(s);
 	/* lines that only look alike are the user's */
-	ck_assert_int_eq(persist_cut_block("# BEGIN vfio-handoverish\n# END vfio-handover.\n", &s), 0);
+	ck_assert_int_eq(persist_cut_block("# BEGIN vfio-handoverish\n# END vfio-handover.\n", &s, NULL), 0);
 	ck_assert_str_eq(s, "# BEGIN vfio-handoverish\n# END vfio-handover.\n");
 	free(s);
 }
@@ -721,12 +863,12 @@ static void assert_env(const char *text, const char *want)
 {
 	char *set, *again, *cut;
 
-	ck_assert_int_eq(persist_set_env(text, GPU_KEY, "True", &set), 0);
+	ck_assert_int_eq(persist_set_env(text, GPU_KEY, "True", &set, NULL), 0);
 	if (want)
 		ck_assert_str_eq(set, want);
-	ck_assert_int_eq(persist_set_env(set, GPU_KEY, "True", &again), 0);
+	ck_assert_int_eq(persist_set_env(set, GPU_KEY, "True", &again, NULL), 0);
 	ck_assert_str_eq(again, set);
-	ck_assert_int_eq(persist_cut_block(set, &cut), 0);
+	ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
 	ck_assert_str_eq(cut, text);
 	free(set);
 	free(again);
@@ -753,13 +895,207 @@ START_TEST(env_set_and_cut)
 	assert_env("# " GPU_KEY "=False\n" GPU_KEY "_X=False\n", "# " GPU_KEY "=False\n" GPU_KEY "_X=False\n"
 		   BEGIN_LINE "\n" GPU_KEY "=True\n# END vfio-handover\n");
 	/* already on: nothing to do */
-	ck_assert_int_eq(persist_set_env("A=1\n" GPU_KEY "='true'\n", GPU_KEY, "True", &s), 0);
+	ck_assert_int_eq(persist_set_env("A=1\n" GPU_KEY "='true'\n", GPU_KEY, "True", &s, NULL), 0);
 	ck_assert_str_eq(s, "A=1\n" GPU_KEY "='true'\n");
 	free(s);
 	s = NULL;
-	ck_assert_int_eq(persist_set_env("", "BAD KEY", "True", &s), -EINVAL);
-	ck_assert_int_eq(persist_set_env("", GPU_KEY, "True\nX=1", &s), -EINVAL);
+	ck_assert_int_eq(persist_set_env("", "BAD KEY", "True", &s, NULL), -EINVAL);
+	ck_assert_int_eq(persist_set_env("", GPU_KEY, "True\nX=1", &s, NULL), -EINVAL);
 	ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* Marker lines in text, as unpersist reads them: "# BEGIN vfio-handover"
+ * then ':', '(', a space or the line's end; "# END vfio-handover" then
+ * only spaces. */
+static size_t count_markers(const char *text, const char *marker, bool begin)
+{
+	size_t n = 0, k = strlen(marker);
+
+	for (const char *p = text; (p = strstr(p, marker)); p++) {
+		const char *rest = p + k;
+
+		if (p != text && p[-1] != '\n')
+			continue;
+		if (begin ? strchr(":( \r\n", *rest) != NULL : strspn(rest, " \t\r\v\f") == strcspn(rest, "\n"))
+			n++;
+	}
+	return n;
+}
+
+/* A result of set: exactly one block of ours. */
+static void assert_one_block(const char *text)
+{
+	ck_assert_msg(count_markers(text, "# BEGIN vfio-handover", true) == 1, "BEGIN lines in:\n%s", text);
+	ck_assert_msg(count_markers(text, "# END vfio-handover", false) == 1, "END lines in:\n%s", text);
+}
+
+/* Texts of the user's with no block of ours, the awkward ones. */
+static char *awkward_text(size_t i)
+{
+	static const char *const fixed[] = {
+		"", "\n", "\n\n", "a", "a\n", "a\r\n", "a\r\nb", "a\r", "\r\n\r\n", "\t \n",
+		"# only\n# comments\n", "# only comments, no final newline",
+		"# was: x\n", "# was: # BEGIN vfio-handover\n", "# was: # END vfio-handover",
+		"# BEGIN vfio-handoverish\n# END vfio-handover.\n",
+		"#BEGIN vfio-handover\n # END vfio-handover\n",
+		GPU_KEY "=False", GPU_KEY "=False\n", GPU_KEY "=True\n", "  export " GPU_KEY " = 'no' \r\n",
+		GPU_KEY "=False\nA=1\n" GPU_KEY "=0\n", GPU_KEY "=False # END vfio-handover\n",
+		GPU_KEY "=\"# BEGIN vfio-handover\"\n", "X=\"# END vfio-handover\"\n# was: " GPU_KEY "=1\n",
+	};
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	char *s;
+
+	if (i < nfixed)
+		return strdup(fixed[i]);
+	if (i - nfixed >= 2)
+		return NULL;
+	/* a very long line, with and without its newline */
+	s = malloc(200002);
+	memset(s, 'x', 200000);
+	s[200000] = i - nfixed ? '\n' : '\0';
+	s[200001] = '\0';
+	return s;
+}
+
+/* For any text T with no block: cut(set(T)) == T and set(set(T)) == set(T). */
+START_TEST(block_inverse_properties)
+{
+	static const char *const bodies[] = { "vfio\n", "", "a\n# b\n\n" };
+	static const char *const values[] = { "True", "# END vfio-handover", "" };
+	char *t, *set, *again, *cut;
+
+	for (size_t i = 0; (t = awkward_text(i)); i++) {
+		for (size_t k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++) {
+			ck_assert_msg(persist_set_block(t, bodies[k], &set, NULL) == 0, "text %zu", i);
+			assert_one_block(set);
+			ck_assert_int_eq(persist_check_managed(t, set, NULL), 0);
+			ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
+			ck_assert_msg(!strcmp(cut, t), "text %zu: cut gave back:\n%s", i, cut);
+			ck_assert_int_eq(persist_set_block(set, bodies[k], &again, NULL), 0);
+			ck_assert_msg(!strcmp(again, set), "text %zu: set twice:\n%s", i, again);
+			free(set);
+			free(again);
+			free(cut);
+		}
+		for (size_t k = 0; k < sizeof(values) / sizeof(values[0]); k++) {
+			ck_assert_msg(persist_set_env(t, GPU_KEY, values[k], &set, NULL) == 0, "text %zu", i);
+			ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
+			ck_assert_msg(!strcmp(cut, t), "text %zu: cut gave back:\n%s", i, cut);
+			ck_assert_int_eq(persist_set_env(set, GPU_KEY, values[k], &again, NULL), 0);
+			ck_assert_msg(!strcmp(again, set), "text %zu: set twice:\n%s", i, again);
+			if (strcmp(set, t)) {
+				assert_one_block(set);
+				ck_assert_int_eq(persist_check_managed(t, set, NULL), 0);
+			}
+			free(set);
+			free(again);
+			free(cut);
+		}
+		free(t);
+	}
+}
+END_TEST
+
+/* A hand-edited block, or a marker line of the user's: set and cut refuse,
+ * naming the line in the way, rather than give a text with two blocks or
+ * one unpersist would cut back to a marker. */
+static const struct {
+	const char *text;
+	unsigned line;
+	const char *what;
+} hand_edited[] = {
+	/* the issue's: a "# was: " line that puts a marker back */
+	{ "A=1\n" BEGIN_LINE "\n# was: # BEGIN vfio-handover\n# was: " GPU_KEY "=False\n" GPU_KEY
+	  "=True\n# END vfio-handover\nB=2\n", 3, "'# was: # BEGIN vfio-handover' inside the vfio-handover "
+	  "block would put a marker line back when the block is removed" },
+	{ BEGIN_LINE "\n# was: # END vfio-handover \n" GPU_KEY "=True\n# END vfio-handover\n", 2,
+	  "'# was: # END vfio-handover ' inside the vfio-handover block would put a marker line back when "
+	  "the block is removed" },
+	{ "# BEGIN vfio-handover\n" GPU_KEY "=False\n", 1, "'# BEGIN vfio-handover' begins a "
+	  "vfio-handover block that no '# END vfio-handover' line ends" },
+	{ GPU_KEY "=False\n# END vfio-handover\r\n", 2, "'# END vfio-handover' ends a vfio-handover block "
+	  "that no '# BEGIN vfio-handover' line begins" },
+	{ "# END vfio-handover", 1, "'# END vfio-handover' ends a vfio-handover block that no "
+	  "'# BEGIN vfio-handover' line begins" },
+	{ "# BEGIN vfio-handover: mine\nA=1\n# END vfio-handover\n" BEGIN_LINE "\nvfio\n# END vfio-handover\n",
+	  4, "'" BEGIN_LINE "' begins a second vfio-handover block (the first is lines 1 to 3)" },
+	{ BEGIN_LINE "\nvfio\n# BEGIN vfio-handover (copy)\n# END vfio-handover\n", 3,
+	  "'# BEGIN vfio-handover (copy)' inside the vfio-handover block begun on line 1" },
+	{ BEGIN_LINE "\nvfio\n# END vfio-handover\nloop\n# END vfio-handover\n", 5, "'# END vfio-handover' "
+	  "ends a vfio-handover block that no '# BEGIN vfio-handover' line begins" },
+};
+
+START_TEST(block_hand_edited_refused)
+{
+	char *s = NULL;
+
+	for (size_t i = 0; i < sizeof(hand_edited) / sizeof(hand_edited[0]); i++) {
+		const char *t = hand_edited[i].text;
+		struct persist_problem why[4];
+
+		ck_assert_msg(persist_set_env(t, GPU_KEY, "True", &s, &why[0]) == -EBADMSG, "text %zu gave:\n%s",
+			      i, s);
+		ck_assert_msg(persist_set_block(t, "vfio\n", &s, &why[1]) == -EBADMSG, "text %zu gave:\n%s",
+			      i, s);
+		ck_assert_msg(persist_cut_block(t, &s, &why[2]) == -EBADMSG, "text %zu gave:\n%s", i, s);
+		ck_assert_int_eq(persist_check_managed(t, "", &why[3]), -EBADMSG);
+		for (size_t k = 0; k < 4; k++) {
+			ck_assert_msg(why[k].line == hand_edited[i].line, "text %zu: line %u", i, why[k].line);
+			ck_assert_str_eq(why[k].what, hand_edited[i].what);
+		}
+		ck_assert_int_eq(persist_cut_block(t, &s, NULL), -EBADMSG);
+		ck_assert_ptr_null(s);
+	}
+}
+END_TEST
+
+/* What the plan checks before writing a file shared with the user. */
+START_TEST(check_managed)
+{
+	struct persist_problem why;
+	char *set;
+
+	ck_assert_int_eq(persist_set_block("a\n", "vfio\n", &set, NULL), 0);
+	ck_assert_int_eq(persist_check_managed("a\n", set, &why), 0);
+	ck_assert_int_eq(persist_check_managed("b\n", set, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 0);
+	ck_assert_str_eq(why.what, "removing the vfio-handover block would not give the file back as it was");
+	ck_assert_int_eq(persist_check_managed(set, set, &why), 0);
+	free(set);
+	ck_assert_int_eq(persist_check_managed("a\n", "a\n", &why), -EBADMSG);
+	ck_assert_str_eq(why.what, "the new text would not hold exactly one vfio-handover block");
+	ck_assert_int_eq(persist_check_managed("a\n", "a\n" BEGIN_LINE "\n# END vfio-handover\n"
+					       BEGIN_LINE "\n# END vfio-handover\n", &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 0);
+	ck_assert_str_eq(why.what, "the new text would not hold exactly one vfio-handover block");
+	/* no file before: the block alone, noting that persist created the
+	 * file, which unpersist then removes; an empty file stays */
+	ck_assert_int_eq(persist_set_block(NULL, "vfio\n", &set, NULL), 0);
+	ck_assert_int_eq(persist_check_managed(NULL, set, &why), 0);
+	ck_assert_int_eq(persist_check_managed("", set, &why), -EBADMSG);
+	ck_assert_str_eq(why.what, "the vfio-handover block would not say whether persist created the file");
+	free(set);
+	ck_assert_int_eq(persist_set_block("", "vfio\n", &set, NULL), 0);
+	ck_assert_int_eq(persist_check_managed("", set, &why), 0);
+	ck_assert_int_eq(persist_check_managed(NULL, set, &why), -EBADMSG);
+	free(set);
+}
+END_TEST
+
+/* A block replaced in place keeps the lines it was put back with. */
+START_TEST(block_keeps_was_lines)
+{
+	static const char text[] = "a\n" BEGIN_LINE "\n# was: raid1\nold\n# END vfio-handover\nz\n";
+	char *set, *cut;
+
+	ck_assert_int_eq(persist_set_block(text, "new\n", &set, NULL), 0);
+	ck_assert_str_eq(set, "a\n" BEGIN_LINE "\n# was: raid1\nnew\n# END vfio-handover\nz\n");
+	ck_assert_int_eq(persist_cut_block(set, &cut, NULL), 0);
+	ck_assert_str_eq(cut, "a\nraid1\nz\n");
+	ck_assert_int_eq(persist_check_managed(text, set, NULL), 0);
+	free(cut);
+	free(set);
 }
 END_TEST
 
@@ -837,7 +1173,7 @@ START_TEST(fresh_root_initramfs_tools)
 			 "# created directory: /etc/modprobe.d\n"
 			 "# created directory: /etc/modules-load.d\n"
 			 "# created directory: /etc/vfio-handover\n");
-	ck_assert_int_eq(persist_parse_devices_conf(s, &got, &n), 0);
+	ck_assert_int_eq(parse(s, &got, &n, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	assert_fn_eq(&got[0], &f[0]);
 	assert_fn_eq(&got[1], &f[1]);
@@ -1009,6 +1345,140 @@ START_TEST(directories_kept)
 	ck_assert_str_eq(s, "d 0755 /etc\nd 0755 /etc/modprobe.d\nd 0755 /etc/modules-load.d\n"
 			 "f 0644 /etc/modules-load.d/user.conf [loop\n]\n");
 	free(s);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* A shared file with a hand-edited block or a marker of the user's: persist
+ * and unpersist refuse before writing anything, naming the line. */
+START_TEST(hand_edited_files_refused)
+{
+	static const struct {
+		const char *rel, *text;
+		unsigned line;
+	} files[] = {
+		{ PERSIST_SUPERVISOR_ENV, "A=1\n" BEGIN_LINE "\n# was: # BEGIN vfio-handover\n# was: " GPU_KEY
+		  "=False\n" GPU_KEY "=True\n# END vfio-handover\nB=2\n", 3 },
+		{ PERSIST_SUPERVISOR_ENV, "A=1\n# BEGIN vfio-handover: mine\n" GPU_KEY "=False\n", 2 },
+		{ PERSIST_INITRAMFS_MODULES, "# modules\nloop\n# END vfio-handover\n", 3 },
+		{ PERSIST_INITRAMFS_MODULES, "# BEGIN vfio-handover\nloop\n", 1 },
+		{ PERSIST_INITRAMFS_MODULES, "loop\n" BEGIN_LINE "\nvfio\n# was: # END vfio-handover\n"
+		  "# END vfio-handover\n", 4 },
+		{ PERSIST_INITRAMFS_MODULES, BEGIN_LINE "\nvfio\n# END vfio-handover\n# BEGIN vfio-handover\n"
+		  "# END vfio-handover\n", 4 },
+	};
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *root = mkroot(), *before, *after, path[4096], **list = (char **)&list;
+		struct persist_target t = target(root);
+		const struct persist_problem *why;
+
+		t.aleph = true;
+		put(root, files[i].rel, files[i].text);
+		snprintf(path, sizeof(path), "%s%s", root, files[i].rel);
+		before = snapshot(root);
+		ck_assert_msg(persist_write(&t, f, n, &list) == -EBADMSG, "file %zu written", i);
+		ck_assert_ptr_null(list);
+		ck_assert_str_eq(persist_last_path(), path);
+		why = persist_last_problem();
+		ck_assert_msg(why->line == files[i].line, "file %zu: line %u", i, why->line);
+		ck_assert(why->what[0]);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		ck_assert_int_eq(persist_remove(&t, NULL), -EBADMSG);
+		ck_assert_str_eq(persist_last_path(), path);
+		ck_assert_uint_eq(persist_last_problem()->line, files[i].line);
+		after = snapshot(root);
+		ck_assert_str_eq(after, before);
+		free(after);
+		/* a good run after clears the problem */
+		put(root, files[i].rel, "loop\n");
+		ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+		ck_assert_str_eq(persist_last_problem()->what, "");
+		ck_assert_int_eq(persist_remove(&t, NULL), 0);
+		free(before);
+		rm_rf(root);
+		free(root);
+	}
+}
+END_TEST
+
+/* A shared file that is not text: refused, saying so, nothing written. */
+START_TEST(shared_file_not_text)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *root = mkroot(), *before, *after, path[4096];
+	struct persist_target t = target(root);
+	FILE *fp;
+
+	put(root, PERSIST_INITRAMFS_MODULES, "");
+	snprintf(path, sizeof(path), "%s%s", root, PERSIST_INITRAMFS_MODULES);
+	fp = fopen(path, "w");
+	ck_assert_int_eq(fwrite("loop\n\0\n", 1, 7, fp), 7);
+	ck_assert_int_eq(fclose(fp), 0);
+	before = snapshot(root);
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), -EBADMSG);
+	ck_assert_str_eq(persist_last_path(), path);
+	ck_assert_uint_eq(persist_last_problem()->line, 0);
+	ck_assert_str_eq(persist_last_problem()->what, "it holds a NUL byte: it is not text vfio-handover "
+			 "can edit; remove the NUL bytes");
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	free(after);
+	free(before);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* unpersist needs no parsed list: a devices.conf that no longer parses is
+ * removed all the same, with the directories its lines name. */
+START_TEST(remove_malformed_devices_conf)
+{
+	struct persist_fn f[2], *got = NULL;
+	size_t n = one_gpu(f), ngot = 99;
+	char *root = mkroot(), *before, *after, *s, *p;
+	struct persist_target t = target(root);
+	struct persist_problem why;
+
+	put(root, PERSIST_INITRAMFS_MODULES, "loop\n");
+	before = snapshot(root);
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	s = get(root, PERSIST_DEVICES_CONF);
+	p = strstr(s, "10de:22bc");
+	memcpy(p, "zzzz", 4);
+	put(root, PERSIST_DEVICES_CONF, s);
+	free(s);
+	ck_assert_int_eq(persist_read_devices(root, &got, &ngot, &why), -EBADMSG);
+	ck_assert_ptr_null(got);
+	ck_assert_uint_eq(why.line, 17);
+	ck_assert_str_eq(why.what, "the vendor:device ids 'zzzz:22bc' are not four hex digits each");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	free(after);
+	/* a NUL byte: not text, before any line is parsed */
+	put(root, PERSIST_DEVICES_CONF, "");
+	snprintf(why.what, sizeof(why.what), "x");
+	{
+		char path[4096];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s%s", root, PERSIST_DEVICES_CONF);
+		fp = fopen(path, "w");
+		ck_assert_int_eq(fwrite(GOOD0 "\0\n", 1, sizeof(GOOD0) + 1, fp), sizeof(GOOD0) + 1);
+		ck_assert_int_eq(fclose(fp), 0);
+	}
+	ck_assert_int_eq(persist_read_devices(root, &got, &ngot, &why), -EBADMSG);
+	ck_assert_uint_eq(why.line, 0);
+	ck_assert_str_eq(why.what, "it holds a NUL byte: it is not the text persist wrote; remove the NUL bytes");
+	ck_assert_ptr_null(got);
+	free(before);
 	rm_rf(root);
 	free(root);
 }
@@ -1374,16 +1844,25 @@ static Suite *suite(void)
 	tcase_add_test(render, render_softdeps);
 	tcase_add_test(render, render_bad_functions);
 	tcase_add_test(render, parse_roundtrip);
-	tcase_add_test(render, parse_garbage);
+	tcase_add_test(render, parse_errors);
+	tcase_add_test(render, parse_long_lines_and_crlf);
+	tcase_add_test(render, check_devices_conf);
 	tcase_add_test(blocks, block_set_and_cut);
 	tcase_add_test(blocks, block_refusals);
 	tcase_add_test(blocks, env_set_and_cut);
+	tcase_add_test(blocks, block_inverse_properties);
+	tcase_add_test(blocks, block_hand_edited_refused);
+	tcase_add_test(blocks, check_managed);
+	tcase_add_test(blocks, block_keeps_was_lines);
 	tcase_set_timeout(files, 60);
 	tcase_add_test(files, fresh_root_initramfs_tools);
 	tcase_add_test(files, fresh_root_dracut);
 	tcase_add_test(files, user_content_roundtrip);
 	tcase_add_test(files, supervisor_env_in_place);
 	tcase_add_test(files, directories_kept);
+	tcase_add_test(files, hand_edited_files_refused);
+	tcase_add_test(files, remove_malformed_devices_conf);
+	tcase_add_test(files, shared_file_not_text);
 	tcase_add_test(files, initramfs_tool_changed);
 	tcase_add_test(files, nothing_to_remove);
 	tcase_add_test(files, user_file_at_owned_path);
