@@ -197,36 +197,32 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
 	return err;
 }
 
-/* Undo this run's entries from the last touched back to the first. */
-static enum engine_outcome undo(struct engine *e, size_t first_new)
+/* Give back every function of the selection that the journal holds, from
+ * the last to the first: what this run wrote, and what a run killed
+ * before it left there (its entries may say less than it did: the step is
+ * saved after each write).  Each function is read back whatever its step;
+ * its entry goes once it is as it was, the others stay for rollback. */
+static enum engine_outcome undo(struct engine *e, const struct pci_addr *fns, size_t n)
 {
 	bool ok = true;
 
-	for (size_t i = e->journal->n; i-- > first_new;) {
-		struct journal_entry *je = &e->journal->e[i];
+	for (size_t i = n; i-- > 0;) {
+		struct journal_entry *je = journal_find(e->journal, &fns[i]);
 
-		if (je->step == STEP_RECORDED && !sysfs_dev_exists(e->sfs, &je->addr)) {
-			note_fault(e, &je->addr, -ENODEV, "find the device: it is gone");
-			ok = false;               /* untouched, but not there to give back */
-		} else if (je->step == STEP_RECORDED ||
-			   restore_one(e, &je->addr, je->driver, je->override) == 0) {
-			je->step = STEP_RECORDED; /* back as it was */
-		} else {
+		if (!je)
+			continue;       /* never journaled: nothing was written to it */
+		if (restore_one(e, &je->addr, je->driver, je->override) == 0)
+			journal_remove(e->journal, &fns[i]);
+		else
 			ok = false;
-		}
 	}
-	if (!ok) {
-		save(e, &e->journal->e[first_new].addr);
-		return ENGINE_UNRESTORED;
-	}
-	while (e->journal->n > first_new)
-		journal_remove(e->journal, &e->journal->e[e->journal->n - 1].addr);
-	return save(e, &e->fault.fn) ? ENGINE_UNRESTORED : ENGINE_FAILED;
+	if (save(e, &e->fault.fn))
+		ok = false;
+	return ok ? ENGINE_FAILED : ENGINE_UNRESTORED;
 }
 
 enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n)
 {
-	size_t first_new = e->journal->n;
 	struct pci_func f;
 	int err = 0;
 
@@ -253,7 +249,7 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 		return ENGINE_DONE;
 	if (!e->fault.err)
 		note_fault(e, &fns[0], err, "prepare the hand-over");
-	return e->dry_run ? ENGINE_FAILED : undo(e, first_new);
+	return e->dry_run ? ENGINE_FAILED : undo(e, fns, n);
 }
 
 /* A function the journal does not know: clear the override, off vfio-pci,

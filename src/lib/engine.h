@@ -32,7 +32,9 @@ struct engine {
 };
 
 /* Hand the functions over to vfio-pci.  Functions already on vfio-pci are
- * left alone.  On failure everything done is undone in reverse. */
+ * left alone.  On failure every function of fns that the journal holds
+ * (this run's, and any a killed run left) is given back in reverse and
+ * read back: ENGINE_FAILED only when each one is as the journal recorded. */
 enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n);
 
 /* Give the functions back: to the driver and driver_override the journal
