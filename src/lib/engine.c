@@ -105,6 +105,30 @@ static int load_now(struct engine *e, const struct pci_addr *a, struct pci_func 
 	return err;
 }
 
+/* A driver_override that could not be read is unknown, never "unset":
+ * nothing may be written to the function, nor may it pass as restored. */
+static int override_known(struct engine *e, const struct pci_func *f)
+{
+	if (!(f->bad & PCI_BAD_OVERRIDE))
+		return 0;
+	if (f->blocked) {           /* a blocked unbind holds the device's lock */
+		note_fault(e, &f->addr, -ETIMEDOUT, "read its driver_override: the device is "
+			   "locked by an unbind that has not returned; wait for it to finish "
+			   "(stop what holds the device), then run vfio-handover rollback");
+		return -ETIMEDOUT;
+	}
+	note_fault(e, &f->addr, -EIO, "read its driver_override");
+	return -EIO;
+}
+
+/* The function as it is now, its driver_override known. */
+static int load_known(struct engine *e, const struct pci_addr *a, struct pci_func *now)
+{
+	int err = load_now(e, a, now);
+
+	return err ? err : override_known(e, now);
+}
+
 static int save(struct engine *e, const struct pci_addr *a)
 {
 	int err;
@@ -175,7 +199,7 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
 {
 	char ab[PCI_ADDR_LEN];
 	struct pci_func now;
-	int err = load_now(e, a, &now);
+	int err = load_known(e, a, &now);
 
 	if (err)
 		return err;
@@ -188,7 +212,7 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
 		err = write_driver(e, driver, "bind", a);
 	if (err || e->dry_run)
 		return err;
-	err = pci_func_load(e->sfs, a, &now);
+	err = load_known(e, a, &now);
 	if (!err && (strcmp(now.driver, driver) != 0 || strcmp(now.override, override) != 0)) {
 		note_fault(e, a, -EPROTO, "read back: on %s, expected %s",
 			   now.driver[0] ? now.driver : "no driver", driver[0] ? driver : "no driver");
@@ -281,7 +305,7 @@ static int release_from_ids(struct engine *e, const struct pci_addr *a, struct p
 	if (!err)
 		err = write_probe(e, a);
 	if (!err)
-		err = pci_func_load(e->sfs, a, now);
+		err = load_known(e, a, now);
 	return err;
 }
 
@@ -289,7 +313,7 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 {
 	char ab[PCI_ADDR_LEN];
 	struct pci_func now;
-	int err = load_now(e, a, &now);
+	int err = load_known(e, a, &now);
 
 	if (err)
 		return err;
@@ -305,7 +329,7 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 	}
 	if (err || e->dry_run)
 		return err;
-	err = pci_func_load(e->sfs, a, &now);
+	err = load_known(e, a, &now);
 	if (!err && !now.override[0] && strcmp(now.driver, VFIO_DRIVER) == 0)
 		err = release_from_ids(e, a, &now);
 	if (!err && (now.override[0] || strcmp(now.driver, VFIO_DRIVER) == 0)) {

@@ -246,6 +246,14 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 			return apply(fk, rel, val, 0);
 		}
 		return apply(fk, rel, val, 1);
+	case FK_HANG_LOCKED: {
+		char addr[PCI_ADDR_LEN] = "";
+
+		if (sscanf(rel, "bus/pci/devices/%12[^/]", addr) != 1)
+			snprintf(addr, sizeof(addr), "%.12s", val);
+		fk_hang_override_reads(fk, addr);
+	}
+		/* fall through */
 	case FK_HANG:
 		for (;;)
 			pause();

@@ -410,6 +410,93 @@ START_TEST(override_read_that_blocks)
 }
 END_TEST
 
+/* On a live tree, with reads of driver_override answered within the limit. */
+static void bench_live(struct bench *b)
+{
+	b->t.sfs->live = 1;
+	b->t.sfs->read_timeout_ms = 300 * slow();
+	b->e.timeout_ms = 300 * slow();
+}
+
+/* The audio function's unbind never returns and holds the device's lock:
+ * the undo cannot read its driver_override (it is vfio-pci), and unknown
+ * is not "unset": exit 4, the function named, nothing written to it. */
+START_TEST(undo_override_unknown)
+{
+	struct pci_addr audio = addr("0000:01:00.1");
+	struct bench b;
+	char now[8192];
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	bench_live(&b);
+	fk_fail(b.fk, 5, FK_HANG_LOCKED, 0);    /* the audio function's unbind */
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_UNRESTORED);
+	ck_assert_int_eq(b.e.fault.err, -ETIMEDOUT);
+	ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &audio), 0);
+	/* its entry stays for rollback; the display function was given back */
+	ck_assert_uint_eq(journal_on_disk(&b), 1);
+	ck_assert_ptr_nonnull(journal_find(&b.j, &audio));
+	/* the unbind returns at last: rollback restores the rest */
+	fk_fail(b.fk, 0, FK_NONE, 0);
+	fk_hang_override_reads(b.fk, NULL);
+	fk_snapshot(b.t.sfs, now, sizeof(now));
+	ck_assert_ptr_nonnull(strstr(now, "0000:01:00.1 snd_hda_intel vfio-pci\n"));
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "rollback once the unbind returned");
+	b.t.sfs->live = 0;
+	bench_close(&b);
+}
+END_TEST
+
+/* rollback meets a function whose driver_override does not answer (someone
+ * else's unbind blocked on it): it is not given back blind, and the others
+ * are. */
+START_TEST(rollback_override_unknown)
+{
+	struct pci_addr audio = addr("0000:01:00.1");
+	struct bench b;
+	char now[8192];
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	bench_live(&b);
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	fk_hang_override_reads(b.fk, "0000:01:00.1");
+	b.e.writes = 0;
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_UNRESTORED);
+	ck_assert_int_eq(b.e.fault.err, -ETIMEDOUT);
+	ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &audio), 0);
+	ck_assert_ptr_nonnull(strstr(b.e.fault.what, "driver_override"));
+	ck_assert_int_eq(b.e.writes, 3);        /* the display function's only */
+	fk_hang_override_reads(b.fk, NULL);
+	fk_snapshot(b.t.sfs, now, sizeof(now));
+	ck_assert_ptr_nonnull(strstr(now, "0000:01:00.0 nvidia -\n"));
+	ck_assert_ptr_nonnull(strstr(now, "0000:01:00.1 vfio-pci vfio-pci\n"));
+	ck_assert_uint_eq(journal_on_disk(&b), 1);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "rollback once the override answers");
+	b.t.sfs->live = 0;
+	bench_close(&b);
+}
+END_TEST
+
+/* A function the journal does not hold, on its host driver, whose
+ * driver_override does not answer: not "nothing to undo". */
+START_TEST(rollback_unjournaled_override_unknown)
+{
+	struct bench b;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	bench_live(&b);
+	fk_hang_override_reads(b.fk, "0000:01:00.1");
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_UNRESTORED);
+	ck_assert_int_eq(b.e.fault.err, -ETIMEDOUT);
+	ck_assert_int_eq(fk_writes(b.fk), 0);
+	fk_hang_override_reads(b.fk, NULL);
+	b.t.sfs->live = 0;
+	bench_close(&b);
+}
+END_TEST
+
 /* Killed (SIGKILL) after any write: the journal on disk is enough for
  * rollback to restore the host drivers. */
 START_TEST(killed_at_every_step)
@@ -633,6 +720,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, new_writer_after_a_hang);
 	tcase_add_test(tc, writer_holds_nothing_else);
 	tcase_add_test(tc, override_read_that_blocks);
+	tcase_add_test(tc, undo_override_unknown);
+	tcase_add_test(tc, rollback_override_unknown);
+	tcase_add_test(tc, rollback_unjournaled_override_unknown);
 	tcase_add_test(tc, dry_run);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
 	suite_add_tcase(s, tc);
