@@ -130,9 +130,7 @@ static int run_rollback(struct cli *cli)
 	if (!rc)
 		rc = cli_need_privileges(cli, "rollback");
 	if (!rc)
-		rc = cli_lock(cli, &lockfd);
-	if (!rc)
-		rc = cli_load_journal(cli, &j);
+		rc = cli_lock_journal(cli, &lockfd, &j);
 	if (!rc)
 		rc = rollback_run(cli, slots, nslots, &j, &fns, &nfns, doc);
 	free(slots);

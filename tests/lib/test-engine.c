@@ -96,7 +96,7 @@ static size_t journal_on_disk(struct bench *b)
 	struct journal j;
 	size_t n;
 
-	ck_assert_int_eq(journal_load(b->root, &j), 0);
+	ck_assert_int_eq(journal_load(b->root, &j, NULL, 0), 0);
 	n = j.n;
 	journal_free(&j);
 	return n;
@@ -518,7 +518,7 @@ START_TEST(killed_at_every_step)
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 		ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		fk_fail(b.fk, 0, FK_NONE, 0);
-		ck_assert_int_eq(journal_load(b.root, &j), 0);
+		ck_assert_int_eq(journal_load(b.root, &j, NULL, 0), 0);
 		ck_assert_uint_ge(j.n, 1);
 		b.e.journal = &j;
 		ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
@@ -571,7 +571,7 @@ static void killed_then_failed(const char *layout, int writes, enum fk_fault kin
 			ck_assert_int_le(m, 2 * writes + 2);
 			bench_open(&b, layout, "0000:01:00.0");
 			bind_killed_at(&b, k);
-			ck_assert_int_eq(journal_load(b.root, &b.j), 0);
+			ck_assert_int_eq(journal_load(b.root, &b.j, NULL, 0), 0);
 			ck_assert_uint_ge(b.j.n, 1);
 			fk_fail(b.fk, m, kind, err);
 			o = engine_bind(&b.e, b.fns, b.nfns);
@@ -595,7 +595,7 @@ static void killed_then_failed(const char *layout, int writes, enum fk_fault kin
 				ck_assert_msg(journal_on_disk(&b) == 0, "%s: restored entries kept", what);
 			} else {
 				/* the journal keeps what rollback needs */
-				ck_assert_int_eq(journal_load(b.root, &j), 0);
+				ck_assert_int_eq(journal_load(b.root, &j, NULL, 0), 0);
 				b.e.journal = &j;
 				ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE,
 					      "%s: rollback: %s", what, b.e.fault.what);
@@ -663,7 +663,7 @@ START_TEST(journal_roundtrip_and_lock)
 	strcpy(e.override, "pci-stub");
 	ck_assert_int_eq(journal_add(&j, &e), 0);
 	ck_assert_int_eq(journal_save(root, &j), 0);
-	ck_assert_int_eq(journal_load(root, &k), 0);
+	ck_assert_int_eq(journal_load(root, &k, NULL, 0), 0);
 	ck_assert_uint_eq(k.n, 2);
 	ck_assert_str_eq(k.e[0].driver, "nvidia");
 	ck_assert_int_eq(k.e[0].step, STEP_UNBOUND);
@@ -676,7 +676,7 @@ START_TEST(journal_roundtrip_and_lock)
 	fp = fopen(path, "w");
 	fputs("{\"functions\": [{\"address\": \"../../etc\"}]}", fp);
 	fclose(fp);
-	ck_assert_int_eq(journal_load(root, &k), -EBADMSG);
+	ck_assert_int_eq(journal_load(root, &k, NULL, 0), -EBADMSG);
 	/* a symlink planted at state.json is refused, never written through */
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(symlink("/dev/null", path), 0);
