@@ -5,6 +5,7 @@
 #include <cap-ng.h>
 #include "cli-handover.h"
 #include "json-out.h"
+#include "kmodules.h"
 #include "log.h"
 #include "safety.h"
 #include "usage.h"
@@ -87,7 +88,10 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	struct engine e = {
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
 		.dry_run = cli->dry_run, .out = cli->json ? stderr : stdout, .journal = j,
+		/* modules go into the running kernel only */
+		.load_module = cli->sfs->live ? kmodules_load : NULL,
 	};
+	enum engine_outcome o;
 	int rc = EXIT_DONE;
 
 	if (nslots && safety_slot_functions(&cli->host, slots, nslots, fns, nfns) < 0)
@@ -104,13 +108,20 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	rc = refuse_running_vm(cli, *fns, *nfns);
 	if (rc)
 		return rc;
-	if (engine_rollback(&e, *fns, *nfns) == ENGINE_DONE) {
-		json_object_object_add(doc, "writes", json_object_new_int(e.writes));
+	o = engine_rollback(&e, *fns, *nfns);
+	json_object_object_add(doc, "writes", json_object_new_int(e.writes));
+	if (o == ENGINE_DONE) {
 		cli_wait_udev(cli, NULL, 0);
 		cli_aleph_after(cli, e.out);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
+	if (o == ENGINE_FAILED) {
+		log_error("nothing was changed: a function is unbound from vfio-pci only when its "
+			  "recorded driver is there to take it; install or load that module "
+			  "(modprobe), then run vfio-handover rollback again");
+		return EXIT_FAILED;
+	}
 	log_error("not every function is back on its recorded driver:");
 	cli_report_positions(cli, *fns, *nfns);
 	log_error("the journal keeps the rest: fix the cause and run vfio-handover rollback again");

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "engine.h"
 #include "log.h"
 #include "sysfs.h"
@@ -245,6 +246,21 @@ static enum engine_outcome undo(struct engine *e, const struct pci_addr *fns, si
 	return ok ? ENGINE_FAILED : ENGINE_UNRESTORED;
 }
 
+/* The host driver's module, for a rollback after it was removed; none
+ * for a driver built in; not known when it cannot be read (rollback then
+ * looks the function's modalias up). */
+static void record_module(struct engine *e, struct journal_entry *je)
+{
+	int err = je->driver[0] ? sysfs_driver_module(e->sfs, je->driver, je->module,
+						      sizeof(je->module)) : -ENOENT;
+
+	if (err == -ENOENT)
+		je->module[0] = '\0';
+	je->module_known = err == -ENOENT || (!err && journal_module_valid(je->module));
+	if (!je->module_known)
+		je->module[0] = '\0';
+}
+
 enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n)
 {
 	struct pci_func f;
@@ -262,6 +278,7 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 		je.vendor = f.vendor;
 		je.device = f.device;
 		snprintf(je.driver, sizeof(je.driver), "%s", f.driver);
+		record_module(e, &je);
 		snprintf(je.override, sizeof(je.override), "%s", f.override);
 		err = journal_add(e->journal, &je);
 		if (!err)       /* the "before" is on disk before the first change */
@@ -339,11 +356,98 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 	return err;
 }
 
+static bool wait_registered(struct engine *e, const char *driver)
+{
+	for (int waited = 0; !sysfs_driver_registered(e->sfs, driver); waited += 10) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		if (waited >= e->timeout_ms)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+/* Load the module of je's recorded driver and wait for the driver.  The
+ * module the journal recorded, else (a version 1 journal) the modules of
+ * the function's modalias, as modprobe and udev would resolve it. */
+static int load_recorded_driver(struct engine *e, const struct journal_entry *je)
+{
+	const char *drv = je->driver;
+	char name[128], what[200], ab[PCI_ADDR_LEN];
+	struct pci_func f;
+	int err;
+
+	if (je->module_known && !je->module[0]) {
+		note_fault(e, &je->addr, -ENOENT, "bind it back to %s: that driver is not registered, "
+			   "and the journal says it is built into the kernel: nothing to load", drv);
+		return -ENOENT;
+	}
+	if (je->module_known) {
+		snprintf(name, sizeof(name), "%s", je->module);
+		snprintf(what, sizeof(what), "module %s", name);
+	} else {
+		err = load_now(e, &je->addr, &f);
+		if (!err && !f.modalias[0]) {
+			err = -EIO;
+			note_fault(e, &je->addr, err, "read its modalias, to find the module of its "
+				   "recorded driver %s (not registered)", drv);
+		}
+		if (err)
+			return err;
+		snprintf(name, sizeof(name), "%s", f.modalias);
+		snprintf(what, sizeof(what), "the modules of its modalias %s", name);
+	}
+	if (!e->load_module) {
+		note_fault(e, &je->addr, -EOPNOTSUPP, "load %s for its recorded driver %s, which is "
+			   "not registered in %s: modules are loaded only into the running kernel",
+			   what, drv, e->sfs->root);
+		return -EOPNOTSUPP;
+	}
+	if (e->dry_run) {
+		fprintf(e->out, "load %s (libkmod, with dependencies) for driver %s\n", what, drv);
+		return 0;
+	}
+	err = e->load_module(name);
+	if (err) {
+		note_fault(e, &je->addr, err, "load %s for its recorded driver %s, which is not "
+			   "registered", what, drv);
+		return err;
+	}
+	if (!wait_registered(e, drv)) {
+		note_fault(e, &je->addr, -ENOENT, "find driver %s registered within %d ms of loading %s",
+			   drv, e->timeout_ms, what);
+		return -ENOENT;
+	}
+	log_info("%s: loaded %s: driver %s is registered", pci_addr_fmt(&je->addr, ab), what, drv);
+	return 0;
+}
+
+/* Before any write: every recorded driver there to bind back to.  A
+ * rollback that unbinds from vfio-pci and then finds no driver leaves
+ * the function with none. */
+static int recorded_drivers_ready(struct engine *e, const struct pci_addr *fns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct journal_entry *je = journal_find(e->journal, &fns[i]);
+		int err;
+
+		if (!je || !je->driver[0] || sysfs_driver_registered(e->sfs, je->driver))
+			continue;
+		err = load_recorded_driver(e, je);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns, size_t n)
 {
 	bool failed = false;
 
 	memset(&e->fault, 0, sizeof(e->fault));
+	if (recorded_drivers_ready(e, fns, n))
+		return ENGINE_FAILED;   /* nothing written */
 	/* the reverse of the hand-over order */
 	for (size_t i = n; i-- > 0;) {
 		struct journal_entry *je = journal_find(e->journal, &fns[i]);

@@ -16,7 +16,8 @@
 #include "sysfs.h"
 #include "util.h"
 
-#define JOURNAL_FORMAT 1
+/* 2: each entry's driver_module; version 1 journals are read still */
+#define JOURNAL_FORMAT 2
 
 static const char *const step_names[] = { "recorded", "override", "unbound", "probed", "verified" };
 
@@ -107,6 +108,9 @@ static struct json_object *entry_json(const struct journal_entry *e)
 	snprintf(id, sizeof(id), "%04x", e->device & 0xffffu);
 	json_object_object_add(o, "device_id", json_object_new_string(id));
 	json_object_object_add(o, "driver_before", e->driver[0] ? json_object_new_string(e->driver) : NULL);
+	if (e->module_known)
+		json_object_object_add(o, "driver_module",
+				       e->module[0] ? json_object_new_string(e->module) : NULL);
 	json_object_object_add(o, "driver_override_before",
 			       e->override[0] ? json_object_new_string(e->override) : NULL);
 	json_object_object_add(o, "step", json_object_new_string(journal_step_name(e->step)));
@@ -165,6 +169,7 @@ static const char *quote(const char *s, char *buf, size_t len)
 struct parse_ctx {
 	char *why;
 	size_t whylen;
+	int64_t version;            /* format_version */
 	long index;                 /* entry being read, -1: the document */
 	char addr[PCI_ADDR_LEN];    /* its address once known to be one */
 };
@@ -294,6 +299,41 @@ static int parse_ids(struct parse_ctx *c, struct json_object *o, struct journal_
 	return 0;
 }
 
+bool journal_module_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(((struct journal_entry *)0)->module))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+/* driver_module: absent in version 1 (not known), null for none. */
+static int parse_module(struct parse_ctx *c, struct json_object *o, struct journal_entry *e)
+{
+	const char *mod;
+	char q[80];
+	int err;
+
+	if (!json_object_object_get_ex(o, "driver_module", NULL))
+		return 0;
+	if (c->version < 2)
+		return invalid(c, NULL, "driver_module is not in a version 1 journal");
+	err = get_string(c, o, "driver_module", true, &mod);
+	if (err)
+		return err;
+	if (mod && !journal_module_valid(mod))
+		return invalid(c, "driver_module", "%s is not a module name", quote(mod, q, sizeof(q)));
+	if (mod && !e->driver[0])
+		return invalid(c, "driver_module", "%s without a driver_before", quote(mod, q, sizeof(q)));
+	snprintf(e->module, sizeof(e->module), "%s", mod ? mod : "");
+	e->module_known = true;
+	return 0;
+}
+
 static int parse_before(struct parse_ctx *c, struct json_object *o, struct journal_entry *e)
 {
 	const char *drv, *ovr;
@@ -305,13 +345,16 @@ static int parse_before(struct parse_ctx *c, struct json_object *o, struct journ
 		return err;
 	if (drv && !sysfs_valid_driver_name(drv))
 		return invalid(c, "driver_before", "%s is not a driver name", quote(drv, q, sizeof(q)));
+	snprintf(e->driver, sizeof(e->driver), "%s", drv ? drv : "");
+	err = parse_module(c, o, e);
+	if (err)
+		return err;
 	err = get_string(c, o, "driver_override_before", true, &ovr);
 	if (err)
 		return err;
 	if (ovr && !journal_override_valid(ovr))
 		return invalid(c, "driver_override_before", "%s is not a driver_override that can "
 			       "be restored exactly", quote(ovr, q, sizeof(q)));
-	snprintf(e->driver, sizeof(e->driver), "%s", drv ? drv : "");
 	snprintf(e->override, sizeof(e->override), "%s", ovr ? ovr : "");
 	return 0;
 }
@@ -320,8 +363,8 @@ static int parse_entry(struct parse_ctx *c, struct json_object *o, const struct 
 		       struct journal_entry *e)
 {
 	static const char *const keys[] = {
-		"address", "vendor_id", "device_id", "driver_before", "driver_override_before",
-		"step", NULL,
+		"address", "vendor_id", "device_id", "driver_before", "driver_module",
+		"driver_override_before", "step", NULL,
 	};
 	const char *addr, *step;
 	char ab[PCI_ADDR_LEN], q[80];
@@ -357,17 +400,17 @@ static int parse_doc(struct parse_ctx *c, struct json_object *doc, struct journa
 {
 	static const char *const keys[] = { "format_version", "pid", "functions", NULL };
 	struct json_object *arr;
-	int64_t version, pid;
+	int64_t pid;
 	int err;
 
 	if (!json_object_is_type(doc, json_type_object))
 		return invalid(c, NULL, "not a JSON object");
 	err = known_keys(c, doc, keys);
 	if (!err)
-		err = get_int(c, doc, "format_version", INT32_MAX, &version);
-	if (!err && version != JOURNAL_FORMAT)
+		err = get_int(c, doc, "format_version", INT32_MAX, &c->version);
+	if (!err && c->version > JOURNAL_FORMAT)
 		err = invalid(c, "format_version", "%" PRId64 " is not a version this vfio-handover "
-			      "reads (%d)", version, JOURNAL_FORMAT);
+			      "reads (1 to %d)", c->version, JOURNAL_FORMAT);
 	if (!err)
 		err = get_int(c, doc, "pid", INT32_MAX, &pid);
 	if (err)

@@ -22,6 +22,8 @@ struct journal_entry {
 	struct pci_addr addr;
 	unsigned vendor, device;
 	char driver[64];     /* before the hand-over, "" when unbound */
+	char module[64];     /* the driver's module, "" when built in or unbound */
+	bool module_known;   /* false: not recorded (a version 1 journal) */
 	char override[64];   /* driver_override before, "" when unset */
 	enum handover_step step;
 };
@@ -40,13 +42,16 @@ struct journal {
  * journal (see journal_parse; why says what is wrong, may be NULL). */
 int journal_load(const char *root, struct journal *j, char *why, size_t whylen);
 /* The journal's text, validated whole before anything uses it: its
- * format_version, pid, and each entry's address (canonical, once), ids
- * (four hex digits), drivers before (null or a driver name), step.
+ * format_version (1, or 2 which adds driver_module), pid, and each entry's
+ * address (canonical, once), ids (four hex digits), driver before and its
+ * module (null or a name), driver_override before, step.
  * -EBADMSG with why (the entry's index and address, the field, what is
  * wrong) and j empty; -ENOMEM. */
 int journal_parse(const char *text, size_t len, struct journal *j, char *why, size_t whylen);
 /* Can this driver_override be recorded and restored exactly? */
 bool journal_override_valid(const char *s);
+/* Is this a kernel module's name (letters, digits, _ and -)? */
+bool journal_module_valid(const char *s);
 /* Atomically (temporary file, fsync, rename); an empty journal removes the file. */
 int journal_save(const char *root, const struct journal *j);
 void journal_free(struct journal *j);

@@ -497,6 +497,191 @@ START_TEST(rollback_unjournaled_override_unknown)
 }
 END_TEST
 
+/* The journal's text on disk ("" when there is none). */
+static void journal_text(struct bench *b, char *buf, size_t len)
+{
+	char path[400];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/run/vfio-handover/state.json", b->root);
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
+/* The host driver's module was removed after the hand-over: its driver is
+ * not registered.  Where no module can be loaded (a captured tree: no
+ * loader), rollback refuses before any write, the journal as it was. */
+START_TEST(rollback_driver_missing_no_loader)
+{
+	char before[4096], after[4096], path[4200], cmd[4300];
+	struct bench b;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	snprintf(path, sizeof(path), "%s/bus/pci/drivers/nvidia", fx_root(b.t.fx));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	ck_assert_int_eq(system(cmd), 0);
+	journal_text(&b, before, sizeof(before));
+	ck_assert_uint_gt(strlen(before), 0);
+	b.e.writes = 0;
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_FAILED);
+	ck_assert_int_eq(b.e.writes, 0);
+	ck_assert_int_eq(fk_writes(b.fk), 6);   /* the bind's */
+	ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &b.fns[0]), 0);
+	ck_assert_ptr_nonnull(strstr(b.e.fault.what, "nvidia"));
+	journal_text(&b, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	assert_on_vfio(&b);
+	bench_close(&b);
+}
+END_TEST
+
+/* The module loader rollback is given, emulated: what it was asked for,
+ * and whether the driver then registers (fx_add_driver) or not. */
+static struct {
+	struct bench *b;
+	int err;                /* what loading returns */
+	const char *registers;  /* the driver that then appears, NULL: none */
+	char asked[256];
+	int calls;
+} loader;
+
+static int fake_load_module(const char *name)
+{
+	loader.calls++;
+	snprintf(loader.asked, sizeof(loader.asked), "%s", name);
+	if (!loader.err && loader.registers)
+		ck_assert_int_eq(fx_add_driver(loader.b->t.fx, loader.registers), 0);
+	return loader.err;
+}
+
+/* Bound, then the host driver's module removed (its driver unregistered). */
+static void bench_driver_removed(struct bench *b, const char *driver)
+{
+	char path[4200];
+
+	bench_open(b, "rtx4000", "0000:01:00.0");
+	ck_assert_int_eq(engine_bind(&b->e, b->fns, b->nfns), ENGINE_DONE);
+	snprintf(path, sizeof(path), "rm -rf '%s/bus/pci/drivers/%s'", fx_root(b->t.fx), driver);
+	ck_assert_int_eq(system(path), 0);
+	memset(&loader, 0, sizeof(loader));
+	loader.b = b;
+	b->e.load_module = fake_load_module;
+	b->e.writes = 0;
+}
+
+/* The bind records each host driver's module; built in: none. */
+START_TEST(bind_records_modules)
+{
+	struct bench b;
+	struct journal j;
+
+	bench_open(&b, "consumer4", "0000:01:00.0");
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_int_eq(journal_load(b.root, &j, NULL, 0), 0);
+	ck_assert_uint_eq(j.n, 4);
+	ck_assert(j.e[0].module_known);
+	ck_assert_str_eq(j.e[0].module, "nvidia");
+	ck_assert_str_eq(j.e[2].driver, "xhci_hcd");
+	ck_assert_str_eq(j.e[2].module, "xhci_pci");
+	ck_assert_str_eq(j.e[3].driver, "nvidia-gpu");
+	ck_assert_str_eq(j.e[3].module, "i2c_nvidia_gpu");
+	journal_free(&j);
+	bench_close(&b);
+}
+END_TEST
+
+/* The module loads and the driver registers: rollback goes on. */
+START_TEST(rollback_loads_recorded_module)
+{
+	struct bench b;
+
+	bench_driver_removed(&b, "nvidia");
+	loader.registers = "nvidia";
+	ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE, "%s", b.e.fault.what);
+	ck_assert_int_eq(loader.calls, 1);
+	ck_assert_str_eq(loader.asked, "nvidia");
+	assert_unchanged(&b, "rollback after loading nvidia");
+	ck_assert_uint_eq(journal_on_disk(&b), 0);
+	bench_close(&b);
+}
+END_TEST
+
+/* The module cannot be loaded, or loads without its driver appearing:
+ * refused before any write, the journal as it was. */
+START_TEST(rollback_module_not_had)
+{
+	for (int i = 0; i < 2; i++) {
+		char before[4096], after[4096];
+		struct bench b;
+
+		bench_driver_removed(&b, "nvidia");
+		b.e.timeout_ms = 200 * slow();
+		loader.err = i == 0 ? -ENOENT : 0;      /* 1: loads, registers nothing */
+		journal_text(&b, before, sizeof(before));
+		ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_FAILED);
+		ck_assert_int_eq(loader.calls, 1);
+		ck_assert_int_eq(b.e.writes, 0);
+		ck_assert_int_eq(fk_writes(b.fk), 6);   /* the bind's */
+		ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &b.fns[0]), 0);
+		ck_assert_ptr_nonnull(strstr(b.e.fault.what, "module nvidia"));
+		ck_assert_ptr_nonnull(strstr(b.e.fault.what, "driver nvidia"));
+		journal_text(&b, after, sizeof(after));
+		ck_assert_str_eq(after, before);
+		assert_on_vfio(&b);
+		bench_close(&b);
+	}
+}
+END_TEST
+
+/* A version 1 journal has no module: the function's modalias is looked up,
+ * as modprobe does. */
+START_TEST(rollback_v1_loads_by_modalias)
+{
+	struct bench b;
+	struct journal j;
+
+	bench_driver_removed(&b, "snd_hda_intel");
+	ck_assert_int_eq(journal_load(b.root, &j, NULL, 0), 0);
+	for (size_t i = 0; i < j.n; i++)
+		j.e[i].module_known = false;
+	ck_assert_int_eq(journal_save(b.root, &j), 0);
+	b.e.journal = &j;
+	loader.registers = "snd_hda_intel";
+	ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE, "%s", b.e.fault.what);
+	ck_assert_int_eq(loader.calls, 1);
+	ck_assert_str_eq(loader.asked, func(&b.t, "0000:01:00.1")->modalias);
+	assert_unchanged(&b, "rollback after loading by modalias");
+	journal_free(&j);
+	bench_close(&b);
+}
+END_TEST
+
+/* --dry-run says it would load the module, and loads nothing. */
+START_TEST(rollback_dry_run_loads_nothing)
+{
+	struct bench b;
+	char *text = NULL;
+	size_t len = 0;
+
+	bench_driver_removed(&b, "nvidia");
+	b.e.dry_run = true;
+	b.e.out = open_memstream(&text, &len);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	fclose(b.e.out);
+	ck_assert_int_eq(loader.calls, 0);
+	ck_assert_ptr_nonnull(strstr(text, "load module nvidia "));
+	ck_assert_int_eq(fk_writes(b.fk), 6);
+	free(text);
+	bench_close(&b);
+}
+END_TEST
+
 /* Killed (SIGKILL) after any write: the journal on disk is enough for
  * rollback to restore the host drivers. */
 START_TEST(killed_at_every_step)
@@ -565,7 +750,7 @@ static void killed_then_failed(const char *layout, int writes, enum fk_fault kin
 			struct bench b;
 			struct journal j;
 			enum engine_outcome o;
-			char now[8192], what[512];
+			char now[8192], what[1024];
 			bool same;
 
 			ck_assert_int_le(m, 2 * writes + 2);
@@ -723,6 +908,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, undo_override_unknown);
 	tcase_add_test(tc, rollback_override_unknown);
 	tcase_add_test(tc, rollback_unjournaled_override_unknown);
+	tcase_add_test(tc, rollback_driver_missing_no_loader);
+	tcase_add_test(tc, bind_records_modules);
+	tcase_add_test(tc, rollback_loads_recorded_module);
+	tcase_add_test(tc, rollback_module_not_had);
+	tcase_add_test(tc, rollback_v1_loads_by_modalias);
+	tcase_add_test(tc, rollback_dry_run_loads_nothing);
 	tcase_add_test(tc, dry_run);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
 	suite_add_tcase(s, tc);

@@ -18,6 +18,12 @@
 	"{ \"address\": " addr ", \"vendor_id\": " vid ", \"device_id\": " did ", " \
 	"\"driver_before\": " drv ", \"driver_override_before\": " ovr ", \"step\": " step " }"
 #define AUDIO(vid, did, drv, ovr, step) ENTRY("\"0000:01:00.1\"", vid, did, drv, ovr, step)
+/* Version 2: driver_module with driver_before. */
+#define V2(entry) "{ \"format_version\": 2, \"pid\": 1, \"functions\": [ " entry " ] }"
+#define ENTRY2(drv, mod) \
+	"{ \"address\": \"0000:01:00.0\", \"vendor_id\": \"10de\", \"device_id\": \"27b0\", " \
+	"\"driver_before\": " drv ", \"driver_module\": " mod ", \"driver_override_before\": null, " \
+	"\"step\": \"verified\" }"
 #define GOOD_AUDIO AUDIO("\"10de\"", "\"22bc\"", "\"snd_hda_intel\"", "null", "\"verified\"")
 
 static int parse(const char *text, char *why, size_t len)
@@ -39,6 +45,10 @@ START_TEST(valid_journals)
 		DOC("", AUDIO("\"10DE\"", "\"22BC\"", "null", "\"pci-stub\"", "\"recorded\"")),
 		DOC("", AUDIO("\"10de\"", "\"22bc\"", "\"snd_hda_intel\"", "\"my driver.v2\"", "\"probed\"")),
 		"{\"format_version\": 1, \"pid\": 1, \"functions\": []}\n\n",
+		V2(ENTRY2("\"nvidia\"", "\"nvidia\"")),
+		V2(ENTRY2("\"nvidia-gpu\"", "\"i2c_nvidia_gpu\"")),
+		V2(ENTRY2("\"pcieport\"", "null")),
+		V2(ENTRY2("null", "null")),
 	};
 	char why[512];
 
@@ -79,8 +89,8 @@ static const struct {
 	  "functions[1] (0000:01:00.1): device_id: \" fff\" is not four hex digits" },
 	{ DOC("", AUDIO("\"0x12\"", "\"22bc\"", "\"snd_hda_intel\"", "null", "\"verified\"")),
 	  "vendor_id: \"0x12\" is not four hex digits" },
-	{ "{ \"format_version\": 2, \"pid\": 1, \"functions\": [] }",
-	  "format_version: 2 is not a version this vfio-handover reads" },
+	{ "{ \"format_version\": 3, \"pid\": 1, \"functions\": [] }",
+	  "format_version: 3 is not a version this vfio-handover reads" },
 	{ "{ \"format_version\": 0, \"pid\": 1, \"functions\": [] }", "format_version: 0 is not" },
 	{ "{ \"format_version\": \"1\", \"pid\": 1, \"functions\": [] }", "format_version: not an integer" },
 	{ "{ \"format_version\": 1.0, \"pid\": 1, \"functions\": [] }", "format_version: not an integer" },
@@ -152,6 +162,15 @@ static const struct {
 	{ DOC("", "{ \"address\": \"0000:01:00.1\", \"vendor_id\": \"10de\", \"device_id\": \"22bc\", "
 		  "\"driver_override_before\": null, \"step\": \"verified\" }"),
 	  "functions[1] (0000:01:00.1): driver_before: missing" },
+	/* driver_module (version 2) */
+	{ V2(ENTRY2("\"nvidia\"", "\"../nvidia\"")),
+	  "functions[0] (0000:01:00.0): driver_module: \"../nvidia\" is not a module name" },
+	{ V2(ENTRY2("\"nvidia\"", "\"nvidia.ko\"")), "driver_module: \"nvidia.ko\" is not a module name" },
+	{ V2(ENTRY2("\"nvidia\"", "\"\"")), "driver_module: \"\" is not a module name" },
+	{ V2(ENTRY2("\"nvidia\"", "7")), "driver_module: not a string or null" },
+	{ V2(ENTRY2("null", "\"nvidia\"")), "driver_module: \"nvidia\" without a driver_before" },
+	{ "{ \"format_version\": 1, \"pid\": 1, \"functions\": [ " ENTRY2("\"nvidia\"", "\"nvidia\"") " ] }",
+	  "functions[0] (0000:01:00.0): driver_module is not in a version 1 journal" },
 };
 
 START_TEST(invalid_journals)
