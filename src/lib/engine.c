@@ -118,7 +118,8 @@ static int override_known(struct engine *e, const struct pci_func *f)
 			   "(stop what holds the device), then run vfio-handover rollback");
 		return -ETIMEDOUT;
 	}
-	note_fault(e, &f->addr, -EIO, "read its driver_override");
+	note_fault(e, &f->addr, -EIO, "read its driver_override whole (the read failed, or it is "
+		   "longer than %zu bytes)", sizeof(f->override) - 2);
 	return -EIO;
 }
 
@@ -128,6 +129,34 @@ static int load_known(struct engine *e, const struct pci_addr *a, struct pci_fun
 	int err = load_now(e, a, now);
 
 	return err ? err : override_known(e, now);
+}
+
+/* What the journal records of f is exact, or nothing is written: its
+ * driver known and a name it can be bound back to by, its driver_override
+ * known and one that can be written back as it was. */
+static int recordable(struct engine *e, const struct pci_func *f)
+{
+	int err = override_known(e, f);
+
+	if (err)
+		return err;
+	if (f->bad & PCI_BAD_DRIVER) {
+		note_fault(e, &f->addr, -EIO, "read its driver link, to record it");
+		return -EIO;
+	}
+	if (f->driver[0] && !sysfs_valid_driver_name(f->driver)) {
+		note_fault(e, &f->addr, -EINVAL, "record its driver %s: not a name rollback can "
+			   "bind it back by", f->driver);
+		return -EINVAL;
+	}
+	if (f->override[0] && !journal_override_valid(f->override)) {
+		note_fault(e, &f->addr, -EINVAL, "record its driver_override (%zu bytes): it could "
+			   "not be restored exactly (it holds control characters or bytes past "
+			   "ASCII); clear it (write a newline to it) and bind again",
+			   strlen(f->override));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int save(struct engine *e, const struct pci_addr *a)
@@ -267,6 +296,12 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 	int err = 0;
 
 	memset(&e->fault, 0, sizeof(e->fault));
+	/* every function's "before" can be recorded exactly, or none is touched */
+	for (size_t i = 0; i < n && !err; i++) {
+		err = load_now(e, &fns[i], &f);
+		if (!err && strcmp(f.driver, VFIO_DRIVER) != 0)
+			err = recordable(e, &f);
+	}
 	for (size_t i = 0; i < n && !err; i++) {
 		struct journal_entry je = { .addr = fns[i] };
 
@@ -275,6 +310,9 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 			break;
 		if (strcmp(f.driver, VFIO_DRIVER) == 0)
 			continue;           /* already handed over: no writes */
+		err = recordable(e, &f);
+		if (err)
+			break;
 		je.vendor = f.vendor;
 		je.device = f.device;
 		snprintf(je.driver, sizeof(je.driver), "%s", f.driver);

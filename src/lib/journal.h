@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "pci-addr.h"
+#include "sysfs.h"
 
 #define JOURNAL_DIR "/run/vfio-handover"
 
@@ -24,7 +25,7 @@ struct journal_entry {
 	char driver[64];     /* before the hand-over, "" when unbound */
 	char module[64];     /* the driver's module, "" when built in or unbound */
 	bool module_known;   /* false: not recorded (a version 1 journal) */
-	char override[64];   /* driver_override before, "" when unset */
+	char override[SYSFS_ATTR_MAX]; /* driver_override before, "" when unset */
 	enum handover_step step;
 };
 

@@ -682,6 +682,101 @@ START_TEST(rollback_dry_run_loads_nothing)
 }
 END_TEST
 
+/* The emulated kernel's driver_override file of a function, as it is. */
+static void override_file(struct bench *b, const char *fn, char *buf, size_t len)
+{
+	char path[4200];
+	size_t n = 0;
+	FILE *f;
+
+	ck_assert_int_eq(fx_func_path(b->t.fx, fn, path, 4000), 0);
+	strcat(path, "/driver_override");
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+}
+
+/* The audio function unbound, its driver_override set to n characters
+ * (a name no driver has, so it stays unbound). */
+static void set_long_override(struct bench *b, char *ovr, size_t n, char c)
+{
+	char file[8192];
+
+	memset(ovr, c, n);
+	memcpy(ovr, "drv-", 4);
+	ovr[n] = '\0';
+	snprintf(file, sizeof(file), "%s\n", ovr);
+	ck_assert_int_eq(fx_set_driver(b->t.fx, "0000:01:00.1", NULL), 0);
+	ck_assert_int_eq(fx_set_attr(b->t.fx, "0000:01:00.1", "driver_override", file), 0);
+	fk_free(b->fk);             /* the audio function's default: none */
+	b->fk = fk_new(b->t.fx, b->t.sfs);
+	ck_assert_ptr_nonnull(b->fk);
+}
+
+/* A driver_override of any length the kernel keeps (PAGE_SIZE - 2
+ * characters) is recorded and restored exactly: read by this process (a
+ * captured tree) and by the writer (live). */
+START_TEST(long_override_restored_exactly)
+{
+	static const size_t lens[] = { 63, 64, 255, 300, 4094 };
+
+	for (int live = 0; live < 2; live++) {
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			char ovr[4100], want[4200], now[8192];
+			struct bench b;
+
+			bench_open(&b, "rtx4000", "0000:01:00.0");
+			if (live)
+				bench_live(&b);
+			set_long_override(&b, ovr, lens[i], 'a' + (char)i);
+			ck_assert_msg(engine_bind(&b.e, b.fns, b.nfns) == ENGINE_DONE, "%zu: %s",
+				      lens[i], b.e.fault.what);
+			ck_assert_str_eq(journal_find(&b.j, &b.fns[1])->override, ovr);
+			ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE, "%zu: %s",
+				      lens[i], b.e.fault.what);
+			override_file(&b, "0000:01:00.1", now, sizeof(now));
+			snprintf(want, sizeof(want), "%s\n", ovr);
+			ck_assert_msg(strcmp(now, want) == 0, "%s, %zu characters: back as %zu",
+				      live ? "live" : "captured", lens[i], strlen(now) - 1);
+			b.t.sfs->live = 0;
+			bench_close(&b);
+		}
+	}
+}
+END_TEST
+
+/* A driver_override that cannot be recorded exactly (a control character,
+ * bytes past ASCII, longer than a page holds): bind refuses before any
+ * write. */
+START_TEST(override_not_recordable)
+{
+	static const char *const bad[] = { "pci\tstub", "pci-st\xc3\xbc" "b" };
+	char ovr[4200];
+
+	for (size_t i = 0; i < 3; i++) {
+		struct bench b;
+
+		bench_open(&b, "rtx4000", "0000:01:00.0");
+		if (i < 2) {
+			ck_assert_int_eq(fx_set_driver(b.t.fx, "0000:01:00.1", NULL), 0);
+			snprintf(ovr, sizeof(ovr), "%s\n", bad[i]);
+			ck_assert_int_eq(fx_set_attr(b.t.fx, "0000:01:00.1", "driver_override", ovr), 0);
+		} else {
+			set_long_override(&b, ovr, 4095, 'z');     /* a 64 KiB page kernel */
+		}
+		fk_snapshot(b.t.sfs, b.before, sizeof(b.before));
+		ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_FAILED);
+		ck_assert_int_eq(fk_writes(b.fk), 0);
+		ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &b.fns[1]), 0);
+		ck_assert_ptr_nonnull(strstr(b.e.fault.what, "driver_override"));
+		ck_assert_uint_eq(journal_on_disk(&b), 0);
+		bench_close(&b);
+	}
+}
+END_TEST
+
 /* Killed (SIGKILL) after any write: the journal on disk is enough for
  * rollback to restore the host drivers. */
 START_TEST(killed_at_every_step)
@@ -914,6 +1009,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, rollback_module_not_had);
 	tcase_add_test(tc, rollback_v1_loads_by_modalias);
 	tcase_add_test(tc, rollback_dry_run_loads_nothing);
+	tcase_add_test(tc, long_override_restored_exactly);
+	tcase_add_test(tc, override_not_recordable);
 	tcase_add_test(tc, dry_run);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
 	suite_add_tcase(s, tc);
