@@ -59,8 +59,10 @@ static int journaled_functions(const struct journal *j, struct pci_addr **fns, s
 	return 0;
 }
 
+/* Where each function is: in --json always; as text only when every one
+ * is back (on exit 4 stderr says where each is, and stdout claims nothing). */
 static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n,
-		       struct json_object *arr)
+		       struct json_object *arr, bool all_back)
 {
 	char ab[PCI_ADDR_LEN];
 
@@ -76,7 +78,7 @@ static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n,
 			json_object_object_add(o, "driver", json_str_or_null(f.driver));
 			json_object_object_add(o, "driver_override", json_str_or_null(f.override));
 			json_object_array_add(arr, o);
-		} else if (!cli->dry_run) {
+		} else if (!cli->dry_run && all_back) {
 			printf("%s: back on %s\n", ab, f.driver[0] ? f.driver : "no driver (as before)");
 		}
 	}
@@ -148,7 +150,7 @@ static int run_rollback(struct cli *cli)
 	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
 		arr = json_object_new_array();
 	if (rc == EXIT_DONE || rc == EXIT_UNRESTORED)
-		print_back(cli, fns, nfns, arr);
+		print_back(cli, fns, nfns, arr, rc == EXIT_DONE);
 	if (arr) {
 		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
 		json_object_object_add(doc, "dry_run", json_object_new_boolean(cli->dry_run));
