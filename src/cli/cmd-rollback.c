@@ -14,37 +14,25 @@
  * open: refuse rather than hang.  --force does not pass this. */
 static int refuse_running_vm(struct cli *cli, const struct pci_addr *fns, size_t n)
 {
-	int refused = 0, seen[64], nseen = 0;
+	struct holder *ho;
+	size_t nho;
+	char ab[PCI_ADDR_LEN];
 
 	if (!cli->sfs->live)
 		return EXIT_DONE;
-	for (size_t i = 0; i < n; i++) {
-		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
-		struct holder *ho;
-		size_t nho;
-		char ab[PCI_ADDR_LEN];
-		int dup = 0;
-
-		if (!f || f->iommu_group < 0)
-			continue;
-		for (int k = 0; k < nseen; k++)
-			dup |= seen[k] == f->iommu_group;
-		if (dup || nseen == 64)
-			continue;
-		seen[nseen++] = f->iommu_group;
-		if (usage_vfio_group_holders("/dev", "/proc", f->iommu_group, &ho, &nho) < 0)
-			continue;
-		for (size_t k = 0; k < nho; k++) {
-			refused = 1;
-			log_error("refused: PID %d (%s) holds %s open: a VM is using %s; unbinding it "
-				  "from vfio-pci now would block in the kernel until the VM exits",
-				  (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&fns[i], ab));
-			log_error("  fix: shut that VM down (virsh shutdown, qm stop, or stop its "
-				  "instance), then run rollback again");
-		}
-		free(ho);
+	if (usage_vm_holders(&cli->host, fns, n, "/dev", "/proc", &ho, &nho) < 0) {
+		log_error("cannot look for VMs using the GPUs: out of memory");
+		return EXIT_FAILED;
 	}
-	return refused ? EXIT_REFUSED : EXIT_DONE;
+	for (size_t k = 0; k < nho; k++) {
+		log_error("refused: PID %d (%s) holds %s open: a VM is using %s; unbinding it "
+			  "from vfio-pci now would block in the kernel until the VM exits",
+			  (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&ho[k].fn, ab));
+		log_error("  fix: shut that VM down (virsh shutdown, qm stop, or stop its "
+			  "instance), then run rollback again");
+	}
+	free(ho);
+	return nho ? EXIT_REFUSED : EXIT_DONE;
 }
 
 /* No selector: every function the journal holds. */

@@ -370,3 +370,49 @@ int usage_vfio_group_holders(const char *devdir, const char *procroot, int group
 	node.dev = st.st_rdev;
 	return usage_find_holders(procroot, &u, out, nout, &uninspected);
 }
+
+int usage_vm_holders(const struct pci_host *h, const struct pci_addr *fns, size_t n,
+		     const char *devdir, const char *procroot, struct holder **out, size_t *nout)
+{
+	int seen[64], nseen = 0, err = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct pci_func *f = pci_host_find(h, &fns[i]);
+		struct holder *ho, *v;
+		size_t nho;
+		int dup = 0;
+
+		if (!f || f->iommu_group < 0)
+			continue;
+		for (int k = 0; k < nseen; k++)
+			dup |= seen[k] == f->iommu_group;
+		if (dup || nseen == 64)
+			continue;
+		seen[nseen++] = f->iommu_group;
+		if (usage_vfio_group_holders(devdir, procroot, f->iommu_group, &ho, &nho) < 0 ||
+		    !nho) {
+			free(ho);
+			continue;
+		}
+		v = realloc(*out, (*nout + nho) * sizeof(*v));
+		if (!v) {
+			err = -ENOMEM;
+		} else {
+			for (size_t k = 0; k < nho; k++) {
+				v[*nout + k] = ho[k];
+				v[*nout + k].fn = fns[i];
+			}
+			*out = v;
+			*nout += nho;
+		}
+		free(ho);
+	}
+	if (err) {
+		free(*out);
+		*out = NULL;
+		*nout = 0;
+	}
+	return err;
+}
