@@ -374,7 +374,7 @@ int usage_vfio_group_holders(const char *devdir, const char *procroot, int group
 int usage_vm_holders(const struct pci_host *h, const struct pci_addr *fns, size_t n,
 		     const char *devdir, const char *procroot, struct holder **out, size_t *nout)
 {
-	int seen[64], nseen = 0, err = 0;
+	int err = 0;
 
 	*out = NULL;
 	*nout = 0;
@@ -382,15 +382,18 @@ int usage_vm_holders(const struct pci_host *h, const struct pci_addr *fns, size_
 		const struct pci_func *f = pci_host_find(h, &fns[i]);
 		struct holder *ho, *v;
 		size_t nho;
-		int dup = 0;
+		bool seen = false;
 
 		if (!f || f->iommu_group < 0)
 			continue;
-		for (int k = 0; k < nseen; k++)
-			dup |= seen[k] == f->iommu_group;
-		if (dup || nseen == 64)
+		/* each group once: an earlier function of fns in the same one */
+		for (size_t k = 0; k < i && !seen; k++) {
+			const struct pci_func *g = pci_host_find(h, &fns[k]);
+
+			seen = g && g->iommu_group == f->iommu_group;
+		}
+		if (seen)
 			continue;
-		seen[nseen++] = f->iommu_group;
 		if (usage_vfio_group_holders(devdir, procroot, f->iommu_group, &ho, &nho) < 0 ||
 		    !nho) {
 			free(ho);
