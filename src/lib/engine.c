@@ -114,8 +114,8 @@ static int override_known(struct engine *e, const struct pci_func *f)
 		return 0;
 	if (f->blocked) {           /* a blocked unbind holds the device's lock */
 		note_fault(e, &f->addr, -ETIMEDOUT, "read its driver_override: the device is "
-			   "locked by an unbind that has not returned; wait for it to finish "
-			   "(stop what holds the device), then run vfio-handover rollback");
+			   "locked by an unbind that has not returned (wait for it to finish: stop "
+			   "what holds the device)");
 		return -ETIMEDOUT;
 	}
 	note_fault(e, &f->addr, -EIO, "read its driver_override whole (the read failed, or it is "

@@ -359,7 +359,7 @@ static int parse_before(struct parse_ctx *c, struct json_object *o, struct journ
 	return 0;
 }
 
-static int parse_entry(struct parse_ctx *c, struct json_object *o, const struct journal *j,
+static int parse_entry(struct parse_ctx *c, struct json_object *o, struct journal *j,
 		       struct journal_entry *e)
 {
 	static const char *const keys[] = {
@@ -381,7 +381,7 @@ static int parse_entry(struct parse_ctx *c, struct json_object *o, const struct 
 		return invalid(c, "address", "%s is not a PCI address (dddd:bb:dd.f, lowercase)",
 			       quote(addr, q, sizeof(q)));
 	snprintf(c->addr, sizeof(c->addr), "%s", ab);
-	if (journal_find((struct journal *)j, &e->addr))
+	if (journal_find(j, &e->addr))
 		return invalid(c, "address", "a second entry for %s", ab);
 	err = known_keys(c, o, keys);
 	if (!err)

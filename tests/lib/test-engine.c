@@ -874,8 +874,16 @@ static void killed_then_failed(const char *layout, int writes, enum fk_fault kin
 			if (same) {
 				ck_assert_msg(journal_on_disk(&b) == 0, "%s: restored entries kept", what);
 			} else {
-				/* the journal keeps what rollback needs */
+				/* the journal keeps what rollback needs, and only that */
 				ck_assert_int_eq(journal_load(b.root, &j, NULL, 0), 0);
+				tree_reload(&b.t);
+				for (size_t i = 0; i < j.n; i++) {
+					const struct pci_func *f = pci_host_find(&b.t.host, &j.e[i].addr);
+
+					ck_assert_msg(!f || strcmp(f->driver, j.e[i].driver) ||
+						      strcmp(f->override, j.e[i].override), "%s: entry %zu "
+						      "kept, its function back as it was", what, i);
+				}
 				b.e.journal = &j;
 				ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE,
 					      "%s: rollback: %s", what, b.e.fault.what);
