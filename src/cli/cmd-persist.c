@@ -117,8 +117,9 @@ static int facts_of_set(struct cli *cli, struct persist_run *p)
 		addrs[i] = p->pfns[i].addr;
 	persist_facts_ids(&cli->host, addrs, p->n, &p->facts);
 	/* a function already on vfio-pci: its host driver is in the journal */
-	journal_load(cli->root, &j);
-	err = persist_facts_softdeps(cli->sfs, &cli->host, &j, addrs, p->n, &p->facts);
+	err = cli_load_journal(cli, &j) ? -EBADMSG : 0;
+	if (!err)
+		err = persist_facts_softdeps(cli->sfs, &cli->host, &j, addrs, p->n, &p->facts);
 	journal_free(&j);
 	free(addrs);
 	return err;

@@ -83,15 +83,17 @@ int kmodules_load(const char *name)
 	err = k->kmod_module_new_from_lookup(ctx, name, &list);
 	if (err == 0 && !list)
 		err = -ENOENT;
+	/* every module the name or alias resolves to, as modprobe inserts
+	 * them (a modalias may name several): done when one of them is in */
 	for (it = list; it; it = k->kmod_list_next(list, it)) {
 		struct kmod_module *mod = k->kmod_module_get_module(it);
-
 		/* options from modprobe.d apply, as with modprobe */
-		err = k->kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
-						      NULL, NULL, NULL, NULL);
+		int r = k->kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
+							NULL, NULL, NULL, NULL);
+
 		k->kmod_module_unref(mod);
-		if (err >= 0)
-			break;
+		if (it == list || err < 0)
+			err = r;
 	}
 	k->kmod_module_unref_list(list);
 	k->kmod_unref(ctx);

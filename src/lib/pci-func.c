@@ -180,6 +180,11 @@ void pci_func_take_override(struct pci_func *f, int err)
 		f->override[0] = '\0';
 	if (err < 0 && err != -ENOENT)
 		f->bad |= PCI_BAD_OVERRIDE;
+	/* filled to the last byte: perhaps cut (a kernel with bigger pages) */
+	if (strlen(f->override) >= sizeof(f->override) - 1) {
+		f->override[0] = '\0';
+		f->bad |= PCI_BAD_OVERRIDE;
+	}
 	f->blocked = err == -ETIMEDOUT;
 }
 

@@ -569,7 +569,7 @@ static long now_ms(void)
 
 struct writer_reply {
 	int result;                 /* -errno, or what the backend returned */
-	char data[256];             /* a read's content, NUL-terminated */
+	char data[SYSFS_ATTR_MAX];  /* a read's content, NUL-terminated, whole */
 };
 
 static void close_fds_between(unsigned from, unsigned to)

@@ -9,6 +9,11 @@
 
 struct sysfs;
 
+/* The most an attribute shows: a page.  driver_override keeps up to
+ * PAGE_SIZE - 2 characters (4 KiB pages) and shows them with a newline;
+ * a read that fills a buffer this size may have been cut. */
+#define SYSFS_ATTR_MAX 4096
+
 /* What the rest of the program may ask of a sysfs tree.  Paths are relative
  * to the tree's root and are built only inside sysfs.c, from constants and
  * formatted PCI addresses, never from user strings. */

@@ -383,3 +383,49 @@ int usage_vfio_group_holders(const char *devdir, const char *procroot, int group
 	node.dev = st.st_rdev;
 	return usage_find_holders(procroot, &u, out, nout, scan);
 }
+
+/* The group node of f's IOMMU group, once per group, as a devnode of u. */
+static int add_group_node(struct usage *u, const char *devdir, const struct pci_func *f)
+{
+	struct devnode *v;
+	struct stat st;
+	char path[sizeof(v->name)];
+
+	snprintf(path, sizeof(path), "%s/vfio/%d", devdir, f->iommu_group);
+	for (size_t k = 0; k < u->nnodes; k++)
+		if (strcmp(u->nodes[k].name, path) == 0)
+			return 0;
+	if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode))
+		return 0;               /* no group node: nobody can hold it */
+	v = push(u->nodes, &u->nnodes, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	u->nodes = v;
+	v += u->nnodes - 1;
+	v->fn = f->addr;
+	v->dev = st.st_rdev;
+	snprintf(v->name, sizeof(v->name), "%s", path);
+	return 0;
+}
+
+int usage_vm_holders(const struct pci_host *h, const struct pci_addr *fns, size_t n,
+		     const char *devdir, const char *procroot, struct holder **out, size_t *nout,
+		     struct holder_scan *scan)
+{
+	struct usage u = { 0 };
+	int err = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct pci_func *f = pci_host_find(h, &fns[i]);
+
+		if (f && f->iommu_group >= 0)
+			err = add_group_node(&u, devdir, f);
+	}
+	/* every group in one pass over the processes */
+	if (!err)
+		err = usage_find_holders(procroot, &u, out, nout, scan);
+	usage_free(&u);
+	return err;
+}

@@ -305,6 +305,52 @@ START_TEST(scan_deadline)
 }
 END_TEST
 
+/* rollback's check for a running VM looks at every IOMMU group of the
+ * selection, however many: here the last of 900-odd groups is held. */
+START_TEST(vm_holders_every_group)
+{
+	char dev[] = "/tmp/vh-dev-XXXXXX", path[128], cmd[160];
+	struct pci_addr *fns, last = { 0 };
+	struct holder *ho;
+	struct tree t;
+	size_t n, nho, mine = 0;
+	int fd, groups = 0, group = -1;
+
+	tree_open(&t, "big1000");
+	fns = calloc(t.host.nfuncs, sizeof(*fns));
+	ck_assert_ptr_nonnull(fns);
+	for (n = 0; n < t.host.nfuncs; n++) {
+		fns[n] = t.host.funcs[n].addr;
+		if (t.host.funcs[n].iommu_group > group) {
+			group = t.host.funcs[n].iommu_group;
+			last = fns[n];
+			groups++;
+		}
+	}
+	ck_assert_int_gt(groups, 64);
+	ck_assert_ptr_nonnull(mkdtemp(dev));
+	snprintf(path, sizeof(path), "%s/vfio", dev);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/vfio/%d", dev, group);
+	ck_assert_int_eq(symlink("/dev/null", path), 0);
+	fd = open("/dev/null", O_RDWR);
+	ck_assert_int_eq(usage_vm_holders(&t.host, fns, n, dev, "/proc", &ho, &nho, NULL), 0);
+	for (size_t i = 0; i < nho; i++)
+		if (ho[i].pid == getpid()) {
+			mine++;
+			ck_assert_str_eq(ho[i].node, path);
+			ck_assert_int_eq(pci_addr_cmp(&ho[i].fn, &last), 0);
+		}
+	ck_assert_uint_eq(mine, 1);
+	free(ho);
+	close(fd);
+	free(fns);
+	tree_close(&t);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dev);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("usage");
@@ -318,6 +364,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, vfio_group_holder);
 	tcase_add_test(tc, holder_on_hung_mount);
 	tcase_add_test(tc, scan_deadline);
+
+	tcase_add_test(tc, vm_holders_every_group);
 	suite_add_tcase(s, tc);
 	return s;
 }
