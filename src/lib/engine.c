@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "engine.h"
@@ -256,7 +257,8 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
  * before it left there (its entries may say less than it did: the step is
  * saved after each write).  Each function is read back whatever its step;
  * its entry goes once it is as it was, the others stay for rollback. */
-static enum engine_outcome undo(struct engine *e, const struct pci_addr *fns, size_t n)
+static enum engine_outcome undo(struct engine *e, const struct pci_addr *fns, size_t n,
+				const bool *touched)
 {
 	bool ok = true;
 
@@ -265,6 +267,10 @@ static enum engine_outcome undo(struct engine *e, const struct pci_addr *fns, si
 
 		if (!je)
 			continue;       /* never journaled: nothing was written to it */
+		/* handed over and verified by an earlier bind: on vfio-pci before
+		 * this command, which is where "as before" leaves it */
+		if (!touched[i] && je->step == STEP_COMPLETE)
+			continue;
 		if (restore_one(e, &je->addr, je->driver, je->override) == 0)
 			journal_remove(e->journal, &fns[i]);
 		else
@@ -290,12 +296,36 @@ static void record_module(struct engine *e, struct journal_entry *je)
 		je->module[0] = '\0';
 }
 
+/* Every function of the run is on vfio-pci: the hand-over is one. */
+static int mark_complete(struct engine *e, const struct pci_addr *fns, size_t n)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < n; i++) {
+		struct journal_entry *je = journal_find(e->journal, &fns[i]);
+
+		if (je && je->step != STEP_COMPLETE) {
+			je->step = STEP_COMPLETE;
+			changed = true;
+		}
+	}
+	return changed ? save(e, &fns[0]) : 0;
+}
+
 enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n)
 {
+	enum engine_outcome outcome;
 	struct pci_func f;
+	bool *touched;
 	int err = 0;
 
 	memset(&e->fault, 0, sizeof(e->fault));
+	/* what this run writes to, as opposed to what an earlier run left */
+	touched = calloc(n ? n : 1, sizeof(*touched));
+	if (!touched) {
+		note_fault(e, &fns[0], -ENOMEM, "prepare the hand-over");
+		return ENGINE_FAILED;
+	}
 	/* every function's "before" can be recorded exactly, or none is touched */
 	for (size_t i = 0; i < n && !err; i++) {
 		err = load_now(e, &fns[i], &f);
@@ -319,16 +349,23 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 		record_module(e, &je);
 		snprintf(je.override, sizeof(je.override), "%s", f.override);
 		err = journal_add(e->journal, &je);
+		touched[i] = true;
 		if (!err)       /* the "before" is on disk before the first change */
 			err = save(e, &fns[i]);
 		if (!err)
 			err = bind_one(e, &f, journal_find(e->journal, &fns[i]));
 	}
 	if (!err)
-		return ENGINE_DONE;
-	if (!e->fault.err)
-		note_fault(e, &fns[0], err, "prepare the hand-over");
-	return e->dry_run ? ENGINE_FAILED : undo(e, fns, n);
+		err = mark_complete(e, fns, n);
+	if (!err) {
+		outcome = ENGINE_DONE;
+	} else {
+		if (!e->fault.err)
+			note_fault(e, &fns[0], err, "prepare the hand-over");
+		outcome = e->dry_run ? ENGINE_FAILED : undo(e, fns, n, touched);
+	}
+	free(touched);
+	return outcome;
 }
 
 /* A function the journal does not know: clear the override, off vfio-pci,

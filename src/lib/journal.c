@@ -19,16 +19,18 @@
 /* 2: each entry's driver_module; version 1 journals are read still */
 #define JOURNAL_FORMAT 2
 
-static const char *const step_names[] = { "recorded", "override", "unbound", "probed", "verified" };
+static const char *const step_names[] = {
+	"recorded", "override", "unbound", "probed", "verified", "complete",
+};
 
 const char *journal_step_name(enum handover_step s)
 {
-	return s <= STEP_VERIFIED ? step_names[s] : "?";
+	return s <= STEP_COMPLETE ? step_names[s] : "?";
 }
 
 static int step_parse(const char *s, enum handover_step *out)
 {
-	for (int i = 0; i <= STEP_VERIFIED; i++)
+	for (int i = 0; i <= STEP_COMPLETE; i++)
 		if (strcmp(s, step_names[i]) == 0) {
 			*out = (enum handover_step)i;
 			return 0;
@@ -390,9 +392,12 @@ static int parse_entry(struct parse_ctx *c, struct json_object *o, struct journa
 		err = parse_before(c, o, e);
 	if (!err)
 		err = get_string(c, o, "step", false, &step);
-	if (!err && step_parse(step, &e->step))
+	if (!err && (step_parse(step, &e->step) || (c->version < 2 && e->step == STEP_COMPLETE)))
 		err = invalid(c, "step", "%s is not a step (recorded, override, unbound, probed, "
-			      "verified)", quote(step, q, sizeof(q)));
+			      "verified%s)", quote(step, q, sizeof(q)), c->version < 2 ? "" : ", complete");
+	/* version 1 marked no run complete: its last step is taken as one */
+	if (!err && c->version < 2 && e->step == STEP_VERIFIED)
+		e->step = STEP_COMPLETE;
 	return err;
 }
 

@@ -17,6 +17,8 @@ enum handover_step {
 	STEP_UNBOUND,        /* unbound from the host driver */
 	STEP_PROBED,         /* drivers_probe written */
 	STEP_VERIFIED,       /* read back on vfio-pci */
+	STEP_COMPLETE,       /* and so is every function of its run: a failed bind
+			      * later leaves it where this one put it */
 };
 
 struct journal_entry {

@@ -114,7 +114,7 @@ START_TEST(bind_and_rollback)
 	ck_assert_uint_eq(journal_on_disk(&b), 2);
 	je = journal_find(&b.j, &b.fns[1]);
 	ck_assert_str_eq(je->driver, "snd_hda_intel");
-	ck_assert_int_eq(je->step, STEP_VERIFIED);
+	ck_assert_int_eq(je->step, STEP_COMPLETE);
 	/* again: already there, nothing written */
 	b.e.writes = 0;
 	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
@@ -909,6 +909,35 @@ START_TEST(killed_then_bind_fails_four)
 }
 END_TEST
 
+/* A failed bind gives back what it moved, and only that: a GPU an earlier
+ * bind handed over (and verified) was on vfio-pci before this command, so
+ * exit 1 ("as before") leaves it there, journaled for rollback. */
+START_TEST(failed_bind_keeps_earlier_handover)
+{
+	struct pci_addr slots[2] = { addr("0000:01:00.0"), addr("0000:02:00.0") }, *both;
+	char after_a[8192], now[8192];
+	size_t nboth;
+	struct bench b;
+
+	bench_open(&b, "twins", "0000:01:00.0");
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	fk_snapshot(b.t.sfs, after_a, sizeof(after_a));
+	ck_assert_int_eq(safety_slot_functions(&b.t.host, slots, 2, &both, &nboth), 0);
+	ck_assert_uint_eq(nboth, 4);
+	/* GPU B's unbind of its display function fails */
+	fk_fail(b.fk, 2, FK_ERRNO, EBUSY);
+	ck_assert_int_eq(engine_bind(&b.e, both, nboth), ENGINE_FAILED);
+	fk_snapshot(b.t.sfs, now, sizeof(now));
+	ck_assert_msg(strcmp(now, after_a) == 0, "not as before the failed bind\nbefore:\n%s\nnow:\n%s",
+		      after_a, now);
+	ck_assert_uint_eq(journal_on_disk(&b), 2);      /* GPU A's entries, for rollback */
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "after rollback");
+	free(both);
+	bench_close(&b);
+}
+END_TEST
+
 START_TEST(dry_run)
 {
 	struct bench b;
@@ -1020,6 +1049,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, long_override_restored_exactly);
 	tcase_add_test(tc, override_not_recordable);
 	tcase_add_test(tc, dry_run);
+	tcase_add_test(tc, failed_bind_keeps_earlier_handover);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
 	suite_add_tcase(s, tc);
 	/* a killed run, then another that fails: many runs of the engine */

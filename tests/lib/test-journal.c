@@ -76,6 +76,32 @@ START_TEST(parse_gives_the_entries)
 }
 END_TEST
 
+/* Version 1 marked no run complete: its "verified" is taken as the end of
+ * a whole hand-over (a failed bind then leaves it alone); version 2 says. */
+START_TEST(complete_steps)
+{
+	const char *v1 = DOC("", GOOD_AUDIO);
+	const char *v2 = V2("{ \"address\": \"0000:01:00.0\", \"vendor_id\": \"10de\", "
+			    "\"device_id\": \"27b0\", \"driver_before\": null, \"driver_module\": null, "
+			    "\"driver_override_before\": null, \"step\": \"verified\" }, "
+			    "{ \"address\": \"0000:01:00.1\", \"vendor_id\": \"10de\", "
+			    "\"device_id\": \"22bc\", \"driver_before\": null, \"driver_module\": null, "
+			    "\"driver_override_before\": null, \"step\": \"complete\" }");
+	struct journal j;
+	char why[512];
+
+	ck_assert_int_eq(journal_parse(v1, strlen(v1), &j, why, sizeof(why)), 0);
+	ck_assert_int_eq(j.e[0].step, STEP_COMPLETE);
+	ck_assert_int_eq(j.e[1].step, STEP_COMPLETE);
+	journal_free(&j);
+	ck_assert_msg(journal_parse(v2, strlen(v2), &j, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(j.e[0].step, STEP_VERIFIED);
+	ck_assert_int_eq(j.e[1].step, STEP_COMPLETE);
+	ck_assert_str_eq(journal_step_name(j.e[1].step), "complete");
+	journal_free(&j);
+}
+END_TEST
+
 static const struct {
 	const char *text;
 	const char *why;        /* what the message must say */
@@ -171,6 +197,9 @@ static const struct {
 	{ V2(ENTRY2("null", "\"nvidia\"")), "driver_module: \"nvidia\" without a driver_before" },
 	{ "{ \"format_version\": 1, \"pid\": 1, \"functions\": [ " ENTRY2("\"nvidia\"", "\"nvidia\"") " ] }",
 	  "functions[0] (0000:01:00.0): driver_module is not in a version 1 journal" },
+	/* "complete" (a whole run read back) is version 2's */
+	{ DOC("", AUDIO("\"10de\"", "\"22bc\"", "\"snd_hda_intel\"", "null", "\"complete\"")),
+	  "functions[1] (0000:01:00.1): step: \"complete\" is not a step" },
 };
 
 START_TEST(invalid_journals)
@@ -227,6 +256,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, valid_journals);
 	tcase_add_test(tc, parse_gives_the_entries);
+	tcase_add_test(tc, complete_steps);
 	tcase_add_loop_test(tc, invalid_journals, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, override_too_long);
 	tcase_add_test(tc, nul_byte_and_no_why);
