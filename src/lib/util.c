@@ -12,7 +12,7 @@ bool root_is_host(const char *root)
 	return !root || !root[0] || strcmp(root, "/") == 0;
 }
 
-int root_path(const char *root, const char *path, char *buf, size_t len)
+int root_show_path(const char *root, const char *path, char *buf, size_t len)
 {
 	int n;
 

@@ -8,8 +8,9 @@
 
 /* Is --root the real root (NULL, "" or "/")? */
 bool root_is_host(const char *root);
-/* ROOT + PATH ("/etc/..."), ROOT NULL or "/" meaning the real root. */
-int root_path(const char *root, const char *path, char *buf, size_t len);
+/* ROOT + PATH ("/etc/..."), ROOT the host meaning "": for messages only,
+ * never to open (root-path.h resolves paths inside the root). */
+int root_show_path(const char *root, const char *path, char *buf, size_t len);
 /* malloc'ed printf; NULL only when out of memory. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

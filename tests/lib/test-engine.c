@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "engine.h"
 #include "fake-kernel.h"
+#include "root-path.h"
 #include "safety.h"
 #include "testlib.h"
 
@@ -520,6 +521,72 @@ START_TEST(journal_roundtrip_and_lock)
 }
 END_TEST
 
+/* Nothing in a directory (but . and ..)? */
+static bool dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n == 0;
+}
+
+/* ROOT/run/vfio-handover planted as an absolute link out of the root, or
+ * ROOT/run as a relative one: the journal and the lock land inside the
+ * root, as if it were "/", and nothing is made outside it. */
+START_TEST(journal_dir_links_stay_inside)
+{
+	for (int walk = 0; walk < 2; walk++) {
+		for (int relative = 0; relative < 2; relative++) {
+			char top[] = "/tmp/vh-jl-XXXXXX", root[64], outside[64], link[128], want[256];
+			struct journal_entry e = { .vendor = 0x10de, .device = 0x27b0, .driver = "nvidia" };
+			struct journal j = { 0 }, back;
+			struct stat st;
+			pid_t holder;
+			int fd;
+
+			ck_assert_ptr_nonnull(mkdtemp(top));
+			snprintf(root, sizeof(root), "%s/root", top);
+			snprintf(outside, sizeof(outside), "%s/outside", top);
+			ck_assert_int_eq(mkdir(root, 0755), 0);
+			ck_assert_int_eq(mkdir(outside, 0755), 0);
+			if (relative) {
+				snprintf(link, sizeof(link), "%s/run", root);
+				ck_assert_int_eq(symlink("../outside", link), 0);
+				snprintf(want, sizeof(want), "%s/outside/vfio-handover/state.json", root);
+			} else {
+				snprintf(link, sizeof(link), "%s/run", root);
+				ck_assert_int_eq(mkdir(link, 0755), 0);
+				strcat(link, "/vfio-handover");
+				ck_assert_int_eq(symlink(outside, link), 0);
+				snprintf(want, sizeof(want), "%s%s/state.json", root, outside);
+			}
+			root_force_walk(walk);
+			e.addr = addr("0000:01:00.0");
+			ck_assert_int_eq(journal_add(&j, &e), 0);
+			ck_assert_int_eq(journal_save(root, &j), 0);
+			fd = journal_lock(root, &holder);
+			ck_assert_int_ge(fd, 0);
+			journal_unlock(fd);
+			ck_assert_int_eq(journal_load(root, &back), 0);
+			ck_assert_uint_eq(back.n, 1);
+			root_force_walk(false);
+			ck_assert_msg(stat(want, &st) == 0, "%s: no %s", walk ? "walk" : "openat2", want);
+			ck_assert_msg(dir_empty(outside), "%s: %s link: written outside the root",
+				      walk ? "walk" : "openat2", relative ? "relative" : "absolute");
+			journal_free(&back);
+			journal_free(&j);
+			snprintf(want, sizeof(want), "rm -rf '%s'", top);
+			ck_assert_int_eq(system(want), 0);
+		}
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -541,6 +608,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, override_read_that_blocks);
 	tcase_add_test(tc, dry_run);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
+	tcase_add_test(tc, journal_dir_links_stay_inside);
 	suite_add_tcase(s, tc);
 	return s;
 }
