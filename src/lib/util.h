@@ -6,7 +6,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Is --root the real root (NULL, "" or "/")? */
+/* Is --root the real root: NULL, "", or the same directory as "/"? */
 bool root_is_host(const char *root);
 /* ROOT + PATH ("/etc/..."), ROOT the host meaning "": for messages only,
  * never to open (root-path.h resolves paths inside the root). */

@@ -86,6 +86,7 @@ run_case() {
 		esac
 	} | sed -e "s|$tree|@SYSFS@|g" -e "s|$root|@ROOT@|g" -e "s|$outside|@OUTSIDE@|g" \
 		-e "s|$kernel|@KERNEL@|g" \
+		-e 's/^run \(update-initramfs -u -k all\|dracut --regenerate-all --force\)$/run @INITRAMFS@/' \
 		-e 's|"elapsed_ms": [0-9]*|"elapsed_ms": @MS@|' > "$tmp/actual"
 	[ -n "${UPDATE_GOLDEN:-}" ] && cp "$tmp/actual" "$golden/$name.txt"
 	ok=0

@@ -1,6 +1,6 @@
 /* Paths inside a root: --root and --sysfs resolved as if each were "/",
  * by openat2(RESOLVE_IN_ROOT) and by the component walk used where the
- * kernel has no openat2. */
+ * kernel has no openat2; and which --root is the host. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +33,30 @@ static void rm_rf(char *dir)
 	ck_assert_int_eq(system(cmd), 0);
 	free(dir);
 }
+
+/* The host is "/" by identity, whatever the spelling. */
+START_TEST(host_by_identity)
+{
+	char *root = mkroot(), path[4096];
+
+	ck_assert(root_is_host(NULL));
+	ck_assert(root_is_host(""));
+	ck_assert(root_is_host("/"));
+	ck_assert(root_is_host("/."));
+	ck_assert(root_is_host("//"));
+	ck_assert(root_is_host("/usr/.."));
+	ck_assert(root_is_host("/tmp/.."));
+	snprintf(path, sizeof(path), "%s/slash", root);
+	ck_assert_int_eq(symlink("/", path), 0);
+	ck_assert(root_is_host(path));
+	ck_assert(!root_is_host(root));
+	snprintf(path, sizeof(path), "%s/.", root);
+	ck_assert(!root_is_host(path));
+	ck_assert(!root_is_host("/tmp"));
+	ck_assert(!root_is_host("/nonexistent-vh-root"));
+	rm_rf(root);
+}
+END_TEST
 
 /* ---- a root with links of every kind, and a directory beside it ---- */
 
@@ -543,7 +567,11 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("root-path");
-	TCase *tc = tcase_create("inside the root");
+	TCase *tc = tcase_create("host");
+
+	tcase_add_test(tc, host_by_identity);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("inside the root");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, links_stay_inside);
 	tcase_add_test(tc, absolute_link_re_rooted);
