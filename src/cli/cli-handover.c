@@ -67,7 +67,7 @@ int cli_load_journal(struct cli *cli, struct journal *j)
 	char path[4096], why[512];
 	int err = journal_load(cli->root, j, why, sizeof(why));
 
-	if (root_path(cli->root, JOURNAL_DIR "/state.json", path, sizeof(path)) < 0)
+	if (root_show_path(cli->root, JOURNAL_DIR "/state.json", path, sizeof(path)) < 0)
 		snprintf(path, sizeof(path), "%s/state.json", JOURNAL_DIR);
 	if (err == -EBADMSG) {
 		log_error("the journal %s is not valid, nothing was changed: %s", path, why);

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include "atomic-file.h"
 #include "journal.h"
+#include "root-path.h"
 #include "sysfs.h"
 #include "util.h"
 
@@ -38,26 +39,17 @@ static int step_parse(const char *s, enum handover_step *out)
 	return -EBADMSG;
 }
 
-/* mkdir -p of ROOT/run/vfio-handover, root-only writable. */
-static int make_dir(const char *root, char *dir, size_t len)
+/* mkdir -p of ROOT/run/vfio-handover, inside the root (a link planted on
+ * the way leads inside it too): the directory, open. */
+static int open_dir(const char *root)
 {
-	char path[4096];
-	int err = root_path(root, JOURNAL_DIR, dir, len);
+	int rootfd = root_dir_open(root), fd;
 
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s", dir);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (rootfd < 0)
+		return rootfd;
+	fd = root_mkdir_p(rootfd, JOURNAL_DIR, 0755);
+	close(rootfd);
+	return fd;
 }
 
 struct journal_entry *journal_find(struct journal *j, const struct pci_addr *a)
@@ -122,14 +114,15 @@ static struct json_object *entry_json(const struct journal_entry *e)
 int journal_save(const char *root, const struct journal *j)
 {
 	struct json_object *doc, *arr;
-	char dir[4096], path[4200];
-	int err = make_dir(root, dir, sizeof(dir));
+	int dfd = open_dir(root), err;
 
-	if (err)
+	if (dfd < 0)
+		return dfd;
+	if (!j->n) {
+		err = unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT ? -errno : 0;
+		close(dfd);
 		return err;
-	snprintf(path, sizeof(path), "%s/state.json", dir);
-	if (!j->n)
-		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	}
 	doc = json_object_new_object();
 	arr = json_object_new_array();
 	json_object_object_add(doc, "format_version", json_object_new_int(JOURNAL_FORMAT));
@@ -137,9 +130,11 @@ int journal_save(const char *root, const struct journal *j)
 	for (size_t i = 0; i < j->n; i++)
 		json_object_array_add(arr, entry_json(&j->e[i]));
 	json_object_object_add(doc, "functions", arr);
-	err = atomic_write_file(path, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-								      JSON_C_TO_STRING_NOSLASHESCAPE));
+	err = atomic_write_at(dfd, "state.json",
+			      json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
+	close(dfd);
 	return err;
 }
 
@@ -474,67 +469,32 @@ int journal_parse(const char *text, size_t len, struct journal *j, char *why, si
 	return err;
 }
 
-/* The whole file, NUL-terminated; *text is malloc'ed. */
-static int read_text(const char *path, char **text, size_t *len)
+/* ROOT/run/vfio-handover/state.json, found inside the root: *text NULL
+ * when there is none. */
+static int read_state(const char *root, char **text, size_t *len)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), *nb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), err = 0;
-	ssize_t r;
+	int rootfd = root_dir_open(root), err;
 
-	if (fd < 0 || !buf) {
-		err = fd < 0 ? -errno : -ENOMEM;
-		goto out;
-	}
-	while ((r = read(fd, buf + n, cap - n - 1)) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		n += (size_t)r;
-		if (cap - n - 1 == 0) {
-			if (cap >= JOURNAL_MAX_SIZE) {
-				err = -EFBIG;
-				goto out;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	buf = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return err;
+	*text = NULL;
+	if (rootfd < 0)
+		return rootfd == -ENOENT ? 0 : rootfd;
+	err = root_read_file(rootfd, JOURNAL_DIR "/state.json", 0, JOURNAL_MAX_SIZE, text, len,
+			     NULL);
+	close(rootfd);
+	return err == -ENOENT ? 0 : err;
 }
 
 int journal_load(const char *root, struct journal *j, char *why, size_t whylen)
 {
-	char path[4096], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	int err;
 
 	memset(j, 0, sizeof(*j));
 	if (why && whylen)
 		why[0] = '\0';
-	err = root_path(root, JOURNAL_DIR "/state.json", path, sizeof(path));
-	if (err)
-		return err;
-	if (access(path, F_OK) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	err = read_text(path, &text, &len);
-	if (err)
+	err = read_state(root, &text, &len);
+	if (err || !text)
 		return err;
 	err = journal_parse(text, len, j, why, whylen);
 	free(text);
@@ -543,18 +503,19 @@ int journal_load(const char *root, struct journal *j, char *why, size_t whylen)
 
 int journal_lock(const char *root, pid_t *holder)
 {
-	char dir[4096], path[4200], buf[32];
+	char buf[32];
 	ssize_t n;
-	int fd, err;
+	int dfd, fd, err;
 
 	*holder = 0;
-	err = make_dir(root, dir, sizeof(dir));
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	dfd = open_dir(root);
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	err = -errno;
+	close(dfd);
 	if (fd < 0)
-		return -errno;
+		return err;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		err = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
 		n = pread(fd, buf, sizeof(buf) - 1, 0);

@@ -1,6 +1,8 @@
 /* The one access layer to sysfs: every read and write of the kernel's
  * PCI tree goes through here, relative to a root directory descriptor, so the
- * same code runs on /sys, on a captured tree, and on an emulated kernel. */
+ * same code runs on /sys, on a captured tree, and on an emulated kernel.
+ * Paths are resolved inside that root (a link never leads out of the tree),
+ * and a captured tree's attribute that is not a regular file is refused. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

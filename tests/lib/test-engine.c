@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "engine.h"
 #include "fake-kernel.h"
+#include "root-path.h"
 #include "safety.h"
 #include "testlib.h"
 
@@ -1018,6 +1019,147 @@ START_TEST(journal_roundtrip_and_lock)
 }
 END_TEST
 
+/* The file a crafted link leads to still says "precious". */
+static void assert_untouched(const char *path, const char *after)
+{
+	char text[64] = "";
+	FILE *fp = fopen(path, "r");
+
+	ck_assert_ptr_nonnull(fp);
+	text[fread(text, 1, sizeof(text) - 1, fp)] = '\0';
+	fclose(fp);
+	ck_assert_msg(strcmp(text, "precious\n") == 0, "after %s: %s now holds \"%s\"", after, path, text);
+}
+
+/* A crafted tree whose function's driver link leads out of it (absolute,
+ * or with enough "..") at a directory holding a file named unbind: bind and
+ * rollback on the tree's plain files (the default backend, sysfs's real
+ * write path) never write, nor truncate, that file. */
+static void link_out_of_tree(bool absolute)
+{
+	char out[] = "/tmp/vh-out-XXXXXX", root[] = "/tmp/vh-eng-XXXXXX", unbind[128], link[4096],
+	     target[4096];
+	struct pci_addr slot = addr("0000:01:00.0");
+	struct pci_addr *fns;
+	struct journal j = { 0 };
+	struct engine e = { 0 };
+	struct tree t;
+	size_t n;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(out));
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	snprintf(unbind, sizeof(unbind), "%s/unbind", out);
+	fp = fopen(unbind, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("precious\n", fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_func_path(t.fx, "0000:01:00.0", link, sizeof(link) - 8), 0);
+	strcat(link, "/driver");
+	/* the function's directory is less than 16 levels below "/" */
+	snprintf(target, sizeof(target), "%s%s", absolute ? "" :
+		 "../../../../../../../../../../../../../../../..", out);
+	ck_assert_int_eq(unlink(link), 0);
+	ck_assert_int_eq(symlink(target, link), 0);
+	tree_reload(&t);
+	ck_assert_int_eq(safety_slot_functions(&t.host, &slot, 1, &fns, &n), 0);
+	e.sfs = t.sfs;
+	e.root = root;
+	e.timeout_ms = 2000 * slow();
+	e.journal = &j;
+	e.out = stdout;
+	engine_bind(&e, fns, n);
+	assert_untouched(unbind, absolute ? "bind, absolute link" : "bind, relative link");
+	ck_assert_int_lt(sysfs_dev_write(t.sfs, &slot, "driver/unbind", "0000:01:00.0", e.timeout_ms), 0);
+	assert_untouched(unbind, "a write to driver/unbind");
+	engine_rollback(&e, fns, n);
+	assert_untouched(unbind, "rollback");
+	free(fns);
+	journal_free(&j);
+	tree_close(&t);
+	snprintf(target, sizeof(target), "rm -rf '%s' '%s'", out, root);
+	ck_assert_int_eq(system(target), 0);
+}
+
+START_TEST(driver_link_out_of_tree)
+{
+	for (int walk = 0; walk < 2; walk++) {
+		/* openat2, then the walk that stands in for it on older kernels */
+		root_force_walk(walk);
+		link_out_of_tree(true);
+		link_out_of_tree(false);
+	}
+	root_force_walk(false);
+}
+END_TEST
+
+/* Nothing in a directory (but . and ..)? */
+static bool dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n == 0;
+}
+
+/* ROOT/run/vfio-handover planted as an absolute link out of the root, or
+ * ROOT/run as a relative one: the journal and the lock land inside the
+ * root, as if it were "/", and nothing is made outside it. */
+START_TEST(journal_dir_links_stay_inside)
+{
+	for (int walk = 0; walk < 2; walk++) {
+		for (int relative = 0; relative < 2; relative++) {
+			char top[] = "/tmp/vh-jl-XXXXXX", root[64], outside[64], link[128], want[256];
+			struct journal_entry e = { .vendor = 0x10de, .device = 0x27b0, .driver = "nvidia" };
+			struct journal j = { 0 }, back;
+			struct stat st;
+			pid_t holder;
+			int fd;
+
+			ck_assert_ptr_nonnull(mkdtemp(top));
+			snprintf(root, sizeof(root), "%s/root", top);
+			snprintf(outside, sizeof(outside), "%s/outside", top);
+			ck_assert_int_eq(mkdir(root, 0755), 0);
+			ck_assert_int_eq(mkdir(outside, 0755), 0);
+			if (relative) {
+				snprintf(link, sizeof(link), "%s/run", root);
+				ck_assert_int_eq(symlink("../outside", link), 0);
+				snprintf(want, sizeof(want), "%s/outside/vfio-handover/state.json", root);
+			} else {
+				snprintf(link, sizeof(link), "%s/run", root);
+				ck_assert_int_eq(mkdir(link, 0755), 0);
+				strcat(link, "/vfio-handover");
+				ck_assert_int_eq(symlink(outside, link), 0);
+				snprintf(want, sizeof(want), "%s%s/state.json", root, outside);
+			}
+			root_force_walk(walk);
+			e.addr = addr("0000:01:00.0");
+			ck_assert_int_eq(journal_add(&j, &e), 0);
+			ck_assert_int_eq(journal_save(root, &j), 0);
+			fd = journal_lock(root, &holder);
+			ck_assert_int_ge(fd, 0);
+			journal_unlock(fd);
+			ck_assert_int_eq(journal_load(root, &back, NULL, 0), 0);
+			ck_assert_uint_eq(back.n, 1);
+			root_force_walk(false);
+			ck_assert_msg(stat(want, &st) == 0, "%s: no %s", walk ? "walk" : "openat2", want);
+			ck_assert_msg(dir_empty(outside), "%s: %s link: written outside the root",
+				      walk ? "walk" : "openat2", relative ? "relative" : "absolute");
+			journal_free(&back);
+			journal_free(&j);
+			snprintf(want, sizeof(want), "rm -rf '%s'", top);
+			ck_assert_int_eq(system(want), 0);
+		}
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -1051,6 +1193,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, dry_run);
 	tcase_add_test(tc, failed_bind_keeps_earlier_handover);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
+	tcase_add_test(tc, driver_link_out_of_tree);
+	tcase_add_test(tc, journal_dir_links_stay_inside);
 	suite_add_tcase(s, tc);
 	/* a killed run, then another that fails: many runs of the engine */
 	tc = tcase_create("interrupted runs");

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include "testlib.h"
 
 START_TEST(rtx4000_gpu)
@@ -289,6 +290,32 @@ START_TEST(speeds)
 }
 END_TEST
 
+/* A captured tree's attribute that is a FIFO: refused at once, never
+ * waited on, whether read by this process or written by the writer. */
+START_TEST(fifo_attribute)
+{
+	struct pci_addr a = addr("0000:01:00.0");
+	char dir[4096], path[4200], buf[64];
+	struct tree t;
+	int err;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_func_path(t.fx, "0000:01:00.0", dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/vendor", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/driver_override", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0644), 0);
+	ck_assert_int_eq(sysfs_dev_read(t.sfs, &a, "vendor", buf, sizeof(buf)), -EINVAL);
+	err = sysfs_dev_write(t.sfs, &a, "driver_override", "vfio-pci", 2000);
+	ck_assert_msg(err == -EINVAL || err == -ENXIO, "write to a FIFO: %s", strerror(-err));
+	tree_reload(&t);
+	ck_assert(func(&t, "0000:01:00.0")->bad & PCI_BAD_VENDOR);
+	tree_close(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pci-host");
@@ -307,6 +334,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, not_a_tree);
 	tcase_add_test(tc, live_wherever_mounted);
 	tcase_add_test(tc, speeds);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("captured trees");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, fifo_attribute);
 	suite_add_tcase(s, tc);
 	return s;
 }
