@@ -186,7 +186,8 @@ static int check_group(const struct check_env *env, const struct pci_addr *slot,
 			  "name it as well to hand it over with the GPU (vfio-handover bind %s %s), "
 			  "or move the GPU to a slot with an IOMMU group of its own",
 			  in[i].group, pci_slot_fmt(slot, sb), pci_addr_fmt(&in[i].member, ab),
-			  m ? m->vendor : 0, m ? m->device : 0, in[i].driver, sb, ab);
+			  m ? m->vendor : 0, m ? m->device : 0,
+			  in[i].driver[0] ? in[i].driver : "a driver whose link cannot be read", sb, ab);
 	}
 	free(in);
 	if (!err && !failed)

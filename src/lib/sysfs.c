@@ -226,6 +226,7 @@ int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link
 		   char *buf, size_t len)
 {
 	char target[4096];
+	const char *name;
 	int fd = dev_dirfd(sfs, a), err;
 
 	if (fd < 0)
@@ -233,7 +234,11 @@ int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link
 	err = sfs->ops->readlink(sfs, fd, link, target, sizeof(target));
 	if (err < 0)
 		return err;
-	if (snprintf(buf, len, "%s", last_component(target)) >= (int)len)
+	name = last_component(target);
+	/* "../drivers/igb/" names nothing: not the driver "" (unbound), not group "" */
+	if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	if (snprintf(buf, len, "%s", name) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -123,6 +123,30 @@ START_TEST(gpu_nic)
 }
 END_TEST
 
+/* A NIC whose driver link names nothing still makes the group unviable,
+ * and the item says why rather than naming an empty driver. */
+START_TEST(gpu_nic_unreadable_driver)
+{
+	struct pci_addr slot = addr("0000:01:00.0");
+	struct check_env env = { 0 };
+	struct run run;
+
+	snprintf(run.root, sizeof(run.root), "/tmp/vh-root-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(run.root));
+	tree_open(&run.t, "gpu-nic");
+	slash_link(&run.t, "0000:02:00.0", "driver");
+	tree_reload(&run.t);
+	env.host = &run.t.host;
+	env.root = run.root;
+	env.kernel = "6.1.0-test-amd64";
+	ck_assert_int_eq(check_run(&env, &slot, 1, &run.r), 0);
+	ck_assert_int_eq(status(&run, "group", "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, "group", "0000:02:00.0")->message,
+				     "on a driver whose link cannot be read"));
+	run_done(&run);
+}
+END_TEST
+
 START_TEST(iommu_off)
 {
 	struct run run;
@@ -318,6 +342,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, rtx4000_all);
 	tcase_add_test(tc, rtx4000_selected);
 	tcase_add_test(tc, gpu_nic);
+	tcase_add_test(tc, gpu_nic_unreadable_driver);
 	tcase_add_test(tc, iommu_off);
 	tcase_add_test(tc, consumer_link);
 	tcase_add_test(tc, port_limits_link);

@@ -246,6 +246,26 @@ START_TEST(speeds)
 }
 END_TEST
 
+/* A link whose text ends in '/' names nothing: not the driver "" (an
+ * unbound function), not IOMMU group 0. */
+START_TEST(links_naming_nothing)
+{
+	struct tree t;
+	const struct pci_func *f;
+
+	tree_open(&t, "rtx4000");
+	slash_link(&t, "0000:01:00.0", "driver");
+	slash_link(&t, "0000:01:00.0", "iommu_group");
+	tree_reload(&t);
+	f = func(&t, "0000:01:00.0");
+	ck_assert_str_eq(f->driver, "");
+	ck_assert_uint_ne(f->bad & PCI_BAD_DRIVER, 0);
+	ck_assert_int_eq(f->iommu_group, -1);
+	ck_assert_uint_ne(f->bad & PCI_BAD_IOMMU_GROUP, 0);
+	tree_close(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pci-host");
@@ -263,6 +283,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, vanished_and_changed);
 	tcase_add_test(tc, not_a_tree);
 	tcase_add_test(tc, speeds);
+	tcase_add_test(tc, links_naming_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
