@@ -163,6 +163,30 @@ START_TEST(disks_and_interfaces)
 }
 END_TEST
 
+/* A class device's "dev" is MAJ:MIN in decimal: anything else (sscanf's
+ * %u took signs, spaces, and numbers past 32 bits) is no device number. */
+START_TEST(device_numbers)
+{
+	static const char *const bad[] = { "-1:-1\n", " 226:1\n", "226:+1\n", "99999999999:1\n", "226:\n" };
+	struct tree t;
+	struct pci_addr gpu = addr("0000:01:00.0");
+	struct usage u;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &gpu, 1, &u), 0);
+	ck_assert_uint_eq(u.nnodes, 2);     /* card1 and renderD128 */
+	usage_free(&u);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.0", "drm/card1/dev", bad[i]), 0);
+		ck_assert_int_eq(usage_collect(t.sfs, NULL, &gpu, 1, &u), 0);
+		ck_assert_msg(u.nnodes == 1 && u.nodes[0].dev == makedev(226, 128),
+			      "dev \"%s\" taken for a device number", bad[i]);
+		usage_free(&u);
+	}
+	tree_close(&t);
+}
+END_TEST
+
 START_TEST(nvidia_minor)
 {
 	struct tree t;
@@ -229,6 +253,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_nodes_no_scan);
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
+	tcase_add_test(tc, device_numbers);
 	tcase_add_test(tc, vfio_group_holder);
 	suite_add_tcase(s, tc);
 	return s;
