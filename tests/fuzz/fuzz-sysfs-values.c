@@ -253,22 +253,33 @@ static struct sysfs *open_tree(void)
 	return sfs;
 }
 
-/* "0x" and hex digits, or decimal (octal has the parity of its last
- * digit too): the flags of a network interface, else -1. */
-static long long flags_value(const char *s)
+/* The flags of a network interface as strtoul(s, &end, 0) reads them
+ * whole: 0x and hex, 0 and octal, or decimal, within 64 bits.  Their
+ * IFF_UP bit, else -1. */
+static int flags_up_bit(const char *s)
 {
-	if (!strncasecmp(s, "0x", 2)) {
-		char *lower = strdup(s);
-		long long v;
+	const char *digits = "0123456789";
+	unsigned base = 10;
+	unsigned long long v = 0;
 
-		if (!lower)
-			abort();
-		lower[1] = 'x';
-		v = hex_value(lower, UINT_MAX);
-		free(lower);
-		return v;
+	if (!strncasecmp(s, "0x", 2)) {
+		s += 2;
+		base = 16;
+		digits = HEXDIGITS;
+	} else if (s[0] == '0') {
+		base = 8;
+		digits = "01234567";
 	}
-	return dec_value(s, UINT_MAX);
+	if (!all_of(s, digits))
+		return -1;
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10);
+
+		if (v > (ULLONG_MAX - d) / base)
+			return -1;
+		v = v * base + d;
+	}
+	return (int)(v & 1);
 }
 
 /* The class devices below the GPU: a DRM node and a disk by their device
@@ -314,8 +325,8 @@ static void check_usage(const struct file *fl, const char *content, size_t clen)
 			/* read only without flags (removed for this input) */
 			FUZZ_CHECK(u.ifs[0].up == (n && !strcmp(v, "up")), "eth0 with operstate \"%s\" taken as %s",
 				   v, u.ifs[0].up ? "up" : "down");
-		} else if (n && flags_value(v) >= 0) {
-			FUZZ_CHECK(u.ifs[0].up == (flags_value(v) & 1), "eth0 with flags \"%s\" taken as %s",
+		} else if (n && flags_up_bit(v) >= 0) {
+			FUZZ_CHECK(u.ifs[0].up == flags_up_bit(v), "eth0 with flags \"%s\" taken as %s",
 				   v, u.ifs[0].up ? "up" : "down");
 		} else {
 			/* flags that say nothing: operstate (up here) decides, never
