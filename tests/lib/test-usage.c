@@ -187,6 +187,28 @@ START_TEST(device_numbers)
 }
 END_TEST
 
+/* flags that are not a number say nothing: operstate decides, never a
+ * number strtoul made up from the garbage (0: down). */
+START_TEST(garbled_flags)
+{
+	struct tree t;
+	struct pci_addr nic = addr("0000:00:1f.6");
+	struct usage u;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:00:1f.6", "net/eno1/flags", "zzz\n"), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &nic, 1, &u), 0);
+	ck_assert_uint_eq(u.nifs, 1);
+	ck_assert_msg(u.ifs[0].up, "eno1 with flags \"zzz\" and operstate up taken as down");
+	usage_free(&u);
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:00:1f.6", "net/eno1/operstate", "down\n"), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &nic, 1, &u), 0);
+	ck_assert(!u.ifs[0].up);
+	usage_free(&u);
+	tree_close(&t);
+}
+END_TEST
+
 START_TEST(nvidia_minor)
 {
 	struct tree t;
@@ -254,6 +276,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
 	tcase_add_test(tc, device_numbers);
+	tcase_add_test(tc, garbled_flags);
 	tcase_add_test(tc, vfio_group_holder);
 	suite_add_tcase(s, tc);
 	return s;
