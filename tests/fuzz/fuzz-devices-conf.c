@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz-util.h"
-#include "persist.h"
+#include "compat.h"
 
 static int fn_cmp(const void *x, const void *y)
 {
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0, nback = 0, nback2 = 0;
 	int err;
 
-	if (persist_parse_devices_conf(text, &fns, &n) != 0)
+	if (fz_parse_devices_conf(text, &fns, &n) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		check_fn(&fns[i]);
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	err = persist_render_devices_conf(fns, n, &out);
 	FUZZ_CHECK(err == 0, "what parsed does not render: %d", err);
-	err = persist_parse_devices_conf(out, &back, &nback);
+	err = fz_parse_devices_conf(out, &back, &nback);
 	FUZZ_CHECK(err == 0, "the rendered file does not parse: %d\n%s", err, out);
 	FUZZ_CHECK(nback == n, "%zu functions rendered, %zu parsed back", n, nback);
 	if (n)
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the rendered file is a fixed point */
 	err = persist_render_devices_conf(back, nback, &out2);
 	FUZZ_CHECK(err == 0 && !strcmp(out, out2), "rendering the file read back changes it");
-	err = persist_parse_devices_conf(out2, &back2, &nback2);
+	err = fz_parse_devices_conf(out2, &back2, &nback2);
 	FUZZ_CHECK(err == 0 && nback2 == nback, "the second rendering does not parse back");
 out:
 	free(back2);

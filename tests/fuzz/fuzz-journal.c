@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "fuzz-util.h"
-#include "journal.h"
+#include "compat.h"
 
 static char *root_in, *root_out;
 static int state_dir = -1;
@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fuzz_write_at(state_dir, "state.json", data, size))
 		abort();
-	err = journal_load(root_in, &j);
+	err = fz_journal_load(root_in, &j);
 	if (err) {
 		/* refused (-EBADMSG, or whatever validation says): nothing half-loaded */
 		FUZZ_CHECK(err < 0 && j.n == 0 && j.e == NULL, "journal_load: %d, %zu entries left", err, j.n);
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_entries(&j);
 	err = journal_save(root_out, &j);
 	FUZZ_CHECK(err == 0, "journal_save: %d", err);
-	err = journal_load(root_out, &again);
+	err = fz_journal_load(root_out, &again);
 	FUZZ_CHECK(err == 0, "the journal just saved does not load: %d", err);
 	check_same(&j, &again);
 	journal_free(&again);

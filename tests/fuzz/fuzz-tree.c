@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "checks.h"
+#include "compat.h"
 #include "fuzz-util.h"
 #include "model-check.h"
 #include "persist-match.h"
@@ -130,7 +131,7 @@ static void check_persist(struct sysfs *sfs, const struct pci_host *h)
 			n++;
 	}
 	if (persist_render_devices_conf(fns, n, &text) == 0) {
-		FUZZ_CHECK(persist_parse_devices_conf(text, &back, &nback) == 0 && nback == n,
+		FUZZ_CHECK(fz_parse_devices_conf(text, &back, &nback) == 0 && nback == n,
 			   "devices.conf rendered from the tree does not parse back:\n%s", text);
 		for (size_t i = 0; i < n; i++)
 			FUZZ_CHECK(same_fn(&fns[i], &back[i]), "function %zu of devices.conf reads back otherwise", i);
@@ -146,7 +147,7 @@ static void check_apply(struct sysfs *sfs, const struct pci_host *h)
 	struct persist_fn *fns = NULL;
 	size_t n = 0;
 
-	if (!tree.conf || persist_parse_devices_conf(tree.conf, &fns, &n) != 0)
+	if (!tree.conf || fz_parse_devices_conf(tree.conf, &fns, &n) != 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct persist_match m;
