@@ -3,6 +3,7 @@
  * a text): called from here only, so that following such a change is an
  * edit of this file.  The targets check properties, not messages. */
 #pragma once
+#include <stdbool.h>
 #include <string.h>
 #include "journal.h"
 #include "persist.h"
@@ -10,6 +11,14 @@
 static inline int fz_journal_load(const char *root, struct journal *j)
 {
 	return journal_load(root, j);
+}
+
+/* Every field an entry records. */
+static inline bool fz_journal_entry_same(const struct journal_entry *a, const struct journal_entry *b)
+{
+	return pci_addr_cmp(&a->addr, &b->addr) == 0 && a->vendor == b->vendor &&
+	       a->device == b->device && a->step == b->step && !strcmp(a->driver, b->driver) &&
+	       !strcmp(a->override, b->override);
 }
 
 static inline int fz_parse_devices_conf(const char *text, struct persist_fn **fns, size_t *n)

@@ -42,9 +42,7 @@ static void check_same(const struct journal *a, const struct journal *b)
 		const struct journal_entry *x = &a->e[i], *y = &b->e[i];
 
 		pci_addr_fmt(&x->addr, ab);
-		FUZZ_CHECK(pci_addr_cmp(&x->addr, &y->addr) == 0 && x->vendor == y->vendor &&
-			   x->device == y->device && x->step == y->step &&
-			   !strcmp(x->driver, y->driver) && !strcmp(x->override, y->override),
+		FUZZ_CHECK(fz_journal_entry_same(x, y),
 			   "%s: saved %04x:%04x \"%s\" \"%s\" %s, loaded back %04x:%04x \"%s\" \"%s\" %s",
 			   ab, x->vendor, x->device, x->driver, x->override, journal_step_name(x->step),
 			   y->vendor, y->device, y->driver, y->override, journal_step_name(y->step));
