@@ -14,7 +14,8 @@ static inline int fz_journal_load(const char *root, struct journal *j)
 }
 
 /* Every field an entry records. */
-static inline bool fz_journal_entry_same(const struct journal_entry *a, const struct journal_entry *b)
+static inline bool fz_journal_entry_same(const struct journal_entry *a,
+					 const struct journal_entry *b)
 {
 	return pci_addr_cmp(&a->addr, &b->addr) == 0 && a->vendor == b->vendor &&
 	       a->device == b->device && a->step == b->step && !strcmp(a->driver, b->driver) &&

@@ -21,8 +21,8 @@ static void check_fn(const struct persist_fn *f)
 	FUZZ_CHECK(f->addr.dev <= 31 && f->addr.fn <= 7, "function %s", ab);
 	FUZZ_CHECK(f->vendor <= 0xffff && f->device <= 0xffff && f->subvendor <= 0xffff &&
 		   f->subdevice <= 0xffff, "%s: ids over four hex digits", ab);
-	FUZZ_CHECK(memchr(f->phys_slot, '\0', sizeof(f->phys_slot)) && memchr(f->path, '\0', sizeof(f->path)),
-		   "%s: slot or path not terminated", ab);
+	FUZZ_CHECK(memchr(f->phys_slot, '\0', sizeof(f->phys_slot)) &&
+		   memchr(f->path, '\0', sizeof(f->path)), "%s: slot or path not terminated", ab);
 }
 
 static bool same_fn(const struct persist_fn *a, const struct persist_fn *b)

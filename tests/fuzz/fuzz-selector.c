@@ -62,7 +62,8 @@ static void check_selector(const char *s, size_t whylen)
 		check_text(s, canon, true);
 		break;
 	case SEL_ID:
-		FUZZ_CHECK(sel.vendor <= 0xffff && sel.device <= 0xffff, "\"%s\": %x:%x", s, sel.vendor, sel.device);
+		FUZZ_CHECK(sel.vendor <= 0xffff && sel.device <= 0xffff, "\"%s\": %x:%x", s,
+			   sel.vendor, sel.device);
 		snprintf(canon, sizeof(canon), "%04x:%04x", sel.vendor, sel.device);
 		check_text(s, canon, false);
 		break;

@@ -43,6 +43,9 @@ static void check_report(const struct check_report *r)
 		FUZZ_CHECK(it->status <= CHECK_FAIL && it->name && it->message, "item %zu is incomplete", i);
 		FUZZ_CHECK(!it->device[0] || pci_addr_parse(it->device, &a) == 0, "item %s: device \"%s\"",
 			   it->name, it->device);
+		/* one line each, whatever the tree's text holds */
+		FUZZ_CHECK(!strchr(it->message, '\n') && (!it->fix || !strchr(it->fix, '\n')),
+			   "%s %s: a newline in \"%s\" or its fix", it->name, it->device, it->message);
 		/* a finding comes with its fix, a pass with none */
 		FUZZ_CHECK((it->status == CHECK_PASS) == !it->fix, "%s %s %s: \"%s\", fix \"%s\"",
 			   check_status_name(it->status), it->name, it->device, it->message,

@@ -153,27 +153,3 @@ int fuzz_write_at(int dirfd, const char *rel, const void *content, size_t len)
 	close(fd);
 	return err;
 }
-
-char *fuzz_read_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *s = NULL;
-	size_t cap = 0, len = 0, n;
-
-	if (!f)
-		return NULL;
-	do {
-		if (len + 4096 + 1 > cap) {
-			char *ns = realloc(s, cap = len + 4096 + 1);
-
-			if (!ns)
-				abort();
-			s = ns;
-		}
-		n = fread(s + len, 1, cap - len - 1, f);
-		len += n;
-	} while (n);
-	fclose(f);
-	s[len] = '\0';
-	return s;
-}

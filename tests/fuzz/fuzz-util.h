@@ -21,9 +21,7 @@ void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ..
  * /tmp), removed with everything in it at exit.  Never the real /sys,
  * /etc or /run: every tree and root a target uses lives below it. */
 const char *fuzz_scratch(void);
-/* mkdir -p of scratch/rel; returns scratch/rel (static storage per call
- * site is the caller's business: the result is malloc'ed, kept for the
- * life of the process). */
+/* mkdir -p of scratch/rel; its path, malloc'ed. */
 char *fuzz_mkdir(const char *rel);
 /* Remove everything below dirfd's directory (not the directory itself),
  * never following a symbolic link. */
@@ -36,5 +34,3 @@ char *fuzz_cstr(const uint8_t *data, size_t size);
 /* Write content (len bytes) to rel below dirfd, created or truncated,
  * never through a symbolic link. */
 int fuzz_write_at(int dirfd, const char *rel, const void *content, size_t len);
-/* The content of a file, NUL-terminated, malloc'ed; NULL if unreadable. */
-char *fuzz_read_file(const char *path);

@@ -42,7 +42,8 @@ void model_check_func(const struct pci_func *f)
 		   f->iommu_group);
 	FUZZ_CHECK(!(f->bad & PCI_BAD_IOMMU_GROUP) || f->iommu_group == -1,
 		   "%s: iommu_group marked bad but %d", ab, f->iommu_group);
-	FUZZ_CHECK(f->has_reset_method || !f->reset_method[0], "%s: reset_method without the attribute", ab);
+	FUZZ_CHECK(f->has_reset_method || !f->reset_method[0], "%s: reset_method without the attribute",
+		   ab);
 	check_speed(f->link.cur_gts, "current_link_speed", ab);
 	check_speed(f->link.max_gts, "max_link_speed", ab);
 	FUZZ_CHECK(f->link.cur_width >= 0 && f->link.cur_width <= 1 << 20 &&
