@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +315,7 @@ int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link
 		   char *buf, size_t len)
 {
 	char target[4096];
+	const char *name;
 	int fd = dev_dirfd(sfs, a), err;
 
 	if (fd < 0)
@@ -321,7 +323,11 @@ int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link
 	err = sfs->ops->readlink(sfs, fd, link, target, sizeof(target));
 	if (err < 0)
 		return err;
-	if (snprintf(buf, len, "%s", last_component(target)) >= (int)len)
+	name = last_component(target);
+	/* "../drivers/igb/" names nothing: not the driver "" (unbound), not group "" */
+	if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	if (snprintf(buf, len, "%s", name) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -497,12 +503,21 @@ int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size
 	return 0;
 }
 
+/* "MAJ:MIN" in decimal digits: sscanf's %u would take signs, spaces and
+ * numbers past 32 bits (undefined), making up a device number. */
 static int parse_devnum(const char *s, dev_t *dev)
 {
-	unsigned maj, min;
-	char end;
+	unsigned long maj, min;
+	char *end;
 
-	if (sscanf(s, "%u:%u%c", &maj, &min, &end) != 2)
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	maj = strtoul(s, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return -EINVAL;
+	min = strtoul(end + 1, &end, 10);
+	if (errno || *end || maj > UINT_MAX || min > UINT_MAX)
 		return -EINVAL;
 	*dev = makedev(maj, min);
 	return 0;

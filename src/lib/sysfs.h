@@ -66,7 +66,8 @@ void sysfs_dev_read_each(struct sysfs *sfs, const struct pci_addr *addrs, size_t
 			 const char *attr, char *bufs, size_t len, int *res);
 /* Does the writer read attr (within read_timeout_ms) rather than this process? */
 bool sysfs_read_by_writer(const struct sysfs *sfs, const char *attr);
-/* Last path component of a link of the function ("driver", "iommu_group"). */
+/* Last path component of a link of the function ("driver", "iommu_group");
+ * -EINVAL for a link that names nothing (its text ends in "/", ".", ".."). */
 int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link,
 		   char *buf, size_t len);
 /* Full link target of bus/pci/devices/<addr> (its place in the hierarchy). */

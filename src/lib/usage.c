@@ -56,6 +56,19 @@ static int add_node(struct usage *u, const struct pci_addr *fn, dev_t dev,
 	return 0;
 }
 
+/* The interface's flags as the kernel writes them ("0x1003"); strtoul
+ * alone would make 0 (down) of garbage. */
+static bool parse_flags(const char *s, unsigned long *flags)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	*flags = strtoul(s, &end, 0);
+	return !errno && !*end;
+}
+
 static int add_netif(struct collect *c, const struct sysfs_child *ch)
 {
 	struct netif *v = push(c->u->ifs, &c->u->nifs, sizeof(*v));
@@ -69,8 +82,8 @@ static int add_netif(struct collect *c, const struct sysfs_child *ch)
 	v->fn = c->fn;
 	snprintf(v->name, sizeof(v->name), "%s", ch->name);
 	/* IFF_UP is what the administrator set; operstate lags behind carrier */
-	if (sysfs_child_read(c->sfs, &c->fn, ch->rel, "flags", buf, sizeof(buf)) > 0) {
-		flags = strtoul(buf, NULL, 0);
+	if (sysfs_child_read(c->sfs, &c->fn, ch->rel, "flags", buf, sizeof(buf)) > 0 &&
+	    parse_flags(buf, &flags)) {
 		v->up = flags & IFF_UP_FLAG;
 	} else if (sysfs_child_read(c->sfs, &c->fn, ch->rel, "operstate", buf, sizeof(buf)) > 0) {
 		v->up = strcmp(buf, "up") == 0;

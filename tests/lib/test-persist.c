@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "aleph.h"
 #include "atomic-file.h"
 #include "persist.h"
 #include "root-path.h"
@@ -1100,6 +1101,32 @@ START_TEST(block_keeps_was_lines)
 }
 END_TEST
 
+/* What persist sets, check reads (aleph_env_read, as the supervisor's own
+ * reader does): a line that assigns the key with other whitespace than
+ * spaces and tabs around it ("KEY\r=False") is an assignment to both. */
+START_TEST(env_agrees_with_check)
+{
+	static const char *const texts[] = {
+		GPU_KEY "=True\n" GPU_KEY "\r=False\n",
+		GPU_KEY "=True\n\f" GPU_KEY "=False\n",
+		GPU_KEY "=False\n" GPU_KEY "\v= no\n",
+	};
+	char *root = mkroot(), *set;
+	struct aleph_env a;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		ck_assert_int_eq(persist_set_env(texts[i], GPU_KEY, "True", &set, NULL), 0);
+		put(root, PERSIST_SUPERVISOR_ENV, set);
+		ck_assert_int_eq(aleph_env_read(root, &a), 0);
+		ck_assert_msg(a.has_gpu_support && aleph_truthy(a.gpu_support),
+			      "text %zu: persist set True, check reads %s", i, a.gpu_support);
+		free(set);
+	}
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
 /* ---- files on disk ---- */
 
 static const char *const owned_paths[] = {
@@ -1907,6 +1934,7 @@ static Suite *suite(void)
 	tcase_add_test(blocks, block_hand_edited_refused);
 	tcase_add_test(blocks, check_managed);
 	tcase_add_test(blocks, block_keeps_was_lines);
+	tcase_add_test(blocks, env_agrees_with_check);
 	tcase_set_timeout(files, 60);
 	tcase_add_test(files, fresh_root_initramfs_tools);
 	tcase_add_test(files, fresh_root_dracut);

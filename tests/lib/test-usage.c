@@ -169,6 +169,52 @@ START_TEST(disks_and_interfaces)
 }
 END_TEST
 
+/* A class device's "dev" is MAJ:MIN in decimal: anything else (sscanf's
+ * %u took signs, spaces, and numbers past 32 bits) is no device number. */
+START_TEST(device_numbers)
+{
+	static const char *const bad[] = { "-1:-1\n", " 226:1\n", "226:+1\n", "99999999999:1\n", "226:\n" };
+	struct tree t;
+	struct pci_addr gpu = addr("0000:01:00.0");
+	struct usage u;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &gpu, 1, &u), 0);
+	ck_assert_uint_eq(u.nnodes, 2);     /* card1 and renderD128 */
+	usage_free(&u);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.0", "drm/card1/dev", bad[i]), 0);
+		ck_assert_int_eq(usage_collect(t.sfs, NULL, &gpu, 1, &u), 0);
+		ck_assert_msg(u.nnodes == 1 && u.nodes[0].dev == makedev(226, 128),
+			      "dev \"%s\" taken for a device number", bad[i]);
+		usage_free(&u);
+	}
+	tree_close(&t);
+}
+END_TEST
+
+/* flags that are not a number say nothing: operstate decides, never a
+ * number strtoul made up from the garbage (0: down). */
+START_TEST(garbled_flags)
+{
+	struct tree t;
+	struct pci_addr nic = addr("0000:00:1f.6");
+	struct usage u;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:00:1f.6", "net/eno1/flags", "zzz\n"), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &nic, 1, &u), 0);
+	ck_assert_uint_eq(u.nifs, 1);
+	ck_assert_msg(u.ifs[0].up, "eno1 with flags \"zzz\" and operstate up taken as down");
+	usage_free(&u);
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:00:1f.6", "net/eno1/operstate", "down\n"), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &nic, 1, &u), 0);
+	ck_assert(!u.ifs[0].up);
+	usage_free(&u);
+	tree_close(&t);
+}
+END_TEST
+
 START_TEST(nvidia_minor)
 {
 	struct tree t;
@@ -361,6 +407,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_nodes_no_scan);
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
+	tcase_add_test(tc, device_numbers);
+	tcase_add_test(tc, garbled_flags);
 	tcase_add_test(tc, vfio_group_holder);
 	tcase_add_test(tc, holder_on_hung_mount);
 	tcase_add_test(tc, scan_deadline);
