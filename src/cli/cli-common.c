@@ -32,7 +32,7 @@ int cli_open(struct cli *cli, bool names)
 			  cli->sysfs, strerror(-err));
 		return EXIT_FAILED;
 	}
-	cli->sfs->read_timeout_ms = (int)(cli->timeout * 1000);
+	sysfs_set_read_timeout(cli->sfs, (int)(cli->timeout * 1000));
 	cli->procroot = sysfs_is_live(cli->sfs) ? proc_mounted() : NULL;
 	err = pci_host_load(cli->sfs, &cli->host);
 	if (err < 0) {

@@ -101,7 +101,7 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
 		.dry_run = cli->dry_run, .out = cli->json ? stderr : stdout, .journal = j,
 		/* modules go into the running kernel only */
-		.load_module = cli->sfs->live ? kmodules_load : NULL,
+		.load_module = sysfs_is_live(cli->sfs) ? kmodules_load : NULL,
 	};
 	enum engine_outcome o;
 	int rc = EXIT_DONE;

@@ -48,7 +48,7 @@ static int write_dev(struct engine *e, const struct pci_addr *a, const char *att
 	char ab[PCI_ADDR_LEN], path[512];
 	int err = 0;
 
-	fmt_path(path, sizeof(path), "%s/bus/pci/devices/%s/%s", e->sfs->root, pci_addr_fmt(a, ab), attr);
+	fmt_path(path, sizeof(path), "%s/bus/pci/devices/%s/%s", sysfs_root(e->sfs), pci_addr_fmt(a, ab), attr);
 	e->writes++;
 	if (e->dry_run)
 		fprintf(e->out, "write %-14s to %s\n", strcmp(val, "\n") ? val : "\"\\n\"", path);
@@ -65,7 +65,7 @@ static int write_probe(struct engine *e, const struct pci_addr *a)
 	char ab[PCI_ADDR_LEN], path[512];
 	int err = 0;
 
-	fmt_path(path, sizeof(path), "%s/bus/pci/drivers_probe", e->sfs->root);
+	fmt_path(path, sizeof(path), "%s/bus/pci/drivers_probe", sysfs_root(e->sfs));
 	pci_addr_fmt(a, ab);
 	e->writes++;
 	if (e->dry_run)
@@ -84,7 +84,7 @@ static int write_driver(struct engine *e, const char *driver, const char *attr,
 	char ab[PCI_ADDR_LEN], path[512];
 	int err = 0;
 
-	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/%s", e->sfs->root, driver, attr);
+	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/%s", sysfs_root(e->sfs), driver, attr);
 	pci_addr_fmt(a, ab);
 	e->writes++;
 	if (e->dry_run)
@@ -380,7 +380,7 @@ static int release_from_ids(struct engine *e, const struct pci_addr *a, struct p
 
 	pci_addr_fmt(a, ab);
 	snprintf(id, sizeof(id), "%04x %04x", now->vendor, now->device);
-	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/remove_id", e->sfs->root, VFIO_DRIVER);
+	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/remove_id", sysfs_root(e->sfs), VFIO_DRIVER);
 	e->writes++;
 	err = sysfs_driver_write_value(e->sfs, VFIO_DRIVER, "remove_id", id, e->timeout_ms);
 	trace_write(e, err, id, path);
@@ -476,7 +476,7 @@ static int load_recorded_driver(struct engine *e, const struct journal_entry *je
 	if (!e->load_module) {
 		note_fault(e, &je->addr, -EOPNOTSUPP, "load %s for its recorded driver %s, which is "
 			   "not registered in %s: modules are loaded only into the running kernel",
-			   what, drv, e->sfs->root);
+			   what, drv, sysfs_root(e->sfs));
 		return -EOPNOTSUPP;
 	}
 	if (e->dry_run) {

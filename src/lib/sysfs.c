@@ -19,6 +19,27 @@
 #include "root-path.h"
 #include "sysfs.h"
 #include "util.h"
+#include "writer.h"
+
+struct sysfs {
+	int rootfd;
+	bool live;                  /* a sysfs filesystem: the running kernel's */
+	char root[4096];
+	const struct sysfs_ops *ops;
+	void *priv;                 /* for a wrapping backend */
+	/* the directory of the function read last: reading its attributes
+	 * relative to it spares resolving bus/pci/devices/<addr> each time */
+	struct pci_addr dev_addr;
+	int dev_fd;
+	/* a descriptor the backend's writes need, kept open in the writer */
+	int backend_fd;
+	/* limit for reads that wait on the device's lock (driver_override) */
+	int read_timeout_ms;
+	/* the child that makes the writes, started on the first; in that
+	 * child itself, in_writer: its reads are its own */
+	struct writer *writer;
+	bool in_writer;
+};
 
 #define WALK_MAX_DEPTH 8
 
@@ -65,11 +86,13 @@ static int regular_unless_live(const struct sysfs *sfs, int fd)
 	return S_ISREG(st.st_mode) ? 0 : -EINVAL;
 }
 
-static int default_read(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len)
+static int default_read(struct sysfs *sfs, const struct pci_addr *fn, int dirfd, const char *rel,
+			char *buf, size_t len)
 {
 	int fd, err = 0;
 	ssize_t n;
 
+	(void)fn;
 	if (len == 0)
 		return -EINVAL;
 	fd = tree_open(sfs, dirfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
@@ -183,7 +206,6 @@ int sysfs_open(const char *root, struct sysfs **out)
 	}
 	sfs->live = fs.f_type == SYSFS_MAGIC;
 	sfs->dev_fd = -1;
-	sfs->writer_fd = -1;
 	sfs->backend_fd = -1;
 	sfs->read_timeout_ms = 10000;
 	sfs->ops = &sysfs_default_ops;
@@ -194,12 +216,11 @@ fail:
 	return err;
 }
 
-static void writer_stop(struct sysfs *sfs);
-
 void sysfs_set_backend(struct sysfs *sfs, const struct sysfs_ops *ops, void *priv, int backend_fd)
 {
 	/* the writer runs the backend it was started with */
-	writer_stop(sfs);
+	writer_free(sfs->writer);
+	sfs->writer = NULL;
 	sfs->ops = ops ? ops : &sysfs_default_ops;
 	sfs->priv = priv;
 	sfs->backend_fd = backend_fd;
@@ -209,7 +230,7 @@ void sysfs_close(struct sysfs *sfs)
 {
 	if (!sfs)
 		return;
-	writer_stop(sfs);
+	writer_free(sfs->writer);
 	if (sfs->rootfd >= 0)
 		close(sfs->rootfd);
 	if (sfs->dev_fd >= 0)
@@ -265,20 +286,131 @@ static void dev_forget(struct sysfs *sfs)
 	sfs->dev_fd = -1;
 }
 
-static void read_by_writer(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
-			   const char *attr, char *bufs, size_t len, int *res);
+/* ---- the writer: a child that makes the writes (writer.h) ---- */
 
-/* The kernel shows driver_override under the device's lock, which a blocked
- * unbind holds (ours, abandoned, or anyone's): on a live tree the writer
- * reads it, within the limit, so the tool itself never waits on it. */
+static int job_write(void *ctx, const char *rel, const char *val)
+{
+	struct sysfs *sfs = ctx;
+	int err;
+
+	/* this is the child's copy: what its backend reads, it reads itself,
+	 * through no cached directory of the parent's */
+	sfs->in_writer = true;
+	dev_forget(sfs);
+	err = sfs->ops->write(sfs, rel, val);
+	dev_forget(sfs);
+	return err;
+}
+
+static int job_read(void *ctx, const char *rel, char *buf, size_t len)
+{
+	struct sysfs *sfs = ctx;
+
+	sfs->in_writer = true;
+	return sfs->ops->read(sfs, NULL, sfs->rootfd, rel, buf, len);
+}
+
+/* The writer of this handle, made on first use. */
+static struct writer *writer_of(struct sysfs *sfs)
+{
+	struct writer_job job = {
+		.write = job_write, .read = job_read, .ctx = sfs,
+		.keep = { sfs->rootfd, sfs->backend_fd }, .nkeep = 2,
+	};
+
+	if (!sfs->writer)
+		sfs->writer = writer_new(&job);
+	/* the child starts from this process's state: no open directory */
+	dev_forget(sfs);
+	return sfs->writer;
+}
+
+int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms)
+{
+	struct writer *w = writer_of(sfs);
+
+	return w ? writer_write(w, rel, val, timeout_ms) : -ENOMEM;
+}
+
+/* attr of each function, read by the writer, each within the limit. */
+static void read_by_writer(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
+			   const char *attr, char *bufs, size_t len, int *res)
+{
+	struct writer *w = writer_of(sfs);
+	char (*rels)[96] = calloc(n ? n : 1, sizeof(*rels));
+	const char **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+
+	if (!w || !rels || !ptrs) {
+		for (size_t i = 0; i < n; i++) {
+			res[i] = -ENOMEM;
+			bufs[i * len] = '\0';
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (dev_rel(&addrs[i], attr, rels[i], sizeof(rels[i])))
+			rels[i][0] = '\0';
+		ptrs[i] = rels[i];
+	}
+	writer_read_each(w, ptrs, n, bufs, len, res, sfs->read_timeout_ms);
+out:
+	free(rels);
+	free(ptrs);
+}
+
+int sysfs_writer_pid(const struct sysfs *sfs)
+{
+	return sfs->writer ? writer_pid(sfs->writer) : 0;
+}
+
 bool sysfs_is_live(const struct sysfs *sfs)
 {
 	return sfs->live;
 }
 
+const char *sysfs_root(const struct sysfs *sfs)
+{
+	return sfs->root;
+}
+
+void sysfs_set_read_timeout(struct sysfs *sfs, int ms)
+{
+	sfs->read_timeout_ms = ms;
+}
+
+void *sysfs_backend_priv(const struct sysfs *sfs)
+{
+	return sfs->priv;
+}
+
+/* The kernel shows driver_override under the device's lock, which a blocked
+ * unbind holds (ours, abandoned, or anyone's): on a live tree, and on a
+ * backend that emulates one, the writer reads it, within the limit, so the
+ * tool itself never waits on it.  The writer's own reads are its own. */
 bool sysfs_read_by_writer(const struct sysfs *sfs, const char *attr)
 {
-	return sfs->live && strcmp(attr, "driver_override") == 0;
+	return (sfs->live || sfs->ops->locked_reads) && !sfs->in_writer &&
+	       strcmp(attr, "driver_override") == 0;
+}
+
+int sysfs_clone(const struct sysfs *sfs, struct sysfs **out)
+{
+	struct sysfs *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*c = *sfs;
+	c->dev_fd = -1;
+	c->writer = NULL;
+	c->rootfd = fcntl(sfs->rootfd, F_DUPFD_CLOEXEC, 3);
+	if (c->rootfd < 0) {
+		int err = -errno;
+
+		free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
 }
 
 int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr,
@@ -291,7 +423,7 @@ int sysfs_dev_read(struct sysfs *sfs, const struct pci_addr *a, const char *attr
 		return res;
 	}
 	fd = dev_dirfd(sfs, a);
-	return fd < 0 ? fd : sfs->ops->read(sfs, fd, attr, buf, len);
+	return fd < 0 ? fd : sfs->ops->read(sfs, a, fd, attr, buf, len);
 }
 
 void sysfs_dev_read_each(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
@@ -493,7 +625,7 @@ int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size
 	dir_iter_init(&it, fd);
 	while ((de = dir_iter_next(&it))) {
 		snprintf(rel, sizeof(rel), "bus/pci/slots/%s/address", de->d_name);
-		if (sfs->ops->read(sfs, sfs->rootfd, rel, val, sizeof(val)) > 0 &&
+		if (sfs->ops->read(sfs, NULL, sfs->rootfd, rel, val, sizeof(val)) > 0 &&
 		    strcasecmp(val, want) == 0) {
 			snprintf(buf, len, "%s", de->d_name);
 			break;
@@ -648,301 +780,6 @@ int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *
 		snprintf(buf, len, "%s", de->d_name);
 	close(fd);
 	return de != NULL;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/*
- * Kernel writes run in a child process, the writer, so that a write that
- * blocks in the kernel (an unbind waiting on a driver that will not let go)
- * cannot hold the tool past --timeout: the tool reports, exits, and leaves
- * the blocked child to the kernel.  A thread would not do: a process does
- * not exit while one of its threads is blocked in a system call.
- *
- * One writer serves every write of a run, over a socket pair: a fork per
- * write cost a millisecond or more each on a small VM.  It is replaced after
- * a timeout, when the backend changes (sysfs_set_backend), and in a forked
- * copy of the program, which must not share its parent's.
- */
-#define WRITER_MSG_MAX 4352
-#define WRITER_WRITE 'W'            /* request: type, rel, NUL, value, NUL */
-#define WRITER_READ 'R'             /* request: type, then rel, NUL for each path */
-
-struct writer_reply {
-	int result;                 /* -errno, or what the backend returned */
-	char data[SYSFS_ATTR_MAX];  /* a read's content, NUL-terminated, whole */
-};
-
-static void close_fds_between(unsigned from, unsigned to)
-{
-	long max;
-
-	if (from > to || syscall(SYS_close_range, from, to, 0) == 0)
-		return;
-	/* kernels before 5.9 */
-	max = sysconf(_SC_OPEN_MAX);
-	for (long fd = from; fd <= (long)to && fd < max; fd++)
-		close((int)fd);
-}
-
-/* Every descriptor from 3 up but the n in keep (sorted, ascending). */
-static void close_fds_except(const int *keep, int n)
-{
-	unsigned next = 3;
-
-	for (int i = 0; i < n; i++) {
-		if (keep[i] < (int)next)
-			continue;
-		close_fds_between(next, (unsigned)keep[i] - 1);
-		next = (unsigned)keep[i] + 1;
-	}
-	close_fds_between(next, ~0U);
-}
-
-static int int_cmp(const void *x, const void *y)
-{
-	return *(const int *)x - *(const int *)y;
-}
-
-/* A writer left blocked in the kernel must not keep the journal's lock or
- * a caller's pipe ($(vfio-handover ...) waits for every writer of it). */
-static void writer_detach(struct sysfs *sfs, int sock)
-{
-	int keep[3] = { sfs->rootfd, sock, sfs->backend_fd };
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	for (int fd = 0; fd < 3; fd++) {
-		if (null >= 0)
-			dup2(null, fd);
-		else
-			close(fd);
-	}
-	if (null > 2)
-		close(null);
-	qsort(keep, 3, sizeof(keep[0]), int_cmp);
-	close_fds_except(keep, 3);
-}
-
-static void __attribute__((noreturn)) writer_main(struct sysfs *sfs, int sock)
-{
-	char req[WRITER_MSG_MAX + 1];
-	struct writer_reply rep;
-
-	/* a write of the backend may itself write: this copy has no writer */
-	sfs->writer_fd = -1;
-	sfs->writer_pid = 0;
-	writer_detach(sfs, sock);
-	for (;;) {
-		ssize_t n = recv(sock, req, WRITER_MSG_MAX, 0);
-		const char *rel = req + 1;
-		size_t rlen, replen = sizeof(rep.result);
-
-		if (n <= 1)
-			_exit(0);
-		req[n] = '\0';
-		rlen = strlen(rel);
-		if (req[0] == WRITER_READ) {
-			/* one reply per path, as each read returns */
-			for (; rel < req + n; rel += strlen(rel) + 1) {
-				replen = sizeof(rep.result);
-				rep.result = sfs->ops->read(sfs, sfs->rootfd, rel, rep.data, sizeof(rep.data));
-				if (rep.result >= 0)
-					replen += strlen(rep.data) + 1;
-				if (send(sock, &rep, replen, MSG_NOSIGNAL) != (ssize_t)replen)
-					_exit(0);
-			}
-			continue;
-		} else if (req[0] != WRITER_WRITE || rlen + 2 >= (size_t)n) {
-			rep.result = -EINVAL;
-		} else {
-			/* a backend that reads goes through the cache of function
-			 * directories: start without one, and keep none between writes */
-			dev_forget(sfs);
-			rep.result = sfs->ops->write(sfs, rel, rel + rlen + 1);
-			dev_forget(sfs);
-		}
-		if (send(sock, &rep, replen, MSG_NOSIGNAL) != (ssize_t)replen)
-			_exit(0);
-	}
-}
-
-static int writer_start(struct sysfs *sfs)
-{
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	dev_forget(sfs);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		int err = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return err;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		writer_main(sfs, sv[1]);
-	}
-	close(sv[1]);
-	sfs->writer_pid = pid;
-	sfs->writer_owner = getpid();
-	sfs->writer_fd = sv[0];
-	return 0;
-}
-
-/* Let an idle writer go: it exits at the end of its socket, and is reaped. */
-static void writer_stop(struct sysfs *sfs)
-{
-	if (sfs->writer_fd < 0)
-		return;
-	if (sfs->writer_owner == getpid()) {
-		/* shutdown reaches the writer even if a forked copy holds the socket */
-		shutdown(sfs->writer_fd, SHUT_RDWR);
-		close(sfs->writer_fd);
-		while (waitpid(sfs->writer_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	} else {
-		close(sfs->writer_fd);      /* our parent's writer: not ours to stop */
-	}
-	sfs->writer_fd = -1;
-	sfs->writer_pid = 0;
-}
-
-/* A writer blocked in the kernel: kill it (it dies when the write returns)
- * and forget it; the next write starts another. */
-static void writer_abandon(struct sysfs *sfs)
-{
-	kill(sfs->writer_pid, SIGKILL);
-	waitpid(sfs->writer_pid, NULL, WNOHANG);
-	close(sfs->writer_fd);
-	sfs->writer_fd = -1;
-	sfs->writer_pid = 0;
-}
-
-/* The writer's answer within timeout_ms: its result (and a read's data in
- * *rep), -ETIMEDOUT, or -EIO when it died. */
-static int writer_reply(struct sysfs *sfs, int timeout_ms, struct writer_reply *rep)
-{
-	long deadline = now_ms() + timeout_ms;
-
-	for (;;) {
-		struct pollfd p = { .fd = sfs->writer_fd, .events = POLLIN };
-		long left = deadline - now_ms();
-		ssize_t n;
-		int r;
-
-		if (left <= 0) {
-			writer_abandon(sfs);
-			return -ETIMEDOUT;
-		}
-		r = poll(&p, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			continue;               /* the deadline is checked above */
-		n = recv(sfs->writer_fd, rep, sizeof(*rep), 0);
-		if (n >= (ssize_t)sizeof(rep->result)) {
-			rep->data[sizeof(rep->data) - 1] = '\0';
-			return rep->result;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		writer_stop(sfs);
-		return -EIO;
-	}
-}
-
-/* Send one request to the writer, started if need be. */
-static int writer_send(struct sysfs *sfs, const char *req, size_t len)
-{
-	int err;
-
-	if (sfs->writer_fd >= 0 && sfs->writer_owner != getpid())
-		writer_stop(sfs);
-	dev_forget(sfs);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (sfs->writer_fd < 0) {
-			err = writer_start(sfs);
-			if (err)
-				return err;
-		}
-		if (send(sfs->writer_fd, req, len, MSG_NOSIGNAL) == (ssize_t)len)
-			return 0;
-		/* a writer that died between requests: nothing was done, start another */
-		writer_stop(sfs);
-	}
-	return -EIO;
-}
-
-int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms)
-{
-	char req[WRITER_MSG_MAX];
-	size_t rlen = strlen(rel), vlen = strlen(val);
-	struct writer_reply rep;
-	int err;
-
-	if (rlen + vlen + 3 > sizeof(req))
-		return -ENAMETOOLONG;
-	req[0] = WRITER_WRITE;
-	memcpy(req + 1, rel, rlen + 1);
-	memcpy(req + rlen + 2, val, vlen + 1);
-	err = writer_send(sfs, req, rlen + vlen + 3);
-	return err ? err : writer_reply(sfs, timeout_ms, &rep);
-}
-
-/* attr of each function, read by the writer in as few requests as fit; each
- * reply within the limit.  After a read that timed out (the writer is then
- * abandoned) the rest goes to a new writer. */
-static void read_by_writer(struct sysfs *sfs, const struct pci_addr *addrs, size_t n,
-			   const char *attr, char *bufs, size_t len, int *res)
-{
-	char req[WRITER_MSG_MAX], rel[256];
-	struct writer_reply rep;
-	size_t i = 0;
-
-	while (i < n) {
-		size_t used = 1, end = i;
-		int err;
-
-		req[0] = WRITER_READ;
-		for (; end < n; end++) {
-			size_t rlen;
-
-			if (dev_rel(&addrs[end], attr, rel, sizeof(rel)))
-				break;
-			rlen = strlen(rel) + 1;
-			if (used + rlen > sizeof(req))
-				break;
-			memcpy(req + used, rel, rlen);
-			used += rlen;
-		}
-		if (end == i) {             /* a path that does not fit: cannot be */
-			res[i++] = -ENAMETOOLONG;
-			continue;
-		}
-		err = writer_send(sfs, req, used);
-		for (; i < end; i++) {
-			res[i] = err ? err : writer_reply(sfs, sfs->read_timeout_ms, &rep);
-			if (res[i] >= 0)
-				snprintf(bufs + i * len, len, "%s", rep.data);
-			else
-				bufs[i * len] = '\0';
-			if (res[i] == -ETIMEDOUT || res[i] == -EIO) {
-				i++;                /* that writer is gone: ask a new one */
-				break;
-			}
-		}
-	}
 }
 
 int sysfs_dev_write(struct sysfs *sfs, const struct pci_addr *a, const char *attr,

@@ -16,39 +16,38 @@ struct sysfs;
  * a read that fills a buffer this size may have been cut. */
 #define SYSFS_ATTR_MAX 4096
 
-/* What the rest of the program may ask of a sysfs tree.  Paths are relative
- * to the tree's root and are built only inside sysfs.c, from constants and
- * formatted PCI addresses, never from user strings. */
+/* The backend under the access layer: the tree's files as they are
+ * (sysfs_default_ops), or an emulated kernel wrapping them.  Paths are
+ * relative to the tree's root and are built only inside sysfs.c, from
+ * constants and formatted PCI addresses, never from user strings. */
 struct sysfs_ops {
-	/* rel is relative to dirfd: the tree's root, or a function's directory */
-	int (*read)(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len);
+	/* rel is relative to dirfd: the tree's root (fn NULL), or the
+	 * directory of function fn */
+	int (*read)(struct sysfs *sfs, const struct pci_addr *fn, int dirfd, const char *rel,
+		    char *buf, size_t len);
 	int (*write)(struct sysfs *sfs, const char *rel, const char *val);
 	int (*readlink)(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len);
-};
-
-struct sysfs {
-	int rootfd;
-	int live;                   /* the running kernel's /sys */
-	char root[4096];
-	const struct sysfs_ops *ops;
-	void *priv;                 /* for a wrapping backend */
-	/* the directory of the function read last: reading its attributes
-	 * relative to it spares resolving bus/pci/devices/<addr> each time */
-	struct pci_addr dev_addr;
-	int dev_fd;
-	/* a descriptor the backend's writes need, kept open in the writer */
-	int backend_fd;
-	/* limit for reads that wait on the device's lock (driver_override) */
-	int read_timeout_ms;
-	/* the child process that performs the writes (see sysfs_write_timed) */
-	pid_t writer_pid, writer_owner;
-	int writer_fd;
+	/* its driver_override reads may wait on a device's lock, as the
+	 * kernel's do: read them through the writer, within the limit */
+	bool locked_reads;
 };
 
 extern const struct sysfs_ops sysfs_default_ops;
 
 int sysfs_open(const char *root, struct sysfs **out);
 void sysfs_close(struct sysfs *sfs);
+/* A second handle on the same tree and backend, with a writer of its own:
+ * one per IOMMU group of a hand-over, so that the groups' writes run at
+ * the same time (a handle is used by one thread at a time). */
+int sysfs_clone(const struct sysfs *sfs, struct sysfs **out);
+/* The tree's path as given (for messages). */
+const char *sysfs_root(const struct sysfs *sfs);
+/* The limit of reads that may wait on a device's lock (default 10 s). */
+void sysfs_set_read_timeout(struct sysfs *sfs, int ms);
+/* The backend's data (sysfs_set_backend), for the backend's functions. */
+void *sysfs_backend_priv(const struct sysfs *sfs);
+/* The writer child now, 0 when none runs (tests). */
+int sysfs_writer_pid(const struct sysfs *sfs);
 /* Is this the running kernel's sysfs (a sysfs filesystem, wherever it is
  * mounted), rather than a captured tree of files? */
 bool sysfs_is_live(const struct sysfs *sfs);
@@ -109,7 +108,7 @@ int sysfs_walk_children(struct sysfs *sfs, const struct pci_addr *a,
 /* First entry of class/block/<disk>/holders (a dm or md device on top). */
 int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *disk,
 		       char *buf, size_t len);
-/* Kernel writes.  They run in a child process, one per run of the tool, so
+/* Kernel writes.  They run in a child process, one per handle (writer.h), so
  * that a write the kernel does not return from (an unbind waiting for a
  * holder) cannot hang the tool: after timeout_ms the child is abandoned and
  * -ETIMEDOUT returned; the next write starts another. */

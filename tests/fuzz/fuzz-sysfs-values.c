@@ -249,7 +249,7 @@ static struct sysfs *open_tree(void)
 
 	FUZZ_CHECK(err == 0, "sysfs_open %s: %s", tree.sys, strerror(-err));
 	/* never the running kernel's: nothing here may reach real devices */
-	FUZZ_CHECK(!sfs->live, "%s taken for the live sysfs", tree.sys);
+	FUZZ_CHECK(!sysfs_is_live(sfs), "%s taken for the live sysfs", tree.sys);
 	return sfs;
 }
 

@@ -189,7 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err = sysfs_open(tree.sys, &sfs);
 	FUZZ_CHECK(err == 0, "sysfs_open %s: %s", tree.sys, strerror(-err));
 	/* never the running kernel's: nothing here may reach real devices */
-	FUZZ_CHECK(!sfs->live, "%s taken for the live sysfs", tree.sys);
+	FUZZ_CHECK(!sysfs_is_live(sfs), "%s taken for the live sysfs", tree.sys);
 	err = pci_host_load(sfs, &h);
 	if (err == 0) {
 		struct check_env env = {

@@ -20,11 +20,15 @@ struct fk_shared {
 	int fail_at;
 	enum fk_fault kind;
 	int err;
+	/* the fault counts only the writes about this slot ("" for all) */
+	char fail_slot[PCI_SLOT_LEN];
+	int slot_writes;
 };
 
 struct fake_kernel {
 	struct fx *fx;
 	struct sysfs *sfs;
+	struct sysfs_ops *ops;
 	struct fk_shared *sh;
 	size_t n;
 	struct { char addr[PCI_ADDR_LEN]; char driver[64]; } dflt[MAX_FUNCS];
@@ -53,14 +57,15 @@ static const char *default_driver(struct fake_kernel *fk, const char *addr)
 /* driver_override as the kernel keeps it: up to PAGE_SIZE - 2 characters */
 #define FK_PAGE_SIZE 4096
 
-/* driver: 64 bytes, override: FK_PAGE_SIZE */
-static void current(struct fake_kernel *fk, const char *addr, char *driver, char *override)
+/* driver: 64 bytes, override: FK_PAGE_SIZE; read through sfs, the handle
+ * of the writer making the write (several work at once) */
+static void current(struct sysfs *sfs, const char *addr, char *driver, char *override)
 {
 	struct pci_addr a;
 	struct pci_func f;
 
 	driver[0] = override[0] = '\0';
-	if (pci_addr_parse(addr, &a) || pci_func_load(fk->sfs, &a, &f))
+	if (pci_addr_parse(addr, &a) || pci_func_load(sfs, &a, &f))
 		return;
 	snprintf(driver, 64, "%s", f.driver);
 	snprintf(override, FK_PAGE_SIZE, "%s", f.override);
@@ -132,40 +137,40 @@ int fk_vfio_ids(struct fake_kernel *fk, const char *ids)
 }
 
 /* the function's ids, "vvvv dddd" */
-static void func_id(struct fake_kernel *fk, const char *addr, char id[16])
+static void func_id(struct sysfs *sfs, const char *addr, char id[16])
 {
 	struct pci_addr a;
 	struct pci_func f;
 
 	id[0] = '\0';
-	if (!pci_addr_parse(addr, &a) && !pci_func_load(fk->sfs, &a, &f))
+	if (!pci_addr_parse(addr, &a) && !pci_func_load(sfs, &a, &f))
 		snprintf(id, 16, "%04x %04x", f.vendor, f.device);
 }
 
 /* drivers_probe: the override if set, else vfio-pci for one of its dynamic
  * ids, else the function's default driver. */
-static int do_probe(struct fake_kernel *fk, const char *addr, int wrong)
+static int do_probe(struct fake_kernel *fk, struct sysfs *sfs, const char *addr, int wrong)
 {
 	char drv[64], ovr[FK_PAGE_SIZE], id[16];
 	const char *pick;
 
 	if (!device_exists(fk, addr))
 		return -ENODEV;
-	current(fk, addr, drv, ovr);
+	current(sfs, addr, drv, ovr);
 	if (drv[0])
 		return 0;
 	if (wrong) {
 		fx_add_driver(fk->fx, "nouveau");
 		return fx_set_driver(fk->fx, addr, "nouveau");
 	}
-	func_id(fk, addr, id);
+	func_id(sfs, addr, id);
 	pick = ovr[0] ? ovr : dynid_has(fk, id) ? "vfio-pci" : default_driver(fk, addr);
 	if (!pick[0] || !driver_exists(fk, pick))
 		return 0;          /* no driver wants it: stays unbound */
 	return fx_set_driver(fk->fx, addr, pick);
 }
 
-static int do_bind(struct fake_kernel *fk, const char *drv, const char *addr)
+static int do_bind(struct fake_kernel *fk, struct sysfs *sfs, const char *drv, const char *addr)
 {
 	char cur[64], ovr[FK_PAGE_SIZE];
 
@@ -173,7 +178,7 @@ static int do_bind(struct fake_kernel *fk, const char *drv, const char *addr)
 		return -ENOENT;
 	if (!device_exists(fk, addr))
 		return -ENODEV;
-	current(fk, addr, cur, ovr);
+	current(sfs, addr, cur, ovr);
 	if (cur[0])
 		return -EBUSY;
 	if (ovr[0] && strcmp(ovr, drv) != 0)
@@ -181,11 +186,11 @@ static int do_bind(struct fake_kernel *fk, const char *drv, const char *addr)
 	return fx_set_driver(fk->fx, addr, drv);
 }
 
-static int do_unbind(struct fake_kernel *fk, const char *drv, const char *addr)
+static int do_unbind(struct fake_kernel *fk, struct sysfs *sfs, const char *drv, const char *addr)
 {
 	char cur[64], ovr[FK_PAGE_SIZE];
 
-	current(fk, addr, cur, ovr);
+	current(sfs, addr, cur, ovr);
 	if (!cur[0] || (drv && strcmp(cur, drv) != 0))
 		return -ENODEV;
 	return fx_set_driver(fk->fx, addr, NULL);
@@ -206,38 +211,64 @@ static int do_override(struct fake_kernel *fk, const char *addr, const char *val
 	return fx_set_attr(fk->fx, addr, "driver_override", strcmp(v, "\n") ? v : "(null)\n");
 }
 
-static int apply(struct fake_kernel *fk, const char *rel, const char *val, int wrong)
+static int apply(struct fake_kernel *fk, struct sysfs *sfs, const char *rel, const char *val,
+		 int wrong)
 {
 	char addr[PCI_ADDR_LEN], drv[64], attr[64], v[64];
 
 	snprintf(v, sizeof(v), "%s", val);
 	v[strcspn(v, "\n")] = '\0';
 	if (strcmp(rel, "bus/pci/drivers_probe") == 0)
-		return do_probe(fk, v, wrong);
+		return do_probe(fk, sfs, v, wrong);
 	if (sscanf(rel, "bus/pci/devices/%12[^/]/%63s", addr, attr) == 2) {
 		if (strcmp(attr, "driver_override") == 0)
 			return do_override(fk, addr, val);
 		if (strcmp(attr, "driver/unbind") == 0)
-			return strcmp(v, addr) ? -ENODEV : do_unbind(fk, NULL, addr);
+			return strcmp(v, addr) ? -ENODEV : do_unbind(fk, sfs, NULL, addr);
 		return -EACCES;
 	}
 	if (sscanf(rel, "bus/pci/drivers/%63[^/]/%63s", drv, attr) == 2) {
 		if (strcmp(attr, "bind") == 0)
-			return do_bind(fk, drv, v);
+			return do_bind(fk, sfs, drv, v);
 		if (strcmp(attr, "unbind") == 0)
-			return do_unbind(fk, drv, v);
+			return do_unbind(fk, sfs, drv, v);
 		if (strcmp(drv, "vfio-pci") == 0 && strcmp(attr, "remove_id") == 0)
 			return dynid_remove(fk, v);
 	}
 	return -EACCES;
 }
 
+/* The function a write is about: in the path, or (drivers_probe, a
+ * driver's bind or unbind) the value. */
+static void write_addr(const char *rel, const char *val, char addr[PCI_ADDR_LEN])
+{
+	addr[0] = '\0';
+	if (sscanf(rel, "bus/pci/devices/%12[^/]", addr) != 1)
+		snprintf(addr, PCI_ADDR_LEN, "%.12s", val);
+}
+
+/* Is the n-th write (of all, or of the fault's slot) the one to fail? */
+static int fault_hit(struct fk_shared *sh, int n, const char *rel, const char *val)
+{
+	char addr[PCI_ADDR_LEN];
+
+	if (!sh->fail_at)
+		return 0;
+	if (sh->fail_slot[0]) {
+		write_addr(rel, val, addr);
+		if (strncmp(addr, sh->fail_slot, strlen(sh->fail_slot)) != 0)
+			return 0;
+		n = __atomic_add_fetch(&sh->slot_writes, 1, __ATOMIC_SEQ_CST);
+	}
+	return n == sh->fail_at || (sh->kind == FK_ERRNO_FROM && n > sh->fail_at);
+}
+
 static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 {
-	struct fake_kernel *fk = sfs->priv;
+	struct fake_kernel *fk = sysfs_backend_priv(sfs);
 	struct fk_shared *sh = fk->sh;
 	int n = __atomic_add_fetch(&sh->writes, 1, __ATOMIC_SEQ_CST);
-	int hit = sh->fail_at && (n == sh->fail_at || (sh->kind == FK_ERRNO_FROM && n > sh->fail_at));
+	int hit = fault_hit(sh, n, rel, val);
 	int err;
 
 	if (sh->last_writer != getpid()) {
@@ -245,7 +276,7 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 		sh->writers++;
 	}
 	if (!hit)
-		return apply(fk, rel, val, 0);
+		return apply(fk, sfs, rel, val, 0);
 	switch (sh->kind) {
 	case FK_ERRNO:
 	case FK_ERRNO_FROM:
@@ -253,9 +284,9 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 	case FK_WRONG_DRIVER:
 		if (strcmp(rel, "bus/pci/drivers_probe") != 0) {
 			sh->fail_at++;          /* wait for the next probe */
-			return apply(fk, rel, val, 0);
+			return apply(fk, sfs, rel, val, 0);
 		}
-		return apply(fk, rel, val, 1);
+		return apply(fk, sfs, rel, val, 1);
 	case FK_HANG_LOCKED: {
 		char addr[PCI_ADDR_LEN] = "";
 
@@ -277,32 +308,32 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 		return -ENODEV;
 	}
 	case FK_KILL:
-		err = apply(fk, rel, val, 0);
+		err = apply(fk, sfs, rel, val, 0);
 		kill(getppid(), SIGKILL);
 		return err;
 	case FK_NONE:
 		break;
 	}
-	return apply(fk, rel, val, 0);
+	return apply(fk, sfs, rel, val, 0);
 }
 
 /* Reads go to the tree as they are, but for a function whose lock a
  * blocked unbind holds: its driver_override does not answer. */
-static int fk_read(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len)
+static int fk_read(struct sysfs *sfs, const struct pci_addr *fn, int dirfd, const char *rel,
+		   char *buf, size_t len)
 {
-	struct fake_kernel *fk = sfs->priv;
+	struct fake_kernel *fk = sysfs_backend_priv(sfs);
 	char want[300];
 
 	if (fk->sh->hang_override[0]) {
 		snprintf(want, sizeof(want), "bus/pci/devices/%s/driver_override", fk->sh->hang_override);
 		if (strcmp(rel, want) == 0 ||
-		    (strcmp(rel, "driver_override") == 0 && dirfd != sfs->rootfd &&
-		     sfs->dev_fd == dirfd &&
-		     strcmp(pci_addr_fmt(&sfs->dev_addr, want), fk->sh->hang_override) == 0))
+		    (fn && strcmp(rel, "driver_override") == 0 &&
+		     strcmp(pci_addr_fmt(fn, want), fk->sh->hang_override) == 0))
 			for (;;)
 				pause();
 	}
-	return sysfs_default_ops.read(sfs, dirfd, rel, buf, len);
+	return sysfs_default_ops.read(sfs, fn, dirfd, rel, buf, len);
 }
 
 struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs)
@@ -330,31 +361,44 @@ struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs)
 	}
 	pci_host_free(&host);
 	/* reads go to the tree as they are; writes go through the emulation */
-	*ops = *sfs->ops;
+	*ops = sysfs_default_ops;
 	ops->write = fk_write;
 	ops->read = fk_read;
+	fk->ops = ops;
 	sysfs_set_backend(sfs, ops, fk, fx_rootfd(fx));
 	return fk;
 }
 
 void fk_free(struct fake_kernel *fk)
 {
-	const struct sysfs_ops *ops;
-
 	if (!fk)
 		return;
-	ops = fk->sfs->ops;
 	sysfs_set_backend(fk->sfs, NULL, NULL, -1);
-	free((void *)ops);
+	free(fk->ops);
 	munmap(fk->sh, sizeof(*fk->sh));
 	free(fk);
 }
 
 void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err)
 {
+	fk->sh->fail_slot[0] = '\0';
 	fk->sh->fail_at = at ? fk->sh->writes + at : 0;
 	fk->sh->kind = kind;
 	fk->sh->err = err;
+}
+
+void fk_fail_slot(struct fake_kernel *fk, const char *slot, int at, enum fk_fault kind, int err)
+{
+	snprintf(fk->sh->fail_slot, sizeof(fk->sh->fail_slot), "%s", slot);
+	fk->sh->slot_writes = 0;
+	fk->sh->fail_at = at;
+	fk->sh->kind = kind;
+	fk->sh->err = err;
+}
+
+void fk_locked_reads(struct fake_kernel *fk, bool on)
+{
+	fk->ops->locked_reads = on;
 }
 
 void fk_hang_override_reads(struct fake_kernel *fk, const char *addr)

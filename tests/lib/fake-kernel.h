@@ -2,6 +2,7 @@
  * drivers_probe and bind to a fixture tree as the PCI core does, and can
  * fail any chosen write.  Installed as the sysfs layer's write backend. */
 #pragma once
+#include <stdbool.h>
 #include <sys/types.h>
 #include "fixture.h"
 #include "sysfs.h"
@@ -25,6 +26,13 @@ struct fake_kernel *fk_new(struct fx *fx, struct sysfs *sfs);
 void fk_free(struct fake_kernel *fk);
 /* Fault at the at-th write from now on (1-based). */
 void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err);
+/* Fault at the at-th write about a function of slot ("0000:01:00") from
+ * now on: with several IOMMU groups in flight, the writes of the others
+ * come in any order, this slot's in its own. */
+void fk_fail_slot(struct fake_kernel *fk, const char *slot, int at, enum fk_fault kind, int err);
+/* driver_override reads wait on a device's lock, as the kernel's do: the
+ * sysfs layer then reads them through the writer, as on /sys. */
+void fk_locked_reads(struct fake_kernel *fk, bool on);
 int fk_writes(const struct fake_kernel *fk);
 /* Reads of addr's driver_override never return (NULL: they do again), as
  * when a blocked unbind holds the device's lock. */

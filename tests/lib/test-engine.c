@@ -368,8 +368,8 @@ START_TEST(override_read_that_blocks)
 	pid_t parent = getpid();
 
 	bench_open(&b, "rtx4000", "0000:01:00.0");
-	b.t.sfs->live = 1;              /* as on /sys */
-	b.t.sfs->read_timeout_ms = 300 * slow();
+	fk_locked_reads(b.fk, true);    /* as on /sys */
+	sysfs_set_read_timeout(b.t.sfs, 300 * slow());
 	fk_hang_override_reads(b.fk, "0000:01:00.1");
 	ck_assert_int_eq(pci_func_load(b.t.sfs, &audio, &f), 0);
 	ck_assert_uint_eq(f.bad, PCI_BAD_OVERRIDE);
@@ -406,7 +406,6 @@ START_TEST(override_read_that_blocks)
 	ck_assert_int_eq(pci_host_load(b.t.sfs, &b.t.host), 0);
 	ck_assert_str_eq(pci_host_find(&b.t.host, &audio)->override, "vfio-pci");
 	ck_assert_str_eq(pci_host_find(&b.t.host, &display)->override, "vfio-pci");
-	b.t.sfs->live = 0;
 	bench_close(&b);
 }
 END_TEST
@@ -414,8 +413,8 @@ END_TEST
 /* On a live tree, with reads of driver_override answered within the limit. */
 static void bench_live(struct bench *b)
 {
-	b->t.sfs->live = 1;
-	b->t.sfs->read_timeout_ms = 300 * slow();
+	fk_locked_reads(b->fk, true);
+	sysfs_set_read_timeout(b->t.sfs, 300 * slow());
 	b->e.timeout_ms = 300 * slow();
 }
 
@@ -444,7 +443,6 @@ START_TEST(undo_override_unknown)
 	ck_assert_ptr_nonnull(strstr(now, "0000:01:00.1 snd_hda_intel vfio-pci\n"));
 	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
 	assert_unchanged(&b, "rollback once the unbind returned");
-	b.t.sfs->live = 0;
 	bench_close(&b);
 }
 END_TEST
@@ -475,7 +473,6 @@ START_TEST(rollback_override_unknown)
 	ck_assert_uint_eq(journal_on_disk(&b), 1);
 	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
 	assert_unchanged(&b, "rollback once the override answers");
-	b.t.sfs->live = 0;
 	bench_close(&b);
 }
 END_TEST
@@ -493,7 +490,6 @@ START_TEST(rollback_unjournaled_override_unknown)
 	ck_assert_int_eq(b.e.fault.err, -ETIMEDOUT);
 	ck_assert_int_eq(fk_writes(b.fk), 0);
 	fk_hang_override_reads(b.fk, NULL);
-	b.t.sfs->live = 0;
 	bench_close(&b);
 }
 END_TEST
@@ -741,7 +737,6 @@ START_TEST(long_override_restored_exactly)
 			snprintf(want, sizeof(want), "%s\n", ovr);
 			ck_assert_msg(strcmp(now, want) == 0, "%s, %zu characters: back as %zu",
 				      live ? "live" : "captured", lens[i], strlen(now) - 1);
-			b.t.sfs->live = 0;
 			bench_close(&b);
 		}
 	}
