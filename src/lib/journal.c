@@ -115,10 +115,13 @@ int journal_save(const char *root, const struct journal *j)
 {
 	struct json_object *doc, *arr;
 	int dfd = open_dir(root), err;
+	size_t live = 0;
 
 	if (dfd < 0)
 		return dfd;
-	if (!j->n) {
+	for (size_t i = 0; i < j->n; i++)
+		live += !j->e[i].gone;
+	if (!live) {
 		err = unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT ? -errno : 0;
 		close(dfd);
 		return err;
@@ -128,7 +131,8 @@ int journal_save(const char *root, const struct journal *j)
 	json_object_object_add(doc, "format_version", json_object_new_int(JOURNAL_FORMAT));
 	json_object_object_add(doc, "pid", json_object_new_int((int)getpid()));
 	for (size_t i = 0; i < j->n; i++)
-		json_object_array_add(arr, entry_json(&j->e[i]));
+		if (!j->e[i].gone)
+			json_object_array_add(arr, entry_json(&j->e[i]));
 	json_object_object_add(doc, "functions", arr);
 	err = atomic_write_at(dfd, "state.json",
 			      json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |

@@ -29,6 +29,7 @@ struct journal_entry {
 	bool module_known;   /* false: not recorded (a version 1 journal) */
 	char override[SYSFS_ATTR_MAX]; /* driver_override before, "" when unset */
 	enum handover_step step;
+	bool gone;           /* given back by this run: not saved any more */
 };
 
 struct journal {

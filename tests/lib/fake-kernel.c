@@ -23,6 +23,9 @@ struct fk_shared {
 	/* the fault counts only the writes about this slot ("" for all) */
 	char fail_slot[PCI_SLOT_LEN];
 	int slot_writes;
+	/* the first write about meet_slot waits for a write about another */
+	char meet_slot[PCI_SLOT_LEN];
+	int others;
 };
 
 struct fake_kernel {
@@ -263,13 +266,37 @@ static int fault_hit(struct fk_shared *sh, int n, const char *rel, const char *v
 	return n == sh->fail_at || (sh->kind == FK_ERRNO_FROM && n > sh->fail_at);
 }
 
+/* Two IOMMU groups in flight at once: the first write about meet_slot
+ * returns only once a write about another slot was made (within 30 s,
+ * far past any engine limit of the tests), which a run that hands the
+ * groups over one after another never does. */
+static void rendezvous(struct fk_shared *sh, const char *rel, const char *val)
+{
+	char addr[PCI_ADDR_LEN];
+
+	if (!sh->meet_slot[0])
+		return;
+	write_addr(rel, val, addr);
+	if (strncmp(addr, sh->meet_slot, strlen(sh->meet_slot)) != 0) {
+		__atomic_add_fetch(&sh->others, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	for (int waited = 0; waited < 30000 && !__atomic_load_n(&sh->others, __ATOMIC_SEQ_CST);
+	     waited++)
+		usleep(1000);
+	sh->meet_slot[0] = '\0';
+}
+
 static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 {
 	struct fake_kernel *fk = sysfs_backend_priv(sfs);
 	struct fk_shared *sh = fk->sh;
 	int n = __atomic_add_fetch(&sh->writes, 1, __ATOMIC_SEQ_CST);
-	int hit = fault_hit(sh, n, rel, val);
+	int hit;
 	int err;
+
+	rendezvous(sh, rel, val);
+	hit = fault_hit(sh, n, rel, val);
 
 	if (sh->last_writer != getpid()) {
 		sh->last_writer = getpid();
@@ -394,6 +421,12 @@ void fk_fail_slot(struct fake_kernel *fk, const char *slot, int at, enum fk_faul
 	fk->sh->fail_at = at;
 	fk->sh->kind = kind;
 	fk->sh->err = err;
+}
+
+void fk_rendezvous(struct fake_kernel *fk, const char *slot)
+{
+	fk->sh->others = 0;
+	snprintf(fk->sh->meet_slot, sizeof(fk->sh->meet_slot), "%s", slot);
 }
 
 void fk_locked_reads(struct fake_kernel *fk, bool on)

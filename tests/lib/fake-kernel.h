@@ -30,6 +30,10 @@ void fk_fail(struct fake_kernel *fk, int at, enum fk_fault kind, int err);
  * now on: with several IOMMU groups in flight, the writes of the others
  * come in any order, this slot's in its own. */
 void fk_fail_slot(struct fake_kernel *fk, const char *slot, int at, enum fk_fault kind, int err);
+/* The first write about a function of slot waits until a write about
+ * another slot was made: proof that IOMMU groups are handed over at the
+ * same time (handed over one after another, it waits 30 s). */
+void fk_rendezvous(struct fake_kernel *fk, const char *slot);
 /* driver_override reads wait on a device's lock, as the kernel's do: the
  * sysfs layer then reads them through the writer, as on /sys. */
 void fk_locked_reads(struct fake_kernel *fk, bool on);

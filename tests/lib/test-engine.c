@@ -60,6 +60,30 @@ static void bench_open(struct bench *b, const char *layout, const char *slot)
 	fk_snapshot(b->t.sfs, b->before, sizeof(b->before));
 }
 
+/* The bench over the first nslots display slots of a layout, each in an
+ * IOMMU group of its own: slots[] gets them. */
+static void bench_open_many(struct bench *b, const char *layout, size_t nslots,
+			    struct pci_addr *slots)
+{
+	const struct pci_host *h;
+	size_t got = 0;
+
+	bench_open(b, layout, "0000:00:00.0");
+	h = &b->t.host;
+	for (size_t i = 0; i < h->nfuncs && got < nslots; i++) {
+		const struct pci_func *f = &h->funcs[i];
+
+		if (!pci_func_is_display(f) || f->boot_vga == 1 || f->iommu_group < 0 ||
+		    (got && pci_same_slot(&slots[got - 1], &f->addr)))
+			continue;
+		slots[got] = f->addr;
+		slots[got++].fn = 0;
+	}
+	ck_assert_uint_eq(got, nslots);
+	free(b->fns);
+	ck_assert_int_eq(safety_slot_functions(h, slots, nslots, &b->fns, &b->nfns), 0);
+}
+
 static void bench_close(struct bench *b)
 {
 	char cmd[300];
@@ -934,6 +958,86 @@ START_TEST(failed_bind_keeps_earlier_handover)
 }
 END_TEST
 
+/* Two GPUs, each in an IOMMU group of its own, are handed over at the same
+ * time, and given back at the same time: GPU A's first write returns only
+ * once a write about GPU B was made (one after another, it would wait
+ * 30 s and the engine's 2 s limit would fail the run). */
+START_TEST(groups_at_once)
+{
+	static const struct { const char *layout; size_t nslots; } cases[] = {
+		{ "twins", 2 }, { "h100x8", 8 },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct pci_addr slots[8];
+		char slot[PCI_SLOT_LEN];
+		struct bench b;
+
+		bench_open_many(&b, cases[c].layout, cases[c].nslots, slots);
+		pci_slot_fmt(&slots[0], slot);
+		fk_rendezvous(b.fk, slot);
+		ck_assert_msg(engine_bind(&b.e, b.fns, b.nfns) == ENGINE_DONE, "%s: bind: %s: %s",
+			      cases[c].layout, b.e.fault.what, strerror(-b.e.fault.err));
+		assert_on_vfio(&b);
+		ck_assert_uint_eq(journal_on_disk(&b), b.nfns);
+		fk_rendezvous(b.fk, slot);
+		ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE, "%s: rollback: %s",
+			      cases[c].layout, b.e.fault.what);
+		assert_unchanged(&b, "rolled back at once");
+		ck_assert_uint_eq(journal_on_disk(&b), 0);
+		bench_close(&b);
+	}
+}
+END_TEST
+
+/* A fault at every write of one GPU while the other's hand-over is in
+ * flight: the run is one transaction, so both are back as before (exit
+ * 1), the fault is the first one, and the journal is empty. */
+static void faults_in_flight(const char *layout, size_t nslots)
+{
+	for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
+		for (size_t s = 0; s < nslots; s++) {
+			struct pci_addr slots[8];
+			char slot[PCI_SLOT_LEN], what[160];
+			struct bench b;
+			int writes;
+
+			bench_open_many(&b, layout, nslots, slots);
+			pci_slot_fmt(&slots[s], slot);
+			writes = 0;
+			for (size_t i = 0; i < b.nfns; i++)
+				writes += pci_same_slot(&b.fns[i], &slots[s]) ? 3 : 0;
+			bench_close(&b);
+			for (int at = 1; at <= writes; at++) {
+				if (faults[f].kind == FK_WRONG_DRIVER && at % 3)
+					continue;
+				if (faults[f].kind == FK_HANG && at != 1 && at != writes)
+					continue;
+				bench_open_many(&b, layout, nslots, slots);
+				b.e.timeout_ms = (faults[f].kind == FK_HANG ? 1000 : 10000) * slow();
+				fk_rendezvous(b.fk, slot);
+				fk_fail_slot(b.fk, slot, at, faults[f].kind, faults[f].err);
+				snprintf(what, sizeof(what), "%s: %s at write %d of %s", layout,
+					 faults[f].name, at, slot);
+				ck_assert_msg(engine_bind(&b.e, b.fns, b.nfns) == ENGINE_FAILED,
+					      "%s: not FAILED (%s)", what, b.e.fault.what);
+				ck_assert_msg(strncmp(pci_addr_fmt(&b.e.fault.fn, (char[PCI_ADDR_LEN]){ 0 }),
+						      slot, strlen(slot)) == 0,
+					      "%s: the fault reported is %s", what, b.e.fault.what);
+				assert_unchanged(&b, what);
+				ck_assert_msg(journal_on_disk(&b) == 0, "%s: journal not emptied", what);
+				bench_close(&b);
+			}
+		}
+	}
+}
+
+START_TEST(faults_groups_in_flight)
+{
+	faults_in_flight("twins", 2);
+}
+END_TEST
+
 START_TEST(dry_run)
 {
 	struct bench b;
@@ -1186,6 +1290,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, long_override_restored_exactly);
 	tcase_add_test(tc, override_not_recordable);
 	tcase_add_test(tc, dry_run);
+	tcase_add_test(tc, groups_at_once);
+	tcase_add_test(tc, faults_groups_in_flight);
 	tcase_add_test(tc, failed_bind_keeps_earlier_handover);
 	tcase_add_test(tc, journal_roundtrip_and_lock);
 	tcase_add_test(tc, driver_link_out_of_tree);
