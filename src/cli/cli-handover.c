@@ -315,7 +315,7 @@ static void refusal_json(struct json_object *jref, const struct check_item *it, 
 	if (!jref)
 		return;
 	o = json_object_new_object();
-	json_object_object_add(o, "check", json_object_new_string(it->name));
+	json_object_object_add(o, "check", json_object_new_string(check_id_name(it->id)));
 	json_object_object_add(o, "device", json_str_or_null(it->device));
 	json_object_object_add(o, "message", json_object_new_string(it->message));
 	json_object_object_add(o, "fix", json_str_or_null(it->fix));
@@ -355,12 +355,12 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		enum refusal kind = safety_refusal(it);
 
 		/* a process holding the GPU now does not matter for the next boot */
-		if (kind == REFUSAL_NONE || (for_boot && strcmp(it->name, "in-use") == 0))
+		if (kind == REFUSAL_NONE || (for_boot && it->id == CHECK_IN_USE))
 			continue;
 		/* at boot apply runs without --force */
 		if (kind == REFUSAL_FORCEABLE && cli->force && !for_boot) {
 			log_warn("--force: going past: %s", it->message);
-			if (strcmp(it->name, "in-use") == 0)
+			if (it->id == CHECK_IN_USE)
 				keep_forced(cli, it);
 			continue;
 		}
@@ -368,7 +368,7 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		refusal_json(jref, it, kind);
 		if (for_boot) {
 			log_error("refused: %s; apply would refuse it at every boot", it->message);
-			if (strcmp(it->name, "boot-vga") == 0)
+			if (it->id == CHECK_BOOT_VGA)
 				log_error("  fix: give the host another primary display in the firmware "
 					  "setup (BMC or integrated graphics); apply runs without --force");
 			else if (it->fix)

@@ -13,7 +13,7 @@ static void print_human(const struct check_report *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct check_item *it = &r->items[i];
 
-		printf("%s  %-9s  %-12s  %s\n", check_status_name(it->status), it->name,
+		printf("%s  %-9s  %-12s  %s\n", check_status_name(it->status), check_id_name(it->id),
 		       it->device[0] ? it->device : "host", it->message);
 		if (it->fix)
 			printf("%*sfix: %s\n", 31, "", it->fix);
@@ -37,7 +37,7 @@ static int print_json(const struct check_report *r)
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "status", json_object_new_string(check_status_name(it->status)));
-		json_object_object_add(o, "check", json_object_new_string(it->name));
+		json_object_object_add(o, "check", json_object_new_string(check_id_name(it->id)));
 		json_object_object_add(o, "device", json_str_or_null(it->device));
 		json_object_object_add(o, "message", json_object_new_string(it->message));
 		json_object_object_add(o, "fix", json_str_or_null(it->fix));
