@@ -10,6 +10,7 @@
 #include "json-out.h"
 #include "log.h"
 #include "persist-match.h"
+#include "safety.h"
 #include "util.h"
 
 struct apply_run {
@@ -39,7 +40,7 @@ static void device_json(struct apply_run *a, const struct persist_fn *f, const s
 static void place_one(struct cli *cli, struct apply_run *a, const struct persist_fn *f,
 		      const struct persist_match *m)
 {
-	char ab[PCI_ADDR_LEN], nb[PCI_ADDR_LEN];
+	char ab[PCI_ADDR_LEN], nb[PCI_ADDR_LEN], fix[128];
 
 	pci_addr_fmt(&f->addr, ab);
 	switch (m->kind) {
@@ -55,20 +56,23 @@ static void place_one(struct cli *cli, struct apply_run *a, const struct persist
 	case PERSIST_CHANGED: {
 		const struct pci_func *p = pci_host_find(&cli->host, &f->addr);
 
-		log_warn("%s: persisted as %04x:%04x (subsystem %04x:%04x), now %04x:%04x (subsystem "
-			 "%04x:%04x): the hardware changed; skipped; run vfio-handover persist for the "
-			 "new card, or unpersist %s", ab, f->vendor, f->device, f->subvendor, f->subdevice,
-			 p->vendor, p->device, p->subvendor, p->subdevice, ab);
+		log_warn(MSG_DEVICE_CHANGED, log_fixf(fix, sizeof(fix), "run vfio-handover persist for "
+			 "the new card, or unpersist %s", ab), "%s: persisted as %04x:%04x (subsystem "
+			 "%04x:%04x), now %04x:%04x (subsystem %04x:%04x): the hardware changed; skipped",
+			 ab, f->vendor, f->device, f->subvendor, f->subdevice, p->vendor, p->device,
+			 p->subvendor, p->subdevice);
 		break;
 	}
 	case PERSIST_MISSING:
-		log_warn("%s: persisted (%04x:%04x) but not present; skipped; vfio-handover unpersist %s "
-			 "forgets it", ab, f->vendor, f->device, ab);
+		log_warn(MSG_DEVICE_MISSING, log_fixf(fix, sizeof(fix), "vfio-handover unpersist %s "
+			 "forgets it", ab), "%s: persisted (%04x:%04x) but not present; skipped", ab,
+			 f->vendor, f->device);
 		break;
 	case PERSIST_AMBIGUOUS:
-		log_error("refused: %s: persisted (%04x:%04x), and %zu present functions have its ids "
-			  "at its place; refusing to guess which", ab, f->vendor, f->device, m->candidates);
-		log_error("  fix: vfio-handover bind the right one by address, then persist it again");
+		log_check(LOGL_ERROR, MSG_REFUSED, check_id_name(CHECK_AMBIGUOUS), "vfio-handover bind "
+			  "the right one by address, then persist it again", "%s: persisted (%04x:%04x), "
+			  "and %zu present functions have its ids at its place; refusing to guess which",
+			  ab, f->vendor, f->device, m->candidates);
 		a->ambiguous++;
 		break;
 	}
@@ -103,7 +107,8 @@ static int locate(struct cli *cli, struct apply_run *a)
 		int err = persist_match(cli->sfs, &cli->host, a->fns, a->n, i, &m[i]);
 
 		if (err < 0) {
-			log_error("cannot look for the persisted devices in sysfs: %s", strerror(-err));
+			log_error(MSG_SYSTEM_ERROR, NULL, "cannot look for the persisted devices in "
+				  "sysfs: %s", strerror(-err));
 			rc = EXIT_FAILED;
 		}
 	}
@@ -112,7 +117,7 @@ static int locate(struct cli *cli, struct apply_run *a)
 
 		if (found && !gpu_whole(a, m, i)) {
 			/* an audio function's ids are common to many cards: never alone */
-			log_warn("%s: skipped with the rest of the GPU persisted at %s",
+			log_warn(MSG_GPU_INCOMPLETE, NULL, "%s: skipped with the rest of the GPU persisted at %s",
 				 pci_addr_fmt(&m[i].now, ab), pci_slot_fmt(&a->fns[i].addr, sb));
 			m[i].kind = PERSIST_CHANGED;
 		} else {
@@ -159,8 +164,8 @@ static int run_apply(struct cli *cli)
 	int err, rc = EXIT_DONE;
 
 	if (cli->nargs) {
-		log_error("apply takes no selector: it hands over what %s lists "
-			  "(vfio-handover bind hands over one GPU now)", PERSIST_DEVICES_CONF);
+		log_error(MSG_UNEXPECTED_ARGUMENT, NULL, "apply takes no selector: it hands over what "
+			  "%s lists (vfio-handover bind hands over one GPU now)", PERSIST_DEVICES_CONF);
 		rc = EXIT_USAGE;
 		goto out;
 	}

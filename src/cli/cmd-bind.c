@@ -132,13 +132,16 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 	cli_report_fault(cli, &e);
 	if (o == ENGINE_FAILED) {
 		*outcome = "failed";
-		log_error("every function is back on the driver it had; nothing was handed over");
+		log_error(MSG_UNDONE, NULL, "every function is back on the driver it had; nothing was "
+			  "handed over");
 		return EXIT_FAILED;
 	}
 	*outcome = "unrestored";
-	log_error("and the undo failed too: the functions are NOT all back where they were:");
+	log_error(MSG_UNRESTORED, NULL, "and the undo failed too: the functions are NOT all back "
+		  "where they were:");
 	cli_report_positions(cli, b->fns, b->nfns);
-	log_error("the journal keeps what they had: fix the cause, then run vfio-handover rollback");
+	log_error(MSG_JOURNAL_KEPT, "fix the cause, then run vfio-handover rollback",
+		  "the journal keeps what they had");
 	return EXIT_UNRESTORED;
 }
 
@@ -186,7 +189,8 @@ static int run_bind(struct cli *cli)
 	int rc;
 
 	if (!cli->nargs) {
-		log_error("bind needs a selector, e.g. vfio-handover bind 01:00 (see vfio-handover list)");
+		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover bind 01:00 (see vfio-handover list)",
+			  "bind needs a selector");
 		return EXIT_USAGE;
 	}
 	rc = cli_resolve(cli, &slots, &nslots);

@@ -62,7 +62,7 @@ static int run_check(struct cli *cli)
 	err = check_run(&env, slots, nslots, &r);
 	free(slots);
 	if (err < 0) {
-		log_error("check could not finish: %s", strerror(-err));
+		log_error(MSG_SYSTEM_ERROR, NULL, "check could not finish: %s", strerror(-err));
 		return EXIT_FAILED;
 	}
 	if (cli->json)

@@ -32,7 +32,7 @@ static void warn_unreadable(const struct pci_func *f)
 	char ab[PCI_ADDR_LEN], bad[256];
 
 	if (f->bad)
-		log_warn("%s: could not read %s from sysfs; shown with what could be read",
+		log_warn(MSG_ATTRIBUTE_UNREADABLE, NULL, "%s: could not read %s from sysfs; shown with what could be read",
 			 pci_addr_fmt(&f->addr, ab), pci_func_bad_names(f->bad, bad, sizeof(bad)));
 }
 
@@ -148,8 +148,8 @@ static int list_json(struct cli *cli)
 static int run_list(struct cli *cli)
 {
 	if (cli->nargs) {
-		log_error("list takes no selector (got '%s'); use check or verify for one GPU",
-			  cli->args[0]);
+		log_error(MSG_UNEXPECTED_ARGUMENT, "use check or verify for one GPU",
+			  "list takes no selector (got '%s')", cli->args[0]);
 		return EXIT_USAGE;
 	}
 	return cli->json ? list_json(cli) : list_human(cli);

@@ -23,8 +23,8 @@ static int need_root(struct cli *cli, const char *cmd)
 	if (!root_is_host(cli->root) || cli->dry_run || geteuid() == 0 ||
 	    capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
 		return EXIT_DONE;
-	log_error("%s writes the boot configuration in /etc and refreshes the initramfs: "
-		  "it needs root; run it with sudo", cmd);
+	log_error(MSG_NOT_PERMITTED, "run it with sudo", "%s writes the boot configuration in /etc "
+		  "and refreshes the initramfs: it needs root", cmd);
 	return EXIT_NOPERM;
 }
 
@@ -76,11 +76,11 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 	}
 	p->initramfs = "failed";
 	if (rc < 0)
-		log_error("cannot run %s: %s; the files are written: install it or run it yourself "
-			  "before the next boot", cmd, strerror(-rc));
+		log_error(MSG_INITRAMFS_FAILED, "install it or run it yourself before the next boot",
+			  "cannot run %s: %s; the files are written", cmd, strerror(-rc));
 	else
-		log_error("%s failed (exit status %d); the files are written: fix what it said and run "
-			  "it again before the next boot", cmd, rc);
+		log_error(MSG_INITRAMFS_FAILED, "fix what it said and run it again before the next "
+			  "boot", "%s failed (exit status %d); the files are written", cmd, rc);
 	return EXIT_FAILED;
 }
 
@@ -192,7 +192,7 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 
 	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
 	if (err < 0) {
-		log_error("cannot persist: %s", why);
+		log_error(MSG_TARGET_KERNEL, NULL, "cannot persist: %s", why);
 		return EXIT_FAILED;
 	}
 	p->pfns = calloc(n ? n : 1, sizeof(*p->pfns));
@@ -203,7 +203,8 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 		char ab[PCI_ADDR_LEN];
 
 		if (!f || persist_fn_load(cli->sfs, f, &p->pfns[i]) < 0) {
-			log_error("%s: cannot read its ids and place from sysfs", pci_addr_fmt(&fns[i], ab));
+			log_error(MSG_SYSFS_UNREADABLE, NULL, "%s: cannot read its ids and place from sysfs",
+				  pci_addr_fmt(&fns[i], ab));
 			return EXIT_FAILED;
 		}
 	}
@@ -263,24 +264,24 @@ static void report_write_error(const char *cmd, int err)
 	const struct persist_problem *why = persist_last_problem();
 
 	if (err == -ELOOP)
-		log_error("%s: %s is a symbolic link: refusing to write through it; nothing was "
-			  "changed; remove the link and run this again", cmd, path);
+		log_error(MSG_FILE_SYMLINK, "remove the link and run this again", "%s: %s is a "
+			  "symbolic link: refusing to write through it; nothing was changed", cmd, path);
 	else if (err == -EEXIST)
-		log_error("%s: %s exists and was not written by vfio-handover: nothing was changed; "
-			  "move it away and run this again", cmd, path);
+		log_error(MSG_FILE_NOT_OURS, "move it away and run this again", "%s: %s exists and was "
+			  "not written by vfio-handover: nothing was changed", cmd, path);
 	else if (err == -ENOTDIR)
-		log_error("%s: %s is not a directory, nor a symbolic link to one (links are followed "
-			  "inside the root, as if it were /): nothing was changed; make it a directory "
-			  "and run this again", cmd, path);
+		log_error(MSG_FILE_NOT_DIRECTORY, "make it a directory and run this again", "%s: %s is "
+			  "not a directory, nor a symbolic link to one (links are followed inside the "
+			  "root, as if it were /): nothing was changed", cmd, path);
 	else if (err == -EBADMSG && why->what[0] && why->line)
-		log_error("%s: %s:%u: %s; nothing was changed: edit or remove that line (the lines "
-			  "from '# BEGIN vfio-handover' to '# END vfio-handover' are vfio-handover's), "
-			  "then run this again", cmd, path, why->line, why->what);
+		log_error(MSG_FILE_EDITED, "edit or remove that line (the lines from '# BEGIN "
+			  "vfio-handover' to '# END vfio-handover' are vfio-handover's), then run this "
+			  "again", "%s: %s:%u: %s; nothing was changed", cmd, path, why->line, why->what);
 	else if (why->what[0])
-		log_error("%s: %s: %s; nothing was changed", cmd, path, why->what);
+		log_error(MSG_FILE_EDITED, NULL, "%s: %s: %s; nothing was changed", cmd, path, why->what);
 	else
-		log_error("%s: cannot write %s: %s; every file is as it was before", cmd, path,
-			  strerror(-err));
+		log_error(MSG_FILE_WRITE_FAILED, NULL, "%s: cannot write %s: %s; every file is as it "
+			  "was before", cmd, path, strerror(-err));
 }
 
 static bool listed(char **files, const char *rel)
@@ -377,11 +378,13 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 	int rc;
 
 	if (!cli->nargs) {
-		log_error("persist needs a selector, e.g. vfio-handover persist 01:00 (see vfio-handover list)");
+		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover persist 01:00 (see vfio-handover "
+			  "list)", "persist needs a selector");
 		return EXIT_USAGE;
 	}
 	if (cli->force)
-		log_warn("--force does not apply to persist: apply runs without it at every boot");
+		log_warn(MSG_OPTION_NOT_FOR_COMMAND, NULL, "--force does not apply to persist: apply "
+			 "runs without it at every boot");
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (!rc)
 		rc = need_root(cli, "persist");
@@ -446,7 +449,7 @@ static int mark_selected(struct cli *cli, const struct persist_fn *fns, size_t n
 		bool any = false;
 
 		if (selector_parse(cli->args[i], &s, why, sizeof(why)) < 0) {
-			log_error("bad selector '%s': %s", cli->args[i], why);
+			log_error(MSG_BAD_SELECTOR, NULL, "bad selector '%s': %s", cli->args[i], why);
 			return EXIT_USAGE;
 		}
 		for (size_t k = 0; k < n; k++)
@@ -458,8 +461,8 @@ static int mark_selected(struct cli *cli, const struct persist_fn *fns, size_t n
 				if (selector_matches(&s, &fns[m]) && pci_same_slot(&fns[m].addr, &fns[k].addr))
 					drop[k] = true;
 		if (!any) {
-			log_error("selector '%s' matches no persisted device; %s lists them",
-				  cli->args[i], PERSIST_DEVICES_CONF);
+			log_error(MSG_NO_SUCH_DEVICE, PERSIST_DEVICES_CONF " lists them",
+				  "selector '%s' matches no persisted device", cli->args[i]);
 			return EXIT_USAGE;
 		}
 	}
@@ -479,9 +482,9 @@ static int read_persisted(struct cli *cli, struct persist_fn **fns, size_t *n, b
 		return EXIT_DONE;
 	/* a line that does not parse (a file that is not text stops persist_remove too) */
 	if (why.line && !cli->nargs) {
-		log_warn("%s%s:%u: %s; unpersist without a selector removes everything persist wrote "
-			 "all the same", root_is_host(cli->root) ? "" : cli->root, PERSIST_DEVICES_CONF,
-			 why.line, why.what);
+		log_warn(MSG_DEVICES_CONF, NULL, "%s%s:%u: %s; unpersist without a selector removes "
+			 "everything persist wrote all the same", root_is_host(cli->root) ? "" : cli->root,
+			 PERSIST_DEVICES_CONF, why.line, why.what);
 		*malformed = true;
 		return EXIT_DONE;
 	}
@@ -508,7 +511,7 @@ static int keep_rest(struct cli *cli, struct persist_run *p, struct persist_fn *
 	p->n = kept;
 	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
 	if (err < 0) {
-		log_error("cannot rewrite the boot configuration: %s", why);
+		log_error(MSG_TARGET_KERNEL, NULL, "cannot rewrite the boot configuration: %s", why);
 		return EXIT_FAILED;
 	}
 	if (facts_of_set(cli, p) < 0)

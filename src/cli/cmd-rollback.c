@@ -1,4 +1,5 @@
 /* rollback: give GPUs back to the drivers the journal recorded. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,20 @@
 #include "safety.h"
 #include "usage.h"
 #include "util.h"
+
+/* One refusal of rollback: on stderr (and in --json, with its device). */
+__attribute__((format(printf, 3, 4)))
+static void refuse_vm(const struct pci_addr *fn, const char *fix, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	(void)fn;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_check(LOGL_ERROR, MSG_REFUSED, check_id_name(CHECK_VM_RUNNING), fix, "%s", text);
+}
 
 /* Unbinding from vfio-pci blocks in the kernel while a VM has the group
  * open: refuse rather than hang.  --force does not pass this. */
@@ -24,34 +39,32 @@ static int refuse_running_vm(struct cli *cli, const struct pci_addr *fns, size_t
 	if (!sysfs_is_live(cli->sfs))
 		return EXIT_DONE;
 	if (!cli->procroot) {
-		log_error("refused: whether a VM holds the IOMMU groups cannot be checked: /proc is "
-			  "not a procfs here; an unbind from vfio-pci under a running VM blocks in "
-			  "the kernel until the VM exits");
-		log_error("  fix: mount it (mount -t proc proc /proc), or run rollback where the "
-			  "host's /proc is mounted");
+		refuse_vm(NULL, "mount it (mount -t proc proc /proc), or run rollback where the "
+			  "host's /proc is mounted", "whether a VM holds the IOMMU groups cannot be "
+			  "checked: /proc is not a procfs here; an unbind from vfio-pci under a running "
+			  "VM blocks in the kernel until the VM exits");
 		return EXIT_REFUSED;
 	}
 	scan.deadline_ms = monotonic_ms() + (long)(cli->timeout * 1000);
 	err = usage_vm_holders(&cli->host, fns, n, "/dev", cli->procroot, &ho, &nho, &scan);
 	if (err < 0) {
-		log_error("cannot look for VMs using the GPUs: %s; run rollback again", strerror(-err));
+		log_error(MSG_SYSTEM_ERROR, "run rollback again", "cannot look for VMs using the GPUs: %s",
+			  strerror(-err));
 		return EXIT_FAILED;
 	}
 	if (scan.unscanned) {
-		log_error("refused: whether a VM holds the GPUs' IOMMU groups is unknown: the scan "
-			  "of the processes did not finish within --timeout (%d not inspected)",
+		refuse_vm(NULL, "raise --timeout, or make sure no VM uses the GPUs, then run rollback "
+			  "again", "whether a VM holds the GPUs' IOMMU groups is unknown: the scan of "
+			  "the processes did not finish within --timeout (%d not inspected)",
 			  scan.unscanned);
-		log_error("  fix: raise --timeout, or make sure no VM uses the GPUs, then run "
-			  "rollback again");
 		free(ho);
 		return EXIT_REFUSED;
 	}
 	for (size_t k = 0; k < nho; k++) {
-		log_error("refused: PID %d (%s) holds %s open: a VM is using %s; unbinding it "
-			  "from vfio-pci now would block in the kernel until the VM exits",
-			  (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&ho[k].fn, ab));
-		log_error("  fix: shut that VM down (virsh shutdown, qm stop, or stop its "
-			  "instance), then run rollback again");
+		refuse_vm(&ho[k].fn, "shut that VM down (virsh shutdown, qm stop, or stop its "
+			  "instance), then run rollback again", "PID %d (%s) holds %s open: a VM is "
+			  "using %s; unbinding it from vfio-pci now would block in the kernel until the "
+			  "VM exits", (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&ho[k].fn, ab));
 	}
 	free(ho);
 	return nho ? EXIT_REFUSED : EXIT_DONE;
@@ -129,14 +142,15 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	}
 	cli_report_fault(cli, &e);
 	if (o == ENGINE_FAILED) {
-		log_error("nothing was changed: a function is unbound from vfio-pci only when its "
-			  "recorded driver is there to take it; install or load that module "
-			  "(modprobe), then run vfio-handover rollback again");
+		log_error(MSG_DRIVER_UNAVAILABLE, "install or load that module (modprobe), then run "
+			  "vfio-handover rollback again", "nothing was changed: a function is unbound "
+			  "from vfio-pci only when its recorded driver is there to take it");
 		return EXIT_FAILED;
 	}
-	log_error("not every function is back on its recorded driver:");
+	log_error(MSG_UNRESTORED, NULL, "not every function is back on its recorded driver:");
 	cli_report_positions(cli, *fns, *nfns);
-	log_error("the journal keeps the rest: fix the cause and run vfio-handover rollback again");
+	log_error(MSG_JOURNAL_KEPT, "fix the cause and run vfio-handover rollback again",
+		  "the journal keeps the rest");
 	return EXIT_UNRESTORED;
 }
 

@@ -42,15 +42,15 @@ static void print_func(struct cli *cli, const struct pci_func *f)
 /* What is wrong with a function that should be on vfio-pci, or NULL. */
 static void explain(const struct pci_func *f, const struct pci_addr *slot)
 {
-	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN], fix[128];
 
 	pci_addr_fmt(&f->addr, ab);
 	pci_slot_fmt(slot, sb);
+	log_fixf(fix, sizeof(fix), "hand it over with: vfio-handover bind %s", sb);
 	if (!f->driver[0])
-		log_error("%s has no driver, not vfio-pci; hand it over with: vfio-handover bind %s", ab, sb);
+		log_error(MSG_NOT_ON_VFIO_PCI, fix, "%s has no driver, not vfio-pci", ab);
 	else
-		log_error("%s is on %s, not vfio-pci; hand it over with: vfio-handover bind %s",
-			  ab, f->driver, sb);
+		log_error(MSG_NOT_ON_VFIO_PCI, fix, "%s is on %s, not vfio-pci", ab, f->driver);
 }
 
 static int verify_slots(struct cli *cli, const struct pci_addr *fns, size_t nfns,
@@ -89,7 +89,7 @@ static int run_verify(struct cli *cli)
 	int rc, good;
 
 	if (!cli->nargs) {
-		log_error("verify needs a selector, e.g. vfio-handover verify 01:00");
+		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover verify 01:00", "verify needs a selector");
 		return EXIT_USAGE;
 	}
 	rc = cli_resolve(cli, &slots, &nslots);
@@ -97,7 +97,7 @@ static int run_verify(struct cli *cli)
 		return rc;
 	if (safety_slot_functions(&cli->host, slots, nslots, &fns, &nfns) < 0) {
 		free(slots);
-		log_error("out of memory");
+		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
 		return EXIT_FAILED;
 	}
 	if (cli->json) {

@@ -114,8 +114,9 @@ static int check_root(const char *root)
 		err = ENOTDIR;
 	if (!err)
 		return 0;
-	log_error("bad --root '%s': %s; expected the directory that holds the system to configure "
-		  "(its /etc and /run, as in a chroot), or / for this host", root, strerror(err));
+	log_error(MSG_BAD_VALUE, "expected the directory that holds the system to configure (its "
+		  "/etc and /run, as in a chroot), or / for this host", "bad --root '%s': %s", root,
+		  strerror(err));
 	return EXIT_USAGE;
 }
 
@@ -138,8 +139,8 @@ static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
 		case OPT_ROOT: cli->root = optarg; break;
 		case OPT_KERNEL:
 			if (!optarg[0] || strchr(optarg, '/') || !strcmp(optarg, ".") || !strcmp(optarg, "..")) {
-				log_error("bad --kernel '%s': expected a kernel release as in /lib/modules, "
-					  "e.g. 6.1.0-18-amd64", optarg);
+				log_error(MSG_BAD_VALUE, NULL, "bad --kernel '%s': expected a kernel "
+					  "release as in /lib/modules, e.g. 6.1.0-18-amd64", optarg);
 				return EXIT_USAGE;
 			}
 			cli->kernel = optarg;
@@ -148,8 +149,8 @@ static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
 		case 'q': cli->quiet = true; break;
 		case OPT_TIMEOUT:
 			if (parse_timeout(optarg, &cli->timeout) < 0) {
-				log_error("bad --timeout '%s': expected a number of seconds from 0.001 (1 ms) up to 86400",
-					  optarg);
+				log_error(MSG_BAD_VALUE, NULL, "bad --timeout '%s': expected a number of "
+					  "seconds from 0.001 (1 ms) up to 86400", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -162,10 +163,12 @@ static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
 			*exit_now = EXIT_DONE;
 			return 0;
 		case ':':
-			log_error("option %s needs a value; see vfio-handover --help", argv[optind - 1]);
+			log_error(MSG_MISSING_VALUE, "see vfio-handover --help", "option %s needs a value",
+				  argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			log_error("unknown option '%s'; see vfio-handover --help", argv[optind - 1]);
+			log_error(MSG_UNKNOWN_OPTION, "see vfio-handover --help", "unknown option '%s'",
+				  argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -183,17 +186,18 @@ int main(int argc, char **argv)
 		return rc ? rc : exit_now;
 	log_setup(cli.verbose, cli.quiet);
 	if (optind >= argc) {
-		log_error("no command given; expected one of " COMMAND_NAMES " (see --help)");
+		log_error(MSG_NO_COMMAND, NULL, "no command given; expected one of " COMMAND_NAMES
+			  " (see --help)");
 		return EXIT_USAGE;
 	}
 	cmd = find_command(argv[optind]);
 	if (!cmd) {
-		log_error("unknown command '%s'; expected one of " COMMAND_NAMES " (see --help)",
-			  argv[optind]);
+		log_error(MSG_UNKNOWN_COMMAND, NULL, "unknown command '%s'; expected one of " COMMAND_NAMES
+			  " (see --help)", argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (cli.all && !cmd->takes_all) {
-		log_error("--all is an option of list only");
+		log_error(MSG_OPTION_NOT_FOR_COMMAND, NULL, "--all is an option of list only");
 		return EXIT_USAGE;
 	}
 	rc = check_root(cli.root);
@@ -202,7 +206,8 @@ int main(int argc, char **argv)
 	cli.args = argv + optind + 1;
 	cli.nargs = argc - optind - 1;
 	if (privs_limit(cmd->caps, cmd->ncaps) < 0) {
-		log_error("%s: cannot drop capabilities it does not need; refusing to go on", cmd->name);
+		log_error(MSG_NOT_PERMITTED, NULL, "%s: cannot drop capabilities it does not need; "
+			  "refusing to go on", cmd->name);
 		return EXIT_NOPERM;
 	}
 	rc = cli_open(&cli, cmd->names);

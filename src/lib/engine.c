@@ -390,9 +390,10 @@ static int release_from_ids(struct engine *e, const struct pci_addr *a, struct p
 		note_fault(e, a, err, "write %s to %s", id, path);
 		return err;
 	}
-	log_warn("%s: vfio-pci took it again by its ids (options vfio-pci ids= in modprobe.d): "
-		 "removed %04x:%04x from vfio-pci's ids until the next boot; vfio-handover "
-		 "unpersist keeps the GPU off vfio-pci at boot too", ab, now->vendor, now->device);
+	log_warn(MSG_IDS_RETAKEN, "vfio-handover unpersist keeps the GPU off vfio-pci at boot too",
+		 "%s: vfio-pci took it again by its ids (options vfio-pci ids= in modprobe.d): "
+		 "removed %04x:%04x from vfio-pci's ids until the next boot", ab, now->vendor,
+		 now->device);
 	err = write_dev(e, a, "driver/unbind", ab);
 	if (!err)
 		err = write_probe(e, a);
