@@ -218,6 +218,17 @@ const struct command cmd_apply = {
 	.name = "apply",
 	.args = "",
 	.help = "at boot: hand over every device persist recorded (vfio-handover.service)",
+	.about = "At boot (vfio-handover.service): hand over every device persist recorded\n"
+		 "that is present, found by its ids and place when its bus number moved; a\n"
+		 "device missing or changed is skipped with a warning.",
+	.exits = {
+		[0] = "every present persisted device is on vfio-pci (or none is present)",
+		[1] = "failed; every function is back as it was",
+		[2] = "usage error",
+		[3] = "refused by a safety check, or a persisted device is ambiguous",
+		[4] = "failed and not restored: the messages say where each function is",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_apply,
 	.caps = apply_caps,
 	.ncaps = ARRAY_SIZE(apply_caps),

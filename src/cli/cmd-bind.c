@@ -208,6 +208,17 @@ const struct command cmd_bind = {
 	.name = "bind",
 	.args = "SELECTOR...",
 	.help = "hand the GPUs over to vfio-pci now (journaled, verified, undone on failure)",
+	.about = "Hand every function of the selected GPUs over to vfio-pci now: the\n"
+		 "journal first, then driver_override, unbind and drivers_probe, read back;\n"
+		 "on a failure everything is given back.",
+	.exits = {
+		[0] = "every selected function is on vfio-pci, read back",
+		[1] = "failed; every function is back as it was",
+		[2] = "usage error or bad selector; nothing touched",
+		[3] = "refused by a safety check; nothing touched",
+		[4] = "failed and not restored: the messages say where each function is",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_bind,
 	.caps = bind_caps,
 	.ncaps = sizeof(bind_caps) / sizeof(bind_caps[0]),

@@ -81,6 +81,14 @@ const struct command cmd_check = {
 	.name = "check",
 	.args = "[SELECTOR...]",
 	.help = "pre-flight: IOMMU, vfio-pci, groups, boot VGA, holders, link, model",
+	.about = "Pre-flight of the selected GPUs (every GPU without a selector), each\n"
+		 "item PASS, WARN or FAIL with the fix: iommu, vfio-pci, sysfs, group,\n"
+		 "boot-vga, in-use, host-use, pcie-link, model, reset, aleph.",
+	.exits = {
+		[0] = "no item failed",
+		[1] = "an item failed, or the checks could not run",
+		[2] = "usage error or bad selector",
+	},
 	.run = run_check,
 	.caps = check_caps,
 	.ncaps = sizeof(check_caps) / sizeof(check_caps[0]),

@@ -159,7 +159,14 @@ const struct command cmd_list = {
 	.name = "list",
 	.args = "[--all]",
 	.help = "GPUs and their functions: ids, driver, IOMMU group, state",
+	.about = "Show each GPU (a slot with a display-class function) and its functions:\n"
+		 "address, [vendor:device], class, driver, IOMMU group, state and name;\n"
+		 "with --all, every PCI function.",
+	.exits = {
+		[0] = "sysfs was read",
+		[1] = "sysfs could not be read, or the output not written",
+		[2] = "usage error",
+	},
 	.run = run_list,
-	.takes_all = true,
 	.names = true,
 };

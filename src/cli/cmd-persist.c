@@ -382,9 +382,6 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 			  "list)", "persist needs a selector");
 		return EXIT_USAGE;
 	}
-	if (cli->force)
-		log_warn(MSG_OPTION_NOT_FOR_COMMAND, NULL, "--force does not apply to persist: apply "
-			 "runs without it at every boot");
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (!rc)
 		rc = need_root(cli, "persist");
@@ -600,6 +597,17 @@ const struct command cmd_persist = {
 	.name = "persist",
 	.args = "SELECTOR...",
 	.help = "write the boot configuration that hands the GPUs over at every boot",
+	.about = "Write the boot configuration that hands the selected GPUs over at every\n"
+		 "boot (devices.conf, modprobe.d, modules-load.d, the initramfs list; with\n"
+		 "--aleph the supervisor's setting), then refresh the initramfs.",
+	.exits = {
+		[0] = "the files are written and read back",
+		[1] = "failed; the files are as they were (or written, and the initramfs\n"
+		      "     refresh failed: the messages say which)",
+		[2] = "usage error or bad selector; nothing touched",
+		[3] = "refused: apply would refuse the GPU at every boot; nothing touched",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_persist,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
@@ -609,6 +617,14 @@ const struct command cmd_unpersist = {
 	.name = "unpersist",
 	.args = "[SELECTOR...]",
 	.help = "remove exactly what persist wrote (no selector: everything)",
+	.about = "Remove exactly what persist wrote for the selected GPUs (without a\n"
+		 "selector: everything), giving back the files it edited byte for byte.",
+	.exits = {
+		[0] = "the files are as persist found them, or rewritten for the GPUs left",
+		[1] = "failed; the files are as they were",
+		[2] = "usage error, or a selector names nothing persisted",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_unpersist,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),

@@ -197,6 +197,18 @@ const struct command cmd_rollback = {
 	.name = "rollback",
 	.args = "[SELECTOR...]",
 	.help = "give the GPUs back to the drivers the journal recorded (all without selector)",
+	.about = "Give the selected GPUs (without a selector: everything the journal holds)\n"
+		 "back to the drivers the journal recorded; a function it does not hold gets\n"
+		 "its driver_override cleared and the kernel's choice of driver.",
+	.exits = {
+		[0] = "every function is back on its recorded driver",
+		[1] = "failed before any change (a recorded driver cannot be loaded, an\n"
+		      "     invalid journal, the lock held)",
+		[2] = "usage error or bad selector; nothing touched",
+		[3] = "refused: a VM holds an IOMMU group; nothing touched",
+		[4] = "not every function is back: the messages say where each is",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_rollback,
 	.caps = rollback_caps,
 	.ncaps = sizeof(rollback_caps) / sizeof(rollback_caps[0]),

@@ -122,6 +122,13 @@ const struct command cmd_verify = {
 	.name = "verify",
 	.args = "SELECTOR...",
 	.help = "read back driver, driver_override and modalias of every function",
+	.about = "Read back, like lspci -k, the driver, driver_override and modalias of\n"
+		 "every function of the selected GPUs.",
+	.exits = {
+		[0] = "every function is on vfio-pci",
+		[1] = "a function is not on vfio-pci",
+		[2] = "usage error or bad selector",
+	},
 	.run = run_verify,
 	.names = true,
 };

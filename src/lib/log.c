@@ -161,7 +161,8 @@ static void print_msg(enum log_level level, enum msg_code code, const char *text
 
 	print_line_start(level == LOGL_WARN ? "warning: " : "");
 	fprintf(stderr, "%s%s", d->prefix, text);
-	if (fix) {
+	/* -q: what went wrong, without the advice */
+	if (fix && !log_quiet) {
 		if (*joint == '\n') {
 			fputc('\n', stderr);
 			print_line_start("");

@@ -67,7 +67,7 @@ const char *log_fixf(char *buf, size_t len, const char *fmt, ...)
 
 const char *log_code_name(enum msg_code code);
 const char *log_level_name(enum log_level level);
-/* Keep every error and warning from now on (--json); the kept ones. */
+/* -q shows errors without their fix.  Keep every error and warning from now on (--json); the kept ones. */
 void log_keep(bool on);
 const struct log_msg *log_kept(size_t *n);
 void log_kept_free(void);

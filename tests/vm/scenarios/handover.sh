@@ -95,8 +95,10 @@ VM=$!
 sleep 0.2
 vh_run 3 "$VH_BIN" rollback
 vh_out_has "the VM's PID is named" "PID $VM \\(sleep\\) holds /dev/vfio/$G"
-vh_run 3 "$VH_BIN" --force rollback
-on_vfio "rollback refused, even with --force" "$GPU_A"
+# --force passes no refusal of rollback: it is an option of bind only
+vh_run 2 "$VH_BIN" --force rollback
+vh_out_has "--force names the command it belongs to" '--force means nothing to rollback: it is an option of bind'
+on_vfio "rollback refused, and --force is no way past" "$GPU_A"
 kill "$VM"
 wait "$VM" 2>/dev/null
 vh_run 0 "$VH_BIN" rollback
