@@ -320,18 +320,9 @@ void cli_aleph_after(struct cli *cli, FILE *out)
 static void refuse_one(struct json_object *jref, const struct check_item *it, enum refusal kind,
 		       const char *why, const char *fix)
 {
-	struct json_object *o;
-
 	log_check(LOGL_ERROR, MSG_REFUSED, check_id_name(it->id), fix, "%s%s", it->message, why);
-	if (!jref)
-		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "check", json_object_new_string(check_id_name(it->id)));
-	json_object_object_add(o, "device", json_str_or_null(it->device));
-	json_object_object_add(o, "message", json_object_new_string(it->message));
-	json_object_object_add(o, "fix", json_str_or_null(fix));
-	json_object_object_add(o, "forceable", json_object_new_boolean(kind == REFUSAL_FORCEABLE));
-	json_object_array_add(jref, o);
+	json_refusal(jref, check_id_name(it->id), it->device, it->message, fix,
+		     kind == REFUSAL_FORCEABLE);
 }
 
 /* A holder --force went past, for the report of a write that then blocks. */

@@ -32,10 +32,11 @@ struct json_object;
 int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	       struct json_object *jref, bool for_boot);
 /* bind's work on resolved slots, for bind and apply: refusals, lock,
- * journal, engine, udev, report.  Takes slots (malloc'ed) and doc (the
- * --json document, printed here) over. */
-int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
-		 struct pci_addr *slots, size_t nslots);
+ * journal, engine, udev, report (in cli->doc too).  Takes slots
+ * (malloc'ed) over. */
+int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots);
+/* The keys of bind's --json document (apply's too). */
+void cli_handover_keys(struct cli *cli);
 /* Run argv (PATH searched, no shell), its output shown (on stderr when
  * out_to_stderr: stdout carries --json); its exit status, or -errno. */
 int cli_spawn(char *const argv[], bool out_to_stderr);

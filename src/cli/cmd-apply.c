@@ -30,6 +30,11 @@ static void device_json(struct apply_run *a, const struct persist_fn *f, const s
 	snprintf(ids, sizeof(ids), "%04x:%04x", f->vendor, f->device);
 	json_object_object_add(o, "persisted_address", json_object_new_string(pci_addr_fmt(&f->addr, ab)));
 	json_object_object_add(o, "id", json_object_new_string(ids));
+	/* the ids as every function object spells them */
+	snprintf(ids, sizeof(ids), "%04x", f->vendor);
+	json_object_object_add(o, "vendor_id", json_object_new_string(ids));
+	snprintf(ids, sizeof(ids), "%04x", f->device);
+	json_object_object_add(o, "device_id", json_object_new_string(ids));
 	json_object_object_add(o, "match", json_object_new_string(persist_match_name(m->kind)));
 	json_object_object_add(o, "address", m->kind == PERSIST_HERE || m->kind == PERSIST_MOVED ?
 			       json_object_new_string(pci_addr_fmt(&m->now, ab)) : NULL);
@@ -154,10 +159,16 @@ static int to_slots(struct cli *cli, struct apply_run *a, struct pci_addr **slot
 	return EXIT_DONE;
 }
 
+/* bind's keys, and the persisted devices */
+static void apply_keys(struct cli *cli)
+{
+	cli_handover_keys(cli);
+	json_set(cli, "devices", json_object_new_array());
+}
+
 static int run_apply(struct cli *cli)
 {
 	struct apply_run a = { .devices = json_object_new_array() };
-	struct json_object *doc = json_doc_new("apply");
 	struct persist_problem why = { 0 };
 	struct pci_addr *slots = NULL;
 	size_t nslots = 0;
@@ -184,24 +195,15 @@ static int run_apply(struct cli *cli)
 	if (!rc)
 		rc = to_slots(cli, &a, &slots, &nslots);
 	if (!rc && nslots) {
-		json_object_object_add(doc, "devices", json_object_get(a.devices));
-		rc = cli_handover(cli, "apply", doc, slots, nslots);
-		doc = NULL;
+		rc = cli_handover(cli, "apply", slots, nslots);
 		slots = NULL;
 	} else if (!rc && !cli->json) {
 		printf("no persisted device is present: nothing to hand over\n");
 	}
 out:
-	if (doc && cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM) {
-		json_object_object_add(doc, "devices", json_object_get(a.devices));
-		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(doc, "dry_run", json_object_new_boolean(cli->dry_run));
-		json_object_object_add(doc, "outcome", json_object_new_string(
-			rc == EXIT_REFUSED ? "refused" : rc == EXIT_DONE ? "nothing" : "failed"));
-		json_print(doc);
-		doc = NULL;
-	}
-	json_object_put(doc);
+	json_set(cli, "devices", json_object_get(a.devices));
+	if (!rc && !nslots)
+		json_set(cli, "outcome", json_object_new_string("nothing"));
 	json_object_put(a.devices);
 	free(slots);
 	free(a.now);
@@ -230,6 +232,7 @@ const struct command cmd_apply = {
 		[5] = "not permitted (root is needed); nothing touched",
 	},
 	.run = run_apply,
+	.json_keys = apply_keys,
 	.caps = apply_caps,
 	.ncaps = ARRAY_SIZE(apply_caps),
 };

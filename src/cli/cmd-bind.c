@@ -43,22 +43,16 @@ static void print_done(struct cli *cli, const struct pci_addr *slots, size_t nsl
 	printf("handed over in %ld ms; verified by reading back driver and modalias\n", ms);
 }
 
+/* Every function as it is now, and the driver it had before the command. */
 static struct json_object *functions_json(struct cli *cli, const struct pci_addr *fns, size_t n)
 {
 	struct json_object *arr = json_object_new_array();
-	char ab[PCI_ADDR_LEN];
 
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *o = json_object_new_object();
 		const struct pci_func *before = pci_host_find(&cli->host, &fns[i]);
-		struct pci_func f;
-		int gone = pci_func_load(cli->sfs, &fns[i], &f) < 0;
+		struct json_object *o = json_func_now(cli, &fns[i]);
 
-		json_object_object_add(o, "address", json_object_new_string(pci_addr_fmt(&fns[i], ab)));
 		json_object_object_add(o, "driver_before", before ? json_str_or_null(before->driver) : NULL);
-		json_object_object_add(o, "driver", gone ? NULL : json_str_or_null(f.driver));
-		json_object_object_add(o, "driver_override", gone ? NULL : json_str_or_null(f.override));
-		json_object_object_add(o, "present", json_object_new_boolean(!gone));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -69,7 +63,7 @@ struct bind_run {
 	size_t nslots, nfns;
 	struct journal j;
 	int lockfd;
-	struct json_object *doc, *jref;
+	struct json_object *jref;
 };
 
 /* Everything before the first write: functions, refusals, lock, journal. */
@@ -116,8 +110,8 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 	log_debug("hand-over starts");
 	o = engine_bind(&e, b->fns, b->nfns);
 	log_debug("hand-over ended: %d kernel writes", e.writes);
-	json_object_object_add(b->doc, "writes", json_object_new_int(e.writes));
-	json_object_object_add(b->doc, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
+	json_set(cli, "writes", json_object_new_int(e.writes));
+	json_set(cli, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
 	if (o == ENGINE_DONE) {
 		*outcome = cli->dry_run ? "planned" : "done";
 		cli_wait_udev(cli, b->fns, b->nfns);
@@ -145,16 +139,24 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 	return EXIT_UNRESTORED;
 }
 
-int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
-		 struct pci_addr *slots, size_t nslots)
+void cli_handover_keys(struct cli *cli)
 {
-	struct bind_run b = { .lockfd = -1, .slots = slots, .nslots = nslots, .doc = doc };
-	const char *outcome = "usage";
+	json_set(cli, "dry_run", json_object_new_boolean(cli->dry_run));
+	json_set(cli, "outcome", NULL);
+	json_set(cli, "writes", json_object_new_int(0));
+	json_set(cli, "elapsed_ms", json_object_new_int(0));
+	json_set(cli, "refusals", json_object_new_array());
+	json_set(cli, "functions", json_object_new_array());
+	json_set(cli, "planned", json_object_new_array());
+}
+
+int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots)
+{
+	struct bind_run b = { .lockfd = -1, .slots = slots, .nslots = nslots };
+	const char *outcome = NULL;
 	int rc;
 
-	b.jref = json_object_new_array();
-	json_object_object_add(b.doc, "writes", json_object_new_int(0));
-	json_object_object_add(b.doc, "elapsed_ms", json_object_new_int(0));
+	b.jref = json_doc_array(cli, "refusals");
 	rc = bind_prepare(cli, &b, cmd);
 	if (rc == EXIT_REFUSED)
 		outcome = "refused";
@@ -164,17 +166,10 @@ int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
 		outcome = "already";
 	if (!rc)
 		rc = bind_execute(cli, &b, cmd, &outcome);
-	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM) {
-		json_object_object_add(b.doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(b.doc, "dry_run", json_object_new_boolean(cli->dry_run));
-		json_object_object_add(b.doc, "outcome", json_object_new_string(outcome));
-		json_object_object_add(b.doc, "refusals", json_object_get(b.jref));
-		json_object_object_add(b.doc, "functions", functions_json(cli, b.fns, b.nfns));
-		json_print(b.doc);
-		b.doc = NULL;
+	if (cli->json) {
+		json_set(cli, "outcome", outcome ? json_object_new_string(outcome) : NULL);
+		json_set(cli, "functions", functions_json(cli, b.fns, b.nfns));
 	}
-	json_object_put(b.doc);
-	json_object_put(b.jref);
 	journal_unlock(b.lockfd);
 	journal_free(&b.j);
 	free(b.fns);
@@ -196,7 +191,7 @@ static int run_bind(struct cli *cli)
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (rc)
 		return rc;
-	return cli_handover(cli, "bind", json_doc_new("bind"), slots, nslots);
+	return cli_handover(cli, "bind", slots, nslots);
 }
 
 /* sysfs writes, module loading, the holder scan */
@@ -220,6 +215,7 @@ const struct command cmd_bind = {
 		[5] = "not permitted (root is needed); nothing touched",
 	},
 	.run = run_bind,
+	.json_keys = cli_handover_keys,
 	.caps = bind_caps,
 	.ncaps = sizeof(bind_caps) / sizeof(bind_caps[0]),
 };

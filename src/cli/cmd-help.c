@@ -2,6 +2,7 @@
  * --help): its synopsis, what it does, its options and exit statuses, all
  * from the tables of main.c and the command's own entry. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "json-out.h"
@@ -87,8 +88,31 @@ static int run_help(struct cli *cli)
 			  "vfio-handover help lists the commands", "no command '%s'", cli->args[0]);
 		return EXIT_USAGE;
 	}
-	cli_usage(stdout, cmd);
+	if (!cli->json) {
+		cli_usage(stdout, cmd);
+		return EXIT_DONE;
+	}
+	/* --json: the same text, in the document */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	if (!mem) {
+		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
+		return EXIT_FAILED;
+	}
+	cli_usage(mem, cmd);
+	fclose(mem);
+	json_set(cli, "topic", cmd ? json_object_new_string(cmd->name) : NULL);
+	json_set(cli, "text", json_object_new_string(text ? text : ""));
+	free(text);
 	return EXIT_DONE;
+}
+
+static void help_keys(struct cli *cli)
+{
+	json_set(cli, "topic", NULL);
+	json_set(cli, "text", json_object_new_string(""));
 }
 
 static bool no_sysfs(const struct cli *cli)
@@ -109,5 +133,6 @@ const struct command cmd_help = {
 		[2] = "no such command",
 	},
 	.run = run_help,
+	.json_keys = help_keys,
 	.needs_sysfs = no_sysfs,
 };

@@ -33,7 +33,6 @@ struct persist_run {
 	struct persist_fn *pfns;
 	size_t n;
 	char **files;                   /* written or removed */
-	struct json_object *doc;
 	const char *initramfs;          /* "ran", "failed", "skipped", "planned", "not needed" */
 	int initramfs_status;
 };
@@ -315,18 +314,27 @@ static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
 	return EXIT_DONE;
 }
 
-static struct json_object *fns_json(const struct persist_run *p)
+/* The function object (as sysfs says now, or absent), and what
+ * devices.conf records of it. */
+static struct json_object *fns_json(struct cli *cli, const struct persist_run *p)
 {
 	struct json_object *arr = json_object_new_array();
-	char ab[PCI_ADDR_LEN], ids[16], sub[16];
+	char ids[16], sub[16];
 
 	for (size_t i = 0; i < p->n; i++) {
 		const struct persist_fn *f = &p->pfns[i];
-		struct json_object *o = json_object_new_object();
+		const struct pci_func *now = pci_host_find(&cli->host, &f->addr);
+		struct func_names names;
+		struct json_object *o;
 
+		if (now) {
+			names_lookup(cli->names, now, &names);
+			o = json_func(now, &names);
+		} else {
+			o = json_func_absent(&f->addr, f->vendor, f->device, f->subvendor, f->subdevice);
+		}
 		snprintf(ids, sizeof(ids), "%04x:%04x", f->vendor, f->device);
 		snprintf(sub, sizeof(sub), "%04x:%04x", f->subvendor, f->subdevice);
-		json_object_object_add(o, "address", json_object_new_string(pci_addr_fmt(&f->addr, ab)));
 		json_object_object_add(o, "id", json_object_new_string(ids));
 		json_object_object_add(o, "subsystem", json_object_new_string(sub));
 		json_object_object_add(o, "physical_slot", json_str_or_null(f->phys_slot));
@@ -336,31 +344,40 @@ static struct json_object *fns_json(const struct persist_run *p)
 	return arr;
 }
 
-static void finish_json(struct cli *cli, struct persist_run *p, int rc)
+/* The document's keys from what the run found out (all of them, from a
+ * run that stopped before finding anything). */
+static void set_json(struct cli *cli, const struct persist_run *p)
 {
 	struct json_object *files = json_object_new_array(), *ir = json_object_new_object();
 
 	for (char **f = p->files; f && *f; f++)
 		json_object_array_add(files, json_object_new_string(*f));
-	json_object_object_add(p->doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-	json_object_object_add(p->doc, "dry_run", json_object_new_boolean(cli->dry_run));
-	json_object_object_add(p->doc, "kernel", json_str_or_null(p->facts.kernel));
-	json_object_object_add(p->doc, "vfio_builtin", json_object_new_boolean(p->facts.vfio_builtin));
-	json_object_object_add(p->doc, "ids_option",
-			       json_object_new_boolean(p->n && p->facts.ids_exclusive && !p->facts.vfio_builtin));
-	json_object_object_add(p->doc, "ids_reason", p->facts.ids_exclusive ? NULL :
-			       json_object_new_string(p->facts.ids_reason));
+	json_set(cli, "dry_run", json_object_new_boolean(cli->dry_run));
+	json_set(cli, "kernel", json_str_or_null(p->facts.kernel));
+	json_set(cli, "vfio_builtin", json_object_new_boolean(p->facts.vfio_builtin));
+	json_set(cli, "ids_option",
+		 json_object_new_boolean(p->n && p->facts.ids_exclusive && !p->facts.vfio_builtin));
+	json_set(cli, "ids_reason", p->facts.ids_exclusive ? NULL :
+		 json_object_new_string(p->facts.ids_reason));
 	json_object_object_add(ir, "builder", json_object_new_string(p->facts.dracut ? "dracut" :
 								       "initramfs-tools"));
 	json_object_object_add(ir, "command", json_object_new_string(builder_cmd(p->facts.dracut)));
 	json_object_object_add(ir, "result", json_object_new_string(p->initramfs ? p->initramfs : "skipped"));
 	json_object_object_add(ir, "exit_status", p->initramfs && !strcmp(p->initramfs, "failed") &&
 			       p->initramfs_status > 0 ? json_object_new_int(p->initramfs_status) : NULL);
-	json_object_object_add(p->doc, "initramfs", ir);
-	json_object_object_add(p->doc, "files", files);
-	json_object_object_add(p->doc, "functions", fns_json(p));
-	json_print(p->doc);
-	p->doc = NULL;
+	json_set(cli, "initramfs", ir);
+	json_set(cli, "files", files);
+	json_set(cli, "functions", fns_json(cli, p));
+}
+
+static void persist_keys(struct cli *cli)
+{
+	struct persist_run p = { 0 };
+
+	json_set(cli, "outcome", NULL);
+	set_json(cli, &p);
+	json_set(cli, "refusals", json_object_new_array());
+	json_set(cli, "planned", json_object_new_array());
 }
 
 static void run_free(struct persist_run *p)
@@ -368,7 +385,6 @@ static void run_free(struct persist_run *p)
 	persist_facts_free(&p->facts);
 	persist_free_list(p->files);
 	free(p->pfns);
-	json_object_put(p->doc);
 }
 
 static int persist_selection(struct cli *cli, struct persist_run *p)
@@ -388,7 +404,7 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 	if (!rc && cli_functions(cli, slots, nslots, &fns, &nfns) < 0)
 		rc = EXIT_FAILED;
 	if (!rc)
-		rc = cli_refuse(cli, slots, nslots, NULL, true);
+		rc = cli_refuse(cli, slots, nslots, json_doc_array(cli, "refusals"), true);
 	if (!rc)
 		rc = gather(cli, p, fns, nfns);
 	if (!rc)
@@ -408,15 +424,15 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 
 static int run_persist(struct cli *cli)
 {
-	struct persist_run p = { .doc = json_doc_new("persist") };
+	struct persist_run p = { 0 };
 	int rc = persist_selection(cli, &p);
 
 	if (!rc) {
 		explain(cli, &p.facts);
 		rc = refresh_initramfs(cli, &p);
 	}
-	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
-		finish_json(cli, &p, rc);
+	if (cli->json)
+		set_json(cli, &p);
 	run_free(&p);
 	return rc;
 }
@@ -576,14 +592,14 @@ static int unpersist(struct cli *cli, struct persist_run *p)
 
 static int run_unpersist(struct cli *cli)
 {
-	struct persist_run p = { .doc = json_doc_new("unpersist") };
+	struct persist_run p = { 0 };
 	int rc = unpersist(cli, &p);
 
 	/* the initramfs still carries the modules until it is rebuilt */
 	if (!rc && (cli->dry_run || (p.files && p.files[0])))
 		rc = refresh_initramfs(cli, &p);
-	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
-		finish_json(cli, &p, rc);
+	if (cli->json)
+		set_json(cli, &p);
 	run_free(&p);
 	return rc;
 }
@@ -609,6 +625,7 @@ const struct command cmd_persist = {
 		[5] = "not permitted (root is needed); nothing touched",
 	},
 	.run = run_persist,
+	.json_keys = persist_keys,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
 };
@@ -626,6 +643,7 @@ const struct command cmd_unpersist = {
 		[5] = "not permitted (root is needed); nothing touched",
 	},
 	.run = run_unpersist,
+	.json_keys = persist_keys,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
 };

@@ -81,9 +81,14 @@ static int verify_slots(struct cli *cli, const struct pci_addr *fns, size_t nfns
 	return (int)good;
 }
 
+static void verify_keys(struct cli *cli)
+{
+	json_set(cli, "functions", json_object_new_array());
+}
+
 static int run_verify(struct cli *cli)
 {
-	struct json_object *doc = NULL, *arr = NULL;
+	struct json_object *arr = NULL;
 	struct pci_addr *slots = NULL, *fns = NULL;
 	size_t nslots, nfns;
 	int rc, good;
@@ -100,16 +105,12 @@ static int run_verify(struct cli *cli)
 		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
 		return EXIT_FAILED;
 	}
-	if (cli->json) {
-		doc = json_doc_new("verify");
+	if (cli->json)
 		arr = json_object_new_array();
-	}
 	good = verify_slots(cli, fns, nfns, arr);
 	rc = (size_t)good == nfns ? EXIT_DONE : EXIT_FAILED;
-	if (doc) {
-		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(doc, "functions", arr);
-		json_print(doc);
+	if (arr) {
+		json_set(cli, "functions", arr);
 	} else {
 		printf("\n%d of %zu functions on vfio-pci\n", good, nfns);
 	}
@@ -130,5 +131,6 @@ const struct command cmd_verify = {
 		[2] = "usage error or bad selector",
 	},
 	.run = run_verify,
+	.json_keys = verify_keys,
 	.names = true,
 };

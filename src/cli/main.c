@@ -348,12 +348,24 @@ static int run(struct cli *cli, int argc, char **argv)
 	const struct command *cmd = NULL;
 	int rc;
 
+	/* kept from the start: --json may come after a bad option */
+	log_keep(true);
 	parse_options(argc, argv, cli, &req);
 	log_setup(cli->quiet ? 0 : cli->verbose, cli->quiet);
-	if (req.usage)
+	if (cli->json)
+		cli->doc = json_doc_new();
+	if (req.usage) {
+		/* the document names the command all the same, when there is one */
+		cli->cmd = optind < argc ? cli_find_command(argv[optind]) : NULL;
+		if (cli->doc && cli->cmd && cli->cmd->json_keys)
+			cli->cmd->json_keys(cli);
 		return req.usage;
+	}
 	if (req.version) {
-		printf("vfio-handover %s\n", PACKAGE_VERSION);
+		if (cli->doc)
+			json_set(cli, "version", json_object_new_string(PACKAGE_VERSION));
+		else
+			printf("vfio-handover %s\n", PACKAGE_VERSION);
 		return EXIT_DONE;
 	}
 	if (req.help && optind >= argc) {
@@ -363,6 +375,7 @@ static int run(struct cli *cli, int argc, char **argv)
 		if (!cmd)
 			return EXIT_USAGE;
 		optind++;
+		cli->cmd = cmd;         /* its keys even for a usage error of its options */
 	}
 	cli->args = argv + optind;
 	cli->nargs = argc - optind;
@@ -372,7 +385,10 @@ static int run(struct cli *cli, int argc, char **argv)
 		cli->nargs = 1;
 		cmd = &cmd_help;
 	}
-	cli->cmd = cmd;
+	if (cmd == &cmd_help)
+		cli->cmd = cmd;
+	if (cli->doc && cli->cmd->json_keys)
+		cli->cmd->json_keys(cli);
 	/* help is help, whatever else was given */
 	rc = cmd == &cmd_help ? EXIT_DONE : check_options(&req, cmd, cli);
 	if (!rc)
@@ -385,6 +401,7 @@ static int run(struct cli *cli, int argc, char **argv)
 		return EXIT_NOPERM;
 	}
 	if (!cmd->needs_sysfs || cmd->needs_sysfs(cli)) {
+		/* --json: function objects with their names in every command */
 		rc = cli_open(cli, cmd->names || cli->json);
 		log_debug("sysfs read: %zu functions", cli->host.nfuncs);
 	}
@@ -416,6 +433,11 @@ int main(int argc, char **argv)
 	struct cli cli = { .timeout = 10, .sysfs = "/sys", .root = NULL };
 	int rc = run(&cli, argc, argv);
 
+	if (cli.doc) {
+		json_doc_finish(&cli, rc);
+		json_print(cli.doc);
+		cli.doc = NULL;
+	}
 	cli_close(&cli);
 	log_kept_free();
 	log_debug("done, exit status %d", rc);
