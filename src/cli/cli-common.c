@@ -1,10 +1,13 @@
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include "checks.h"
 #include "cli.h"
+#include "json-out.h"
 #include "log.h"
 #include "persist.h"
 #include "safety.h"
@@ -133,6 +136,37 @@ int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	}
 	*nfns = kept;
 	return 0;
+}
+
+void cli_plan(struct cli *cli, const char *action, const char *path, const char *value,
+	      const char *module, const char *command, const char *fmt, ...)
+{
+	struct json_object *planned = json_doc_array(cli, "planned"), *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(cli->json ? stderr : stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', cli->json ? stderr : stdout);
+	if (!planned)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "action", json_object_new_string(action));
+	json_object_object_add(o, "path", path ? json_object_new_string(path) : NULL);
+	json_object_object_add(o, "value", value ? json_object_new_string(value) : NULL);
+	json_object_object_add(o, "module", module ? json_object_new_string(module) : NULL);
+	json_object_object_add(o, "command", command ? json_object_new_string(command) : NULL);
+	json_object_array_add(planned, o);
+}
+
+void cli_engine_plan(void *data, const char *path, const char *value, const char *text)
+{
+	struct cli *cli = data;
+
+	if (path)
+		cli_plan(cli, "write", path, value, NULL, NULL, "%s", text);
+	else
+		cli_plan(cli, "load", NULL, NULL, value, NULL, "%s", text);
 }
 
 void cli_persisted_error(const struct cli *cli, int err, const struct persist_problem *why,

@@ -110,14 +110,15 @@ static void wait_registered(struct cli *cli, const char *driver)
 	}
 }
 
-int cli_ensure_vfio(struct cli *cli, FILE *out)
+int cli_ensure_vfio(struct cli *cli)
 {
 	int err;
 
 	if (sysfs_driver_registered(cli->sfs, "vfio-pci"))
 		return EXIT_DONE;
 	if (cli->dry_run) {
-		fprintf(out, "load module vfio-pci (libkmod, with its dependencies)\n");
+		cli_plan(cli, "load", NULL, NULL, "vfio-pci", NULL,
+			 "load module vfio-pci (libkmod, with its dependencies)");
 		return EXIT_DONE;
 	}
 	if (!sysfs_is_live(cli->sfs)) {
@@ -297,7 +298,7 @@ static int restart_supervisor(bool json)
 	return 0;
 }
 
-void cli_aleph_after(struct cli *cli, FILE *out)
+void cli_aleph_after(struct cli *cli)
 {
 	struct aleph_env env;
 
@@ -305,7 +306,9 @@ void cli_aleph_after(struct cli *cli, FILE *out)
 		return;
 	if (cli->dry_run) {
 		if (cli->aleph)
-			fprintf(out, "run systemctl try-restart aleph-vm-supervisor.service\n");
+			cli_plan(cli, "run", NULL, NULL, NULL,
+				 "systemctl try-restart aleph-vm-supervisor.service",
+				 "run systemctl try-restart aleph-vm-supervisor.service");
 		return;
 	}
 	if (cli->aleph) {

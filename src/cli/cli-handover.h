@@ -14,7 +14,7 @@ int cli_load_journal(struct cli *cli, struct journal *j);
 /* The run lock, and the journal read under it; an invalid journal is
  * refused before the lock is taken. */
 int cli_lock_journal(struct cli *cli, int *fd, struct journal *j);
-int cli_ensure_vfio(struct cli *cli, FILE *out);
+int cli_ensure_vfio(struct cli *cli);
 void cli_report_fault(struct cli *cli, const struct engine *e);
 /* Per function: the driver and override it is on now. */
 void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n);
@@ -23,7 +23,7 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
  * so that a script's next step finds the host drivers' devices (the sound
  * card, the DRM nodes) made and not held by a udev worker still at work. */
 void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n);
-void cli_aleph_after(struct cli *cli, FILE *out);
+void cli_aleph_after(struct cli *cli);
 
 struct json_object;
 /* The safety refusals for these slots, printed (and added to jref when it

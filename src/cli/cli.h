@@ -107,6 +107,16 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots);
  * others only where named by address.  0 or -ENOMEM. */
 int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		  struct pci_addr **fns, size_t *nfns);
+/* --dry-run: a change the run would make.  Its text is shown (on stdout;
+ * on stderr under --json, whose stdout is the document) and, under
+ * --json, it is an entry of "planned": action ("write", "load", "run",
+ * "write-file", "remove-file", "edit-file"), path, value, module, command
+ * (NULL: null). */
+void cli_plan(struct cli *cli, const char *action, const char *path, const char *value,
+	      const char *module, const char *command, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+/* The engine's plan callback (struct engine's plan; data is the cli). */
+void cli_engine_plan(void *cli, const char *path, const char *value, const char *text);
 struct persist_problem;
 /* devices.conf could not be read (err), or does not parse (why, from
  * persist_read_devices): "FILE:LINE: what is wrong; OUTCOME: the way out"

@@ -88,10 +88,9 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 
 static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, const char **outcome)
 {
-	FILE *plan = cli->json ? stderr : stdout;
 	struct engine e = {
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
-		.dry_run = cli->dry_run, .out = plan, .journal = &b->j,
+		.dry_run = cli->dry_run, .plan = cli_engine_plan, .plan_data = cli, .journal = &b->j,
 	};
 	struct timespec t0;
 	enum engine_outcome o;
@@ -103,7 +102,7 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 			printf("already on vfio-pci: nothing to do\n");
 		return EXIT_DONE;
 	}
-	rc = cli_ensure_vfio(cli, plan);
+	rc = cli_ensure_vfio(cli);
 	if (rc)
 		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -112,6 +111,8 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 	log_debug("hand-over ended: %d kernel writes", e.writes);
 	json_set(cli, "writes", json_object_new_int(e.writes));
 	json_set(cli, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
+	/* a failure that was undone changed nothing; one that was not, did */
+	cli->changed = !cli->dry_run && e.writes > 0 && o != ENGINE_FAILED;
 	if (o == ENGINE_DONE) {
 		*outcome = cli->dry_run ? "planned" : "done";
 		cli_wait_udev(cli, b->fns, b->nfns);
@@ -120,7 +121,7 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 			print_done(cli, b->slots, b->nslots, elapsed_ms(&t0));
 		/* at boot the supervisor has not started yet: it will see the GPU */
 		if (strcmp(cmd, "apply") != 0)
-			cli_aleph_after(cli, plan);
+			cli_aleph_after(cli);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);

@@ -28,6 +28,75 @@ static int need_root(struct cli *cli, const char *cmd)
 	return EXIT_NOPERM;
 }
 
+/* Every file persist writes, with what unpersist does to it; the
+ * directories it made go too (devices.conf names them). */
+static const struct persisted_file {
+	const char *path;
+	bool shared;            /* a managed block in a file of the user's */
+} persisted_files[] = {
+	{ PERSIST_DEVICES_CONF, false },
+	{ PERSIST_MODPROBE_CONF, false },
+	{ PERSIST_MODULES_LOAD_CONF, false },
+	{ PERSIST_DRACUT_CONF, false },
+	{ PERSIST_INITRAMFS_MODULES, true },
+	{ PERSIST_SUPERVISOR_ENV, true },
+};
+
+/* What a file of persisted_files holds now ("" with no file). */
+static char *file_now(int rootfd, const char *path)
+{
+	char *text = NULL;
+
+	if (rootfd < 0 || root_read_file(rootfd, path, O_NOFOLLOW, 1 << 20, &text, NULL, NULL) < 0)
+		return strdup("");
+	return text ? text : strdup("");
+}
+
+/* --dry-run of unpersist without a selector: each file of persist's there. */
+static void plan_remove_all(struct cli *cli)
+{
+	int rootfd = root_dir_open(cli->root);
+	char shown[4096];
+
+	fprintf(cli->json ? stderr : stdout, "remove what persist wrote under %s/etc\n",
+		root_is_host(cli->root) ? "" : cli->root);
+	for (size_t i = 0; rootfd >= 0 && i < ARRAY_SIZE(persisted_files); i++) {
+		const struct persisted_file *f = &persisted_files[i];
+		char *text = file_now(rootfd, f->path);
+		bool ours = f->shared ? text && strstr(text, "# BEGIN vfio-handover") :
+				        text && !strncmp(text, PERSIST_HEADER, strlen(PERSIST_HEADER));
+
+		root_show_path(cli->root, f->path, shown, sizeof(shown));
+		if (ours)
+			cli_plan(cli, f->shared ? "edit-file" : "remove-file", shown, NULL, NULL, NULL,
+				 "  %s %s", f->shared ? "edit" : "remove", shown);
+		free(text);
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+}
+
+/* Every persisted file's content, one string, to tell whether a run
+ * changed any (NULL: out of memory, taken as changed). */
+static char *persisted_state(const struct cli *cli)
+{
+	int rootfd = root_dir_open(cli->root);
+	char *all = strdup(""), *next;
+
+	for (size_t i = 0; all && i < ARRAY_SIZE(persisted_files); i++) {
+		char *text = file_now(rootfd, persisted_files[i].path);
+
+		next = text ? xasprintf("%s%s\n%zu\n%s", all, persisted_files[i].path, strlen(text),
+					text) : NULL;
+		free(text);
+		free(all);
+		all = next;
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+	return all;
+}
+
 struct persist_run {
 	struct persist_facts facts;
 	struct persist_fn *pfns;
@@ -54,7 +123,7 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 	if (cli->dry_run) {
 		p->initramfs = cli->no_initramfs ? "skipped" : "planned";
 		if (!cli->no_initramfs && root_is_host(cli->root))
-			fprintf(cli->json ? stderr : stdout, "run %s\n", cmd);
+			cli_plan(cli, "run", NULL, NULL, NULL, cmd, "run %s", cmd);
 		return EXIT_DONE;
 	}
 	if (cli->no_initramfs) {
@@ -234,8 +303,7 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 /* --dry-run: the content persist would write, file by file. */
 static int show_plan(struct cli *cli, const struct persist_target *t, const struct persist_run *p)
 {
-	FILE *out = cli->json ? stderr : stdout;
-	char *text[4] = { NULL };
+	char *text[4] = { NULL }, shown[4096];
 	const char *path[4] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
 				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES };
 	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]);
@@ -246,12 +314,21 @@ static int show_plan(struct cli *cli, const struct persist_target *t, const stru
 		err = persist_render_modules_load(t, &text[2]);
 	if (!err)
 		err = t->dracut ? persist_render_dracut(t, &text[3]) : persist_render_initramfs_block(t, &text[3]);
-	for (size_t i = 0; !err && i < 4; i++)
-		fprintf(out, "write %s%s:\n%s", path[i],
-			i == 3 && !t->dracut ? " (its vfio-handover block)" : "", text[i]);
-	if (!err && t->aleph)
-		fprintf(out, "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s (if it exists)\n",
-			PERSIST_SUPERVISOR_ENV);
+	for (size_t i = 0; !err && i < 4; i++) {
+		bool block = i == 3 && !t->dracut;
+
+		root_show_path(cli->root, path[i], shown, sizeof(shown));
+		/* (each text ends with its newline) */
+		cli_plan(cli, block ? "edit-file" : "write-file", shown, text[i], NULL, NULL,
+			 "write %s%s:\n%.*s", path[i], block ? " (its vfio-handover block)" : "",
+			 (int)strlen(text[i]) - 1, text[i]);
+	}
+	if (!err && t->aleph) {
+		root_show_path(cli->root, PERSIST_SUPERVISOR_ENV, shown, sizeof(shown));
+		cli_plan(cli, "edit-file", shown, "ALEPH_VM_ENABLE_GPU_SUPPORT=True", NULL, NULL,
+			 "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s (if it exists)",
+			 PERSIST_SUPERVISOR_ENV);
+	}
 	for (size_t i = 0; i < 4; i++)
 		free(text[i]);
 	return err;
@@ -422,17 +499,31 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 	return rc;
 }
 
+/* Did the run change a persisted file?  (The initramfs rebuilt from
+ * the same files is the same: its result is told apart, in "initramfs".) */
+static bool files_changed(const struct cli *cli, const char *before)
+{
+	char *after = persisted_state(cli);
+	bool changed = !before || !after || strcmp(before, after) != 0;
+
+	free(after);
+	return changed;
+}
+
 static int run_persist(struct cli *cli)
 {
 	struct persist_run p = { 0 };
+	char *before = persisted_state(cli);
 	int rc = persist_selection(cli, &p);
 
 	if (!rc) {
 		explain(cli, &p.facts);
 		rc = refresh_initramfs(cli, &p);
 	}
+	cli->changed = !cli->dry_run && files_changed(cli, before);
 	if (cli->json)
 		set_json(cli, &p);
+	free(before);
 	run_free(&p);
 	return rc;
 }
@@ -538,8 +629,7 @@ static int remove_all(struct cli *cli, struct persist_run *p)
 	int err;
 
 	if (cli->dry_run) {
-		fprintf(cli->json ? stderr : stdout, "remove what persist wrote under %s/etc\n",
-			root_is_host(cli->root) ? "" : cli->root);
+		plan_remove_all(cli);
 		return EXIT_DONE;
 	}
 	err = persist_remove(&t, &p->files);
@@ -593,13 +683,16 @@ static int unpersist(struct cli *cli, struct persist_run *p)
 static int run_unpersist(struct cli *cli)
 {
 	struct persist_run p = { 0 };
+	char *before = persisted_state(cli);
 	int rc = unpersist(cli, &p);
 
+	cli->changed = !cli->dry_run && files_changed(cli, before);
 	/* the initramfs still carries the modules until it is rebuilt */
-	if (!rc && (cli->dry_run || (p.files && p.files[0])))
+	if (!rc && (cli->dry_run || cli->changed))
 		rc = refresh_initramfs(cli, &p);
 	if (cli->json)
 		set_json(cli, &p);
+	free(before);
 	run_free(&p);
 	return rc;
 }

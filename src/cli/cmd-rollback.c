@@ -122,11 +122,12 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 {
 	struct engine e = {
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
-		.dry_run = cli->dry_run, .out = cli->json ? stderr : stdout, .journal = j,
+		.dry_run = cli->dry_run, .plan = cli_engine_plan, .plan_data = cli, .journal = j,
 		/* modules go into the running kernel only */
 		.load_module = cli->sfs->live ? kmodules_load : NULL,
 	};
 	enum engine_outcome o;
+	size_t journaled;
 	int rc = EXIT_DONE;
 
 	if (nslots && safety_slot_functions(&cli->host, slots, nslots, fns, nfns) < 0)
@@ -144,13 +145,16 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	rc = refuse_running_vm(cli, *fns, *nfns);
 	if (rc)
 		return rc;
+	journaled = j->n;
 	o = engine_rollback(&e, *fns, *nfns);
 	json_set(cli, "writes", json_object_new_int(e.writes));
+	/* a binding, or the journal (an entry of a function already back) */
+	cli->changed = !cli->dry_run && (e.writes > 0 || j->n != journaled);
 	if (o == ENGINE_DONE) {
 		if (cli->dry_run)
 			json_set(cli, "outcome", json_object_new_string("planned"));
 		cli_wait_udev(cli, NULL, 0);
-		cli_aleph_after(cli, e.out);
+		cli_aleph_after(cli);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
