@@ -10,6 +10,7 @@
 #include "json-out.h"
 #include "log.h"
 #include "persist-match.h"
+#include "safety.h"
 #include "util.h"
 
 struct apply_run {
@@ -29,6 +30,11 @@ static void device_json(struct apply_run *a, const struct persist_fn *f, const s
 	snprintf(ids, sizeof(ids), "%04x:%04x", f->vendor, f->device);
 	json_object_object_add(o, "persisted_address", json_object_new_string(pci_addr_fmt(&f->addr, ab)));
 	json_object_object_add(o, "id", json_object_new_string(ids));
+	/* the ids as every function object spells them */
+	snprintf(ids, sizeof(ids), "%04x", f->vendor);
+	json_object_object_add(o, "vendor_id", json_object_new_string(ids));
+	snprintf(ids, sizeof(ids), "%04x", f->device);
+	json_object_object_add(o, "device_id", json_object_new_string(ids));
 	json_object_object_add(o, "match", json_object_new_string(persist_match_name(m->kind)));
 	json_object_object_add(o, "address", m->kind == PERSIST_HERE || m->kind == PERSIST_MOVED ?
 			       json_object_new_string(pci_addr_fmt(&m->now, ab)) : NULL);
@@ -39,7 +45,7 @@ static void device_json(struct apply_run *a, const struct persist_fn *f, const s
 static void place_one(struct cli *cli, struct apply_run *a, const struct persist_fn *f,
 		      const struct persist_match *m)
 {
-	char ab[PCI_ADDR_LEN], nb[PCI_ADDR_LEN];
+	char ab[PCI_ADDR_LEN], nb[PCI_ADDR_LEN], fix[128];
 
 	pci_addr_fmt(&f->addr, ab);
 	switch (m->kind) {
@@ -55,20 +61,23 @@ static void place_one(struct cli *cli, struct apply_run *a, const struct persist
 	case PERSIST_CHANGED: {
 		const struct pci_func *p = pci_host_find(&cli->host, &f->addr);
 
-		log_warn("%s: persisted as %04x:%04x (subsystem %04x:%04x), now %04x:%04x (subsystem "
-			 "%04x:%04x): the hardware changed; skipped; run vfio-handover persist for the "
-			 "new card, or unpersist %s", ab, f->vendor, f->device, f->subvendor, f->subdevice,
-			 p->vendor, p->device, p->subvendor, p->subdevice, ab);
+		log_warn(MSG_DEVICE_CHANGED, log_fixf(fix, sizeof(fix), "run vfio-handover persist for "
+			 "the new card, or unpersist %s", ab), "%s: persisted as %04x:%04x (subsystem "
+			 "%04x:%04x), now %04x:%04x (subsystem %04x:%04x): the hardware changed; skipped",
+			 ab, f->vendor, f->device, f->subvendor, f->subdevice, p->vendor, p->device,
+			 p->subvendor, p->subdevice);
 		break;
 	}
 	case PERSIST_MISSING:
-		log_warn("%s: persisted (%04x:%04x) but not present; skipped; vfio-handover unpersist %s "
-			 "forgets it", ab, f->vendor, f->device, ab);
+		log_warn(MSG_DEVICE_MISSING, log_fixf(fix, sizeof(fix), "vfio-handover unpersist %s "
+			 "forgets it", ab), "%s: persisted (%04x:%04x) but not present; skipped", ab,
+			 f->vendor, f->device);
 		break;
 	case PERSIST_AMBIGUOUS:
-		log_error("refused: %s: persisted (%04x:%04x), and %zu present functions have its ids "
-			  "at its place; refusing to guess which", ab, f->vendor, f->device, m->candidates);
-		log_error("  fix: vfio-handover bind the right one by address, then persist it again");
+		log_check(LOGL_ERROR, MSG_REFUSED, check_id_name(CHECK_AMBIGUOUS), "vfio-handover bind "
+			  "the right one by address, then persist it again", "%s: persisted (%04x:%04x), "
+			  "and %zu present functions have its ids at its place; refusing to guess which",
+			  ab, f->vendor, f->device, m->candidates);
 		a->ambiguous++;
 		break;
 	}
@@ -103,7 +112,8 @@ static int locate(struct cli *cli, struct apply_run *a)
 		int err = persist_match(cli->sfs, &cli->host, a->fns, a->n, i, &m[i]);
 
 		if (err < 0) {
-			log_error("cannot look for the persisted devices in sysfs: %s", strerror(-err));
+			log_error(MSG_SYSTEM_ERROR, NULL, "cannot look for the persisted devices in "
+				  "sysfs: %s", strerror(-err));
 			rc = EXIT_FAILED;
 		}
 	}
@@ -112,7 +122,7 @@ static int locate(struct cli *cli, struct apply_run *a)
 
 		if (found && !gpu_whole(a, m, i)) {
 			/* an audio function's ids are common to many cards: never alone */
-			log_warn("%s: skipped with the rest of the GPU persisted at %s",
+			log_warn(MSG_GPU_INCOMPLETE, NULL, "%s: skipped with the rest of the GPU persisted at %s",
 				 pci_addr_fmt(&m[i].now, ab), pci_slot_fmt(&a->fns[i].addr, sb));
 			m[i].kind = PERSIST_CHANGED;
 		} else {
@@ -149,18 +159,24 @@ static int to_slots(struct cli *cli, struct apply_run *a, struct pci_addr **slot
 	return EXIT_DONE;
 }
 
+/* bind's keys, and the persisted devices */
+static void apply_keys(struct cli *cli)
+{
+	cli_handover_keys(cli);
+	json_set(cli, "devices", json_object_new_array());
+}
+
 static int run_apply(struct cli *cli)
 {
 	struct apply_run a = { .devices = json_object_new_array() };
-	struct json_object *doc = json_doc_new("apply");
 	struct persist_problem why = { 0 };
 	struct pci_addr *slots = NULL;
 	size_t nslots = 0;
 	int err, rc = EXIT_DONE;
 
 	if (cli->nargs) {
-		log_error("apply takes no selector: it hands over what %s lists "
-			  "(vfio-handover bind hands over one GPU now)", PERSIST_DEVICES_CONF);
+		log_error(MSG_UNEXPECTED_ARGUMENT, NULL, "apply takes no selector: it hands over what "
+			  "%s lists (vfio-handover bind hands over one GPU now)", PERSIST_DEVICES_CONF);
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -179,24 +195,15 @@ static int run_apply(struct cli *cli)
 	if (!rc)
 		rc = to_slots(cli, &a, &slots, &nslots);
 	if (!rc && nslots) {
-		json_object_object_add(doc, "devices", json_object_get(a.devices));
-		rc = cli_handover(cli, "apply", doc, slots, nslots);
-		doc = NULL;
+		rc = cli_handover(cli, "apply", slots, nslots);
 		slots = NULL;
 	} else if (!rc && !cli->json) {
 		printf("no persisted device is present: nothing to hand over\n");
 	}
 out:
-	if (doc && cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM) {
-		json_object_object_add(doc, "devices", json_object_get(a.devices));
-		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(doc, "dry_run", json_object_new_boolean(cli->dry_run));
-		json_object_object_add(doc, "outcome", json_object_new_string(
-			rc == EXIT_REFUSED ? "refused" : rc == EXIT_DONE ? "nothing" : "failed"));
-		json_print(doc);
-		doc = NULL;
-	}
-	json_object_put(doc);
+	json_set(cli, "devices", json_object_get(a.devices));
+	if (!rc && !nslots)
+		json_set(cli, "outcome", json_object_new_string("nothing"));
 	json_object_put(a.devices);
 	free(slots);
 	free(a.now);
@@ -213,7 +220,19 @@ const struct command cmd_apply = {
 	.name = "apply",
 	.args = "",
 	.help = "at boot: hand over every device persist recorded (vfio-handover.service)",
+	.about = "At boot (vfio-handover.service): hand over every device persist recorded\n"
+		 "that is present, found by its ids and place when its bus number moved; a\n"
+		 "device missing or changed is skipped with a warning.",
+	.exits = {
+		[0] = "every present persisted device is on vfio-pci (or none is present)",
+		[1] = "failed; every function is back as it was",
+		[2] = "usage error",
+		[3] = "refused by a safety check, or a persisted device is ambiguous",
+		[4] = "failed and not restored: the messages say where each function is",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_apply,
+	.json_keys = apply_keys,
 	.caps = apply_caps,
 	.ncaps = ARRAY_SIZE(apply_caps),
 };

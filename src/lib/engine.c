@@ -75,16 +75,33 @@ static void fmt_path(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Count a write; under --dry-run print it instead (lanes run one after
- * another then, so the plan reads in order). */
-static void count_write(struct lane *l, const char *val, const char *path)
+/* --dry-run: the one place the engine describes a step it would take
+ * (lanes run one after another then, so the plan reads in order). */
+__attribute__((format(printf, 4, 5)))
+static void plan_step(struct engine *e, const char *path, const char *value, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (e->plan)
+		e->plan(e->plan_data, path, value, text);
+	else if (e->out)
+		fprintf(e->out, "%s\n", text);
+}
+
+/* Count a write; under --dry-run, plan it instead.  shown: the value as
+ * the plan's text shows it. */
+static void count_write(struct lane *l, const char *val, const char *shown, const char *path)
 {
 	struct engine *e = l->r->e;
 
 	pthread_mutex_lock(&l->r->lock);
 	e->writes++;
 	if (e->dry_run)
-		fprintf(e->out, "write %-14s to %s\n", val, path);
+		plan_step(e, path, val, "write %-14s to %s", shown, path);
 	pthread_mutex_unlock(&l->r->lock);
 }
 
@@ -104,7 +121,7 @@ static int write_dev(struct lane *l, const struct pci_addr *a, const char *attr,
 
 	fmt_path(path, sizeof(path), "%s/bus/pci/devices/%s/%s", sysfs_root(l->sfs),
 		 pci_addr_fmt(a, ab), attr);
-	count_write(l, strcmp(val, "\n") ? val : "\"\\n\"", path);
+	count_write(l, val, strcmp(val, "\n") ? val : "\"\\n\"", path);
 	if (!l->r->e->dry_run)
 		err = sysfs_dev_write(l->sfs, a, attr, val, l->r->e->timeout_ms);
 	trace_write(l, err, shown, path);
@@ -120,7 +137,7 @@ static int write_probe(struct lane *l, const struct pci_addr *a)
 
 	fmt_path(path, sizeof(path), "%s/bus/pci/drivers_probe", sysfs_root(l->sfs));
 	pci_addr_fmt(a, ab);
-	count_write(l, ab, path);
+	count_write(l, ab, ab, path);
 	if (!l->r->e->dry_run)
 		err = sysfs_probe(l->sfs, a, l->r->e->timeout_ms);
 	trace_write(l, err, ab, path);
@@ -137,7 +154,7 @@ static int write_driver(struct lane *l, const char *driver, const char *attr,
 
 	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/%s", sysfs_root(l->sfs), driver, attr);
 	pci_addr_fmt(a, ab);
-	count_write(l, ab, path);
+	count_write(l, ab, ab, path);
 	if (!l->r->e->dry_run)
 		err = sysfs_driver_write(l->sfs, driver, attr, a, l->r->e->timeout_ms);
 	trace_write(l, err, ab, path);
@@ -648,7 +665,7 @@ static int release_from_ids(struct lane *l, const struct pci_addr *a, struct pci
 	snprintf(id, sizeof(id), "%04x %04x", now->vendor, now->device);
 	fmt_path(path, sizeof(path), "%s/bus/pci/drivers/%s/remove_id", sysfs_root(l->sfs),
 		 VFIO_DRIVER);
-	count_write(l, id, path);
+	count_write(l, id, id, path);
 	err = sysfs_driver_write_value(l->sfs, VFIO_DRIVER, "remove_id", id, l->r->e->timeout_ms);
 	trace_write(l, err, id, path);
 	if (err == -ENODEV)
@@ -657,9 +674,10 @@ static int release_from_ids(struct lane *l, const struct pci_addr *a, struct pci
 		note_fault(l->r, a, err, "write %s to %s", id, path);
 		return err;
 	}
-	log_warn("%s: vfio-pci took it again by its ids (options vfio-pci ids= in modprobe.d): "
-		 "removed %04x:%04x from vfio-pci's ids until the next boot; vfio-handover "
-		 "unpersist keeps the GPU off vfio-pci at boot too", ab, now->vendor, now->device);
+	log_warn(MSG_IDS_RETAKEN, "vfio-handover unpersist keeps the GPU off vfio-pci at boot too",
+		 "%s: vfio-pci took it again by its ids (options vfio-pci ids= in modprobe.d): "
+		 "removed %04x:%04x from vfio-pci's ids until the next boot", ab, now->vendor,
+		 now->device);
 	err = write_dev(l, a, "driver/unbind", ab);
 	if (!err)
 		err = write_probe(l, a);
@@ -750,7 +768,7 @@ static int load_recorded_driver(struct run *r, const struct journal_entry *je)
 		return -EOPNOTSUPP;
 	}
 	if (e->dry_run) {
-		fprintf(e->out, "load %s (libkmod, with dependencies) for driver %s\n", what, drv);
+		plan_step(e, NULL, name, "load %s (libkmod, with dependencies) for driver %s", what, drv);
 		return 0;
 	}
 	err = e->load_module(name);
