@@ -8,6 +8,7 @@
 #include "checks.h"
 #include "cli.h"
 #include "json-out.h"
+#include "locks.h"
 #include "log.h"
 #include "persist.h"
 #include "safety.h"
@@ -50,8 +51,25 @@ int cli_open(struct cli *cli, bool names)
 	return EXIT_DONE;
 }
 
+int cli_reload(struct cli *cli)
+{
+	int err;
+
+	pci_host_free(&cli->host);
+	err = pci_host_load(cli->sfs, &cli->host);
+	if (err < 0) {
+		log_error(MSG_SYSFS_UNREADABLE, NULL, "cannot read %s/bus/pci/devices again: %s",
+			  cli->sysfs, strerror(-err));
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}
+
 void cli_close(struct cli *cli)
 {
+	locks_release(cli->group_locks);
+	locks_release(cli->persist_lock);
+	cli->group_locks = cli->persist_lock = NULL;
 	pci_host_free(&cli->host);
 	sysfs_close(cli->sfs);
 	names_close(cli->names);

@@ -18,6 +18,7 @@
 #include "checks.h"
 #include "kmod-dl.h"
 #include "kmodules.h"
+#include "locks.h"
 #include "log.h"
 #include "usage.h"
 #include "util.h"
@@ -37,27 +38,86 @@ int cli_need_privileges(struct cli *cli, const char *cmd)
 	return EXIT_NOPERM;
 }
 
-int cli_lock(struct cli *cli, int *fd)
+/* Told once for each lock the run waits for. */
+static void say_waiting(const struct lock_key *key, const struct lock_holder *h, void *data)
 {
-	pid_t holder;
+	struct cli *cli = data;
+	char name[64], what[64];
 
-	*fd = -1;
+	if (key->kind == LOCK_GROUP)
+		snprintf(what, sizeof(what), "IOMMU group %d", key->group);
+	else if (key->kind == LOCK_FUNCTION)
+		pci_addr_fmt(&key->fn, what);
+	else
+		snprintf(what, sizeof(what), "the persisted files");
+	if (h->pid > 0)
+		log_info("waiting for PID %d: %s (it holds %s; %s/%s), up to %g s", (int)h->pid,
+			 h->what[0] ? h->what : "another run", what, JOURNAL_DIR,
+			 lock_file_name(key, name, sizeof(name)), cli->timeout);
+	else
+		log_info("waiting for another process, which holds %s/%s (%s), up to %g s",
+			 JOURNAL_DIR, lock_file_name(key, name, sizeof(name)), what, cli->timeout);
+}
+
+/* "bind 0000:01:00 0000:02:00": the run, as the lock files say it. */
+static void describe_run(const char *cmd, const struct pci_addr *fns, size_t n, char *buf,
+			 size_t len)
+{
+	size_t off = (size_t)snprintf(buf, len, "%s", cmd);
+	char sb[PCI_SLOT_LEN];
+
+	for (size_t i = 0; i < n && off < len; i++) {
+		if (i && pci_same_slot(&fns[i - 1], &fns[i]))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, " %s", pci_slot_fmt(&fns[i], sb));
+	}
+}
+
+int cli_lock_run(struct cli *cli, const char *cmd, const struct pci_addr *fns, size_t n,
+		 bool persist, bool *waited)
+{
+	struct lock_key *keys = calloc(n + 1, sizeof(*keys));
+	struct lock_holder h = { 0 };
+	struct lockset **ls = persist ? &cli->persist_lock : &cli->group_locks;
+	char what[160], who[200];
+	size_t nk = 0;
+	int err;
+
+	*waited = false;
 	if (cli->dry_run)
-		return EXIT_DONE;        /* changes nothing, not even the lock file */
-	*fd = journal_lock(cli->root, &holder);
-	if (*fd == -EWOULDBLOCK) {
-		if (holder > 0)
-			log_error(MSG_LOCKED, "wait for it to finish and run this again",
-				  "another vfio-handover run (PID %d) is changing drivers now",
-				  (int)holder);
-		else
-			log_error(MSG_LOCKED, "wait for it to finish and run this again",
-				  "another process holds %s/lock", JOURNAL_DIR);
+		return EXIT_DONE;        /* changes nothing, not even a lock file */
+	if (!keys) {
+		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
 		return EXIT_FAILED;
 	}
-	if (*fd < 0) {
-		log_error(MSG_LOCK_FAILED, "is " JOURNAL_DIR " writable?", "cannot take the lock %s/lock: %s",
-			  JOURNAL_DIR, strerror(-*fd));
+	if (persist)
+		keys[nk++].kind = LOCK_PERSIST;
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
+
+		/* a function gone from the bus, or without a group: itself */
+		if (f && f->iommu_group >= 0)
+			keys[nk++] = (struct lock_key){ .kind = LOCK_GROUP, .group = f->iommu_group };
+		else
+			keys[nk++] = (struct lock_key){ .kind = LOCK_FUNCTION, .fn = fns[i] };
+	}
+	describe_run(cmd, fns, n, what, sizeof(what));
+	err = locks_take(cli->root, keys, nk, what, (int)(cli->timeout * 1000), say_waiting, cli,
+			 ls, &h, waited);
+	free(keys);
+	if (err == -ETIMEDOUT) {
+		if (h.pid > 0)
+			snprintf(who, sizeof(who), "PID %d%s%s%s", (int)h.pid, h.what[0] ? " (" : "",
+				 h.what, h.what[0] ? ")" : "");
+		else
+			snprintf(who, sizeof(who), "another process");
+		log_error(MSG_LOCKED, "run it again once that run has finished, or raise --timeout",
+			  "gave up after %g s waiting for %s: nothing was touched", cli->timeout, who);
+		return EXIT_FAILED;
+	}
+	if (err < 0) {
+		log_error(MSG_LOCK_FAILED, "is " JOURNAL_DIR " writable?",
+			  "cannot take the locks in %s: %s", JOURNAL_DIR, strerror(-err));
 		return EXIT_FAILED;
 	}
 	return EXIT_DONE;
@@ -83,20 +143,6 @@ int cli_load_journal(struct cli *cli, struct journal *j)
 		return EXIT_FAILED;
 	}
 	return EXIT_DONE;
-}
-
-int cli_lock_journal(struct cli *cli, int *fd, struct journal *j)
-{
-	int rc = cli_load_journal(cli, j);
-
-	/* refused before the lock too: an invalid journal leaves the root as
-	 * it was, the lock file included, like the safety refusals */
-	journal_free(j);
-	if (!rc)
-		rc = cli_lock(cli, fd);
-	if (!rc)                    /* another run may have changed it meanwhile */
-		rc = cli_load_journal(cli, j);
-	return rc;
 }
 
 static void wait_registered(struct cli *cli, const char *driver)

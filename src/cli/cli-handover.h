@@ -8,12 +8,15 @@
 /* EXIT_NOPERM, with the message, when the live kernel would be changed
  * without the privileges for it. */
 int cli_need_privileges(struct cli *cli, const char *cmd);
-int cli_lock(struct cli *cli, int *fd);
+/* Lock what a run of cmd on fns changes: their IOMMU groups (a function
+ * without one, itself), and with persist the persisted files too; wait
+ * within --timeout for another run that holds one, saying for whom.  The
+ * locks are the cli's until cli_close.  *waited: the state read before
+ * may have changed meanwhile.  Nothing under --dry-run. */
+int cli_lock_run(struct cli *cli, const char *cmd, const struct pci_addr *fns, size_t n,
+		 bool persist, bool *waited);
 /* The journal, validated (an invalid one: the message, EXIT_FAILED). */
 int cli_load_journal(struct cli *cli, struct journal *j);
-/* The run lock, and the journal read under it; an invalid journal is
- * refused before the lock is taken. */
-int cli_lock_journal(struct cli *cli, int *fd, struct journal *j);
 int cli_ensure_vfio(struct cli *cli);
 void cli_report_fault(struct cli *cli, const struct engine *e);
 /* Per function: the driver and override it is on now. */

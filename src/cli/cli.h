@@ -18,6 +18,7 @@ enum exit_code {
 };
 
 struct json_object;
+struct lockset;
 struct command;
 
 struct cli {
@@ -37,6 +38,8 @@ struct cli {
 	int nargs;
 	/* set up by cli_open() */
 	struct sysfs *sfs;
+	/* the locks the run holds (cli_lock_run), released by cli_close */
+	struct lockset *persist_lock, *group_locks;
 	/* "/proc" when the tree is the running kernel's and /proc is a procfs:
 	 * the processes that may hold its devices; NULL otherwise */
 	const char *procroot;
@@ -95,6 +98,8 @@ void cli_usage(FILE *fp, const struct command *cmd);
 /* Open the sysfs tree and read every function; prints the error. */
 int cli_open(struct cli *cli, bool names);
 void cli_close(struct cli *cli);
+/* Read the tree again: another run may have changed it (after a wait). */
+int cli_reload(struct cli *cli);
 struct check_env;
 /* The environment check runs in: this tree, --root, and /proc only when the
  * tree is the running kernel's (a captured tree's device numbers mean

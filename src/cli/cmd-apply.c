@@ -180,6 +180,10 @@ static int run_apply(struct cli *cli)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* what it reads, no persist or unpersist changes until it is done */
+	rc = cli_lock_run(cli, "apply", NULL, 0, true, &(bool){ false });
+	if (rc)
+		goto out;
 	err = persist_read_devices(cli->root, &a.fns, &a.n, &why);
 	if (err == -ENOENT) {
 		log_info("nothing persisted (no %s): nothing to do", PERSIST_DEVICES_CONF);

@@ -62,13 +62,14 @@ struct bind_run {
 	struct pci_addr *slots, *fns;
 	size_t nslots, nfns;
 	struct journal j;
-	int lockfd;
 	struct json_object *jref;
 };
 
-/* Everything before the first write: functions, refusals, lock, journal. */
+/* Everything before the first write: functions, refusals, the locks of
+ * their IOMMU groups, the journal. */
 static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 {
+	bool waited = false;
 	int rc = cli_need_privileges(cli, cmd);
 
 	if (rc)
@@ -76,13 +77,29 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 	if (cli_functions(cli, b->slots, b->nslots, &b->fns, &b->nfns) < 0)
 		return EXIT_FAILED;
 	if (all_on_vfio(&cli->host, b->fns, b->nfns))
-		return EXIT_DONE;       /* nothing to change, not even the lock */
-	/* a refusal leaves everything untouched, the lock file included */
+		return EXIT_DONE;       /* nothing to change, not even a lock */
+	/* a refusal, or an invalid journal, leaves everything untouched, the
+	 * lock files included */
 	rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);
 	log_debug("safety checks done");
 	if (!rc)
-		rc = cli_lock_journal(cli, &b->lockfd, &b->j);
-	log_debug("lock taken, journal read");
+		rc = cli_load_journal(cli, &b->j);
+	journal_free(&b->j);
+	if (!rc)
+		rc = cli_lock_run(cli, cmd, b->fns, b->nfns, false, &waited);
+	if (!rc && waited) {
+		/* another run had these groups: it may have done the work, or
+		 * changed what the checks found */
+		rc = cli_reload(cli);
+		if (!rc && all_on_vfio(&cli->host, b->fns, b->nfns))
+			return EXIT_DONE;
+		if (!rc)
+			rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);
+	}
+	/* under the locks: what runs on other groups journaled meanwhile */
+	if (!rc)
+		rc = cli_load_journal(cli, &b->j);
+	log_debug("locks taken, journal read");
 	return rc;
 }
 
@@ -153,7 +170,7 @@ void cli_handover_keys(struct cli *cli)
 
 int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots)
 {
-	struct bind_run b = { .lockfd = -1, .slots = slots, .nslots = nslots };
+	struct bind_run b = { .slots = slots, .nslots = nslots };
 	const char *outcome = NULL;
 	int rc;
 
@@ -171,7 +188,6 @@ int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_
 		json_set(cli, "outcome", outcome ? json_object_new_string(outcome) : NULL);
 		json_set(cli, "functions", functions_json(cli, b.fns, b.nfns));
 	}
-	journal_unlock(b.lockfd);
 	journal_free(&b.j);
 	free(b.fns);
 	free(b.slots);

@@ -17,15 +17,20 @@
 #include "util.h"
 
 
-/* /etc is root's: say so before anything, like bind does for /sys. */
+/* /etc is root's: say so before anything, like bind does for /sys.  Then
+ * the persisted files' lock: what persist and unpersist read, they write
+ * back changed, and no other run may change them in between. */
 static int need_root(struct cli *cli, const char *cmd)
 {
-	if (!root_is_host(cli->root) || cli->dry_run || geteuid() == 0 ||
-	    capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
-		return EXIT_DONE;
-	log_error(MSG_NOT_PERMITTED, "run it with sudo", "%s writes the boot configuration in /etc "
-		  "and refreshes the initramfs: it needs root", cmd);
-	return EXIT_NOPERM;
+	bool waited;
+
+	if (root_is_host(cli->root) && !cli->dry_run && geteuid() != 0 &&
+	    !capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE)) {
+		log_error(MSG_NOT_PERMITTED, "run it with sudo", "%s writes the boot configuration "
+			  "in /etc and refreshes the initramfs: it needs root", cmd);
+		return EXIT_NOPERM;
+	}
+	return cli_lock_run(cli, cmd, NULL, 0, true, &waited);
 }
 
 /* Every file persist writes, with what unpersist does to it; the

@@ -117,6 +117,31 @@ static struct json_object *functions_json(struct cli *cli, const struct pci_addr
 	return arr;
 }
 
+/* The locks of the functions' IOMMU groups; after a wait, the tree and the
+ * journal as the run that held them left them (without a selector, only
+ * the functions still journaled: another rollback may have given the
+ * others back; a function journaled meanwhile is in a group not locked). */
+static int lock_and_reread(struct cli *cli, size_t nslots, struct journal *j,
+			   struct pci_addr *fns, size_t *nfns)
+{
+	bool waited;
+	size_t kept = 0;
+	int rc = cli_lock_run(cli, "rollback", fns, *nfns, false, &waited);
+
+	if (rc || !waited)
+		return rc;
+	journal_free(j);
+	rc = cli_reload(cli);
+	if (!rc)
+		rc = cli_load_journal(cli, j);
+	for (size_t i = 0; !rc && !nslots && i < *nfns; i++)
+		if (journal_find(j, &fns[i]))
+			fns[kept++] = fns[i];
+	if (!rc && !nslots)
+		*nfns = kept;
+	return rc;
+}
+
 static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 			struct journal *j, struct pci_addr **fns, size_t *nfns)
 {
@@ -134,6 +159,8 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		rc = EXIT_FAILED;
 	if (!nslots && journaled_functions(j, fns, nfns) < 0)
 		rc = EXIT_FAILED;
+	if (!rc && *nfns)
+		rc = lock_and_reread(cli, nslots, j, *fns, nfns);
 	if (rc)
 		return rc;
 	if (!*nfns) {
@@ -186,14 +213,14 @@ static int run_rollback(struct cli *cli)
 	struct journal j = { 0 };
 	struct pci_addr *fns = NULL, *slots = NULL;
 	size_t nfns = 0, nslots = 0;
-	int lockfd = -1, rc;
+	int rc;
 
 	/* bad input and missing privileges leave everything untouched */
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (!rc)
 		rc = cli_need_privileges(cli, "rollback");
 	if (!rc)
-		rc = cli_lock_journal(cli, &lockfd, &j);
+		rc = cli_load_journal(cli, &j);
 	if (!rc)
 		rc = rollback_run(cli, slots, nslots, &j, &fns, &nfns);
 	free(slots);
@@ -201,7 +228,6 @@ static int run_rollback(struct cli *cli)
 		print_back(cli, fns, nfns);
 	if (cli->json)
 		json_set(cli, "functions", functions_json(cli, fns, nfns));
-	journal_unlock(lockfd);
 	journal_free(&j);
 	free(fns);
 	return rc;

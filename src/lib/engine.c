@@ -235,7 +235,8 @@ static int save_locked(struct run *r, const struct pci_addr *a)
 
 	if (e->dry_run)
 		return 0;
-	err = journal_save(e->root, e->journal);
+	/* this run's entries, merged with those of runs on other groups */
+	err = journal_update(e->root, e->journal, r->fns, r->n);
 	if (err && !e->fault.err) {
 		char ab[PCI_ADDR_LEN];
 

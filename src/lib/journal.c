@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 #include "atomic-file.h"
@@ -505,43 +506,63 @@ int journal_load(const char *root, struct journal *j, char *why, size_t whylen)
 	return err;
 }
 
-int journal_lock(const char *root, pid_t *holder)
+static bool owned_by(const struct pci_addr *owned, size_t n, const struct pci_addr *a)
 {
-	char buf[32];
-	ssize_t n;
-	int dfd, fd, err;
+	for (size_t i = 0; i < n; i++)
+		if (pci_addr_cmp(&owned[i], a) == 0)
+			return true;
+	return false;
+}
 
-	*holder = 0;
-	dfd = open_dir(root);
-	if (dfd < 0)
-		return dfd;
-	fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	err = -errno;
-	close(dfd);
+/* The journal's own lock, held only while it is read, merged and written
+ * (a run never waits on another lock while it holds this one). */
+static int lock_journal(int dfd)
+{
+	int fd = openat(dfd, "lock.journal", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+	long deadline = monotonic_ms() + JOURNAL_LOCK_MS;
+	int err;
+
 	if (fd < 0)
-		return err;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		err = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		if (n > 0) {
-			buf[n] = '\0';
-			*holder = (pid_t)atoi(buf);
+		return -errno;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		struct timespec ts = { 0, 2 * 1000000L };
+
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || monotonic_ms() >= deadline) {
+			err = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+			close(fd);
+			return err;
 		}
-		close(fd);
-		return err;
-	}
-	/* say who holds it, for the message of the run that waits */
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-		err = -errno;
-		close(fd);
-		return err;
+		nanosleep(&ts, NULL);
 	}
 	return fd;
 }
 
-void journal_unlock(int fd)
+int journal_update(const char *root, const struct journal *j, const struct pci_addr *owned,
+		   size_t n)
 {
-	if (fd >= 0)
-		close(fd);
+	struct journal disk = { 0 }, merged = { 0 };
+	int dfd = open_dir(root), lockfd, err;
+
+	if (dfd < 0)
+		return dfd;
+	lockfd = lock_journal(dfd);
+	close(dfd);
+	if (lockfd < 0)
+		return lockfd;
+	err = journal_load(root, &disk, NULL, 0);
+	/* what other runs journaled, as it is on disk; ours, as we have it */
+	for (size_t i = 0; !err && i < disk.n; i++)
+		if (!owned_by(owned, n, &disk.e[i].addr))
+			err = journal_add(&merged, &disk.e[i]);
+	for (size_t i = 0; !err && i < j->n; i++)
+		if (!j->e[i].gone && owned_by(owned, n, &j->e[i].addr))
+			err = journal_add(&merged, &j->e[i]);
+	if (!err)
+		err = journal_save(root, &merged);
+	journal_free(&disk);
+	journal_free(&merged);
+	close(lockfd);
+	return err;
 }

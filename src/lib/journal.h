@@ -1,7 +1,8 @@
 /* The journal of a hand-over (/run/vfio-handover/state.json): for each
  * function, the driver and driver_override it had before and the step
  * reached, so that rollback can restore it exactly, even after a crash.
- * And the lock (/run/vfio-handover/lock) that keeps runs one at a time. */
+ * Runs on different IOMMU groups share it (locks.h): each saves its own
+ * entries into it with journal_update. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,7 +66,12 @@ int journal_add(struct journal *j, const struct journal_entry *e);
 void journal_remove(struct journal *j, const struct pci_addr *a);
 const char *journal_step_name(enum handover_step s);
 
-/* Take the run lock without waiting: a file descriptor, or -EWOULDBLOCK
- * with *holder the PID of the run that has it (0 if unknown). */
-int journal_lock(const char *root, pid_t *holder);
-void journal_unlock(int fd);
+/* The journal as j has it for the functions a run owns (those of the
+ * IOMMU groups it locked), merged into the one on disk: the entries of
+ * other runs are kept as they are there.  Read, merged and written under
+ * the journal's own short lock, so that two runs never lose each other's
+ * entries.  -EBADMSG when the one on disk is no longer valid. */
+int journal_update(const char *root, const struct journal *j, const struct pci_addr *owned,
+		   size_t n);
+/* The longest a run waits for the journal's own lock. */
+#define JOURNAL_LOCK_MS 10000

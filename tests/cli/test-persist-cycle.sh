@@ -11,9 +11,14 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 pass=0
 fail=0
 
-snapshot() {	# DIR: every path, type, mode, size, link target, content hash
-	(cd "$1" && find . -printf '%p %y %m %s %l\n' | LC_ALL=C sort &&
-		find . -type f -exec md5sum {} + | LC_ALL=C sort)
+# DIR: every path, type, mode, size, link target, content hash; a
+# directory's size aside (its entries are listed), and the lock files of
+# run/vfio-handover, which coordinate runs and hold no state
+snapshot() {
+	(cd "$1" && find . \( -type d -printf '%p %y %m\n' \) -o -printf '%p %y %m %s %l\n' |
+		grep -v -e '^\./run/vfio-handover/lock\.' -e '^\./run d ' -e '^\./run/vfio-handover d ' |
+		LC_ALL=C sort &&
+		find . -type f ! -path './run/vfio-handover/lock.*' -exec md5sum {} + | LC_ALL=C sort)
 }
 check() {	# WHAT COMMAND...
 	what=$1

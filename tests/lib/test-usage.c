@@ -402,6 +402,9 @@ static Suite *suite(void)
 	Suite *s = suite_create("usage");
 	TCase *tc = tcase_create("core");
 
+	/* the scans read every process of this machine: slow when it is busy */
+	tcase_set_timeout(tc, 60);
+
 	tcase_add_test(tc, real_holder);
 	tcase_add_test(tc, holder_behind_many_descriptors);
 	tcase_add_test(tc, no_nodes_no_scan);
