@@ -43,4 +43,4 @@ vh_run 0 "$VH_BIN" rollback "$slot"
 vh_eq "GPU A display back" "$(vh_driver "$GPU_A.0")" bochs-drm
 vh_check "GPU A audio back" vh_wait 5 sh -c "[ \"\$(basename \"\$(readlink $SYSPCI/$GPU_A.1/driver)\")\" = snd_hda_intel ]"
 vh_eq "the twin keeps its driver" "$(vh_driver "$GPU_B.0")" bochs-drm
-exit 0
+vh_finish
