@@ -65,6 +65,18 @@ int cli_reload(struct cli *cli)
 	return EXIT_DONE;
 }
 
+int cli_reread(struct cli *cli, const struct pci_addr *fns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
+
+		/* one gone meanwhile keeps what was read: the engine finds it gone */
+		if (f)
+			pci_func_load(cli->sfs, &fns[i], f);
+	}
+	return EXIT_DONE;
+}
+
 void cli_close(struct cli *cli)
 {
 	locks_release(cli->group_locks);

@@ -100,6 +100,8 @@ int cli_open(struct cli *cli, bool names);
 void cli_close(struct cli *cli);
 /* Read the tree again: another run may have changed it (after a wait). */
 int cli_reload(struct cli *cli);
+/* Read these functions again (drivers, overrides): a lighter reload. */
+int cli_reread(struct cli *cli, const struct pci_addr *fns, size_t n);
 struct check_env;
 /* The environment check runs in: this tree, --root, and /proc only when the
  * tree is the running kernel's (a captured tree's device numbers mean

@@ -87,15 +87,15 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 	journal_free(&b->j);
 	if (!rc)
 		rc = cli_lock_run(cli, cmd, b->fns, b->nfns, false, &waited);
-	if (!rc && waited) {
-		/* another run had these groups: it may have done the work, or
-		 * changed what the checks found */
-		rc = cli_reload(cli);
-		if (!rc && all_on_vfio(&cli->host, b->fns, b->nfns))
-			return EXIT_DONE;
-		if (!rc)
-			rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);
-	}
+	/* under the locks, the state again: another run may have had these
+	 * groups, done the work, or changed what the checks found; one that
+	 * had them just before us let us in without a wait */
+	if (!rc)
+		rc = waited ? cli_reload(cli) : cli_reread(cli, b->fns, b->nfns);
+	if (!rc && all_on_vfio(&cli->host, b->fns, b->nfns))
+		return EXIT_DONE;
+	if (!rc && waited)
+		rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);
 	/* under the locks: what runs on other groups journaled meanwhile */
 	if (!rc)
 		rc = cli_load_journal(cli, &b->j);

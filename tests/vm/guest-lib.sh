@@ -123,6 +123,20 @@ vh_raw_back() {
 # --- kernel log -----------------------------------------------------------
 vh_dmesg_mark() { VH_DMESG_LINES=$(dmesg | wc -l); }
 # vh_dmesg_clean WHAT: no oops, BUG or WARNING since vh_dmesg_mark
+# vh_dmesg_only_known WHAT REGEX: every warning since vh_dmesg_mark comes
+# with a line matching REGEX (a kernel warning a scenario provokes on purpose)
+vh_dmesg_only_known() {
+	_new=$(dmesg | tail -n +$((${VH_DMESG_LINES:-0} + 1)))
+	_traces=$(printf '%s\n' "$_new" | grep -c 'Call Trace' || true)
+	_known=$(printf '%s\n' "$_new" | grep -c "$2" || true)
+	_other=$(printf '%s\n' "$_new" | grep -E 'BUG:|Oops|general protection|refcount_t' || true)
+	if [ "$_traces" -le "$_known" ] && [ -z "$_other" ]; then
+		vh_ok "$1: kernel log clean but for $_known known warning(s)"
+	else
+		vh_fail "$1: kernel log has $_traces call traces, $_known of them known:"
+		printf '%s\n' "$_new" | sed 's/^/    dmesg: /'
+	fi
+}
 vh_dmesg_clean() {
 	_new=$(dmesg | tail -n +$((${VH_DMESG_LINES:-0} + 1)))
 	_bad=$(printf '%s\n' "$_new" | grep -E 'Call Trace|BUG:|WARNING:|Oops|general protection|refcount_t' || true)

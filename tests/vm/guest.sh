@@ -267,6 +267,7 @@ initrd_build() {	# DESTDIR
 	[ -n "$bin" ] || fail "$destdir has no sbin/vfio-handover: give it a 'make install DESTDIR=$destdir' tree"
 	need_tool cpio cpio
 	need_tool ldd libc-bin
+	need_tool flock util-linux
 	busybox=$(command -v busybox || true)
 	[ -n "$busybox" ] || skip "busybox not found (apt-get install busybox-static)"
 	udevd=""
@@ -278,7 +279,8 @@ initrd_build() {	# DESTDIR
 		echo "$KVER $(cat "$CACHE/kernel-$KVER/stamp")"
 		declare -f initrd_build copy_libs is_elf
 		cat "$VM_DIR/guest-init.sh"
-		ls -l "$busybox" "$(command -v kmod)" ${udevd:+"$(command -v udevadm)"} $(hwdb_file)
+		ls -l "$busybox" "$(command -v kmod)" "$(command -v flock)" ${udevd:+"$(command -v udevadm)"} \
+			$(hwdb_file)
 		tar -C "$destdir" --sort=name -cf - .
 	} | sha256sum | cut -c1-16)
 	INITRD=$CACHE/initrd-$key.cpio
@@ -303,6 +305,10 @@ initrd_build() {	# DESTDIR
 	for a in modprobe insmod rmmod lsmod modinfo depmod; do
 		ln -s ../bin/kmod "$root/usr/sbin/$a"
 	done
+	# util-linux's flock, for scenarios that hold a lock of the tool's
+	# (busybox has none)
+	cp -L "$(command -v flock)" "$root/usr/bin/flock"
+	copy_libs "$root" "$(command -v flock)"
 	for a in $("$busybox" --list); do
 		[ -e "$root/usr/bin/$a" ] || [ -e "$root/usr/sbin/$a" ] || ln -s busybox "$root/usr/bin/$a"
 	done
