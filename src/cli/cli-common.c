@@ -26,7 +26,7 @@ static const char *proc_mounted(void)
 	return NULL;
 }
 
-int cli_open(struct cli *cli, bool names)
+int cli_open(struct cli *cli, bool names, unsigned needs)
 {
 	char fix[4200];
 	int err;
@@ -39,7 +39,7 @@ int cli_open(struct cli *cli, bool names)
 	}
 	sysfs_set_read_timeout(cli->sfs, (int)(cli->timeout * 1000));
 	cli->procroot = sysfs_is_live(cli->sfs) ? proc_mounted() : NULL;
-	err = pci_host_load(cli->sfs, &cli->host);
+	err = pci_host_load_needs(cli->sfs, &cli->host, needs);
 	if (err < 0) {
 		log_error(MSG_SYSFS_UNREADABLE, log_fixf(fix, sizeof(fix), "is %s a sysfs tree?", cli->sysfs),
 			  "cannot read %s/bus/pci/devices: %s", cli->sysfs, strerror(-err));
@@ -56,7 +56,7 @@ int cli_reload(struct cli *cli)
 	int err;
 
 	pci_host_free(&cli->host);
-	err = pci_host_load(cli->sfs, &cli->host);
+	err = pci_host_load_needs(cli->sfs, &cli->host, cli->json ? PCI_NEED_ALL : cli->cmd->needs);
 	if (err < 0) {
 		log_error(MSG_SYSFS_UNREADABLE, NULL, "cannot read %s/bus/pci/devices again: %s",
 			  cli->sysfs, strerror(-err));
@@ -132,6 +132,25 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots)
 out:
 	free(sels);
 	return rc;
+}
+
+void cli_fill_slots(struct cli *cli, const struct pci_addr *slots, size_t nslots, unsigned needs)
+{
+	struct pci_host *h = &cli->host;
+
+	for (size_t i = 0; i < h->nfuncs; i++) {
+		struct pci_func *f = &h->funcs[i];
+		size_t count, first = pci_host_slot(h, &f->addr, &count);
+
+		/* the selected slots, or (none) every slot check looks at */
+		if (nslots ? !safety_in_slots(slots, nslots, &f->addr) :
+			     !pci_host_slot_maybe_display(h, first, count))
+			continue;
+		pci_func_load_more(cli->sfs, f, needs);
+		/* the link of the port above: what the GPU's can run at most */
+		if (needs & PCI_NEED_LINK && f->has_upstream)
+			pci_host_fill(h, &f->upstream, 1, PCI_NEED_LINK);
+	}
 }
 
 void cli_check_env(struct cli *cli, struct check_env *env)

@@ -395,6 +395,8 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	char fix[1024];
 	int refused = 0, err;
 
+	/* a function whose driver_override does not answer is refused */
+	cli_fill_slots(cli, slots, nslots, PCI_NEED_OVERRIDE);
 	cli_check_env(cli, &env);
 	env.refusals_only = true;   /* link, model, reset: check's business */
 	err = check_run(&env, slots, nslots, &r);

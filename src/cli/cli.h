@@ -68,6 +68,10 @@ struct command {
 	const int *caps;        /* capabilities kept while it runs */
 	size_t ncaps;
 	bool names;             /* prints hwdb names (list, verify) */
+	/* what it reads of every function beyond the identity, driver and
+	 * IOMMU group (enum pci_need); --json reads everything, for the
+	 * function objects it prints */
+	unsigned needs;
 	/* NULL: it reads sysfs; else whether this run does */
 	bool (*needs_sysfs)(const struct cli *cli);
 };
@@ -95,9 +99,14 @@ const char *cli_nearest_command(const char *name);
 /* The help text: of every command (cmd NULL), or of one. */
 void cli_usage(FILE *fp, const struct command *cmd);
 
-/* Open the sysfs tree and read every function; prints the error. */
-int cli_open(struct cli *cli, bool names);
+/* Open the sysfs tree and read every function (needs: enum pci_need);
+ * prints the error. */
+int cli_open(struct cli *cli, bool names, unsigned needs);
 void cli_close(struct cli *cli);
+/* Read more of the functions of these slots (enum pci_need), or with
+ * nslots 0 of every slot check looks at, and with PCI_NEED_LINK the link
+ * of the port above each. */
+void cli_fill_slots(struct cli *cli, const struct pci_addr *slots, size_t nslots, unsigned needs);
 /* Read the tree again: another run may have changed it (after a wait). */
 int cli_reload(struct cli *cli);
 /* Read these functions again (drivers, overrides): a lighter reload. */

@@ -236,6 +236,7 @@ const struct command cmd_apply = {
 		[5] = "not permitted (root is needed); nothing touched",
 	},
 	.run = run_apply,
+	.needs = PCI_NEED_BOOT_VGA,
 	.json_keys = apply_keys,
 	.caps = apply_caps,
 	.ncaps = ARRAY_SIZE(apply_caps),

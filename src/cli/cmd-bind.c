@@ -232,6 +232,7 @@ const struct command cmd_bind = {
 		[5] = "not permitted (root is needed); nothing touched",
 	},
 	.run = run_bind,
+	.needs = PCI_NEED_BOOT_VGA,
 	.json_keys = cli_handover_keys,
 	.caps = bind_caps,
 	.ncaps = sizeof(bind_caps) / sizeof(bind_caps[0]),

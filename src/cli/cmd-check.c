@@ -98,6 +98,9 @@ static int run_check(struct cli *cli)
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (rc)
 		return rc;
+	/* the GPUs checked, read in full; of the rest, what the checks of
+	 * their IOMMU groups need */
+	cli_fill_slots(cli, slots, nslots, PCI_NEED_ALL);
 	cli_check_env(cli, &env);
 	err = check_run(&env, slots, nslots, &r);
 	if (err < 0) {
@@ -131,6 +134,7 @@ const struct command cmd_check = {
 		[2] = "usage error or bad selector",
 	},
 	.run = run_check,
+	.needs = PCI_NEED_BOOT_VGA,
 	.json_keys = check_keys,
 	.caps = check_caps,
 	.ncaps = sizeof(check_caps) / sizeof(check_caps[0]),

@@ -176,6 +176,8 @@ const struct command cmd_list = {
 		[2] = "usage error",
 	},
 	.run = run_list,
+	/* the state column shows a driver_override that is set */
+	.needs = PCI_NEED_BOOT_VGA | PCI_NEED_OVERRIDE,
 	.json_keys = list_keys,
 	.names = true,
 };

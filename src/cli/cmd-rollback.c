@@ -254,6 +254,7 @@ const struct command cmd_rollback = {
 		[5] = "not permitted (root is needed); nothing touched",
 	},
 	.run = run_rollback,
+	.needs = 0,
 	.json_keys = rollback_keys,
 	.caps = rollback_caps,
 	.ncaps = sizeof(rollback_caps) / sizeof(rollback_caps[0]),

@@ -105,6 +105,7 @@ static int run_verify(struct cli *cli)
 		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
 		return EXIT_FAILED;
 	}
+	pci_host_fill(&cli->host, fns, nfns, PCI_NEED_ALL);
 	if (cli->json)
 		arr = json_object_new_array();
 	good = verify_slots(cli, fns, nfns, arr);
@@ -131,6 +132,7 @@ const struct command cmd_verify = {
 		[2] = "usage error or bad selector",
 	},
 	.run = run_verify,
+	.needs = PCI_NEED_BOOT_VGA,
 	.json_keys = verify_keys,
 	.names = true,
 };

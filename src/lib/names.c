@@ -4,9 +4,19 @@
 #include <libudev.h>
 #include "names.h"
 
+/* A host has many functions of few models: each model is looked up once. */
+#define CACHE_SIZE 128
+
+struct cached {
+	unsigned vendor, device, subvendor, subdevice, class, bad;
+	struct func_names names;
+};
+
 struct names {
 	struct udev *udev;
 	struct udev_hwdb *hwdb;
+	struct cached cache[CACHE_SIZE];
+	size_t ncache, next;         /* filled, and the one to replace next */
 };
 
 struct names *names_open(void)
@@ -66,7 +76,39 @@ static void copy_prop(struct udev_list_entry *list, const char *key, char *buf, 
 		snprintf(buf, len, "%s", v);
 }
 
+static void hwdb_lookup(struct names *n, const struct pci_func *f, struct func_names *out);
+
+/* What the names depend on. */
+#define NAME_BAD (PCI_BAD_VENDOR | PCI_BAD_DEVICE | PCI_BAD_SUBVENDOR | PCI_BAD_SUBDEVICE | \
+		  PCI_BAD_CLASS)
+
 void names_lookup(struct names *n, const struct pci_func *f, struct func_names *out)
+{
+	struct cached *c;
+
+	if (!n) {
+		hwdb_lookup(n, f, out);
+		return;
+	}
+	for (size_t i = 0; i < n->ncache; i++) {
+		c = &n->cache[i];
+		if (c->vendor == f->vendor && c->device == f->device && c->subvendor == f->subvendor &&
+		    c->subdevice == f->subdevice && c->class == f->class && c->bad == (f->bad & NAME_BAD)) {
+			*out = c->names;
+			return;
+		}
+	}
+	hwdb_lookup(n, f, out);
+	c = &n->cache[n->next];
+	n->next = (n->next + 1) % CACHE_SIZE;
+	if (n->ncache < CACHE_SIZE)
+		n->ncache++;
+	*c = (struct cached){ .vendor = f->vendor, .device = f->device, .subvendor = f->subvendor,
+			      .subdevice = f->subdevice, .class = f->class, .bad = f->bad & NAME_BAD,
+			      .names = *out };
+}
+
+static void hwdb_lookup(struct names *n, const struct pci_func *f, struct func_names *out)
 {
 	char key[96];
 	char cls[64] = "", sub[64] = "";

@@ -132,14 +132,88 @@ static void read_upstream(struct sysfs *sfs, struct pci_func *f)
 		f->has_upstream = true;
 }
 
+/* n hex digits exactly (uevent's "10DE", "30000" without 0x): the value,
+ * or -1. */
+static long hex_digits(const char *s, size_t n, unsigned max)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 8)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int c = tolower((unsigned char)s[i]);
+
+		if (!isxdigit(c))
+			return -1;
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	return v <= max ? (long)v : -1;
+}
+
+/* "vvvv:dddd" of uevent: both or nothing. */
+static bool uevent_pair(const char *v, unsigned *a, unsigned *b)
+{
+	long x, y;
+
+	if (strlen(v) != 9 || v[4] != ':')
+		return false;
+	x = hex_digits(v, 4, 0xffff);
+	y = hex_digits(v + 5, 4, 0xffff);
+	if (x < 0 || y < 0)
+		return false;
+	*a = (unsigned)x;
+	*b = (unsigned)y;
+	return true;
+}
+
+/* Identity from the function's one uevent file (PCI_ID, PCI_SUBSYS_ID,
+ * PCI_CLASS, MODALIAS): one read instead of six.  Only on a captured tree:
+ * some kernels show uevent under the device's lock, as driver_override,
+ * which a blocked unbind holds; on /sys the single attributes, which take
+ * no lock, are read.  false when it is not there, or not all of it parses:
+ * the single files then, whatever uevent said. */
+static bool read_uevent_identity(struct sysfs *sfs, struct pci_func *f)
+{
+	char buf[1024], *save = NULL, *line;
+	unsigned seen = 0, v, d, sv, sd;
+	struct pci_func got = { 0 };
+	long cls = -1;
+
+	if (sysfs_is_live(sfs) || sysfs_dev_read(sfs, &f->addr, "uevent", buf, sizeof(buf)) <= 0)
+		return false;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "PCI_ID=", 7) && uevent_pair(line + 7, &v, &d))
+			seen |= 1;
+		else if (!strncmp(line, "PCI_SUBSYS_ID=", 14) && uevent_pair(line + 14, &sv, &sd))
+			seen |= 2;
+		else if (!strncmp(line, "PCI_CLASS=", 10) &&
+			 (cls = hex_digits(line + 10, strlen(line + 10), 0xffffff)) >= 0)
+			seen |= 4;
+		else if (!strncmp(line, "MODALIAS=pci:v", 14) && strlen(line + 9) < sizeof(got.modalias)) {
+			snprintf(got.modalias, sizeof(got.modalias), "%s", line + 9);
+			seen |= 8;
+		}
+	}
+	if (seen != 15)
+		return false;
+	f->vendor = v;
+	f->device = d;
+	f->subvendor = sv;
+	f->subdevice = sd;
+	f->class = (unsigned)cls;
+	memcpy(f->modalias, got.modalias, sizeof(f->modalias));
+	return true;
+}
+
 static void read_identity(struct sysfs *sfs, struct pci_func *f)
 {
+	if (read_uevent_identity(sfs, f))
+		return;
 	read_hex(sfs, f, "vendor", 0xffff, &f->vendor, PCI_BAD_VENDOR);
 	read_hex(sfs, f, "device", 0xffff, &f->device, PCI_BAD_DEVICE);
 	read_hex(sfs, f, "subsystem_vendor", 0xffff, &f->subvendor, PCI_BAD_SUBVENDOR);
 	read_hex(sfs, f, "subsystem_device", 0xffff, &f->subdevice, PCI_BAD_SUBDEVICE);
 	read_hex(sfs, f, "class", 0xffffff, &f->class, PCI_BAD_CLASS);
-	read_hex(sfs, f, "revision", 0xff, &f->revision, 0);
 	if (sysfs_dev_read(sfs, &f->addr, "modalias", f->modalias, sizeof(f->modalias)) <= 0 ||
 	    strncmp(f->modalias, "pci:v", 5) != 0) {
 		f->modalias[0] = '\0';
@@ -164,9 +238,10 @@ static void read_binding(struct sysfs *sfs, struct pci_func *f)
 		char *end;
 		long g = strtol(buf, &end, 10);
 
-		/* a link to a group that does not exist is garbage, not a group */
+		/* a link to a group that does not exist is garbage, not a group
+		 * (the kernel's own always leads to one) */
 		if (*end || g < 0 || g > 1 << 24 ||
-		    !sysfs_dev_has(sfs, &f->addr, "iommu_group/devices"))
+		    (!sysfs_is_live(sfs) && !sysfs_dev_has(sfs, &f->addr, "iommu_group/devices")))
 			f->bad |= PCI_BAD_IOMMU_GROUP;
 		else
 			f->iommu_group = (int)g;
@@ -190,41 +265,69 @@ void pci_func_take_override(struct pci_func *f, int err)
 		f->bad |= PCI_BAD_OVERRIDE;
 	}
 	f->blocked = err == -ETIMEDOUT;
+	f->loaded |= PCI_NEED_OVERRIDE;
 }
 
-int pci_func_load_all_but_override(struct sysfs *sfs, const struct pci_addr *a,
-				   struct pci_func *f)
+/* What needs asks beyond what f has, but driver_override (read apart). */
+static void load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs)
 {
+	const struct pci_addr *a = &f->addr;
 	char buf[64];
 
+	needs &= ~f->loaded;
+	/* only a display function has boot_vga (or one whose class is not
+	 * known): no call spent on the rest */
+	if (needs & PCI_NEED_BOOT_VGA && (pci_func_is_display(f) || f->bad & PCI_BAD_CLASS) &&
+	    sysfs_dev_read(sfs, a, "boot_vga", buf, sizeof(buf)) > 0)
+		f->boot_vga = strcmp(buf, "1") == 0;
+	if (needs & PCI_NEED_REVISION)
+		read_hex(sfs, f, "revision", 0xff, &f->revision, 0);
+	if (needs & PCI_NEED_RESET) {
+		if (sysfs_dev_read(sfs, a, "reset_method", f->reset_method,
+				   sizeof(f->reset_method)) >= 0)
+			f->has_reset_method = true;
+		else
+			f->reset_method[0] = '\0';
+		f->has_reset = sysfs_dev_has(sfs, a, "reset");
+	}
+	if (needs & PCI_NEED_LINK)
+		read_link_state(sfs, f);
+	if (needs & PCI_NEED_UPSTREAM)
+		read_upstream(sfs, f);
+	f->loaded |= needs & ~PCI_NEED_OVERRIDE;
+}
+
+int pci_func_load_needs(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f,
+			unsigned needs)
+{
 	memset(f, 0, sizeof(*f));
 	f->addr = *a;
+	f->boot_vga = -1;
 	if (!sysfs_dev_exists(sfs, a))
 		return -ENODEV;
 	read_identity(sfs, f);
 	read_binding(sfs, f);
-	f->boot_vga = -1;
-	if (sysfs_dev_read(sfs, a, "boot_vga", buf, sizeof(buf)) > 0)
-		f->boot_vga = strcmp(buf, "1") == 0;
-	if (sysfs_dev_read(sfs, a, "reset_method", f->reset_method, sizeof(f->reset_method)) >= 0)
-		f->has_reset_method = true;
-	else
-		f->reset_method[0] = '\0';
-	f->has_reset = sysfs_dev_has(sfs, a, "reset");
-	read_link_state(sfs, f);
-	read_upstream(sfs, f);
+	load_more(sfs, f, needs);
+	if (needs & PCI_NEED_OVERRIDE)
+		pci_func_take_override(f, sysfs_dev_read(sfs, a, "driver_override", f->override,
+							 sizeof(f->override)));
+	return 0;
+}
+
+int pci_func_load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs)
+{
+	if (!sysfs_dev_exists(sfs, &f->addr))
+		return -ENODEV;
+	load_more(sfs, f, needs);
+	if (needs & PCI_NEED_OVERRIDE & ~f->loaded)
+		pci_func_take_override(f, sysfs_dev_read(sfs, &f->addr, "driver_override",
+							 f->override, sizeof(f->override)));
 	return 0;
 }
 
 int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f)
 {
-	int err = pci_func_load_all_but_override(sfs, a, f);
-
-	if (err)
-		return err;
-	err = sysfs_dev_read(sfs, a, "driver_override", f->override, sizeof(f->override));
-	pci_func_take_override(f, err);
-	return 0;
+	return pci_func_load_needs(sfs, a, f, PCI_NEED_ALL);
 }
 
 bool pci_func_is_display(const struct pci_func *f)

@@ -18,6 +18,19 @@ enum pci_attr_bit {
 	PCI_BAD_DRIVER = 1u << 9,
 };
 
+/* What a load reads beyond the function's identity (ids, class,
+ * modalias), its driver and its IOMMU group, which it always reads: each
+ * command asks for what it shows or checks, no more. */
+enum pci_need {
+	PCI_NEED_OVERRIDE = 1u << 0,    /* driver_override (read through the writer on /sys) */
+	PCI_NEED_BOOT_VGA = 1u << 1,    /* of a display function */
+	PCI_NEED_REVISION = 1u << 2,
+	PCI_NEED_RESET = 1u << 3,       /* reset_method, reset */
+	PCI_NEED_LINK = 1u << 4,        /* link speeds and widths */
+	PCI_NEED_UPSTREAM = 1u << 5,    /* the bridge or port above */
+	PCI_NEED_ALL = (1u << 6) - 1,
+};
+
 struct pci_link {
 	double cur_gts, max_gts;     /* GT/s; 0: unknown */
 	int cur_width, max_width;    /* lanes; 0: unknown */
@@ -43,13 +56,18 @@ struct pci_func {
 	bool has_upstream;
 	struct pci_addr upstream;    /* the bridge or port above, if any */
 	unsigned bad;                /* enum pci_attr_bit */
+	unsigned loaded;             /* enum pci_need: what was read beyond the identity */
 };
 
+/* Everything (PCI_NEED_ALL). */
 int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f);
-/* For loading many at once (pci_host_load): all but driver_override, which
- * is read for all of them in one go, then given with its read's result. */
-int pci_func_load_all_but_override(struct sysfs *sfs, const struct pci_addr *a,
-				   struct pci_func *f);
+/* The identity, driver and IOMMU group, and what needs asks. */
+int pci_func_load_needs(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f,
+			unsigned needs);
+/* What needs asks and f does not have yet. */
+int pci_func_load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs);
+/* For loading many at once (pci_host_load): driver_override read for all
+ * of them in one go, then given to each with its read's result. */
 void pci_func_take_override(struct pci_func *f, int err);
 
 static inline unsigned pci_base_class(const struct pci_func *f) { return f->class >> 16; }

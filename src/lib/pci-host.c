@@ -33,6 +33,11 @@ out:
 
 int pci_host_load(struct sysfs *sfs, struct pci_host *host)
 {
+	return pci_host_load_needs(sfs, host, PCI_NEED_ALL);
+}
+
+int pci_host_load_needs(struct sysfs *sfs, struct pci_host *host, unsigned needs)
+{
 	struct pci_addr *addrs = NULL;
 	size_t n = 0, loaded = 0;
 	bool batch;
@@ -50,10 +55,10 @@ int pci_host_load(struct sysfs *sfs, struct pci_host *host)
 	}
 	/* a function that vanished between listing and reading is skipped;
 	 * what the writer reads is read apart, all in one request */
-	batch = sysfs_read_by_writer(sfs, "driver_override");
+	batch = needs & PCI_NEED_OVERRIDE && sysfs_read_by_writer(sfs, "driver_override");
 	for (size_t i = 0; i < n; i++)
-		if ((batch ? pci_func_load_all_but_override : pci_func_load)
-		    (sfs, &addrs[i], &host->funcs[loaded]) == 0)
+		if (pci_func_load_needs(sfs, &addrs[i], &host->funcs[loaded],
+					batch ? needs & ~PCI_NEED_OVERRIDE : needs) == 0)
 			loaded++;
 	host->nfuncs = loaded;
 	if (batch) {
@@ -69,6 +74,18 @@ out:
 	if (err)
 		pci_host_free(host);
 	return err;
+}
+
+int pci_host_fill(struct pci_host *host, const struct pci_addr *fns, size_t n, unsigned needs)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pci_func *f = pci_host_find(host, &fns[i]);
+
+		/* one gone since the listing keeps what was read */
+		if (f && (needs & ~f->loaded))
+			pci_func_load_more(host->sfs, f, needs);
+	}
+	return 0;
 }
 
 void pci_host_free(struct pci_host *host)

@@ -11,7 +11,13 @@ struct pci_host {
 	int ngroups;              /* entries in kernel/iommu_groups */
 };
 
+/* Every function, everything read (PCI_NEED_ALL). */
 int pci_host_load(struct sysfs *sfs, struct pci_host *host);
+/* Every function's identity, driver and group, and what needs asks. */
+int pci_host_load_needs(struct sysfs *sfs, struct pci_host *host, unsigned needs);
+/* More of these functions (enum pci_need): for those a command looks at
+ * closely, after a lighter load of the rest. */
+int pci_host_fill(struct pci_host *host, const struct pci_addr *fns, size_t n, unsigned needs);
 void pci_host_free(struct pci_host *host);
 
 struct pci_func *pci_host_find(const struct pci_host *host, const struct pci_addr *a);

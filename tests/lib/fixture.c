@@ -29,6 +29,7 @@ struct fx_dev {
 	unsigned vendor, device, subvendor, subdevice, class, revision;
 	unsigned bus, sec, sub;	/* sec/sub: bridges only */
 	bool bridge, mf;
+	bool no_uevent;		/* an identity attribute was garbled: no uevent */
 };
 
 struct fx {
@@ -626,6 +627,8 @@ static int write_uevent(struct fx *fx, const struct fx_dev *d)
 {
 	unsigned c = d->class;
 
+	if (d->no_uevent)
+		return 0;
 	return attrf(fx, d->path, "uevent",
 		     "%s%s%sPCI_CLASS=%X\nPCI_ID=%04X:%04X\n"
 		     "PCI_SUBSYS_ID=%04X:%04X\nPCI_SLOT_NAME=%s\n"
@@ -901,6 +904,19 @@ static int drop_symlink(struct fx *fx, const char *rel)
 	return 0;
 }
 
+static bool is_identity_attr(const char *attr)
+{
+	static const char *const names[] = {
+		"vendor", "device", "subsystem_vendor", "subsystem_device", "class", "modalias",
+		"uevent",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(attr, names[i]) == 0)
+			return true;
+	return false;
+}
+
 int fx_set_attr(struct fx *fx, const char *addr, const char *attr,
 		const char *content)
 {
@@ -915,6 +931,15 @@ int fx_set_attr(struct fx *fx, const char *addr, const char *attr,
 		return -EINVAL;
 	if ((r = fmt_path(p, "%s/%s", d->path, attr)))
 		return r;
+	/* a garbled identity is garbled in uevent too: gone, the single
+	 * files are read, as on a captured tree without it */
+	if (is_identity_attr(attr)) {
+		char u[FX_PATH];
+
+		d->no_uevent = true;
+		if ((r = fmt_path(u, "%s/uevent", d->path)) || (r = unlink_quiet(fx, u)))
+			return r;
+	}
 	if (!content)
 		return unlink_quiet(fx, p);
 	slash = strrchr(p, '/');
@@ -1671,7 +1696,13 @@ static const struct fx_func m_cx6 = {
 struct big {
 	int grp;		/* next IOMMU group */
 	unsigned nvme;		/* next NVMe controller number */
+	bool one_group;		/* every function in group grp (an IOMMU without ACS) */
 };
+
+static int big_group(struct big *bg)
+{
+	return bg->one_group ? bg->grp : bg->grp++;
+}
 
 static int big_gpu(struct fx *fx, struct big *bg, unsigned i)
 {
@@ -1693,8 +1724,8 @@ static int big_gpu(struct fx *fx, struct big *bg, unsigned i)
 	mkaddr(rp, 0, 0, i + 1, 0);
 	snprintf(slot, sizeof(slot), "0000:%02x:00", (i + 1) & 0xff);
 	snprintf(name, sizeof(name), "%u", (i + 1) & 0xff);
-	r = put(fx, &m_rp_spr, rp, NULL, bg->grp++);
-	c.group = bg->grp++;
+	r = put(fx, &m_rp_spr, rp, NULL, big_group(bg));
+	c.group = big_group(bg);
 	r = r ?: add_card(fx, &c);
 	return r ?: fx_add_slot(fx, name, slot);
 }
@@ -1710,14 +1741,14 @@ static int big_switch(struct fx *fx, struct big *bg, unsigned dom,
 
 	mkaddr(rp, dom, rb, rpdev, 0);
 	mkaddr(usp, dom, bus, 0, 0);
-	r = put(fx, &m_rp_spr, rp, NULL, bg->grp++);
-	r = r ?: put(fx, &m_sw, usp, rp, bg->grp++);
+	r = put(fx, &m_rp_spr, rp, NULL, big_group(bg));
+	r = r ?: put(fx, &m_sw, usp, rp, big_group(bg));
 	for (k = 0; !r && k < 12; k++) {
 		mkaddr(dsp, dom, bus + 1, k, 0);
 		mkaddr(dev, dom, bus + 2 + k, 0, 0);
 		snprintf(disk, sizeof(disk), "nvme%un1", bg->nvme);
-		r = put(fx, &m_sw, dsp, usp, bg->grp++);
-		r = r ?: put(fx, &m_nvme, dev, dsp, bg->grp++);
+		r = put(fx, &m_sw, dsp, usp, big_group(bg));
+		r = r ?: put(fx, &m_nvme, dev, dsp, big_group(bg));
 		r = r ?: fx_add_nvme(fx, dev, disk, 259, 2 * bg->nvme);
 		bg->nvme++;
 	}
@@ -1732,8 +1763,8 @@ static int big_nic(struct fx *fx, struct big *bg, unsigned dom, unsigned rb,
 	int r, grp;
 
 	mkaddr(rp, dom, rb, rpdev, 0);
-	r = put(fx, &m_rp_spr, rp, NULL, bg->grp++);
-	grp = bg->grp++;
+	r = put(fx, &m_rp_spr, rp, NULL, big_group(bg));
+	grp = big_group(bg);
 	for (f = 0; !r && f < 2; f++) {
 		mkaddr(a, dom, bus, 0, f);
 		if (dom)
@@ -1758,7 +1789,7 @@ static int big_rootbus(struct fx *fx, struct big *bg, unsigned dom,
 	host.device = 0x09a2;
 	host.subvendor = 0x8086;
 	host.subdevice = 0x0000;
-	r = put(fx, &host, mkaddr(a, dom, rb, 0, 0), NULL, bg->grp++);
+	r = put(fx, &host, mkaddr(a, dom, rb, 0, 0), NULL, big_group(bg));
 	r = r ?: big_switch(fx, bg, dom, rb, 1, rb + 1);
 	r = r ?: big_switch(fx, bg, dom, rb, 2, rb + 15);
 	for (k = 0; !r && k < 3; k++)
@@ -1766,14 +1797,14 @@ static int big_rootbus(struct fx *fx, struct big *bg, unsigned dom,
 	return r;
 }
 
-static int lay_big1000(struct fx *fx)
+static int big1000(struct fx *fx, bool one_group)
 {
 	struct fx_func xhci = {
 		.vendor = 0x8086, .device = 0x7ae0, .subvendor = 0x15d9,
 		.subdevice = 0x1c48, .class = 0x0c0330, .revision = 0x11,
 		.driver = "xhci_hcd",
 	};
-	struct big bg = { .grp = 10 };
+	struct big bg = { .grp = 10, .one_group = one_group };
 	size_t start = fx->ndevs;
 	unsigned i;
 	int r;
@@ -1791,6 +1822,17 @@ static int lay_big1000(struct fx *fx)
 	return r;
 }
 
+static int lay_big1000(struct fx *fx)
+{
+	return big1000(fx, false);
+}
+
+/* The same 1,000 functions, all in one IOMMU group. */
+static int lay_group1000(struct fx *fx)
+{
+	return big1000(fx, true);
+}
+
 struct layout {
 	const char *name;
 	int (*build)(struct fx *fx);
@@ -1803,6 +1845,7 @@ static const struct layout layouts[] = {
 	{ "gpu-nic", lay_gpu_nic },
 	{ "iommu-off", lay_iommu_off },
 	{ "big1000", lay_big1000 },
+	{ "group1000", lay_group1000 },
 	{ "garbled", lay_garbled },
 	{ "twins", lay_twins },
 	{ "rtx4000-vfio", lay_rtx4000_vfio },
@@ -1810,7 +1853,7 @@ static const struct layout layouts[] = {
 };
 
 static const char *const layout_names[] = {
-	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000",
+	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000", "group1000",
 	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", NULL,
 };
 

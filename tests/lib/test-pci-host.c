@@ -304,6 +304,10 @@ START_TEST(fifo_attribute)
 	snprintf(path, sizeof(path), "%s/vendor", dir);
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(mkfifo(path, 0644), 0);
+	/* a FIFO for uevent too: the identity comes from neither */
+	snprintf(path, sizeof(path), "%s/uevent", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0644), 0);
 	snprintf(path, sizeof(path), "%s/driver_override", dir);
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(mkfifo(path, 0644), 0);
