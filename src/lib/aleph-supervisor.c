@@ -54,6 +54,12 @@ const char *aleph_vendor_name(unsigned vendor)
 	}
 }
 
+bool aleph_detection_raises(const struct pci_func *f)
+{
+	return aleph_detects_class(f->class) && strcmp(f->driver, "vfio-pci") == 0 &&
+	       !aleph_vendor_name(f->vendor);
+}
+
 /* ---------------------------------------------------------- endpoint -- */
 
 static bool is_local_address(int family, const void *a)

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include "aleph.h"
 #include "pci-addr.h"
+#include "pci-func.h"
 
 #define ALEPH_SUPERVISOR_PORT 4020
 #define ALEPH_USAGE_PATH "/about/usage/system"
@@ -81,3 +82,6 @@ int aleph_supervisor_wait(const struct aleph_endpoint *ep, long deadline_ms, str
 bool aleph_detects_class(unsigned class24);
 /* Its vendor table: "NVIDIA", "AMD", "Intel"; NULL where it raises. */
 const char *aleph_vendor_name(unsigned vendor);
+/* f is a function the detection raises on, which stops the supervisor's
+ * start: of a class it keeps, on vfio-pci, from a vendor it does not know. */
+bool aleph_detection_raises(const struct pci_func *f);
