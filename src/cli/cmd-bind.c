@@ -124,9 +124,6 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 		log_debug("udev settled");
 		if (!cli->json && !cli->dry_run)
 			print_done(cli, b->slots, b->nslots, elapsed_ms(&t0));
-		/* at boot the supervisor has not started yet: it will see the GPU */
-		if (strcmp(cmd, "apply") != 0)
-			cli_aleph_after(cli, plan);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
@@ -161,6 +158,13 @@ int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
 		outcome = "already";
 	if (!rc)
 		rc = bind_execute(cli, &b, cmd, &outcome);
+	/* the supervisor after the lock: its restart and answer may take
+	 * --timeout; at boot (apply) it has not started yet and will see them */
+	if (!rc && (!strcmp(outcome, "done") || !strcmp(outcome, "planned")) && strcmp(cmd, "apply")) {
+		journal_unlock(b.lockfd);
+		b.lockfd = -1;
+		rc = cli_aleph_after(cli, cli->json ? stderr : stdout, b.fns, b.nfns, true);
+	}
 	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM) {
 		json_object_object_add(b.doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
 		json_object_object_add(b.doc, "dry_run", json_object_new_boolean(cli->dry_run));

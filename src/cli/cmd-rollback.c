@@ -124,7 +124,6 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	json_object_object_add(doc, "writes", json_object_new_int(e.writes));
 	if (o == ENGINE_DONE) {
 		cli_wait_udev(cli, NULL, 0);
-		cli_aleph_after(cli, e.out);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
@@ -157,10 +156,16 @@ static int run_rollback(struct cli *cli)
 	if (!rc)
 		rc = rollback_run(cli, slots, nslots, &j, &fns, &nfns, doc);
 	free(slots);
+	/* the supervisor after the lock: its restart and answer may take --timeout */
+	journal_unlock(lockfd);
+	lockfd = -1;
 	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
 		arr = json_object_new_array();
 	if (rc == EXIT_DONE || rc == EXIT_UNRESTORED)
 		print_back(cli, fns, nfns, arr, rc == EXIT_DONE);
+	/* rolled back (or planned): nfns is 0 when the journal was empty */
+	if (rc == EXIT_DONE && nfns)
+		rc = cli_aleph_after(cli, cli->json ? stderr : stdout, fns, nfns, false);
 	if (arr) {
 		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
 		json_object_object_add(doc, "dry_run", json_object_new_boolean(cli->dry_run));
