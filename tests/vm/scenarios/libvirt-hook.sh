@@ -156,4 +156,13 @@ vh_eq "no managed attribute: handed over" "$(drivers "$GPU_A")" "vfio-pci vfio-p
 vh_run 0 hook vm8 release end </tmp/vm8.xml
 vh_eq "and given back" "$(drivers "$GPU_A")" "bochs-drm snd_hda_intel"
 
+# --- a prepare killed after its bind, before it recorded how: release gives back
+vh_run 0 "$VH_BIN" bind "$(vh_short "$GPU_A")"
+mkdir -p "$STATE"
+printf 'vm9\nclaimed\n' >"$STATE/$GPU_A"
+domain vm9 "$GPU_A_XML" >/tmp/vm9.xml
+vh_run 0 hook vm9 release end </tmp/vm9.xml
+vh_eq "an unfinished prepare's GPU given back" "$(drivers "$GPU_A")" "bochs-drm snd_hda_intel"
+vh_check "its record gone" test ! -e "$STATE/$GPU_A"
+
 vh_finish
