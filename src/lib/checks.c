@@ -171,6 +171,28 @@ static int check_groupless(const struct check_env *env, const struct pci_addr *s
 	return err < 0 ? err : missing;
 }
 
+/* How many devices of a GPU's IOMMU group its check names one by one. */
+#define GROUP_NAMED 8
+
+/* The intruders past the ones named, of this GPU's (in[0] and after). */
+static int more_intruders(const struct pci_host *h, const struct pci_addr *slot,
+			  const struct group_intruder *in, size_t n, struct check_report *r)
+{
+	char sb[PCI_SLOT_LEN];
+	size_t more = 0;
+
+	for (size_t i = 0; i < n; i++)
+		more += pci_same_slot(&in[i].via, slot);
+	(void)h;
+	pci_slot_fmt(slot, sb);
+	return add(r, CHECK_FAIL, CHECK_GROUP, slot,
+		   text("IOMMU group %d of %s also holds %zu more devices on host drivers: they "
+			"would go to the VM too", in[0].group, sb, more),
+		   text("vfio-handover list --all shows the group's members; a group this large "
+			"means the platform does not isolate its devices (no ACS): move the GPU "
+			"to a slot with an IOMMU group of its own"));
+}
+
 static int check_group(const struct check_env *env, const struct pci_addr *slot,
 		       const struct pci_addr *slots, size_t nslots, struct check_report *r)
 {
@@ -194,7 +216,12 @@ static int check_group(const struct check_env *env, const struct pci_addr *slot,
 		const struct pci_func *m = pci_host_find(h, &in[i].member);
 		if (!pci_same_slot(&in[i].via, slot))
 			continue;
-		failed = 1;
+		/* a group without ACS can hold a hundred devices: the first
+		 * ones by name, the rest counted */
+		if (failed++ == GROUP_NAMED) {
+			err = more_intruders(h, slot, in + i, nin - i, r);
+			break;
+		}
 		/* (message and fix are formatted in either order: sb and ab first) */
 		pci_slot_fmt(slot, sb);
 		pci_addr_fmt(&in[i].member, ab);
@@ -253,15 +280,82 @@ static int report_holder(const struct holder *ho, struct check_report *r)
 			"agent), or pass --force to hand the GPU over anyway"));
 }
 
-static int check_in_use(const struct check_env *env, const struct pci_addr *slot,
-			struct check_report *r)
+/*
+ * What check_run reads once for every GPU it checks: the class devices
+ * below each function of their IOMMU groups (each function walked once,
+ * however many GPUs share its group), the disks' mounts, and the
+ * processes holding the GPUs' device nodes (one pass over /proc).  Each
+ * GPU's items take what is theirs from it.
+ */
+struct shared {
+	struct usage u;              /* every function of every closure checked */
+	struct holder *ho;           /* holders of the GPUs' own nodes */
+	size_t nho;
+	struct holder_scan scan;
+	int scanned;                 /* 0 not tried, 1 done, -errno failed */
+};
+
+/* Is fn one of the slot's functions, or in an IOMMU group of one? */
+static bool in_closure(const struct pci_host *h, const struct pci_addr *slot,
+		       const struct pci_addr *fn)
 {
-	struct holder_scan scan = { 0 };
+	const struct pci_func *f = pci_host_find(h, fn);
+	size_t count, first;
+
+	if (pci_same_slot(slot, fn))
+		return true;
+	if (!f || f->iommu_group < 0)
+		return false;
+	first = pci_host_slot(h, slot, &count);
+	for (size_t i = first; i < first + count; i++)
+		if (h->funcs[i].iommu_group == f->iommu_group)
+			return true;
+	return false;
+}
+
+static int shared_read(const struct check_env *env, const struct pci_addr *slots, size_t n,
+		       struct shared *sh)
+{
+	struct usage own = { 0 };
 	struct pci_addr *fns = NULL;
-	struct holder *ho = NULL;
-	struct usage u = { 0 };
-	size_t nfns, nho = 0;
+	size_t nfns = 0;
 	int err;
+
+	err = safety_group_closure(env->host, slots, n, &fns, &nfns);
+	if (!err)
+		err = usage_collect(env->host->sfs, env->procroot, fns, nfns, &sh->u);
+	if (!err)
+		err = usage_disk_use(env->host->sfs, env->procroot, &sh->u);
+	free(fns);
+	if (err || !env->procroot)
+		return err;
+	/* the nodes of the GPUs themselves, not of their group's other members */
+	own.nodes = calloc(sh->u.nnodes ? sh->u.nnodes : 1, sizeof(*own.nodes));
+	if (!own.nodes)
+		return -ENOMEM;
+	for (size_t i = 0; i < sh->u.nnodes; i++)
+		if (safety_in_slots(slots, n, &sh->u.nodes[i].fn))
+			own.nodes[own.nnodes++] = sh->u.nodes[i];
+	if (env->timeout_ms > 0)
+		sh->scan.deadline_ms = monotonic_ms() + env->timeout_ms;
+	sh->scanned = usage_find_holders(env->procroot, &own, &sh->ho, &sh->nho, &sh->scan);
+	if (sh->scanned == 0)
+		sh->scanned = 1;
+	free(own.nodes);
+	return 0;
+}
+
+static void shared_free(struct shared *sh)
+{
+	usage_free(&sh->u);
+	free(sh->ho);
+}
+
+static int check_in_use(const struct check_env *env, const struct shared *sh,
+			const struct pci_addr *slot, struct check_report *r)
+{
+	size_t nho = 0, nodes = 0;
+	int err = 0;
 
 	if (!env->procroot && env->live)
 		return add(r, CHECK_FAIL, CHECK_IN_USE, slot,
@@ -273,47 +367,44 @@ static int check_in_use(const struct check_env *env, const struct pci_addr *slot
 			   text("open device nodes not checked: the sysfs tree is not the running "
 				"kernel's"),
 			   text("run check on the host itself (without --sysfs)"));
-	err = safety_slot_functions(env->host, slot, 1, &fns, &nfns);
-	if (!err)
-		err = usage_collect(env->host->sfs, env->procroot, fns, nfns, &u);
-	if (!err)
-	if (!err && env->timeout_ms > 0)
-		scan.deadline_ms = monotonic_ms() + env->timeout_ms;
-	if (!err)
-		err = usage_find_holders(env->procroot, &u, &ho, &nho, &scan);
-	for (size_t i = 0; i < nho && !err; i++)
-		err = report_holder(&ho[i], r);
+	if (sh->scanned < 0)
+		return sh->scanned;
+	for (size_t i = 0; i < sh->nho && !err; i++)
+		if (pci_same_slot(&sh->ho[i].fn, slot)) {
+			err = report_holder(&sh->ho[i], r);
+			nho++;
+		}
+	for (size_t i = 0; i < sh->u.nnodes; i++)
+		nodes += pci_same_slot(&sh->u.nodes[i].fn, slot);
 	/* an unfinished scan proves nothing: a holder may be among the rest */
-	if (!err && scan.unscanned)
+	if (!err && sh->scan.unscanned)
 		err = add(r, CHECK_FAIL, CHECK_IN_USE, slot,
 			  text("the scan for processes holding this GPU's device nodes did not "
 			       "finish within --timeout: %d processes not inspected",
-			       scan.unscanned),
+			       sh->scan.unscanned),
 			  text("raise --timeout, or pass --force to hand the GPU over without "
 			       "knowing who holds it"));
-	else if (!err && scan.uninspected)
+	else if (!err && sh->scan.uninspected)
 		err = add(r, CHECK_WARN, CHECK_IN_USE, slot,
 			  text("%d processes could not be inspected for open device nodes",
-			       scan.uninspected),
+			       sh->scan.uninspected),
 			  text("run check as root"));
 	else if (!err && !nho)
 		err = add(r, CHECK_PASS, CHECK_IN_USE, slot,
-			  text("no process holds a device node of this GPU (%zu nodes)", u.nnodes),
+			  text("no process holds a device node of this GPU (%zu nodes)", nodes),
 			  NULL);
-	free(ho);
-	usage_free(&u);
-	free(fns);
 	return err;
 }
 
 static int report_host_use(const struct check_env *env, const struct usage *u,
-			   struct check_report *r)
+			   const struct pci_addr *slot, struct check_report *r)
 {
+	const struct pci_host *h = env->host;
 	char ab[PCI_ADDR_LEN];
 	int err = 0, found = 0;
 
 	for (size_t i = 0; i < u->nifs && !err; i++) {
-		if (!u->ifs[i].up)
+		if (!u->ifs[i].up || !in_closure(h, slot, &u->ifs[i].fn))
 			continue;
 		found = 1;
 		err = add(r, CHECK_FAIL, CHECK_HOST_USE, &u->ifs[i].fn,
@@ -324,7 +415,7 @@ static int report_host_use(const struct check_env *env, const struct usage *u,
 			       u->ifs[i].name));
 	}
 	for (size_t i = 0; i < u->ndisks && !err; i++) {
-		if (!u->disks[i].use[0])
+		if (!u->disks[i].use[0] || !in_closure(h, slot, &u->disks[i].fn))
 			continue;
 		found = 1;
 		err = add(r, CHECK_FAIL, CHECK_HOST_USE, &u->disks[i].fn,
@@ -333,41 +424,31 @@ static int report_host_use(const struct check_env *env, const struct usage *u,
 			  text("unmount it and stop what uses it, or give the GPU a slot whose "
 			       "IOMMU group does not hold this controller"));
 	}
-	(void)env;
 	return err < 0 ? err : found;
 }
 
-static int check_host_use(const struct check_env *env, const struct pci_addr *slot,
-			  struct check_report *r)
+static int check_host_use(const struct check_env *env, const struct shared *sh,
+			  const struct pci_addr *slot, struct check_report *r)
 {
-	struct pci_addr *fns = NULL;
-	struct usage u = { 0 };
-	size_t nfns;
-	int err;
+	size_t ndisks = 0;
+	int err = report_host_use(env, &sh->u, slot, r);
 
-	err = safety_group_closure(env->host, slot, 1, &fns, &nfns);
-	if (!err)
-		err = usage_collect(env->host->sfs, NULL, fns, nfns, &u);
-	if (!err)
-		err = usage_disk_use(env->host->sfs, env->procroot, &u);
-	if (!err)
-		err = report_host_use(env, &u, r);
-	if (err == 0 && !env->procroot && env->live && u.ndisks)
+	for (size_t i = 0; i < sh->u.ndisks; i++)
+		ndisks += in_closure(env->host, slot, &sh->u.disks[i].fn);
+	if (err == 0 && !env->procroot && env->live && ndisks)
 		err = add(r, CHECK_FAIL, CHECK_HOST_USE, slot,
 			  text("%zu disks in this GPU's IOMMU group; whether they are mounted "
-			       "could not be checked: /proc is not a procfs", u.ndisks),
+			       "could not be checked: /proc is not a procfs", ndisks),
 			  text("mount it (mount -t proc proc /proc)"));
-	else if (err == 0 && !env->procroot && u.ndisks)
+	else if (err == 0 && !env->procroot && ndisks)
 		err = add(r, CHECK_WARN, CHECK_HOST_USE, slot,
 			  text("%zu disks in this GPU's IOMMU group; whether they are mounted was "
-			       "not checked: the sysfs tree is not the running kernel's", u.ndisks),
+			       "not checked: the sysfs tree is not the running kernel's", ndisks),
 			  text("run check on the host itself"));
 	else if (err == 0)
 		err = add(r, CHECK_PASS, CHECK_HOST_USE, slot,
 			  text("no mounted disk or network interface that is up in this GPU's "
 			       "IOMMU group"), NULL);
-	usage_free(&u);
-	free(fns);
 	return err < 0 ? err : 0;
 }
 
@@ -625,8 +706,9 @@ static int check_readable(const struct check_env *env, const struct pci_addr *sl
 	return err;
 }
 
-static int check_slot(const struct check_env *env, const struct pci_addr *slot,
-		      const struct pci_addr *slots, size_t nslots, struct check_report *r)
+static int check_slot(const struct check_env *env, const struct shared *sh,
+		      const struct pci_addr *slot, const struct pci_addr *slots, size_t nslots,
+		      struct check_report *r)
 {
 	const struct pci_func *disp = slot_display(env->host, slot);
 	int err;
@@ -639,9 +721,9 @@ static int check_slot(const struct check_env *env, const struct pci_addr *slot,
 	if (!err)
 		err = check_boot_vga(env, slot, r);
 	if (!err)
-		err = check_in_use(env, slot, r);
+		err = check_in_use(env, sh, slot, r);
 	if (!err)
-		err = check_host_use(env, slot, r);
+		err = check_host_use(env, sh, slot, r);
 	if (env->refusals_only)
 		return err;
 	if (!err)
@@ -657,26 +739,37 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 	      struct check_report *r)
 {
 	const struct pci_host *h = env->host;
+	struct pci_addr *all = NULL;
+	struct shared sh = { 0 };
+	size_t nall = 0;
 	int err;
 
 	memset(r, 0, sizeof(*r));
+	/* the GPUs checked: those selected, or every one, each as if it were
+	 * handed over alone */
+	if (!nslots) {
+		all = calloc(h->nfuncs ? h->nfuncs : 1, sizeof(*all));
+		if (!all)
+			return -ENOMEM;
+		for (size_t i = 0; i < h->nfuncs; i++) {
+			size_t count, first = pci_host_slot(h, &h->funcs[i].addr, &count);
+
+			if (first == i && pci_host_slot_maybe_display(h, first, count))
+				all[nall++] = h->funcs[i].addr;
+		}
+	}
 	err = check_iommu(env, r);
 	if (!err && !env->refusals_only)
 		err = check_vfio_module(env, h->sfs, r);
-	if (nslots) {
-		for (size_t i = 0; i < nslots && !err; i++)
-			err = check_slot(env, &slots[i], slots, nslots, r);
-	} else {
-		/* every GPU, each as if it were handed over alone */
-		for (size_t i = 0; i < h->nfuncs && !err; i++) {
-			size_t count, first = pci_host_slot(h, &h->funcs[i].addr, &count);
-			if (first != i || !pci_host_slot_maybe_display(h, first, count))
-				continue;
-			err = check_slot(env, &h->funcs[i].addr, NULL, 0, r);
-		}
-	}
+	if (!err)
+		err = shared_read(env, nslots ? slots : all, nslots ? nslots : nall, &sh);
+	for (size_t i = 0; i < (nslots ? nslots : nall) && !err; i++)
+		err = nslots ? check_slot(env, &sh, &slots[i], slots, nslots, r) :
+			       check_slot(env, &sh, &all[i], NULL, 0, r);
 	if (!err && !env->refusals_only)
 		err = check_aleph(env, r);
+	shared_free(&sh);
+	free(all);
 	if (err)
 		check_report_free(r);
 	return err;

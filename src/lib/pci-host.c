@@ -31,6 +31,54 @@ out:
 	return err;
 }
 
+static int by_group_cmp(const void *x, const void *y, void *data)
+{
+	const struct pci_host *host = data;
+	const struct pci_func *a = &host->funcs[*(const size_t *)x];
+	const struct pci_func *b = &host->funcs[*(const size_t *)y];
+
+	if (a->iommu_group != b->iommu_group)
+		return a->iommu_group < b->iommu_group ? -1 : 1;
+	return pci_addr_cmp(&a->addr, &b->addr);
+}
+
+static int index_groups(struct pci_host *host)
+{
+	size_t n = 0;
+
+	host->by_group = calloc(host->nfuncs ? host->nfuncs : 1, sizeof(*host->by_group));
+	if (!host->by_group)
+		return -ENOMEM;
+	for (size_t i = 0; i < host->nfuncs; i++)
+		if (host->funcs[i].iommu_group >= 0)
+			host->by_group[n++] = i;
+	qsort_r(host->by_group, n, sizeof(*host->by_group), by_group_cmp, host);
+	host->nby_group = n;
+	return 0;
+}
+
+const size_t *pci_host_group(const struct pci_host *host, int group, size_t *count)
+{
+	size_t lo = 0, hi = host->nby_group, end;
+
+	*count = 0;
+	if (group < 0)
+		return NULL;
+	while (lo < hi) {            /* lower bound of the group */
+		size_t mid = (lo + hi) / 2;
+
+		if (host->funcs[host->by_group[mid]].iommu_group < group)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < host->nby_group && host->funcs[host->by_group[end]].iommu_group == group;
+	     end++)
+		;
+	*count = end - lo;
+	return *count ? host->by_group + lo : NULL;
+}
+
 int pci_host_load(struct sysfs *sfs, struct pci_host *host)
 {
 	return pci_host_load_needs(sfs, host, PCI_NEED_ALL);
@@ -68,7 +116,7 @@ int pci_host_load_needs(struct sysfs *sfs, struct pci_host *host, unsigned needs
 	}
 	err = sysfs_count_iommu_groups(sfs);
 	host->ngroups = err < 0 ? 0 : err;
-	err = 0;
+	err = index_groups(host);
 out:
 	free(addrs);
 	if (err)
@@ -90,6 +138,9 @@ int pci_host_fill(struct pci_host *host, const struct pci_addr *fns, size_t n, u
 
 void pci_host_free(struct pci_host *host)
 {
+	free(host->by_group);
+	host->by_group = NULL;
+	host->nby_group = 0;
 	free(host->funcs);
 	host->funcs = NULL;
 	host->nfuncs = 0;

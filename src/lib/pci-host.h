@@ -9,6 +9,9 @@ struct pci_host {
 	struct pci_func *funcs;   /* sorted by address */
 	size_t nfuncs;
 	int ngroups;              /* entries in kernel/iommu_groups */
+	/* indexes into funcs of the functions with an IOMMU group, by group
+	 * (then address): a group's members without a pass over every function */
+	size_t *by_group, nby_group;
 };
 
 /* Every function, everything read (PCI_NEED_ALL). */
@@ -21,6 +24,9 @@ int pci_host_fill(struct pci_host *host, const struct pci_addr *fns, size_t n, u
 void pci_host_free(struct pci_host *host);
 
 struct pci_func *pci_host_find(const struct pci_host *host, const struct pci_addr *a);
+/* The members of an IOMMU group: *count indexes into funcs from the
+ * returned pointer (NULL, 0 for a group with none). */
+const size_t *pci_host_group(const struct pci_host *host, int group, size_t *count);
 /* Index of the first function of the slot of a, and how many it has. */
 size_t pci_host_slot(const struct pci_host *host, const struct pci_addr *a, size_t *count);
 /* Does this slot hold a display-class function? */

@@ -41,22 +41,77 @@ int safety_slot_functions(const struct pci_host *host, const struct pci_addr *sl
 	return err;
 }
 
-int safety_group_closure(const struct pci_host *host, const struct pci_addr *slots,
-			 size_t nslots, struct pci_addr **fns, size_t *nfns)
+/* The distinct IOMMU groups of fns, in order; -1 (none) left out. */
+static int groups_of(const struct pci_host *host, const struct pci_addr *fns, size_t n,
+		     int **out, size_t *nout)
 {
-	size_t nsel;
-	int err = safety_slot_functions(host, slots, nslots, fns, nfns);
+	int *v = calloc(n ? n : 1, sizeof(*v));
+	size_t k = 0;
 
-	nsel = *nfns;
-	for (size_t s = 0; s < nsel && !err; s++) {
-		const struct pci_func *f = pci_host_find(host, &(*fns)[s]);
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_func *f = pci_host_find(host, &fns[i]);
+		bool seen = false;
 
 		if (!f || f->iommu_group < 0)
 			continue;
-		for (size_t i = 0; i < host->nfuncs && !err; i++)
-			if (host->funcs[i].iommu_group == f->iommu_group)
-				err = append(fns, nfns, &host->funcs[i].addr);
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = v[j] == f->iommu_group;
+		if (!seen)
+			v[k++] = f->iommu_group;
 	}
+	*out = v;
+	*nout = k;
+	return 0;
+}
+
+int safety_group_closure(const struct pci_host *host, const struct pci_addr *slots,
+			 size_t nslots, struct pci_addr **fns, size_t *nfns)
+{
+	size_t ngroups = 0, nsel, room = 0;
+	bool *in = NULL;
+	int *groups = NULL;
+	int err = safety_slot_functions(host, slots, nslots, fns, nfns);
+
+	/* the members of each group, each once: marked by index, not searched */
+	if (!err)
+		err = groups_of(host, *fns, *nfns, &groups, &ngroups);
+	if (!err && !(in = calloc(host->nfuncs ? host->nfuncs : 1, sizeof(*in))))
+		err = -ENOMEM;
+	nsel = *nfns;
+	for (size_t i = 0; !err && i < nsel; i++) {
+		const struct pci_func *f = pci_host_find(host, &(*fns)[i]);
+
+		if (f)
+			in[f - host->funcs] = true;
+	}
+	/* room for every member of every group, at once */
+	for (size_t g = 0, count; !err && g < ngroups; g++) {
+		pci_host_group(host, groups[g], &count);
+		room += count;
+	}
+	if (!err && room) {
+		struct pci_addr *v = realloc(*fns, (nsel + room) * sizeof(*v));
+
+		if (v)
+			*fns = v;
+		else
+			err = -ENOMEM;
+	}
+	for (size_t g = 0; !err && g < ngroups; g++) {
+		size_t count;
+		const size_t *m = pci_host_group(host, groups[g], &count);
+
+		for (size_t k = 0; k < count; k++) {
+			if (in[m[k]])
+				continue;
+			in[m[k]] = true;
+			(*fns)[(*nfns)++] = host->funcs[m[k]].addr;
+		}
+	}
+	free(in);
+	free(groups);
 	if (err) {
 		free(*fns);
 		*fns = NULL;
@@ -80,27 +135,6 @@ bool safety_member_tolerated(const struct pci_func *f)
 	       strcmp(f->driver, "vfio-pci") == 0 || strcmp(f->driver, "pci-stub") == 0;
 }
 
-static int add_intruder(struct group_intruder **out, size_t *n, const struct pci_func *m,
-			const struct pci_func *via)
-{
-	struct group_intruder *v;
-
-	for (size_t i = 0; i < *n; i++)
-		if (pci_addr_cmp(&(*out)[i].member, &m->addr) == 0)
-			return 0;
-	v = realloc(*out, (*n + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	*out = v;
-	v += (*n)++;
-	memset(v, 0, sizeof(*v));
-	v->member = m->addr;
-	v->via = via->addr;
-	v->group = m->iommu_group;
-	memcpy(v->driver, m->driver, sizeof(v->driver));
-	return 0;
-}
-
 bool safety_selected(const struct pci_host *host, const struct selection *sel,
 		     const struct pci_func *f)
 {
@@ -120,36 +154,62 @@ bool safety_selected(const struct pci_host *host, const struct selection *sel,
 int safety_group_intruders(const struct pci_host *host, const struct selection *sel,
 			   struct group_intruder **out, size_t *n)
 {
-	const struct pci_addr *slots = sel->slots;
-	size_t nslots = sel->nslots;
-	struct pci_addr *fns;
-	size_t nfns;
+	struct pci_addr *fns = NULL;
+	struct group_intruder *v = NULL;
+	size_t nfns = 0, nv = 0, cap = 0;
+	bool *seen = NULL;
 	int err;
 
 	*out = NULL;
 	*n = 0;
-	err = safety_slot_functions(host, slots, nslots, &fns, &nfns);
+	err = safety_slot_functions(host, sel->slots, sel->nslots, &fns, &nfns);
+	if (!err && !(seen = calloc(host->nfuncs ? host->nfuncs : 1, sizeof(*seen))))
+		err = -ENOMEM;
 	for (size_t s = 0; s < nfns && !err; s++) {
 		const struct pci_func *f = pci_host_find(host, &fns[s]);
+		const size_t *m;
+		size_t count;
 
-		if (!f || f->iommu_group < 0)
+		if (!f || f->iommu_group < 0 || seen[f - host->funcs])
 			continue;
-		for (size_t i = 0; i < host->nfuncs && !err; i++) {
-			const struct pci_func *m = &host->funcs[i];
+		/* the group's members, once for every function of it selected */
+		m = pci_host_group(host, f->iommu_group, &count);
+		for (size_t k = 0; k < count && !err; k++) {
+			const struct pci_func *g = &host->funcs[m[k]];
 
-			if (m->iommu_group != f->iommu_group || safety_selected(host, sel, m) ||
-			    safety_member_tolerated(m))
+			if (seen[m[k]])
 				continue;
-			err = add_intruder(out, n, m, f);
+			seen[m[k]] = true;
+			if (safety_selected(host, sel, g) || safety_member_tolerated(g))
+				continue;
+			if (nv == cap) {
+				struct group_intruder *nvv;
+
+				cap = cap ? 2 * cap : 8;
+				nvv = realloc(v, cap * sizeof(*v));
+				if (!nvv) {
+					err = -ENOMEM;
+					break;
+				}
+				v = nvv;
+			}
+			memset(&v[nv], 0, sizeof(v[nv]));
+			v[nv].member = g->addr;
+			v[nv].via = f->addr;
+			v[nv].group = g->iommu_group;
+			memcpy(v[nv].driver, g->driver, sizeof(v[nv].driver));
+			nv++;
 		}
 	}
+	free(seen);
 	free(fns);
 	if (err) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
+		free(v);
+		return err;
 	}
-	return err;
+	*out = v;
+	*n = nv;
+	return 0;
 }
 
 /* The one table of check items and refusals: id, title, and what a

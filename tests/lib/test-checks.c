@@ -159,6 +159,40 @@ START_TEST(gpu_nic)
 }
 END_TEST
 
+/* One IOMMU group of 1,000 functions (no ACS): every GPU's group item
+ * names the first devices on host drivers and counts the rest, instead of
+ * listing every one of them for every GPU; the counts add up. */
+START_TEST(large_group_counted)
+{
+	struct run run;
+	size_t gpus = 0, named = 0, counted = 0;
+
+	run_checks(&run, "group1000", NULL, 0);
+	for (size_t i = 0; i < run.r.n; i++) {
+		const struct check_item *it = &run.r.items[i];
+		const char *more;
+
+		if (it->id != CHECK_GROUP || it->status != CHECK_FAIL)
+			continue;
+		more = strstr(it->message, " more devices on host drivers");
+		if (more) {
+			gpus++;
+			while (more > it->message && more[-1] != ' ')
+				more--;
+			counted += strtoul(more, NULL, 10);
+		} else {
+			named++;
+		}
+	}
+	/* 16 GPUs, each: 8 named, the rest of the ~490 on host drivers counted */
+	ck_assert_uint_eq(gpus, 16);
+	ck_assert_uint_eq(named, 16 * 8);
+	ck_assert_uint_gt(counted, 16 * 400);
+	ck_assert_uint_lt(run.r.n, 16 * 20);
+	run_done(&run);
+}
+END_TEST
+
 /* A NIC whose driver link names nothing still makes the group unviable,
  * and the item says why rather than naming an empty driver. */
 START_TEST(gpu_nic_unreadable_driver)
@@ -491,6 +525,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, rtx4000_all);
 	tcase_add_test(tc, rtx4000_selected);
 	tcase_add_test(tc, gpu_nic);
+	tcase_add_test(tc, large_group_counted);
 	tcase_add_test(tc, gpu_nic_unreadable_driver);
 	tcase_add_test(tc, newline_in_sysfs_text);
 	tcase_add_test(tc, iommu_off);

@@ -142,6 +142,57 @@ START_TEST(nic_in_slot)
 END_TEST
 
 /* The table of ids: each named once, titled, and refusing as SPEC says. */
+/* The group closure and the intruders, by the group index, are what a
+ * pass over every function finds: on every layout, for every slot. */
+START_TEST(group_index_agrees)
+{
+	for (const char *const *l = fx_layout_names(); *l; l++) {
+		struct tree t;
+
+		tree_open(&t, *l);
+		for (size_t i = 0; i < t.host.nfuncs; i++) {
+			const struct pci_func *f = &t.host.funcs[i];
+			struct selection sel = { .slots = &f->addr, .nslots = 1 };
+			struct group_intruder *in;
+			struct pci_addr *fns;
+			size_t nfns, nin, want = 0, want_in = 0, count;
+			size_t first = pci_host_slot(&t.host, &f->addr, &count);
+			bool *found;
+
+			if (first != i)
+				continue;       /* once per slot */
+			found = calloc(t.host.nfuncs, sizeof(*found));
+			ck_assert_ptr_nonnull(found);
+			ck_assert_int_eq(safety_group_closure(&t.host, &f->addr, 1, &fns, &nfns), 0);
+			ck_assert_int_eq(safety_group_intruders(&t.host, &sel, &in, &nin), 0);
+			for (size_t c = 0; c < nfns; c++)
+				found[pci_host_find(&t.host, &fns[c]) - t.host.funcs] = true;
+			for (size_t k = 0; k < t.host.nfuncs; k++) {
+				const struct pci_func *m = &t.host.funcs[k];
+				bool member = pci_same_slot(&m->addr, &f->addr);
+
+				/* the slot's functions, and every one sharing a group with one */
+				for (size_t s = first; !member && s < first + count; s++)
+					member = t.host.funcs[s].iommu_group >= 0 &&
+						 t.host.funcs[s].iommu_group == m->iommu_group;
+				ck_assert_msg(member == found[k], "%s: closure of slot %zu, function %zu",
+					      *l, i, k);
+				want += member;
+				if (member && !pci_same_slot(&m->addr, &f->addr) &&
+				    !safety_selected(&t.host, &sel, m) && !safety_member_tolerated(m))
+					want_in++;
+			}
+			ck_assert_uint_eq(nfns, want);
+			ck_assert_uint_eq(nin, want_in);
+			free(found);
+			free(fns);
+			free(in);
+		}
+		tree_close(&t);
+	}
+}
+END_TEST
+
 START_TEST(check_ids)
 {
 	for (int i = 0; i < CHECK_ID_COUNT; i++) {
@@ -172,6 +223,8 @@ static Suite *suite(void)
 	Suite *s = suite_create("safety");
 	TCase *tc = tcase_create("groups");
 
+	tcase_set_timeout(tc, 60);
+
 	tcase_add_test(tc, own_group_is_viable);
 	tcase_add_test(tc, nic_in_group);
 	tcase_add_test(tc, tolerated_members);
@@ -179,6 +232,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, slot_functions);
 	tcase_add_test(tc, nic_in_slot);
 	tcase_add_test(tc, check_ids);
+	tcase_add_test(tc, group_index_agrees);
 	suite_add_tcase(s, tc);
 	return s;
 }
