@@ -39,7 +39,7 @@ static size_t display_functions(struct cli *cli, const struct pci_addr *fns, siz
 
 	*out = v;
 	for (size_t i = 0; v && i < n; i++)
-		if (pci_func_load(cli->sfs, &fns[i], &v[k]) == 0 && pci_base_class(&v[k]) == 0x03)
+		if (pci_func_load_needs(cli->sfs, &fns[i], &v[k], 0) == 0 && pci_base_class(&v[k]) == 0x03)
 			k++;
 	return k;
 }
@@ -53,7 +53,8 @@ static void name_raising_functions(struct cli *cli, enum log_level level)
 	struct pci_func f;
 
 	for (size_t i = 0; i < cli->host.nfuncs; i++) {
-		if (pci_func_load(cli->sfs, &cli->host.funcs[i].addr, &f) < 0 || !aleph_detection_raises(&f))
+		if (pci_func_load_needs(cli->sfs, &cli->host.funcs[i].addr, &f, 0) < 0 ||
+		    !aleph_detection_raises(&f))
 			continue;
 		pci_addr_fmt(&f.addr, ab);
 		pci_slot_fmt(&f.addr, sb);

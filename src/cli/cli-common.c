@@ -71,8 +71,12 @@ int cli_reread(struct cli *cli, const struct pci_addr *fns, size_t n)
 		struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
 
 		/* one gone meanwhile keeps what was read: the engine finds it gone */
-		if (f)
-			pci_func_load(cli->sfs, &fns[i], f);
+		if (f) {
+			struct pci_func now;
+
+			if (pci_func_load_needs(cli->sfs, &fns[i], &now, f->loaded) == 0)
+				*f = now;
+		}
 	}
 	return EXIT_DONE;
 }

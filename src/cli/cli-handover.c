@@ -250,7 +250,7 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
 		struct pci_func f;
 
 		pci_addr_fmt(&fns[i], ab);
-		if (pci_func_load(cli->sfs, &fns[i], &f) < 0)
+		if (pci_func_load_needs(cli->sfs, &fns[i], &f, PCI_NEED_OVERRIDE) < 0)
 			log_error(MSG_POSITION, NULL, "%s: gone from the bus", ab);
 		else
 			log_error(MSG_POSITION, NULL, "%s: now on %s, driver_override %s", ab,
@@ -297,7 +297,7 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 	for (size_t i = 0; fns && i < n; i++) {
 		struct pci_func f;
 
-		if (pci_func_load(cli->sfs, &fns[i], &f) < 0 || f.iommu_group < 0)
+		if (pci_func_load_needs(cli->sfs, &fns[i], &f, 0) < 0 || f.iommu_group < 0)
 			continue;
 		snprintf(path, sizeof(path), "/dev/vfio/%d", f.iommu_group);
 		if (!udev_wait(q, path, &left) && access(path, F_OK) < 0)

@@ -34,7 +34,7 @@ static void print_done(struct cli *cli, const struct pci_addr *slots, size_t nsl
 		size_t count, first = pci_host_slot(&cli->host, &slots[s], &count);
 		struct pci_func f;
 
-		if (pci_func_load(cli->sfs, &cli->host.funcs[first].addr, &f) < 0)
+		if (pci_func_load_needs(cli->sfs, &cli->host.funcs[first].addr, &f, 0) < 0)
 			continue;
 		printf("%s: %zu function%s on vfio-pci, IOMMU group %d (/dev/vfio/%d)\n",
 		       pci_slot_fmt(&slots[s], sb), count, count == 1 ? "" : "s",

@@ -95,7 +95,7 @@ static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct pci_func f;
 
-		if (pci_func_load(cli->sfs, &fns[i], &f) < 0)
+		if (pci_func_load_needs(cli->sfs, &fns[i], &f, 0) < 0)
 			continue;
 		printf("%s: back on %s\n", pci_addr_fmt(&fns[i], ab),
 		       f.driver[0] ? f.driver : "no driver (as before)");

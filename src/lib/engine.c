@@ -163,11 +163,12 @@ static int write_driver(struct lane *l, const char *driver, const char *attr,
 	return err;
 }
 
-/* Read a function's state now; a function that is gone is the fault. */
+/* Read a function's state now (its identity, driver and group, and what
+ * needs asks); a function that is gone is the fault. */
 static int load_now(struct run *r, struct sysfs *sfs, const struct pci_addr *a,
-		    struct pci_func *now)
+		    struct pci_func *now, unsigned needs)
 {
-	int err = pci_func_load(sfs, a, now);
+	int err = pci_func_load_needs(sfs, a, now, needs);
 
 	if (err)
 		note_fault(r, a, err, "read the device: it is gone");
@@ -194,7 +195,7 @@ static int override_known(struct run *r, const struct pci_func *f)
 /* The function as it is now, its driver_override known. */
 static int load_known(struct lane *l, const struct pci_addr *a, struct pci_func *now)
 {
-	int err = load_now(l->r, l->sfs, a, now);
+	int err = load_now(l->r, l->sfs, a, now, PCI_NEED_OVERRIDE);
 
 	return err ? err : override_known(l->r, now);
 }
@@ -284,7 +285,7 @@ static void stop_all(struct lane *l)
 static int verify_on_vfio(struct lane *l, const struct pci_func *before)
 {
 	struct pci_func now;
-	int err = load_now(l->r, l->sfs, &before->addr, &now);
+	int err = load_now(l->r, l->sfs, &before->addr, &now, 0);
 
 	if (err)
 		return err;
@@ -567,7 +568,7 @@ static int bind_record(struct bind_run *b)
 	for (size_t i = 0; i < r->n && !err; i++) {
 		struct pci_func *f = &b->before[i];
 
-		err = load_now(r, e->sfs, &r->fns[i], f);
+		err = load_now(r, e->sfs, &r->fns[i], f, PCI_NEED_OVERRIDE);
 		b->group[i] = err ? -1 : f->iommu_group;
 		if (!err && strcmp(f->driver, VFIO_DRIVER) != 0)
 			err = recordable(r, f);
@@ -751,7 +752,7 @@ static int load_recorded_driver(struct run *r, const struct journal_entry *je)
 		snprintf(name, sizeof(name), "%s", je->module);
 		snprintf(what, sizeof(what), "module %s", name);
 	} else {
-		err = load_now(r, e->sfs, &je->addr, &f);
+		err = load_now(r, e->sfs, &je->addr, &f, 0);
 		if (!err && !f.modalias[0]) {
 			err = -EIO;
 			note_fault(r, &je->addr, err, "read its modalias, to find the module of its "
@@ -868,7 +869,7 @@ enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns
 	for (size_t i = 0; i < n; i++) {
 		struct pci_func f;
 
-		rb.group[i] = pci_func_load(e->sfs, &fns[i], &f) == 0 ? f.iommu_group : -1;
+		rb.group[i] = pci_func_load_needs(e->sfs, &fns[i], &f, 0) == 0 ? f.iommu_group : -1;
 		all[i] = true;
 	}
 	if (lanes_make(&rb.r, rb.group, all, &lanes, &nl) < 0) {
