@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs in the test guest (see handover-vs-raw.sh): alternately, the tool's
-# bind + rollback of GPU A, and the bare kernel sequence (override, unbind,
-# drivers_probe, read back, and back) on the identical GPU B.
+# bind + rollback of GPU A, the bare kernel sequence (override, unbind,
+# drivers_probe, read back, and back) on the identical GPU B, and, where
+# the guest has them, Debian's driverctl doing the same to GPU B.
 # shellcheck source=../tests/vm/guest-lib.sh
 . /vh-lib.sh
 runs=9    # handover-vs-raw.sh rewrites this line
@@ -43,8 +44,25 @@ while [ $i -lt "$runs" ]; do
 	vh_raw_back "$GPU_B.0" "$GPU_B.1" || exit 1
 	readback "$GPU_B" bochs-drm snd_hda_intel || exit 1
 	t3=$(vh_now_ns)
-	echo "BENCH tool $(((t1 - t0) / 1000)) raw $(((t3 - t2) / 1000)) bind-inside $((inside * 1000)) starts $(((t5 - t4) / 1000))"
 	settle
+	# Debian's driverctl, where the benchmark gave the guest bash and it:
+	# set-override and unset-override of both functions of the twin
+	dctl=0
+	if [ -x /usr/sbin/driverctl ] && [ -x /usr/bin/bash ]; then
+		t6=$(vh_now_ns)
+		for f in "$GPU_B.0" "$GPU_B.1"; do
+			driverctl --nosave set-override "$f" vfio-pci || exit 1
+		done
+		readback "$GPU_B" vfio-pci vfio-pci || exit 1
+		for f in "$GPU_B.0" "$GPU_B.1"; do
+			driverctl --nosave unset-override "$f" || exit 1
+		done
+		readback "$GPU_B" bochs-drm snd_hda_intel || exit 1
+		t7=$(vh_now_ns)
+		dctl=$(((t7 - t6) / 1000))
+		settle
+	fi
+	echo "BENCH tool $(((t1 - t0) / 1000)) raw $(((t3 - t2) / 1000)) bind-inside $((inside * 1000)) starts $(((t5 - t4) / 1000)) driverctl $dctl"
 	i=$((i + 1))
 done
 exit 0

@@ -43,7 +43,8 @@
 # VH_VM_MEM (MiB, default 512), VH_VM_KERNEL_DEB (use this .deb instead of
 # apt-get download), VH_VM_KERNEL_PKG (package name instead of the one
 # linux-image-amd64 depends on), VH_QEMU (the QEMU binary), VH_VM_APPEND
-# (more kernel parameters), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
+# (more kernel parameters), VH_VM_EXTRA_CPIO (an archive of more files for
+# the guest's root: a benchmark's tools), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
 # VH_VM_CPU (QEMU's -cpu under KVM, default host).
 set -euo pipefail
 # depmod lives in /sbin, outside a user's PATH
@@ -499,7 +500,7 @@ accel_choose() {
 run_once() {
 	log=$(mktemp "${TMPDIR:-/tmp}/vh-vm-log.XXXXXX")
 	local qrc=0
-	boot "$1" "$2" "$UDEV" "$VERBOSE" "$log" "$3" || qrc=$?
+	boot "$1" "$2" "$UDEV" "$VERBOSE" "$log" "${3:-${VH_VM_EXTRA_CPIO:-}}" || qrc=$?
 	code=$(tr -d '\r' <"$log" | sed -n 's/.*VH-SCENARIO-EXIT \([0-9][0-9]*\).*/\1/p' | tail -n 1)
 	if [ -z "$code" ]; then
 		rm -f "$log"
