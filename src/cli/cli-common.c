@@ -26,7 +26,7 @@ static const char *proc_mounted(void)
 	return NULL;
 }
 
-int cli_open(struct cli *cli, bool names, unsigned needs)
+int cli_open(struct cli *cli, bool names, unsigned needs, bool lean)
 {
 	char fix[4200];
 	int err;
@@ -39,7 +39,9 @@ int cli_open(struct cli *cli, bool names, unsigned needs)
 	}
 	sysfs_set_read_timeout(cli->sfs, (int)(cli->timeout * 1000));
 	cli->procroot = sysfs_is_live(cli->sfs) ? proc_mounted() : NULL;
-	err = pci_host_load_needs(cli->sfs, &cli->host, needs);
+	cli->lean = lean;
+	err = lean ? pci_host_list(cli->sfs, &cli->host) :
+		     pci_host_load_needs(cli->sfs, &cli->host, needs);
 	if (err < 0) {
 		log_error(MSG_SYSFS_UNREADABLE, log_fixf(fix, sizeof(fix), "is %s a sysfs tree?", cli->sysfs),
 			  "cannot read %s/bus/pci/devices: %s", cli->sysfs, strerror(-err));
@@ -55,7 +57,9 @@ int cli_reload(struct cli *cli)
 {
 	int err;
 
+	/* (read whole: what another run changed may be anywhere) */
 	pci_host_free(&cli->host);
+	cli->lean = false;
 	err = pci_host_load_needs(cli->sfs, &cli->host, cli->json ? PCI_NEED_ALL : cli->cmd->needs);
 	if (err < 0) {
 		log_error(MSG_SYSFS_UNREADABLE, NULL, "cannot read %s/bus/pci/devices again: %s",
@@ -122,9 +126,16 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots)
 			rc = EXIT_USAGE;
 			goto out;
 		}
+	/* a listed host: vendor:device needs every function's ids */
+	for (int i = 0; cli->lean && i < cli->nargs; i++)
+		if (sels[i].kind == SEL_ID)
+			pci_host_read_all(&cli->host, cli->cmd->needs);
 	err = selector_resolve(&cli->host, sels, (size_t)cli->nargs, slots, nslots, &bad);
 	if (!err)
 		err = selector_named(sels, (size_t)cli->nargs, &cli->named, &cli->nnamed);
+	/* a listed host: the GPUs selected read, with their IOMMU groups */
+	if (!err && cli->lean)
+		err = pci_host_read(&cli->host, *slots, *nslots, cli->cmd->needs);
 	if (err == -ENOENT) {
 		log_error(MSG_NO_SUCH_DEVICE, "vfio-handover list --all shows the functions there",
 			  "selector '%s' matches no PCI function in %s", cli->args[bad], cli->sysfs);

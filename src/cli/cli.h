@@ -38,6 +38,9 @@ struct cli {
 	int nargs;
 	/* set up by cli_open() */
 	struct sysfs *sfs;
+	/* the host was listed, not read: what the command is about is read
+	 * when it is known (cli_resolve, pci_host_read) */
+	bool lean;
 	/* the locks the run holds (cli_lock_run), released by cli_close */
 	struct lockset *persist_lock, *group_locks;
 	/* "/proc" when the tree is the running kernel's and /proc is a procfs:
@@ -72,6 +75,8 @@ struct command {
 	 * IOMMU group (enum pci_need); --json reads everything, for the
 	 * function objects it prints */
 	unsigned needs;
+	/* reads only the GPUs it is given and their IOMMU groups */
+	bool lean;
 	/* NULL: it reads sysfs; else whether this run does */
 	bool (*needs_sysfs)(const struct cli *cli);
 };
@@ -101,7 +106,7 @@ void cli_usage(FILE *fp, const struct command *cmd);
 
 /* Open the sysfs tree and read every function (needs: enum pci_need);
  * prints the error. */
-int cli_open(struct cli *cli, bool names, unsigned needs);
+int cli_open(struct cli *cli, bool names, unsigned needs, bool lean);
 void cli_close(struct cli *cli);
 /* Read more of the functions of these slots (enum pci_need), or with
  * nslots 0 of every slot check looks at, and with PCI_NEED_LINK the link

@@ -159,6 +159,9 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		rc = EXIT_FAILED;
 	if (!nslots && journaled_functions(j, fns, nfns) < 0)
 		rc = EXIT_FAILED;
+	/* a listed host: what the journal names read, with their groups */
+	if (!rc && !nslots && cli->lean && pci_host_read(&cli->host, *fns, *nfns, cli->cmd->needs) < 0)
+		rc = EXIT_FAILED;
 	if (!rc && *nfns)
 		rc = lock_and_reread(cli, nslots, j, *fns, nfns);
 	if (rc)
@@ -261,6 +264,7 @@ const struct command cmd_rollback = {
 	},
 	.run = run_rollback,
 	.needs = 0,
+	.lean = true,
 	.json_keys = rollback_keys,
 	.caps = rollback_caps,
 	.ncaps = sizeof(rollback_caps) / sizeof(rollback_caps[0]),

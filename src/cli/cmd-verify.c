@@ -133,6 +133,7 @@ const struct command cmd_verify = {
 	},
 	.run = run_verify,
 	.needs = PCI_NEED_BOOT_VGA,
+	.lean = true,
 	.json_keys = verify_keys,
 	.names = true,
 };

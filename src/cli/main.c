@@ -402,7 +402,8 @@ static int run(struct cli *cli, int argc, char **argv)
 	}
 	if (!cmd->needs_sysfs || cmd->needs_sysfs(cli)) {
 		/* --json: function objects with their names in every command */
-		rc = cli_open(cli, cmd->names || cli->json, cli->json ? PCI_NEED_ALL : cmd->needs);
+		rc = cli_open(cli, cmd->names || cli->json, cli->json ? PCI_NEED_ALL : cmd->needs,
+			      cmd->lean);
 		log_debug("sysfs read: %zu functions", cli->host.nfuncs);
 	}
 	if (rc == EXIT_DONE)

@@ -57,6 +57,7 @@ struct pci_func {
 	struct pci_addr upstream;    /* the bridge or port above, if any */
 	unsigned bad;                /* enum pci_attr_bit */
 	unsigned loaded;             /* enum pci_need: what was read beyond the identity */
+	bool unread;                 /* listed only (pci_host_list): nothing read yet */
 };
 
 /* Everything (PCI_NEED_ALL). */

@@ -136,6 +136,109 @@ int pci_host_fill(struct pci_host *host, const struct pci_addr *fns, size_t n, u
 	return 0;
 }
 
+int pci_host_list(struct sysfs *sfs, struct pci_host *host)
+{
+	struct pci_addr *addrs = NULL;
+	size_t n = 0;
+	int err;
+
+	memset(host, 0, sizeof(*host));
+	host->sfs = sfs;
+	err = sysfs_list_devices(sfs, &addrs, &n);
+	if (err < 0)
+		return err;
+	host->funcs = calloc(n ? n : 1, sizeof(*host->funcs));
+	if (!host->funcs) {
+		free(addrs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		host->funcs[i].addr = addrs[i];
+		host->funcs[i].iommu_group = -1;
+		host->funcs[i].boot_vga = -1;
+		host->funcs[i].unread = true;
+	}
+	host->nfuncs = n;
+	free(addrs);
+	err = sysfs_count_iommu_groups(sfs);
+	host->ngroups = err < 0 ? 0 : err;
+	return index_groups(host);
+}
+
+/* One listed function read; one gone since is every attribute unreadable
+ * (a hand-over of it is refused), not a function with no driver. */
+static void read_one(struct pci_host *host, struct pci_func *f, unsigned needs)
+{
+	struct pci_addr a = f->addr;
+
+	if (pci_func_load_needs(host->sfs, &a, f, needs) < 0) {
+		memset(f, 0, sizeof(*f));
+		f->addr = a;
+		f->iommu_group = -1;
+		f->boot_vga = -1;
+		f->bad = PCI_BAD_VENDOR | PCI_BAD_DEVICE | PCI_BAD_CLASS | PCI_BAD_DRIVER |
+			 PCI_BAD_IOMMU_GROUP;
+	}
+	f->unread = false;
+}
+
+static void read_group(struct pci_host *host, int group)
+{
+	struct pci_addr *m;
+	size_t n;
+
+	if (group < 0 || sysfs_group_members(host->sfs, group, &m, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct pci_func *f = pci_host_find(host, &m[i]);
+
+		if (f && f->unread)
+			read_one(host, f, 0);
+	}
+	free(m);
+}
+
+int pci_host_read(struct pci_host *host, const struct pci_addr *fns, size_t n, unsigned needs)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t count, first = pci_host_slot(host, &fns[i], &count);
+
+		for (size_t k = first; k < first + count; k++)
+			if (host->funcs[k].unread) {
+				read_one(host, &host->funcs[k], needs);
+				any = true;
+			}
+	}
+	if (!any)
+		return 0;
+	/* the groups of what was read: every member is part of the checks */
+	for (size_t i = 0; i < n; i++) {
+		size_t count, first = pci_host_slot(host, &fns[i], &count);
+
+		for (size_t k = first; k < first + count; k++)
+			read_group(host, host->funcs[k].iommu_group);
+	}
+	free(host->by_group);
+	return index_groups(host);
+}
+
+int pci_host_read_all(struct pci_host *host, unsigned needs)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < host->nfuncs; i++)
+		if (host->funcs[i].unread) {
+			read_one(host, &host->funcs[i], needs);
+			any = true;
+		}
+	if (!any)
+		return 0;
+	free(host->by_group);
+	return index_groups(host);
+}
+
 void pci_host_free(struct pci_host *host)
 {
 	free(host->by_group);

@@ -18,6 +18,16 @@ struct pci_host {
 int pci_host_load(struct sysfs *sfs, struct pci_host *host);
 /* Every function's identity, driver and group, and what needs asks. */
 int pci_host_load_needs(struct sysfs *sfs, struct pci_host *host, unsigned needs);
+/* Every function listed, none read (each unread): a command about a few
+ * GPUs reads them, their IOMMU groups, and no more (pci_host_read). */
+int pci_host_list(struct sysfs *sfs, struct pci_host *host);
+/* The functions of the slots of fns read (their identity, driver and
+ * group, and needs), then every other member of their IOMMU groups
+ * (identity, driver, group).  A function gone since the listing is marked
+ * unreadable.  Nothing to do on a host read whole. */
+int pci_host_read(struct pci_host *host, const struct pci_addr *fns, size_t n, unsigned needs);
+/* Every function still unread (a selector by vendor:device needs them). */
+int pci_host_read_all(struct pci_host *host, unsigned needs);
 /* More of these functions (enum pci_need): for those a command looks at
  * closely, after a lighter load of the rest. */
 int pci_host_fill(struct pci_host *host, const struct pci_addr *fns, size_t n, unsigned needs);

@@ -581,6 +581,50 @@ out:
 	return 0;
 }
 
+int sysfs_group_members(struct sysfs *sfs, int group, struct pci_addr **out, size_t *n)
+{
+	struct pci_addr *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	const struct dirent64 *de;
+	struct dir_iter it;
+	char rel[64];
+	int fd, err = 0;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%d/devices", group);
+	fd = open_dir_at(sfs, rel);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	dir_iter_init(&it, fd);
+	while ((de = dir_iter_next(&it))) {
+		struct pci_addr a;
+
+		if (pci_addr_parse(de->d_name, &a))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[cnt++] = a;
+	}
+	if (!err && errno)
+		err = -errno;
+	close(fd);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 int sysfs_count_iommu_groups(struct sysfs *sfs)
 {
 	struct dir_iter it;

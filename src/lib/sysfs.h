@@ -80,6 +80,8 @@ int sysfs_dev_has(struct sysfs *sfs, const struct pci_addr *a, const char *sub);
  * addresses are skipped.  *out is malloc'ed. */
 int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n);
 
+/* The functions kernel/iommu_groups/GROUP/devices lists (none: 0, *n 0). */
+int sysfs_group_members(struct sysfs *sfs, int group, struct pci_addr **out, size_t *n);
 /* Number of IOMMU groups in kernel/iommu_groups (0: IOMMU off). */
 int sysfs_count_iommu_groups(struct sysfs *sfs);
 /* Is a driver registered on the PCI bus (bus/pci/drivers/<name>)? */
