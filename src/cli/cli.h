@@ -50,6 +50,9 @@ struct command {
 	size_t ncaps;
 	bool takes_all;         /* accepts --all */
 	bool names;             /* prints hwdb names (list, verify) */
+	/* NULL: it reads sysfs; else whether this run does (unpersist
+	 * without a selector needs none: a purge in a chroot has no /sys) */
+	bool (*needs_sysfs)(const struct cli *cli);
 };
 
 extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollback,

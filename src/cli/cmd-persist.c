@@ -575,6 +575,13 @@ const struct command cmd_persist = {
 	.ncaps = ARRAY_SIZE(persist_caps),
 };
 
+/* Everything goes by what the files say; one GPU of several needs the
+ * host's devices to render the files for the rest. */
+static bool unpersist_needs_sysfs(const struct cli *cli)
+{
+	return cli->nargs > 0;
+}
+
 const struct command cmd_unpersist = {
 	.name = "unpersist",
 	.args = "[SELECTOR...]",
@@ -582,4 +589,5 @@ const struct command cmd_unpersist = {
 	.run = run_unpersist,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
+	.needs_sysfs = unpersist_needs_sysfs,
 };

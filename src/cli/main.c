@@ -181,8 +181,10 @@ int main(int argc, char **argv)
 		log_error("%s: cannot drop capabilities it does not need; refusing to go on", cmd->name);
 		return EXIT_NOPERM;
 	}
-	rc = cli_open(&cli, cmd->names);
-	log_debug("sysfs read: %zu functions", cli.host.nfuncs);
+	if (!cmd->needs_sysfs || cmd->needs_sysfs(&cli)) {
+		rc = cli_open(&cli, cmd->names);
+		log_debug("sysfs read: %zu functions", cli.host.nfuncs);
+	}
 	if (rc == EXIT_DONE)
 		rc = cmd->run(&cli);
 	cli_close(&cli);
