@@ -202,6 +202,7 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 	t->dracut = pf->dracut;
 	t->vfio_builtin = pf->vfio_builtin;
 	t->has_virqfd = pf->has_virqfd;
+	t->virqfd_lacking = pf->virqfd_lacking;
 	t->ids_exclusive = pf->ids_exclusive;
 	t->ids_reason = pf->ids_reason;
 	t->softdep_modules = (const char *const *)pf->softdeps;

@@ -140,31 +140,59 @@ int kmodules_lookup(const char *root, const char *kver, const char *name,
 	return 0;
 }
 
-int kmodules_newest_release(const char *root, char *buf, size_t len)
+void kmodules_free_list(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
+int kmodules_releases(const char *root, char ***list)
 {
 	char dir[4096];
 	struct dirent **names;
+	size_t k = 0;
 	int n, err = root_path(root, "/lib/modules", dir, sizeof(dir));
 
+	*list = NULL;
 	if (err)
 		return err;
+	/* no ROOT/lib/modules: no kernel */
 	n = scandir(dir, &names, NULL, versionsort);
-	if (n < 0)
+	if (n < 0 && errno != ENOENT)
 		return -errno;
-	err = -ENOENT;
-	for (int i = n - 1; i >= 0; i--) {
+	*list = calloc(n > 0 ? (size_t)n + 1 : 1, sizeof(**list));
+	for (int i = 0; i < n; i++) {
 		char sub[4400];
 		struct stat st;
 
 		snprintf(sub, sizeof(sub), "%s/%s", dir, names[i]->d_name);
-		if (err && names[i]->d_name[0] != '.' && stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
-			snprintf(buf, len, "%s", names[i]->d_name);
-			err = 0;
+		if (*list && names[i]->d_name[0] != '.' && stat(sub, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    !((*list)[k++] = strdup(names[i]->d_name))) {
+			kmodules_free_list(*list);
+			*list = NULL;
 		}
 		free(names[i]);
 	}
-	free(names);
-	return err;
+	if (n >= 0)
+		free(names);
+	return *list ? 0 : -ENOMEM;
+}
+
+int kmodules_newest_release(const char *root, char *buf, size_t len)
+{
+	char **list;
+	size_t n = 0;
+	int err = kmodules_releases(root, &list);
+
+	if (err)
+		return err;
+	while (list[n])
+		n++;
+	if (n)
+		snprintf(buf, len, "%s", list[n - 1]);
+	kmodules_free_list(list);
+	return n ? 0 : -ENOENT;
 }
 
 bool kmodules_name_eq(const char *a, const char *b)

@@ -41,6 +41,16 @@ static const char *const *vfio_modules(const struct persist_target *t)
 
 static void put_virqfd_note(FILE *f, const struct persist_target *t)
 {
+	if (!t->has_virqfd && t->virqfd_lacking && t->virqfd_lacking[0]) {
+		fputs("# No vfio_virqfd: the initramfs of every installed kernel reads this\n"
+		      "# list, and kernel ", f);
+		put_comment_text(f, t->virqfd_lacking);
+		fputs(" has no such module (it is part of vfio from\n"
+		      "# Linux 6.2); where a kernel still has it, as ", f);
+		put_kernel(f, t);
+		fputs(" does,\n# vfio_pci loads it as a dependency.\n", f);
+		return;
+	}
 	fputs(t->has_virqfd ? "# vfio_virqfd: " : "# No vfio_virqfd: ", f);
 	put_kernel(f, t);
 	fputs(t->has_virqfd ? " still has it as a module (it is gone from Linux 6.2).\n" :

@@ -78,6 +78,31 @@ bool persist_detect_dracut(const char *root)
 	       !path_exists(root, "/sbin/update-initramfs");
 }
 
+/* One initramfs module list (or dracut.conf.d file) serves the initramfs of
+ * every installed kernel: vfio_virqfd goes in only when none of them lacks
+ * it.  On a kernel without it the line does harm (initramfs-tools: "Module
+ * vfio_virqfd not found" at every boot; dracut: an error), and
+ * leaving it out costs nothing: vfio_pci depends on it where it exists. */
+static void virqfd_everywhere(const char *root, struct persist_facts *pf)
+{
+	enum kmod_where w;
+	char **rel;
+
+	pf->virqfd_lacking[0] = '\0';
+	if (kmodules_releases(root, &rel) < 0)
+		return;
+	for (size_t i = 0; rel[i] && pf->has_virqfd; i++) {
+		/* a directory without a module index (what a removed kernel
+		 * leaves) builds no initramfs */
+		if (strcmp(rel[i], pf->kernel) == 0 ||
+		    kmodules_lookup(root, rel[i], "vfio_virqfd", &w, NULL, 0) < 0 || w != KMOD_ABSENT)
+			continue;
+		pf->has_virqfd = false;
+		snprintf(pf->virqfd_lacking, sizeof(pf->virqfd_lacking), "%s", rel[i]);
+	}
+	kmodules_free_list(rel);
+}
+
 int persist_facts_kernel(const char *root, const char *kernel_opt, struct persist_facts *pf,
 			 char *why, size_t len)
 {
@@ -121,6 +146,8 @@ int persist_facts_kernel(const char *root, const char *kernel_opt, struct persis
 	if (err < 0)
 		return err;
 	pf->has_virqfd = w != KMOD_ABSENT;
+	if (pf->has_virqfd)
+		virqfd_everywhere(root, pf);
 	return 0;
 }
 

@@ -20,7 +20,9 @@ struct persist_facts {
 	const char *kernel_from;        /* "--kernel", "newest under ROOT/lib/modules", "running" */
 	bool dracut;
 	bool vfio_builtin;
-	bool has_virqfd;
+	bool has_virqfd;                /* the files list vfio_virqfd (see virqfd_lacking) */
+	char virqfd_lacking[256];       /* another installed kernel without vfio_virqfd,
+					 * which keeps it off the shared lists; "" if none */
 	bool ids_exclusive;
 	char ids_reason[512];
 	char **softdeps;                /* NULL-terminated, malloc'ed */
@@ -28,7 +30,9 @@ struct persist_facts {
 
 /* The target kernel: kernel_opt, else for a --root other than "/" the
  * newest under ROOT/lib/modules, else the running one.  Then the
- * modules of that kernel through libkmod.  *why says what failed. */
+ * modules of that kernel through libkmod, and of every other kernel
+ * under ROOT/lib/modules for vfio_virqfd: the module lists are one file
+ * for all of them.  *why says what failed. */
 int persist_facts_kernel(const char *root, const char *kernel_opt, struct persist_facts *pf,
 			 char *why, size_t len);
 /* dracut builds the initramfs: its binary is there, update-initramfs not. */

@@ -41,7 +41,10 @@ struct persist_target {
 	const char *kernel;     /* target kernel release, for comments */
 	bool dracut;            /* dracut builds the initramfs (else initramfs-tools) */
 	bool vfio_builtin;      /* vfio-pci is built into the kernel: modprobe.d options are ignored */
-	bool has_virqfd;        /* the kernel has a vfio_virqfd module (before 6.2) */
+	bool has_virqfd;        /* the kernel has a vfio_virqfd module (before 6.2), and so
+				 * does every other kernel whose initramfs reads the lists */
+	const char *virqfd_lacking; /* when the kernel has it but another does not: that
+				     * one ("" or NULL otherwise) */
 	bool ids_exclusive;     /* the vendor:device ids match no present device outside the selection */
 	const char *ids_reason; /* when !ids_exclusive: why */
 	const char *const *softdep_modules; /* NULL-terminated: modules to get "softdep <m> pre: vfio-pci" */
