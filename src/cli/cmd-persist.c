@@ -159,6 +159,22 @@ static int keep_earlier(struct cli *cli, struct persist_run *p, size_t *kept)
 	return 0;
 }
 
+/* The softdeps an earlier persist wrote stay, first and in their order: a
+ * GPU that vfio-pci took at boot (ids=) has no host driver to read now. */
+static int keep_softdeps(struct cli *cli, struct persist_run *p)
+{
+	char **mods;
+	int err = persist_read_softdeps(cli->root, &mods);
+
+	/* a file that cannot be read: the write reports it */
+	if (err == -ENOMEM)
+		return err;
+	if (!err)
+		err = persist_facts_add_softdeps(&p->facts, mods);
+	persist_free_list(mods);
+	return err == -ENOMEM ? err : 0;
+}
+
 /* Facts of the target system, and the functions: these (present on the
  * host) and those persisted earlier. */
 static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr *fns, size_t n)
@@ -185,9 +201,9 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 		}
 	}
 	p->n = n;
-	if (keep_earlier(cli, p, &kept) < 0 || facts_of_set(cli, p) < 0)
+	if (keep_earlier(cli, p, &kept) < 0 || keep_softdeps(cli, p) < 0 || facts_of_set(cli, p) < 0)
 		return EXIT_FAILED;
-	if (kept)
+	if (kept && n)
 		log_info("%zu function%s persisted earlier stay%s persisted (vfio-handover unpersist "
 			 "SELECTOR removes one GPU)", kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
 	return EXIT_DONE;
@@ -344,16 +360,54 @@ static void run_free(struct persist_run *p)
 	json_object_put(p->doc);
 }
 
+/* No selector: what devices.conf lists, written again for the target
+ * kernel (the kernel's postinst.d hook does this for a kernel it installs). */
+static int persist_again(struct cli *cli, struct persist_run *p)
+{
+	struct persist_problem why = { 0 };
+	struct persist_fn *old;
+	size_t nold;
+	int rc, err = persist_read_devices(cli->root, &old, &nold, &why);
+
+	if (err == -ENOENT) {
+		log_error("persist needs a selector, e.g. vfio-handover persist 01:00 (see vfio-handover "
+			  "list); without one it writes again what %s%s lists, and there is no such file",
+			  root_is_host(cli->root) ? "" : cli->root, PERSIST_DEVICES_CONF);
+		return EXIT_USAGE;
+	}
+	if (err < 0) {
+		cli_persisted_error(cli, err, &why, "persist changed nothing");
+		return EXIT_FAILED;
+	}
+	free(old);
+	if (cli->force)
+		log_warn("--force does not apply to persist: apply runs without it at every boot");
+	rc = need_root(cli, "persist");
+	if (!rc)
+		rc = gather(cli, p, NULL, 0);
+	if (!rc)
+		rc = write_files(cli, "persist", p);
+	if (!rc && !cli->json && !cli->dry_run) {
+		char sb[PCI_SLOT_LEN];
+
+		for (size_t i = 0; i < p->n; i++)
+			if (!i || !pci_same_slot(&p->pfns[i].addr, &p->pfns[i - 1].addr))
+				printf("persisted %s again for kernel %s (%s)\n",
+				       pci_slot_fmt(&p->pfns[i].addr, sb), p->facts.kernel,
+				       p->facts.kernel_from);
+		print_files(cli, p->files, "wrote");
+	}
+	return rc;
+}
+
 static int persist_selection(struct cli *cli, struct persist_run *p)
 {
 	struct pci_addr *slots = NULL, *fns = NULL;
 	size_t nslots = 0, nfns = 0;
 	int rc;
 
-	if (!cli->nargs) {
-		log_error("persist needs a selector, e.g. vfio-handover persist 01:00 (see vfio-handover list)");
-		return EXIT_USAGE;
-	}
+	if (!cli->nargs)
+		return persist_again(cli, p);
 	if (cli->force)
 		log_warn("--force does not apply to persist: apply runs without it at every boot");
 	rc = cli_resolve(cli, &slots, &nslots);
@@ -569,8 +623,8 @@ static const int persist_caps[] = {
 
 const struct command cmd_persist = {
 	.name = "persist",
-	.args = "SELECTOR...",
-	.help = "write the boot configuration that hands the GPUs over at every boot",
+	.args = "[SELECTOR...]",
+	.help = "write the boot configuration that hands the GPUs over at every boot (no selector: again)",
 	.run = run_persist,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),

@@ -212,6 +212,8 @@ int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct j
 	size_t count = 0;
 	int err = 0;
 
+	while (pf->softdeps && pf->softdeps[count])
+		count++;
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct pci_func *f = pci_host_find(h, &fns[i]);
 		const struct journal_entry *je = journal_find(j, &fns[i]);
@@ -228,6 +230,18 @@ int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct j
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(usual_gpu_modules) && !err; i++)
 		err = add_module(&pf->softdeps, &count, usual_gpu_modules[i]);
+	return err;
+}
+
+int persist_facts_add_softdeps(struct persist_facts *pf, char *const *mods)
+{
+	size_t count = 0;
+	int err = 0;
+
+	while (pf->softdeps && pf->softdeps[count])
+		count++;
+	for (size_t i = 0; mods && mods[i] && !err; i++)
+		err = add_module(&pf->softdeps, &count, mods[i]);
 	return err;
 }
 

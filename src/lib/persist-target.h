@@ -41,9 +41,12 @@ bool persist_detect_dracut(const char *root);
  * the reason names the first one that does. */
 void persist_facts_ids(const struct pci_host *h, const struct pci_addr *fns, size_t n,
 		       struct persist_facts *pf);
-/* The modules to softdep on vfio-pci: the module of each function's host
- * driver (the journal's record for a function already on vfio-pci), and
- * the usual GPU drivers. */
+/* The modules to softdep on vfio-pci, added to pf->softdeps: the module of
+ * each function's host driver (the journal's record for a function already
+ * on vfio-pci), and the usual GPU drivers. */
 int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct journal *j,
 			   const struct pci_addr *fns, size_t n, struct persist_facts *pf);
+/* Add modules to softdep (those an earlier persist wrote), keeping the
+ * order: the list is built from them first. */
+int persist_facts_add_softdeps(struct persist_facts *pf, char *const *mods);
 void persist_facts_free(struct persist_facts *pf);

@@ -626,3 +626,20 @@ int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
 	free(text);
 	return err;
 }
+
+int persist_read_softdeps(const char *root, char ***mods)
+{
+	char path[PATH_MAX], *text = NULL;
+	struct stat st;
+	int err = root_path(root, PERSIST_MODPROBE_CONF, path, sizeof(path));
+
+	*mods = NULL;
+	if (!err)
+		err = read_text(path, false, &text, &st);
+	if (err)
+		return err;
+	/* a file of the user's there says nothing: persist refuses to replace it */
+	err = persist_parse_softdeps(text && is_ours(text) ? text : "", mods);
+	free(text);
+	return err;
+}

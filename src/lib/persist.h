@@ -82,6 +82,15 @@ int persist_parse_devices_conf(const char *text, size_t len, struct persist_fn *
 int persist_check_devices_conf(const char *text, const struct persist_fn *fns, size_t n,
 			       struct persist_problem *why);
 
+/* The modules of the "softdep MODULE pre: vfio-pci" lines of a modprobe.d
+ * file as persist_render_modprobe writes it: a malloc'ed, NULL-terminated
+ * list (persist_free_list), in file order.  -ENOMEM only. */
+int persist_parse_softdeps(const char *text, char ***mods);
+/* Those of ROOT/etc/modprobe.d/vfio-handover.conf (never through a
+ * symlink), when persist wrote it; an empty list when it did not or there
+ * is no such file. */
+int persist_read_softdeps(const char *root, char ***mods);
+
 /* Write every file that applies to t, all or nothing: on a failure the
  * files already written are put back and the directories created removed.
  * -ELOOP (a symlink at a target path) and -EEXIST (a file of the user's at
