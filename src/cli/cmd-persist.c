@@ -56,6 +56,13 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 			fprintf(cli->json ? stderr : stdout, "run %s\n", cmd);
 		return EXIT_DONE;
 	}
+	if (cli->no_initramfs && cli->kernel) {
+		/* the kernel's postinst.d hook: the next hook builds its initramfs */
+		log_info("initramfs not refreshed (--no-initramfs): kernel %s boots with these files "
+			 "once its initramfs is built (installing it does) or refreshed (%s)",
+			 cli->kernel, cmd);
+		return EXIT_DONE;
+	}
 	if (cli->no_initramfs) {
 		log_info("initramfs not refreshed (--no-initramfs): run %s before the next boot", cmd);
 		return EXIT_DONE;
