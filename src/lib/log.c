@@ -1,10 +1,34 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include "log.h"
 
 static int log_verbose;
 static bool log_quiet;
+static log_sink_fn log_sink;
+static void *log_sink_data;
+
+void log_set_sink(log_sink_fn fn, void *data)
+{
+	log_sink = fn;
+	log_sink_data = data;
+}
+
+static void to_sink(enum log_level level, const char *fmt, va_list ap)
+{
+	va_list cp;
+	char *text;
+
+	if (!log_sink)
+		return;
+	va_copy(cp, ap);
+	if (vasprintf(&text, fmt, cp) >= 0) {
+		log_sink(level, text, log_sink_data);
+		free(text);
+	}
+	va_end(cp);
+}
 
 void log_setup(int verbose, bool quiet)
 {
@@ -27,6 +51,7 @@ void log_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	to_sink(LOGL_ERROR, fmt, ap);
 	vlog("", fmt, ap);
 	va_end(ap);
 }
@@ -35,10 +60,10 @@ void log_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_quiet)
-		return;
 	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap);
+	to_sink(LOGL_WARN, fmt, ap);
+	if (!log_quiet)
+		vlog("warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -46,10 +71,10 @@ void log_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_quiet)
-		return;
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	to_sink(LOGL_INFO, fmt, ap);
+	if (!log_quiet)
+		vlog("", fmt, ap);
 	va_end(ap);
 }
 

@@ -66,8 +66,14 @@ run_case() {
 			(cd "$root" && find etc -type f 2>/dev/null | sort | while read -r f; do
 				echo "=== $f"; cat "$f"; done) ;;
 		esac
+		# what apply records for check
+		case "$name" in rw-apply*)
+			echo "--- run/vfio-handover/apply.json"
+			cat "$root/run/vfio-handover/apply.json" 2>/dev/null ;;
+		esac
 	} | sed -e "s|$tree|@SYSFS@|g" -e "s|$root|@ROOT@|g" -e "s|$kernel|@KERNEL@|g" \
-		-e 's|"elapsed_ms": [0-9]*|"elapsed_ms": @MS@|' > "$tmp/actual"
+		-e 's|"elapsed_ms": [0-9]*|"elapsed_ms": @MS@|' \
+		-e 's#"\(pid\|started_s\|ended_s\)": *[0-9][0-9]*#"\1":@N@#' > "$tmp/actual"
 	[ -n "${UPDATE_GOLDEN:-}" ] && cp "$tmp/actual" "$golden/$name.txt"
 	ok=0
 	if [ "$rc" != "$code" ]; then

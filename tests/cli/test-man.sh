@@ -75,7 +75,7 @@ paths=$(sed -n 's/^#define PERSIST_[A-Z_]* "\(\/[^"]*\)"$/\1/p' "$persist_h")
 sed -n '/^\.SH FILES/,/^\.SH /p' "$tmp/man" > "$tmp/files"
 hook=$(sed -n 's|^kernelpostinst_SCRIPTS = contrib/kernel/||p' "$TESTS_SRCDIR/../../Makefile.am")
 [ -n "$hook" ] || bad "no kernelpostinst_SCRIPTS in Makefile.am"
-for f in $paths /run/vfio-handover/state.json /run/vfio-handover/lock \
+for f in $paths /run/vfio-handover/state.json /run/vfio-handover/lock /run/vfio-handover/apply.json \
 	"/etc/kernel/postinst.d/$hook"; do
 	if grep -q "^\.I $f\$" "$tmp/files"; then
 		ok "man page FILES lists $f"
