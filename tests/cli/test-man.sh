@@ -93,6 +93,17 @@ for w in 'systemctl enable vfio-handover.service' 'vfio-handover apply' \
 		bad "man page BOOT SERVICE does not say $w"
 	fi
 done
+# RECOVERY: the kernel command-line words that skip the hand-over at boot,
+# then how to get the GPUs back
+sed -n '/^\.SH RECOVERY/,/^\.SH /p' "$tmp/man" > "$tmp/recovery"
+for w in systemd.mask=vfio-handover.service module_blacklist=vfio_pci modprobe.blacklist=vfio_pci \
+	'vfio-handover check' 'vfio-handover rollback' 'vfio-handover unpersist' ids=; do
+	if grep -q -F -e "$w" "$tmp/recovery"; then
+		ok "man page RECOVERY says $w"
+	else
+		bad "man page RECOVERY does not say $w"
+	fi
+done
 # what that section says, the unit says
 unit="$TESTS_SRCDIR/../../contrib/systemd/vfio-handover.service.in"
 for w in ConditionPathExists=/etc/vfio-handover/devices.conf WantedBy=sysinit.target \
