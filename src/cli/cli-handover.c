@@ -64,18 +64,36 @@ int cli_lock(struct cli *cli, int *fd)
 
 int cli_load_journal(struct cli *cli, struct journal *j)
 {
-	int err = journal_load(cli->root, j);
+	char path[4096], why[512];
+	int err = journal_load(cli->root, j, why, sizeof(why));
 
+	if (root_show_path(cli->root, JOURNAL_DIR "/state.json", path, sizeof(path)) < 0)
+		snprintf(path, sizeof(path), "%s/state.json", JOURNAL_DIR);
 	if (err == -EBADMSG) {
-		log_error("the journal %s/state.json does not parse; it records what rollback "
-			  "restores, so look at it before you remove it", JOURNAL_DIR);
+		log_error("the journal %s is not valid, nothing was changed: %s", path, why);
+		log_error("  it records what rollback restores: look at it, fix or remove it; only "
+			  "then give the devices back by hand with vfio-handover rollback SELECTOR");
 		return EXIT_FAILED;
 	}
 	if (err < 0) {
-		log_error("cannot read the journal %s/state.json: %s", JOURNAL_DIR, strerror(-err));
+		log_error("cannot read the journal %s: %s; nothing was changed", path, strerror(-err));
 		return EXIT_FAILED;
 	}
 	return EXIT_DONE;
+}
+
+int cli_lock_journal(struct cli *cli, int *fd, struct journal *j)
+{
+	int rc = cli_load_journal(cli, j);
+
+	/* refused before the lock too: an invalid journal leaves the root as
+	 * it was, the lock file included, like the safety refusals */
+	journal_free(j);
+	if (!rc)
+		rc = cli_lock(cli, fd);
+	if (!rc)                    /* another run may have changed it meanwhile */
+		rc = cli_load_journal(cli, j);
+	return rc;
 }
 
 static void wait_registered(struct cli *cli, const char *driver)

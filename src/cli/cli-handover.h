@@ -9,7 +9,11 @@
  * without the privileges for it. */
 int cli_need_privileges(struct cli *cli, const char *cmd);
 int cli_lock(struct cli *cli, int *fd);
+/* The journal, validated (an invalid one: the message, EXIT_FAILED). */
 int cli_load_journal(struct cli *cli, struct journal *j);
+/* The run lock, and the journal read under it; an invalid journal is
+ * refused before the lock is taken. */
+int cli_lock_journal(struct cli *cli, int *fd, struct journal *j);
 int cli_ensure_vfio(struct cli *cli, FILE *out);
 void cli_report_fault(struct cli *cli, const struct engine *e);
 /* Per function: the driver and override it is on now. */

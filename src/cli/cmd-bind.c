@@ -87,9 +87,7 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 	rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);
 	log_debug("safety checks done");
 	if (!rc)
-		rc = cli_lock(cli, &b->lockfd);
-	if (!rc)
-		rc = cli_load_journal(cli, &b->j);
+		rc = cli_lock_journal(cli, &b->lockfd, &b->j);
 	log_debug("lock taken, journal read");
 	return rc;
 }
@@ -157,6 +155,8 @@ int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
 	rc = bind_prepare(cli, &b, cmd);
 	if (rc == EXIT_REFUSED)
 		outcome = "refused";
+	else if (rc == EXIT_FAILED)
+		outcome = "failed";
 	else if (rc == EXIT_DONE && all_on_vfio(&cli->host, b.fns, b.nfns))
 		outcome = "already";
 	if (!rc)

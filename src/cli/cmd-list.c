@@ -20,7 +20,9 @@ static void state_text(const struct pci_func *f, char *buf, size_t len)
 	if (f->boot_vga == 1)
 		snprintf(buf, len, "%s,boot-vga", st);
 	else if (f->override[0] && strcmp(f->override, f->driver) != 0)
-		snprintf(buf, len, "%s,override=%s", st, f->override);
+		/* a column: a long override is cut, and says so */
+		snprintf(buf, len, "%s,override=%.32s%s", st, f->override,
+			 strlen(f->override) > 32 ? "..." : "");
 	else
 		snprintf(buf, len, "%s", st);
 }

@@ -2,6 +2,7 @@
  * survive a reboot, written and removed exactly (persist.c), then the
  * initramfs refreshed so that early boot sees it too. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "json-out.h"
 #include "log.h"
 #include "persist-target.h"
+#include "root-path.h"
 #include "util.h"
 
 
@@ -89,13 +91,33 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 	return EXIT_FAILED;
 }
 
+/* Is a file of the list (ROOT/etc/...) still there, found inside the root? */
+static bool still_there(int rootfd, const struct cli *cli, const char *shown)
+{
+	size_t k = root_is_host(cli->root) ? 0 : strlen(cli->root);
+	int fd;
+
+	if (rootfd < 0 || strncmp(shown, cli->root ? cli->root : "", k))
+		return false;
+	fd = root_open(rootfd, shown + k, O_PATH, 0);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* verb NULL: "restored" for what is still there (edited back), else "removed" */
 static void print_files(struct cli *cli, char **files, const char *verb)
 {
+	int rootfd;
+
 	if (cli->json)
 		return;
+	rootfd = verb ? -1 : root_dir_open(cli->root);
 	for (char **f = files; f && *f; f++)
-		printf("  %s %s\n", verb ? verb : access(*f, F_OK) == 0 ? "restored" : "removed", *f);
+		printf("  %s %s\n", verb ? verb : still_there(rootfd, cli, *f) ? "restored" : "removed", *f);
+	if (rootfd >= 0)
+		close(rootfd);
 }
 
 static void explain(struct cli *cli, const struct persist_facts *pf)
@@ -124,8 +146,9 @@ static int facts_of_set(struct cli *cli, struct persist_run *p)
 		addrs[i] = p->pfns[i].addr;
 	persist_facts_ids(&cli->host, addrs, p->n, &p->facts);
 	/* a function already on vfio-pci: its host driver is in the journal */
-	journal_load(cli->root, &j);
-	err = persist_facts_softdeps(cli->sfs, &cli->host, &j, addrs, p->n, &p->facts);
+	err = cli_load_journal(cli, &j) ? -EBADMSG : 0;
+	if (!err)
+		err = persist_facts_softdeps(cli->sfs, &cli->host, &j, addrs, p->n, &p->facts);
 	journal_free(&j);
 	free(addrs);
 	return err;
@@ -269,6 +292,10 @@ static void report_write_error(const char *cmd, int err)
 	else if (err == -EEXIST)
 		log_error("%s: %s exists and was not written by vfio-handover: nothing was changed; "
 			  "move it away and run this again", cmd, path);
+	else if (err == -ENOTDIR)
+		log_error("%s: %s is not a directory, nor a symbolic link to one (links are followed "
+			  "inside the root, as if it were /): nothing was changed; make it a directory "
+			  "and run this again", cmd, path);
 	else if (err == -EBADMSG && why->what[0] && why->line)
 		log_error("%s: %s:%u: %s; nothing was changed: edit or remove that line (the lines "
 			  "from '# BEGIN vfio-handover' to '# END vfio-handover' are vfio-handover's), "

@@ -5,6 +5,7 @@
 #include <cap-ng.h>
 #include "cli-handover.h"
 #include "json-out.h"
+#include "kmodules.h"
 #include "log.h"
 #include "safety.h"
 #include "usage.h"
@@ -14,7 +15,11 @@
  * open: refuse rather than hang.  --force does not pass this. */
 static int refuse_running_vm(struct cli *cli, const struct pci_addr *fns, size_t n)
 {
-	int refused = 0, seen[64], nseen = 0;
+	struct holder_scan scan = { 0 };
+	struct holder *ho;
+	size_t nho;
+	char ab[PCI_ADDR_LEN];
+	int err;
 
 	if (!sysfs_is_live(cli->sfs))
 		return EXIT_DONE;
@@ -26,44 +31,30 @@ static int refuse_running_vm(struct cli *cli, const struct pci_addr *fns, size_t
 			  "host's /proc is mounted");
 		return EXIT_REFUSED;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
-		struct holder_scan scan = { 0 };
-		struct holder *ho;
-		size_t nho;
-		char ab[PCI_ADDR_LEN];
-		int dup = 0, err;
-
-		if (!f || f->iommu_group < 0)
-			continue;
-		for (int k = 0; k < nseen; k++)
-			dup |= seen[k] == f->iommu_group;
-		if (dup || nseen == 64)
-			continue;
-		seen[nseen++] = f->iommu_group;
-		scan.deadline_ms = monotonic_ms() + (long)(cli->timeout * 1000);
-		err = usage_vfio_group_holders("/dev", cli->procroot, f->iommu_group, &ho, &nho, &scan);
-		if (err < 0 || scan.unscanned) {
-			refused = 1;
-			log_error("refused: cannot tell whether a VM holds /dev/vfio/%d (%s): %s",
-				  f->iommu_group, pci_addr_fmt(&fns[i], ab),
-				  err < 0 ? strerror(-err) : "the scan of the processes did not finish "
-				  "within --timeout");
-			log_error("  fix: raise --timeout, or make sure no VM uses the GPU, then run "
-				  "rollback again");
-			continue;
-		}
-		for (size_t k = 0; k < nho; k++) {
-			refused = 1;
-			log_error("refused: PID %d (%s) holds %s open: a VM is using %s; unbinding it "
-				  "from vfio-pci now would block in the kernel until the VM exits",
-				  (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&fns[i], ab));
-			log_error("  fix: shut that VM down (virsh shutdown, qm stop, or stop its "
-				  "instance), then run rollback again");
-		}
-		free(ho);
+	scan.deadline_ms = monotonic_ms() + (long)(cli->timeout * 1000);
+	err = usage_vm_holders(&cli->host, fns, n, "/dev", cli->procroot, &ho, &nho, &scan);
+	if (err < 0) {
+		log_error("cannot look for VMs using the GPUs: %s; run rollback again", strerror(-err));
+		return EXIT_FAILED;
 	}
-	return refused ? EXIT_REFUSED : EXIT_DONE;
+	if (scan.unscanned) {
+		log_error("refused: whether a VM holds the GPUs' IOMMU groups is unknown: the scan "
+			  "of the processes did not finish within --timeout (%d not inspected)",
+			  scan.unscanned);
+		log_error("  fix: raise --timeout, or make sure no VM uses the GPUs, then run "
+			  "rollback again");
+		free(ho);
+		return EXIT_REFUSED;
+	}
+	for (size_t k = 0; k < nho; k++) {
+		log_error("refused: PID %d (%s) holds %s open: a VM is using %s; unbinding it "
+			  "from vfio-pci now would block in the kernel until the VM exits",
+			  (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&ho[k].fn, ab));
+		log_error("  fix: shut that VM down (virsh shutdown, qm stop, or stop its "
+			  "instance), then run rollback again");
+	}
+	free(ho);
+	return nho ? EXIT_REFUSED : EXIT_DONE;
 }
 
 /* No selector: every function the journal holds. */
@@ -78,8 +69,10 @@ static int journaled_functions(const struct journal *j, struct pci_addr **fns, s
 	return 0;
 }
 
+/* Where each function is: in --json always; as text only when every one
+ * is back (on exit 4 stderr says where each is, and stdout claims nothing). */
 static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n,
-		       struct json_object *arr)
+		       struct json_object *arr, bool all_back)
 {
 	char ab[PCI_ADDR_LEN];
 
@@ -95,7 +88,7 @@ static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n,
 			json_object_object_add(o, "driver", json_str_or_null(f.driver));
 			json_object_object_add(o, "driver_override", json_str_or_null(f.override));
 			json_object_array_add(arr, o);
-		} else if (!cli->dry_run) {
+		} else if (!cli->dry_run && all_back) {
 			printf("%s: back on %s\n", ab, f.driver[0] ? f.driver : "no driver (as before)");
 		}
 	}
@@ -107,7 +100,10 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	struct engine e = {
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
 		.dry_run = cli->dry_run, .out = cli->json ? stderr : stdout, .journal = j,
+		/* modules go into the running kernel only */
+		.load_module = cli->sfs->live ? kmodules_load : NULL,
 	};
+	enum engine_outcome o;
 	int rc = EXIT_DONE;
 
 	if (nslots && safety_slot_functions(&cli->host, slots, nslots, fns, nfns) < 0)
@@ -124,13 +120,20 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	rc = refuse_running_vm(cli, *fns, *nfns);
 	if (rc)
 		return rc;
-	if (engine_rollback(&e, *fns, *nfns) == ENGINE_DONE) {
-		json_object_object_add(doc, "writes", json_object_new_int(e.writes));
+	o = engine_rollback(&e, *fns, *nfns);
+	json_object_object_add(doc, "writes", json_object_new_int(e.writes));
+	if (o == ENGINE_DONE) {
 		cli_wait_udev(cli, NULL, 0);
 		cli_aleph_after(cli, e.out);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
+	if (o == ENGINE_FAILED) {
+		log_error("nothing was changed: a function is unbound from vfio-pci only when its "
+			  "recorded driver is there to take it; install or load that module "
+			  "(modprobe), then run vfio-handover rollback again");
+		return EXIT_FAILED;
+	}
 	log_error("not every function is back on its recorded driver:");
 	cli_report_positions(cli, *fns, *nfns);
 	log_error("the journal keeps the rest: fix the cause and run vfio-handover rollback again");
@@ -150,16 +153,14 @@ static int run_rollback(struct cli *cli)
 	if (!rc)
 		rc = cli_need_privileges(cli, "rollback");
 	if (!rc)
-		rc = cli_lock(cli, &lockfd);
-	if (!rc)
-		rc = cli_load_journal(cli, &j);
+		rc = cli_lock_journal(cli, &lockfd, &j);
 	if (!rc)
 		rc = rollback_run(cli, slots, nslots, &j, &fns, &nfns, doc);
 	free(slots);
 	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
 		arr = json_object_new_array();
 	if (rc == EXIT_DONE || rc == EXIT_UNRESTORED)
-		print_back(cli, fns, nfns, arr);
+		print_back(cli, fns, nfns, arr, rc == EXIT_DONE);
 	if (arr) {
 		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
 		json_object_object_add(doc, "dry_run", json_object_new_boolean(cli->dry_run));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "config.h"
 #include "cli.h"
 #include "log.h"
@@ -98,6 +99,26 @@ static int parse_timeout(const char *s, double *out)
 	return 0;
 }
 
+/* --root names a directory, checked before anything is read or written
+ * under it (a typo must not become a new tree of files). */
+static int check_root(const char *root)
+{
+	struct stat st;
+	int err = 0;
+
+	if (!root)
+		return 0;
+	if (stat(root, &st) < 0)
+		err = errno;
+	else if (!S_ISDIR(st.st_mode))
+		err = ENOTDIR;
+	if (!err)
+		return 0;
+	log_error("bad --root '%s': %s; expected the directory that holds the system to configure "
+		  "(its /etc and /run, as in a chroot), or / for this host", root, strerror(err));
+	return EXIT_USAGE;
+}
+
 /* 0 to go on, or the exit code to leave with. */
 static int parse_options(int argc, char **argv, struct cli *cli, int *exit_now)
 {
@@ -175,6 +196,9 @@ int main(int argc, char **argv)
 		log_error("--all is an option of list only");
 		return EXIT_USAGE;
 	}
+	rc = check_root(cli.root);
+	if (rc)
+		return rc;
 	cli.args = argv + optind + 1;
 	cli.nargs = argc - optind - 1;
 	if (privs_limit(cmd->caps, cmd->ncaps) < 0) {

@@ -2,9 +2,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 #include "aleph.h"
-#include "util.h"
+#include "root-path.h"
+
+/* an env file is a few lines; more is not one */
+#define ALEPH_ENV_MAX (1u << 20)
 
 static char *trim(char *s)
 {
@@ -46,19 +51,26 @@ static int parse_line(char *line, char **key, char **val)
 
 int aleph_env_read(const char *root, struct aleph_env *env)
 {
-	char path[4096], line[1024], *key, *val;
+	char line[1024], *key, *val, *text;
+	int rootfd = root_dir_open(root), err;
+	size_t len;
 	FILE *fp;
-	int err;
 
 	memset(env, 0, sizeof(*env));
-	err = root_path(root, ALEPH_SUPERVISOR_ENV, path, sizeof(path));
+	if (rootfd < 0)
+		return rootfd == -ENOENT ? 0 : rootfd;
+	/* found inside --root, and only ever a regular file */
+	err = root_read_file(rootfd, ALEPH_SUPERVISOR_ENV, 0, ALEPH_ENV_MAX, &text, &len, NULL);
+	close(rootfd);
 	if (err)
-		return err;
-	fp = fopen(path, "re");
-	if (!fp)
-		return errno == ENOENT ? 0 : -errno;
+		return err == -ENOENT ? 0 : err;
+	fp = len ? fmemopen(text, len, "r") : NULL;
+	if (!fp && len) {
+		free(text);
+		return -ENOMEM;
+	}
 	env->present = true;
-	while (fgets(line, sizeof(line), fp)) {
+	while (fp && fgets(line, sizeof(line), fp)) {
 		if (!parse_line(line, &key, &val))
 			continue;
 		/* the last assignment wins, as in the shell */
@@ -70,7 +82,9 @@ int aleph_env_read(const char *root, struct aleph_env *env)
 			snprintf(env->receiver, sizeof(env->receiver), "%s", val);
 		}
 	}
-	fclose(fp);
+	if (fp)
+		fclose(fp);
+	free(text);
 	return 0;
 }
 

@@ -1,41 +1,22 @@
 /* Files replaced whole and atomically: a temporary file in the same
- * directory, fsync, rename, fsync of the directory.  Never through a
+ * directory, fsync, renameat, fsync of the directory.  Never through a
  * symlink planted at the target. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "atomic-file.h"
 
-int atomic_fsync_dir(const char *dir)
+#define TEMP_TRIES 100
+
+int atomic_fsync_dir(int dirfd)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-int path_parent(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return -EINVAL;
-	if ((size_t)(slash - path) + 2 > len)
-		return -ENAMETOOLONG;
-	if (slash == path)
-		slash++;      /* "/x": the directory is "/" */
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	return 0;
+	return fsync(dirfd) < 0 && errno != EINVAL ? -errno : 0;
 }
 
 static int write_all(int fd, const char *s, size_t len)
@@ -53,21 +34,45 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* keep: the file replaced, whose mode and owner the new one takes. */
-int atomic_replace(const char *path, const char *content, const struct stat *keep)
+/* A new file ".NAME.XXXXXX" in dirfd, its name in tmp. */
+static int open_temp(int dirfd, const char *name, char *tmp, size_t len)
 {
-	const char *name = strrchr(path, '/');
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	int fd, n, err = path_parent(path, dir, sizeof(dir));
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-	if (err)
-		return err;
-	n = snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int)(name - path), path, name + 1);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
+	for (int i = 0; i < TEMP_TRIES; i++) {
+		unsigned char r[6];
+		char suffix[7];
+		int fd, n;
+
+		if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+			/* no entropy yet (early boot): O_EXCL settles a clash */
+			unsigned long v = (unsigned long)getpid() * 2654435761u ^ (unsigned long)clock() ^
+					  (unsigned long)i * 40503u;
+
+			for (size_t k = 0; k < sizeof(r); k++, v >>= 5)
+				r[k] = (unsigned char)v;
+		}
+		for (size_t k = 0; k < sizeof(r); k++)
+			suffix[k] = chars[r[k] % (sizeof(chars) - 1)];
+		suffix[6] = '\0';
+		n = snprintf(tmp, len, ".%s.%s", name, suffix);
+		if (n < 0 || (size_t)n >= len)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	return -EEXIST;
+}
+
+/* keep: the file replaced, whose mode and owner the new one takes. */
+int atomic_replace_at(int dirfd, const char *name, const char *content, const struct stat *keep)
+{
+	char tmp[NAME_MAX + 1];
+	int fd = open_temp(dirfd, name, tmp, sizeof(tmp)), err;
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = write_all(fd, content, strlen(content));
 	/* owner first: chown clears the set-id bits that chmod then sets */
 	if (!err && keep && (keep->st_uid != geteuid() || keep->st_gid != getegid()) &&
@@ -78,27 +83,27 @@ int atomic_replace(const char *path, const char *content, const struct stat *kee
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	/* a symlink planted since it was checked is replaced, never written through */
-	if (!err && rename(tmp, path) < 0)
+	if (!err && renameat(dirfd, tmp, dirfd, name) < 0)
 		err = -errno;
 	if (err) {
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 		return err;
 	}
-	return atomic_fsync_dir(dir);
+	return atomic_fsync_dir(dirfd);
 }
 
-int atomic_write_file(const char *path, const char *content)
+int atomic_write_at(int dirfd, const char *name, const char *content)
 {
 	struct stat st;
 
-	if (lstat(path, &st) < 0) {
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
 			return -errno;
-		return atomic_replace(path, content, NULL);
+		return atomic_replace_at(dirfd, name, content, NULL);
 	}
 	if (S_ISLNK(st.st_mode))
 		return -ELOOP;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	return atomic_replace(path, content, &st);
+	return atomic_replace_at(dirfd, name, content, &st);
 }

@@ -24,6 +24,25 @@ const char *check_status_name(enum check_status s)
 	return names[s];
 }
 
+/* How long the message half of fmt ("message\nfix") comes out: where the
+ * fix starts, whatever newlines the arguments bring.  -1: no fix. */
+static int message_len(const char *fmt, va_list ap)
+{
+	const char *nl = strchr(fmt, '\n');
+	char *half;
+	int n;
+
+	if (!nl || !(half = strndup(fmt, (size_t)(nl - fmt))))
+		return -1;
+	/* half of a format add() was given, checked at its call site */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	n = vsnprintf(NULL, 0, half, ap);
+#pragma GCC diagnostic pop
+	free(half);
+	return n;
+}
+
 /* Add an item; fix may be NULL.  Both texts are printf formats joined by
  * a '\n' in fmt: "message\nfix". */
 __attribute__((format(printf, 5, 6)))
@@ -33,13 +52,25 @@ static int add(struct check_report *r, enum check_status st, const char *name,
 	struct check_item *v, *it;
 	char *text, *nl;
 	va_list ap;
-	int n;
+	int n, mlen;
 
 	va_start(ap, fmt);
 	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return -ENOMEM;
+	va_start(ap, fmt);
+	mlen = message_len(fmt, ap);
+	va_end(ap);
+	if (mlen < 0 && strchr(fmt, '\n')) {
+		free(text);
+		return -ENOMEM;
+	}
+	/* a newline in text read from the tree (reset_method "flr\nbus") would
+	 * cut the message short and make the rest a fix: a space */
+	for (char *p = text; *p; p++)
+		if (*p == '\n' && p - text != mlen)
+			*p = ' ';
 	/* GPUs checked together can share a finding (a NIC in both groups): once */
 	char dv[PCI_ADDR_LEN] = "";
 
@@ -190,7 +221,8 @@ static int check_group(const struct check_env *env, const struct pci_addr *slot,
 			  "name it as well to hand it over with the GPU (vfio-handover bind %s %s), "
 			  "or move the GPU to a slot with an IOMMU group of its own",
 			  in[i].group, pci_slot_fmt(slot, sb), pci_addr_fmt(&in[i].member, ab),
-			  m ? m->vendor : 0, m ? m->device : 0, in[i].driver, sb, ab);
+			  m ? m->vendor : 0, m ? m->device : 0,
+			  in[i].driver[0] ? in[i].driver : "a driver whose link cannot be read", sb, ab);
 	}
 	free(in);
 	if (!err && !failed)

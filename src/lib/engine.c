@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "engine.h"
 #include "log.h"
 #include "sysfs.h"
@@ -105,6 +107,59 @@ static int load_now(struct engine *e, const struct pci_addr *a, struct pci_func 
 	return err;
 }
 
+/* A driver_override that could not be read is unknown, never "unset":
+ * nothing may be written to the function, nor may it pass as restored. */
+static int override_known(struct engine *e, const struct pci_func *f)
+{
+	if (!(f->bad & PCI_BAD_OVERRIDE))
+		return 0;
+	if (f->blocked) {           /* a blocked unbind holds the device's lock */
+		note_fault(e, &f->addr, -ETIMEDOUT, "read its driver_override: the device is "
+			   "locked by an unbind that has not returned (wait for it to finish: stop "
+			   "what holds the device)");
+		return -ETIMEDOUT;
+	}
+	note_fault(e, &f->addr, -EIO, "read its driver_override whole (the read failed, or it is "
+		   "longer than %zu bytes)", sizeof(f->override) - 2);
+	return -EIO;
+}
+
+/* The function as it is now, its driver_override known. */
+static int load_known(struct engine *e, const struct pci_addr *a, struct pci_func *now)
+{
+	int err = load_now(e, a, now);
+
+	return err ? err : override_known(e, now);
+}
+
+/* What the journal records of f is exact, or nothing is written: its
+ * driver known and a name it can be bound back to by, its driver_override
+ * known and one that can be written back as it was. */
+static int recordable(struct engine *e, const struct pci_func *f)
+{
+	int err = override_known(e, f);
+
+	if (err)
+		return err;
+	if (f->bad & PCI_BAD_DRIVER) {
+		note_fault(e, &f->addr, -EIO, "read its driver link, to record it");
+		return -EIO;
+	}
+	if (f->driver[0] && !sysfs_valid_driver_name(f->driver)) {
+		note_fault(e, &f->addr, -EINVAL, "record its driver %s: not a name rollback can "
+			   "bind it back by", f->driver);
+		return -EINVAL;
+	}
+	if (f->override[0] && !journal_override_valid(f->override)) {
+		note_fault(e, &f->addr, -EINVAL, "record its driver_override (%zu bytes): it could "
+			   "not be restored exactly (it holds control characters or bytes past "
+			   "ASCII); clear it (write a newline to it) and bind again",
+			   strlen(f->override));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int save(struct engine *e, const struct pci_addr *a)
 {
 	int err;
@@ -175,7 +230,7 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
 {
 	char ab[PCI_ADDR_LEN];
 	struct pci_func now;
-	int err = load_now(e, a, &now);
+	int err = load_known(e, a, &now);
 
 	if (err)
 		return err;
@@ -188,7 +243,7 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
 		err = write_driver(e, driver, "bind", a);
 	if (err || e->dry_run)
 		return err;
-	err = pci_func_load(e->sfs, a, &now);
+	err = load_known(e, a, &now);
 	if (!err && (strcmp(now.driver, driver) != 0 || strcmp(now.override, override) != 0)) {
 		note_fault(e, a, -EPROTO, "read back: on %s, expected %s",
 			   now.driver[0] ? now.driver : "no driver", driver[0] ? driver : "no driver");
@@ -197,40 +252,86 @@ static int restore_one(struct engine *e, const struct pci_addr *a, const char *d
 	return err;
 }
 
-/* Undo this run's entries from the last touched back to the first. */
-static enum engine_outcome undo(struct engine *e, size_t first_new)
+/* Give back every function of the selection that the journal holds, from
+ * the last to the first: what this run wrote, and what a run killed
+ * before it left there (its entries may say less than it did: the step is
+ * saved after each write).  Each function is read back whatever its step;
+ * its entry goes once it is as it was, the others stay for rollback. */
+static enum engine_outcome undo(struct engine *e, const struct pci_addr *fns, size_t n,
+				const bool *touched)
 {
 	bool ok = true;
 
-	for (size_t i = e->journal->n; i-- > first_new;) {
-		struct journal_entry *je = &e->journal->e[i];
+	for (size_t i = n; i-- > 0;) {
+		struct journal_entry *je = journal_find(e->journal, &fns[i]);
 
-		if (je->step == STEP_RECORDED && !sysfs_dev_exists(e->sfs, &je->addr)) {
-			note_fault(e, &je->addr, -ENODEV, "find the device: it is gone");
-			ok = false;               /* untouched, but not there to give back */
-		} else if (je->step == STEP_RECORDED ||
-			   restore_one(e, &je->addr, je->driver, je->override) == 0) {
-			je->step = STEP_RECORDED; /* back as it was */
-		} else {
+		if (!je)
+			continue;       /* never journaled: nothing was written to it */
+		/* handed over and verified by an earlier bind: on vfio-pci before
+		 * this command, which is where "as before" leaves it */
+		if (!touched[i] && je->step == STEP_COMPLETE)
+			continue;
+		if (restore_one(e, &je->addr, je->driver, je->override) == 0)
+			journal_remove(e->journal, &fns[i]);
+		else
 			ok = false;
+	}
+	if (save(e, &e->fault.fn))
+		ok = false;
+	return ok ? ENGINE_FAILED : ENGINE_UNRESTORED;
+}
+
+/* The host driver's module, for a rollback after it was removed; none
+ * for a driver built in; not known when it cannot be read (rollback then
+ * looks the function's modalias up). */
+static void record_module(struct engine *e, struct journal_entry *je)
+{
+	int err = je->driver[0] ? sysfs_driver_module(e->sfs, je->driver, je->module,
+						      sizeof(je->module)) : -ENOENT;
+
+	if (err == -ENOENT)
+		je->module[0] = '\0';
+	je->module_known = err == -ENOENT || (!err && journal_module_valid(je->module));
+	if (!je->module_known)
+		je->module[0] = '\0';
+}
+
+/* Every function of the run is on vfio-pci: the hand-over is one. */
+static int mark_complete(struct engine *e, const struct pci_addr *fns, size_t n)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < n; i++) {
+		struct journal_entry *je = journal_find(e->journal, &fns[i]);
+
+		if (je && je->step != STEP_COMPLETE) {
+			je->step = STEP_COMPLETE;
+			changed = true;
 		}
 	}
-	if (!ok) {
-		save(e, &e->journal->e[first_new].addr);
-		return ENGINE_UNRESTORED;
-	}
-	while (e->journal->n > first_new)
-		journal_remove(e->journal, &e->journal->e[e->journal->n - 1].addr);
-	return save(e, &e->fault.fn) ? ENGINE_UNRESTORED : ENGINE_FAILED;
+	return changed ? save(e, &fns[0]) : 0;
 }
 
 enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n)
 {
-	size_t first_new = e->journal->n;
+	enum engine_outcome outcome;
 	struct pci_func f;
+	bool *touched;
 	int err = 0;
 
 	memset(&e->fault, 0, sizeof(e->fault));
+	/* what this run writes to, as opposed to what an earlier run left */
+	touched = calloc(n ? n : 1, sizeof(*touched));
+	if (!touched) {
+		note_fault(e, &fns[0], -ENOMEM, "prepare the hand-over");
+		return ENGINE_FAILED;
+	}
+	/* every function's "before" can be recorded exactly, or none is touched */
+	for (size_t i = 0; i < n && !err; i++) {
+		err = load_now(e, &fns[i], &f);
+		if (!err && strcmp(f.driver, VFIO_DRIVER) != 0)
+			err = recordable(e, &f);
+	}
 	for (size_t i = 0; i < n && !err; i++) {
 		struct journal_entry je = { .addr = fns[i] };
 
@@ -239,21 +340,32 @@ enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, si
 			break;
 		if (strcmp(f.driver, VFIO_DRIVER) == 0)
 			continue;           /* already handed over: no writes */
+		err = recordable(e, &f);
+		if (err)
+			break;
 		je.vendor = f.vendor;
 		je.device = f.device;
 		snprintf(je.driver, sizeof(je.driver), "%s", f.driver);
+		record_module(e, &je);
 		snprintf(je.override, sizeof(je.override), "%s", f.override);
 		err = journal_add(e->journal, &je);
+		touched[i] = true;
 		if (!err)       /* the "before" is on disk before the first change */
 			err = save(e, &fns[i]);
 		if (!err)
 			err = bind_one(e, &f, journal_find(e->journal, &fns[i]));
 	}
 	if (!err)
-		return ENGINE_DONE;
-	if (!e->fault.err)
-		note_fault(e, &fns[0], err, "prepare the hand-over");
-	return e->dry_run ? ENGINE_FAILED : undo(e, first_new);
+		err = mark_complete(e, fns, n);
+	if (!err) {
+		outcome = ENGINE_DONE;
+	} else {
+		if (!e->fault.err)
+			note_fault(e, &fns[0], err, "prepare the hand-over");
+		outcome = e->dry_run ? ENGINE_FAILED : undo(e, fns, n, touched);
+	}
+	free(touched);
+	return outcome;
 }
 
 /* A function the journal does not know: clear the override, off vfio-pci,
@@ -285,7 +397,7 @@ static int release_from_ids(struct engine *e, const struct pci_addr *a, struct p
 	if (!err)
 		err = write_probe(e, a);
 	if (!err)
-		err = pci_func_load(e->sfs, a, now);
+		err = load_known(e, a, now);
 	return err;
 }
 
@@ -293,7 +405,7 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 {
 	char ab[PCI_ADDR_LEN];
 	struct pci_func now;
-	int err = load_now(e, a, &now);
+	int err = load_known(e, a, &now);
 
 	if (err)
 		return err;
@@ -309,7 +421,7 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 	}
 	if (err || e->dry_run)
 		return err;
-	err = pci_func_load(e->sfs, a, &now);
+	err = load_known(e, a, &now);
 	if (!err && !now.override[0] && strcmp(now.driver, VFIO_DRIVER) == 0)
 		err = release_from_ids(e, a, &now);
 	if (!err && (now.override[0] || strcmp(now.driver, VFIO_DRIVER) == 0)) {
@@ -319,11 +431,98 @@ static int release_unjournaled(struct engine *e, const struct pci_addr *a)
 	return err;
 }
 
+static bool wait_registered(struct engine *e, const char *driver)
+{
+	for (int waited = 0; !sysfs_driver_registered(e->sfs, driver); waited += 10) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		if (waited >= e->timeout_ms)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+/* Load the module of je's recorded driver and wait for the driver.  The
+ * module the journal recorded, else (a version 1 journal) the modules of
+ * the function's modalias, as modprobe and udev would resolve it. */
+static int load_recorded_driver(struct engine *e, const struct journal_entry *je)
+{
+	const char *drv = je->driver;
+	char name[128], what[200], ab[PCI_ADDR_LEN];
+	struct pci_func f;
+	int err;
+
+	if (je->module_known && !je->module[0]) {
+		note_fault(e, &je->addr, -ENOENT, "bind it back to %s: that driver is not registered, "
+			   "and the journal says it is built into the kernel: nothing to load", drv);
+		return -ENOENT;
+	}
+	if (je->module_known) {
+		snprintf(name, sizeof(name), "%s", je->module);
+		snprintf(what, sizeof(what), "module %s", name);
+	} else {
+		err = load_now(e, &je->addr, &f);
+		if (!err && !f.modalias[0]) {
+			err = -EIO;
+			note_fault(e, &je->addr, err, "read its modalias, to find the module of its "
+				   "recorded driver %s (not registered)", drv);
+		}
+		if (err)
+			return err;
+		snprintf(name, sizeof(name), "%s", f.modalias);
+		snprintf(what, sizeof(what), "the modules of its modalias %s", name);
+	}
+	if (!e->load_module) {
+		note_fault(e, &je->addr, -EOPNOTSUPP, "load %s for its recorded driver %s, which is "
+			   "not registered in %s: modules are loaded only into the running kernel",
+			   what, drv, e->sfs->root);
+		return -EOPNOTSUPP;
+	}
+	if (e->dry_run) {
+		fprintf(e->out, "load %s (libkmod, with dependencies) for driver %s\n", what, drv);
+		return 0;
+	}
+	err = e->load_module(name);
+	if (err) {
+		note_fault(e, &je->addr, err, "load %s for its recorded driver %s, which is not "
+			   "registered", what, drv);
+		return err;
+	}
+	if (!wait_registered(e, drv)) {
+		note_fault(e, &je->addr, -ENOENT, "find driver %s registered within %d ms of loading %s",
+			   drv, e->timeout_ms, what);
+		return -ENOENT;
+	}
+	log_info("%s: loaded %s: driver %s is registered", pci_addr_fmt(&je->addr, ab), what, drv);
+	return 0;
+}
+
+/* Before any write: every recorded driver there to bind back to.  A
+ * rollback that unbinds from vfio-pci and then finds no driver leaves
+ * the function with none. */
+static int recorded_drivers_ready(struct engine *e, const struct pci_addr *fns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct journal_entry *je = journal_find(e->journal, &fns[i]);
+		int err;
+
+		if (!je || !je->driver[0] || sysfs_driver_registered(e->sfs, je->driver))
+			continue;
+		err = load_recorded_driver(e, je);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns, size_t n)
 {
 	bool failed = false;
 
 	memset(&e->fault, 0, sizeof(e->fault));
+	if (recorded_drivers_ready(e, fns, n))
+		return ENGINE_FAILED;   /* nothing written */
 	/* the reverse of the hand-over order */
 	for (size_t i = n; i-- > 0;) {
 		struct journal_entry *je = journal_find(e->journal, &fns[i]);

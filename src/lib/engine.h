@@ -16,7 +16,7 @@ enum engine_outcome {
 /* What went wrong first: the write, its device, the error. */
 struct engine_fault {
 	struct pci_addr fn;
-	char what[256];      /* "write 0000:01:00.0 to .../driver/unbind" */
+	char what[512];      /* "write 0000:01:00.0 to .../driver/unbind" */
 	int err;             /* -errno; -ETIMEDOUT when the kernel did not return */
 };
 
@@ -27,15 +27,24 @@ struct engine {
 	bool dry_run;        /* print each write on out, change nothing */
 	FILE *out;
 	struct journal *journal;
+	/* rollback: load a module (or the modules of an alias, as modprobe
+	 * does) into the running kernel, 0 or -errno: kmodules_load, or a
+	 * test's emulation.  NULL where none can be loaded (a captured tree). */
+	int (*load_module)(const char *name);
 	struct engine_fault fault;
 	int writes;          /* kernel writes made (or printed) */
 };
 
 /* Hand the functions over to vfio-pci.  Functions already on vfio-pci are
- * left alone.  On failure everything done is undone in reverse. */
+ * left alone.  On failure every function of fns that the journal holds
+ * (this run's, and any a killed run left) is given back in reverse and
+ * read back: ENGINE_FAILED only when each one is as the journal recorded. */
 enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n);
 
 /* Give the functions back: to the driver and driver_override the journal
  * recorded; a function without an entry gets its override cleared and is
- * left to the kernel's choice.  Entries are removed once read back. */
+ * left to the kernel's choice.  Entries are removed once read back.
+ * First, before any write: every recorded driver that is not registered
+ * has its module loaded and is waited for (within timeout_ms); when one
+ * cannot be had, ENGINE_FAILED with nothing written. */
 enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns, size_t n);

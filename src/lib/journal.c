@@ -1,5 +1,9 @@
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,20 +13,25 @@
 #include <json-c/json.h>
 #include "atomic-file.h"
 #include "journal.h"
+#include "root-path.h"
+#include "sysfs.h"
 #include "util.h"
 
-#define JOURNAL_FORMAT 1
+/* 2: each entry's driver_module; version 1 journals are read still */
+#define JOURNAL_FORMAT 2
 
-static const char *const step_names[] = { "recorded", "override", "unbound", "probed", "verified" };
+static const char *const step_names[] = {
+	"recorded", "override", "unbound", "probed", "verified", "complete",
+};
 
 const char *journal_step_name(enum handover_step s)
 {
-	return s <= STEP_VERIFIED ? step_names[s] : "?";
+	return s <= STEP_COMPLETE ? step_names[s] : "?";
 }
 
 static int step_parse(const char *s, enum handover_step *out)
 {
-	for (int i = 0; i <= STEP_VERIFIED; i++)
+	for (int i = 0; i <= STEP_COMPLETE; i++)
 		if (strcmp(s, step_names[i]) == 0) {
 			*out = (enum handover_step)i;
 			return 0;
@@ -30,26 +39,17 @@ static int step_parse(const char *s, enum handover_step *out)
 	return -EBADMSG;
 }
 
-/* mkdir -p of ROOT/run/vfio-handover, root-only writable. */
-static int make_dir(const char *root, char *dir, size_t len)
+/* mkdir -p of ROOT/run/vfio-handover, inside the root (a link planted on
+ * the way leads inside it too): the directory, open. */
+static int open_dir(const char *root)
 {
-	char path[4096];
-	int err = root_path(root, JOURNAL_DIR, dir, len);
+	int rootfd = root_dir_open(root), fd;
 
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s", dir);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (rootfd < 0)
+		return rootfd;
+	fd = root_mkdir_p(rootfd, JOURNAL_DIR, 0755);
+	close(rootfd);
+	return fd;
 }
 
 struct journal_entry *journal_find(struct journal *j, const struct pci_addr *a)
@@ -102,6 +102,9 @@ static struct json_object *entry_json(const struct journal_entry *e)
 	snprintf(id, sizeof(id), "%04x", e->device & 0xffffu);
 	json_object_object_add(o, "device_id", json_object_new_string(id));
 	json_object_object_add(o, "driver_before", e->driver[0] ? json_object_new_string(e->driver) : NULL);
+	if (e->module_known)
+		json_object_object_add(o, "driver_module",
+				       e->module[0] ? json_object_new_string(e->module) : NULL);
 	json_object_object_add(o, "driver_override_before",
 			       e->override[0] ? json_object_new_string(e->override) : NULL);
 	json_object_object_add(o, "step", json_object_new_string(journal_step_name(e->step)));
@@ -111,14 +114,15 @@ static struct json_object *entry_json(const struct journal_entry *e)
 int journal_save(const char *root, const struct journal *j)
 {
 	struct json_object *doc, *arr;
-	char dir[4096], path[4200];
-	int err = make_dir(root, dir, sizeof(dir));
+	int dfd = open_dir(root), err;
 
-	if (err)
+	if (dfd < 0)
+		return dfd;
+	if (!j->n) {
+		err = unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT ? -errno : 0;
+		close(dfd);
 		return err;
-	snprintf(path, sizeof(path), "%s/state.json", dir);
-	if (!j->n)
-		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	}
 	doc = json_object_new_object();
 	arr = json_object_new_array();
 	json_object_object_add(doc, "format_version", json_object_new_int(JOURNAL_FORMAT));
@@ -126,101 +130,392 @@ int journal_save(const char *root, const struct journal *j)
 	for (size_t i = 0; i < j->n; i++)
 		json_object_array_add(arr, entry_json(&j->e[i]));
 	json_object_object_add(doc, "functions", arr);
-	err = atomic_write_file(path, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-								      JSON_C_TO_STRING_NOSLASHESCAPE));
+	err = atomic_write_at(dfd, "state.json",
+			      json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
+	close(dfd);
 	return err;
 }
 
-static int get_str(struct json_object *o, const char *key, char *buf, size_t len, int nullable)
+/* A value from the journal, for a message: printable, quoted, cut short.
+ * The file may hold anything; the terminal must not get it raw. */
+static const char *quote(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[o++] = '"';
+	for (; *s && o + 6 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+	}
+	if (*s && o + 4 < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* What went wrong, and where: "functions[1] (0000:01:00.1): step: ...". */
+struct parse_ctx {
+	char *why;
+	size_t whylen;
+	int64_t version;            /* format_version */
+	long index;                 /* entry being read, -1: the document */
+	char addr[PCI_ADDR_LEN];    /* its address once known to be one */
+};
+
+__attribute__((format(printf, 3, 4)))
+static int invalid(struct parse_ctx *c, const char *field, const char *fmt, ...)
+{
+	char where[64] = "";
+	size_t n = 0;
+	va_list ap;
+
+	if (!c->why || !c->whylen)
+		return -EBADMSG;
+	if (c->index >= 0)
+		snprintf(where, sizeof(where), "functions[%ld]%s%s%s: ", c->index,
+			 c->addr[0] ? " (" : "", c->addr, c->addr[0] ? ")" : "");
+	n = (size_t)snprintf(c->why, c->whylen, "%s%s%s", where, field ? field : "",
+			     field ? ": " : "");
+	if (n < c->whylen) {
+		va_start(ap, fmt);
+		vsnprintf(c->why + n, c->whylen - n, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+/* key's value: a string (NULL for null when nullable), no NUL inside. */
+static int get_string(struct parse_ctx *c, struct json_object *o, const char *key,
+		      bool nullable, const char **out)
 {
 	struct json_object *v;
 
 	if (!json_object_object_get_ex(o, key, &v))
-		return -EBADMSG;
+		return invalid(c, key, "missing");
 	if (!v && nullable) {
-		buf[0] = '\0';
+		*out = NULL;
 		return 0;
 	}
-	if (!json_object_is_type(v, json_type_string) ||
-	    snprintf(buf, len, "%s", json_object_get_string(v)) >= (int)len)
-		return -EBADMSG;
+	if (!json_object_is_type(v, json_type_string))
+		return invalid(c, key, "not a string%s", nullable ? " or null" : "");
+	*out = json_object_get_string(v);
+	if (strlen(*out) != (size_t)json_object_get_string_len(v))
+		return invalid(c, key, "holds a NUL character");
 	return 0;
 }
 
-static int parse_entry(struct json_object *o, struct journal_entry *e)
+/* A positive integer of at most max. */
+static int get_int(struct parse_ctx *c, struct json_object *o, const char *key, int64_t max,
+		   int64_t *out)
 {
-	char addr[32], vid[8], did[8], step[16];
-	char *end;
+	struct json_object *v;
 
-	memset(e, 0, sizeof(*e));
-	if (!json_object_is_type(o, json_type_object) ||
-	    get_str(o, "address", addr, sizeof(addr), 0) || pci_addr_parse(addr, &e->addr) ||
-	    get_str(o, "vendor_id", vid, sizeof(vid), 0) || get_str(o, "device_id", did, sizeof(did), 0) ||
-	    get_str(o, "driver_before", e->driver, sizeof(e->driver), 1) ||
-	    get_str(o, "driver_override_before", e->override, sizeof(e->override), 1) ||
-	    get_str(o, "step", step, sizeof(step), 0) || step_parse(step, &e->step))
-		return -EBADMSG;
-	e->vendor = (unsigned)strtoul(vid, &end, 16);
-	if (*end || strlen(vid) != 4)
-		return -EBADMSG;
-	e->device = (unsigned)strtoul(did, &end, 16);
-	if (*end || strlen(did) != 4)
-		return -EBADMSG;
+	if (!json_object_object_get_ex(o, key, &v))
+		return invalid(c, key, "missing");
+	if (!json_object_is_type(v, json_type_int))
+		return invalid(c, key, "not an integer");
+	*out = json_object_get_int64(v);
+	if (*out < 1 || *out > max)
+		return invalid(c, key, "%" PRId64 " is not between 1 and %" PRId64, *out, max);
 	return 0;
 }
 
-int journal_load(const char *root, struct journal *j)
+/* Only the keys journal_save writes: a misspelt one is not silently a
+ * missing one. */
+static int known_keys(struct parse_ctx *c, struct json_object *o, const char *const *keys)
 {
-	struct json_object *doc, *arr;
-	char path[4096];
+	char q[80];
+
+	json_object_object_foreach(o, key, val) {
+		const char *const *k;
+
+		(void)val;
+		for (k = keys; *k && strcmp(*k, key) != 0; k++)
+			;
+		if (!*k)
+			return invalid(c, NULL, "unknown key %s", quote(key, q, sizeof(q)));
+	}
+	return 0;
+}
+
+static bool four_hex_digits(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return s[4] == '\0';
+}
+
+/*
+ * What an exact restore of a driver_override needs.  The kernel keeps what
+ * was written up to its first newline, shows it back followed by one, and
+ * shows an unset one as "(null)"; the read back strips trailing newlines
+ * and spaces, and reads at most sizeof(override) - 1 bytes, so a value
+ * that fills them may have been cut.  So: no newline, not "(null)", not
+ * ending in a space, shorter than the read.  Control characters and bytes
+ * past ASCII are refused too: --dry-run and the messages print the value,
+ * and no driver's name has them, so such an override matches no driver.
+ */
+bool journal_override_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > JOURNAL_OVERRIDE_MAX || s[n - 1] == ' ' || strcmp(s, "(null)") == 0)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+static int parse_ids(struct parse_ctx *c, struct json_object *o, struct journal_entry *e)
+{
+	static const char *const keys[] = { "vendor_id", "device_id" };
+	unsigned *out[] = { &e->vendor, &e->device };
+	char q[80];
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *v;
+		int err = get_string(c, o, keys[i], false, &v);
+
+		if (err)
+			return err;
+		if (!four_hex_digits(v))
+			return invalid(c, keys[i], "%s is not four hex digits", quote(v, q, sizeof(q)));
+		*out[i] = (unsigned)strtoul(v, NULL, 16);
+	}
+	return 0;
+}
+
+bool journal_module_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(((struct journal_entry *)0)->module))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+/* driver_module: absent in version 1 (not known), null for none. */
+static int parse_module(struct parse_ctx *c, struct json_object *o, struct journal_entry *e)
+{
+	const char *mod;
+	char q[80];
 	int err;
 
-	memset(j, 0, sizeof(*j));
-	err = root_path(root, JOURNAL_DIR "/state.json", path, sizeof(path));
+	if (!json_object_object_get_ex(o, "driver_module", NULL))
+		return 0;
+	if (c->version < 2)
+		return invalid(c, NULL, "driver_module is not in a version 1 journal");
+	err = get_string(c, o, "driver_module", true, &mod);
 	if (err)
 		return err;
-	if (access(path, F_OK) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	doc = json_object_from_file(path);
-	if (!doc)
-		return -EBADMSG;
-	err = -EBADMSG;
-	if (!json_object_object_get_ex(doc, "functions", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		goto out;
+	if (mod && !journal_module_valid(mod))
+		return invalid(c, "driver_module", "%s is not a module name", quote(mod, q, sizeof(q)));
+	if (mod && !e->driver[0])
+		return invalid(c, "driver_module", "%s without a driver_before", quote(mod, q, sizeof(q)));
+	snprintf(e->module, sizeof(e->module), "%s", mod ? mod : "");
+	e->module_known = true;
+	return 0;
+}
+
+static int parse_before(struct parse_ctx *c, struct json_object *o, struct journal_entry *e)
+{
+	const char *drv, *ovr;
+	char q[80];
+	int err;
+
+	err = get_string(c, o, "driver_before", true, &drv);
+	if (err)
+		return err;
+	if (drv && !sysfs_valid_driver_name(drv))
+		return invalid(c, "driver_before", "%s is not a driver name", quote(drv, q, sizeof(q)));
+	snprintf(e->driver, sizeof(e->driver), "%s", drv ? drv : "");
+	err = parse_module(c, o, e);
+	if (err)
+		return err;
+	err = get_string(c, o, "driver_override_before", true, &ovr);
+	if (err)
+		return err;
+	if (ovr && !journal_override_valid(ovr))
+		return invalid(c, "driver_override_before", "%s is not a driver_override that can "
+			       "be restored exactly", quote(ovr, q, sizeof(q)));
+	snprintf(e->override, sizeof(e->override), "%s", ovr ? ovr : "");
+	return 0;
+}
+
+static int parse_entry(struct parse_ctx *c, struct json_object *o, struct journal *j,
+		       struct journal_entry *e)
+{
+	static const char *const keys[] = {
+		"address", "vendor_id", "device_id", "driver_before", "driver_module",
+		"driver_override_before", "step", NULL,
+	};
+	const char *addr, *step;
+	char ab[PCI_ADDR_LEN], q[80];
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	if (!json_object_is_type(o, json_type_object))
+		return invalid(c, NULL, "not an object");
+	err = get_string(c, o, "address", false, &addr);
+	if (err)
+		return err;
+	/* canonical, as the kernel and journal_save write it */
+	if (pci_addr_parse(addr, &e->addr) || strcmp(pci_addr_fmt(&e->addr, ab), addr) != 0)
+		return invalid(c, "address", "%s is not a PCI address (dddd:bb:dd.f, lowercase)",
+			       quote(addr, q, sizeof(q)));
+	snprintf(c->addr, sizeof(c->addr), "%s", ab);
+	if (journal_find(j, &e->addr))
+		return invalid(c, "address", "a second entry for %s", ab);
+	err = known_keys(c, o, keys);
+	if (!err)
+		err = parse_ids(c, o, e);
+	if (!err)
+		err = parse_before(c, o, e);
+	if (!err)
+		err = get_string(c, o, "step", false, &step);
+	if (!err && (step_parse(step, &e->step) || (c->version < 2 && e->step == STEP_COMPLETE)))
+		err = invalid(c, "step", "%s is not a step (recorded, override, unbound, probed, "
+			      "verified%s)", quote(step, q, sizeof(q)), c->version < 2 ? "" : ", complete");
+	/* version 1 marked no run complete: its last step is taken as one */
+	if (!err && c->version < 2 && e->step == STEP_VERIFIED)
+		e->step = STEP_COMPLETE;
+	return err;
+}
+
+static int parse_doc(struct parse_ctx *c, struct json_object *doc, struct journal *j)
+{
+	static const char *const keys[] = { "format_version", "pid", "functions", NULL };
+	struct json_object *arr;
+	int64_t pid;
+	int err;
+
+	if (!json_object_is_type(doc, json_type_object))
+		return invalid(c, NULL, "not a JSON object");
+	err = known_keys(c, doc, keys);
+	if (!err)
+		err = get_int(c, doc, "format_version", INT32_MAX, &c->version);
+	if (!err && c->version > JOURNAL_FORMAT)
+		err = invalid(c, "format_version", "%" PRId64 " is not a version this vfio-handover "
+			      "reads (1 to %d)", c->version, JOURNAL_FORMAT);
+	if (!err)
+		err = get_int(c, doc, "pid", INT32_MAX, &pid);
+	if (err)
+		return err;
+	if (!json_object_object_get_ex(doc, "functions", &arr))
+		return invalid(c, "functions", "missing");
+	if (!json_object_is_type(arr, json_type_array))
+		return invalid(c, "functions", "not an array");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct journal_entry e;
 
-		if (parse_entry(json_object_array_get_idx(arr, i), &e) < 0)
-			goto out;
-		if (journal_add(j, &e) < 0) {
-			err = -ENOMEM;
-			goto out;
-		}
+		c->index = (long)i;
+		c->addr[0] = '\0';
+		err = parse_entry(c, json_object_array_get_idx(arr, i), j, &e);
+		if (!err)
+			err = journal_add(j, &e);
+		if (err)
+			return err;
 	}
-	err = 0;
-out:
+	return 0;
+}
+
+int journal_parse(const char *text, size_t len, struct journal *j, char *why, size_t whylen)
+{
+	struct parse_ctx c = { .why = why, .whylen = whylen, .index = -1 };
+	struct json_tokener *tok;
+	struct json_object *doc;
+	size_t end;
+	int err;
+
+	memset(j, 0, sizeof(*j));
+	if (why && whylen)
+		why[0] = '\0';
+	if (memchr(text, '\0', len))
+		return invalid(&c, NULL, "holds a NUL byte");
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (!doc) {
+		err = invalid(&c, NULL, "not JSON (%s at byte %zu)",
+			      json_tokener_error_desc(json_tokener_get_error(tok)), end);
+		json_tokener_free(tok);
+		return err;
+	}
+	json_tokener_free(tok);
+	while (end < len && isspace((unsigned char)text[end]))
+		end++;
+	err = end < len ? invalid(&c, NULL, "text after the JSON document, at byte %zu", end) :
+			  parse_doc(&c, doc, j);
 	json_object_put(doc);
 	if (err)
 		journal_free(j);
 	return err;
 }
 
+/* ROOT/run/vfio-handover/state.json, found inside the root: *text NULL
+ * when there is none. */
+static int read_state(const char *root, char **text, size_t *len)
+{
+	int rootfd = root_dir_open(root), err;
+
+	*text = NULL;
+	if (rootfd < 0)
+		return rootfd == -ENOENT ? 0 : rootfd;
+	err = root_read_file(rootfd, JOURNAL_DIR "/state.json", 0, JOURNAL_MAX_SIZE, text, len,
+			     NULL);
+	close(rootfd);
+	return err == -ENOENT ? 0 : err;
+}
+
+int journal_load(const char *root, struct journal *j, char *why, size_t whylen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	memset(j, 0, sizeof(*j));
+	if (why && whylen)
+		why[0] = '\0';
+	err = read_state(root, &text, &len);
+	if (err || !text)
+		return err;
+	err = journal_parse(text, len, j, why, whylen);
+	free(text);
+	return err;
+}
+
 int journal_lock(const char *root, pid_t *holder)
 {
-	char dir[4096], path[4200], buf[32];
+	char buf[32];
 	ssize_t n;
-	int fd, err;
+	int dfd, fd, err;
 
 	*holder = 0;
-	err = make_dir(root, dir, sizeof(dir));
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	dfd = open_dir(root);
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	err = -errno;
+	close(dfd);
 	if (fd < 0)
-		return -errno;
+		return err;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		err = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
 		n = pread(fd, buf, sizeof(buf) - 1, 0);

@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <sys/utsname.h>
 #include "kmod-dl.h"
 #include "kmodules.h"
+#include "root-path.h"
 #include "util.h"
 
 const char *kmodules_running_release(char *buf, size_t len)
@@ -62,7 +64,7 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 	case KMOD_ABSENT:
 		*st = VFIO_MISSING;
 		snprintf(rel, sizeof(rel), "/lib/modules/%s", kver);
-		return root_path(root, rel, detail, len);
+		return root_show_path(root, rel, detail, len);
 	}
 	return 0;
 }
@@ -83,44 +85,86 @@ int kmodules_load(const char *name)
 	err = k->kmod_module_new_from_lookup(ctx, name, &list);
 	if (err == 0 && !list)
 		err = -ENOENT;
+	/* every module the name or alias resolves to, as modprobe inserts
+	 * them (a modalias may name several): done when one of them is in */
 	for (it = list; it; it = k->kmod_list_next(list, it)) {
 		struct kmod_module *mod = k->kmod_module_get_module(it);
-
 		/* options from modprobe.d apply, as with modprobe */
-		err = k->kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
-						      NULL, NULL, NULL, NULL);
+		int r = k->kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY,
+							NULL, NULL, NULL, NULL);
+
 		k->kmod_module_unref(mod);
-		if (err >= 0)
-			break;
+		if (it == list || err < 0)
+			err = r;
 	}
 	k->kmod_module_unref_list(list);
 	k->kmod_unref(ctx);
 	return err < 0 ? err : 0;
 }
 
+/* ROOT/lib/modules/KVER as libkmod is to open it: it takes a directory
+ * path and opens the indexes below it itself.  Under --root the directory
+ * is resolved inside the root first, and libkmod given /proc/self/fd/N of
+ * it, so that a link on the way (ROOT/lib -> /usr/lib, absolute) cannot
+ * lead it to the host's modules.  *dfd: that directory, open while libkmod
+ * reads it.  shown: the path for messages. */
+static int modules_dir(const char *root, const char *kver, int *dfd, char *dir, size_t dlen,
+		       char *shown, size_t slen)
+{
+	char rel[512];
+	int rootfd, fd, err;
+
+	*dfd = -1;
+	if (snprintf(rel, sizeof(rel), "/lib/modules/%s/modules.dep.bin", kver) >= (int)sizeof(rel))
+		return -ENAMETOOLONG;
+	rootfd = root_dir_open(root);
+	if (rootfd < 0)
+		return rootfd;
+	/* libkmod finds nothing without the index: say so rather than "absent" */
+	fd = root_open(rootfd, rel, O_RDONLY | O_NONBLOCK, 0);
+	*strrchr(rel, '/') = '\0';
+	if (fd >= 0) {
+		close(fd);
+		fd = root_open(rootfd, rel, O_PATH | O_DIRECTORY, 0);
+	}
+	close(rootfd);
+	if (fd < 0)
+		return fd;
+	err = root_show_path(root, rel, shown, slen);
+	if (!err && root_is_host(root))
+		err = snprintf(dir, dlen, "%s", rel) >= (int)dlen ? -ENAMETOOLONG : 0;
+	else if (!err)
+		err = snprintf(dir, dlen, "/proc/self/fd/%d", fd) >= (int)dlen ? -ENAMETOOLONG : 0;
+	if (!err && access(dir, X_OK) < 0)
+		err = -errno;           /* no /proc to reach it through */
+	if (err) {
+		close(fd);
+		return err;
+	}
+	*dfd = fd;
+	return 0;
+}
+
 int kmodules_lookup(const char *root, const char *kver, const char *name,
 		    enum kmod_where *where, char *path, size_t len)
 {
 	const struct kmod_dl *k = kmod_dl();
-	char rel[512], dir[4096], idx[4200];
+	char dir[64 + 512], shown[4096];
 	struct kmod_ctx *ctx;
 	struct kmod_list *list = NULL;
 	const char *file;
-	int err;
+	int dfd, err;
 
 	if (!k)
 		return -ENOPKG;
-	snprintf(rel, sizeof(rel), "/lib/modules/%s", kver);
-	err = root_path(root, rel, dir, sizeof(dir));
+	err = modules_dir(root, kver, &dfd, dir, sizeof(dir), shown, sizeof(shown));
 	if (err)
 		return err;
-	/* libkmod finds nothing without the index: say so rather than "absent" */
-	snprintf(idx, sizeof(idx), "%s/modules.dep.bin", dir);
-	if (access(idx, R_OK) < 0)
-		return -errno;
 	ctx = k->kmod_new(dir, NULL);
-	if (!ctx)
+	if (!ctx) {
+		close(dfd);
 		return -ENOMEM;
+	}
 	k->kmod_set_log_fn(ctx, kmod_quiet, NULL);
 	*where = KMOD_ABSENT;
 	if (path && len)
@@ -128,15 +172,19 @@ int kmodules_lookup(const char *root, const char *kver, const char *name,
 	err = k->kmod_module_new_from_lookup(ctx, name, &list);
 	if (err >= 0 && list) {
 		struct kmod_module *mod = k->kmod_module_get_module(list);
+		size_t n = strlen(dir);
 
 		file = k->kmod_module_get_path(mod);
 		*where = file ? KMOD_FILE : KMOD_BUILTIN;
+		/* the module's path as the user knows it, not through /proc */
 		if (file && path)
-			snprintf(path, len, "%s", file);
+			snprintf(path, len, "%s%s", strncmp(file, dir, n) ? "" : shown,
+				 strncmp(file, dir, n) ? file : file + n);
 		k->kmod_module_unref(mod);
 		k->kmod_module_unref_list(list);
 	}
 	k->kmod_unref(ctx);
+	close(dfd);
 	return 0;
 }
 
@@ -147,52 +195,114 @@ void kmodules_free_list(char **list)
 	free(list);
 }
 
+static int cmp_release(const void *a, const void *b)
+{
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append a copy of name to the NULL-terminated *list of *n names. */
+static int list_add(char ***list, size_t *n, const char *name)
+{
+	char **v = realloc(*list, (*n + 2) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	*list = v;
+	v[*n] = strdup(name);
+	if (!v[*n])
+		return -ENOMEM;
+	v[++*n] = NULL;
+	return 0;
+}
+
 int kmodules_releases(const char *root, char ***list)
 {
-	char dir[4096];
-	struct dirent **names;
-	size_t k = 0;
-	int n, err = root_path(root, "/lib/modules", dir, sizeof(dir));
+	const struct dirent64 *de;
+	struct dir_iter it;
+	char sub[300];
+	size_t n = 0;
+	int rootfd, dfd, err = 0;
 
-	*list = NULL;
-	if (err)
-		return err;
-	/* no ROOT/lib/modules: no kernel */
-	n = scandir(dir, &names, NULL, versionsort);
-	if (n < 0 && errno != ENOENT)
-		return -errno;
-	*list = calloc(n > 0 ? (size_t)n + 1 : 1, sizeof(**list));
-	for (int i = 0; i < n; i++) {
-		char sub[4400];
-		struct stat st;
-
-		snprintf(sub, sizeof(sub), "%s/%s", dir, names[i]->d_name);
-		if (*list && names[i]->d_name[0] != '.' && stat(sub, &st) == 0 && S_ISDIR(st.st_mode) &&
-		    !((*list)[k++] = strdup(names[i]->d_name))) {
-			kmodules_free_list(*list);
-			*list = NULL;
-		}
-		free(names[i]);
+	*list = calloc(1, sizeof(**list));
+	if (!*list)
+		return -ENOMEM;
+	rootfd = root_dir_open(root);
+	if (rootfd < 0) {
+		err = rootfd;
+		goto out;
 	}
-	if (n >= 0)
-		free(names);
-	return *list ? 0 : -ENOMEM;
+	dfd = root_open(rootfd, "/lib/modules", O_RDONLY | O_DIRECTORY, 0);
+	if (dfd < 0) {
+		/* no ROOT/lib/modules: no kernel */
+		err = dfd == -ENOENT ? 0 : dfd;
+		goto out;
+	}
+	dir_iter_init(&it, dfd);
+	errno = 0;
+	while (!err && (de = dir_iter_next(&it))) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* a directory, or a link to one inside the root */
+		snprintf(sub, sizeof(sub), "/lib/modules/%s", de->d_name);
+		fd = root_open(rootfd, sub, O_PATH | O_DIRECTORY, 0);
+		if (fd < 0)
+			continue;
+		close(fd);
+		err = list_add(list, &n, de->d_name);
+	}
+	if (!err && errno)
+		err = -errno;
+	close(dfd);
+	qsort(*list, n, sizeof(**list), cmp_release);
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	if (err) {
+		kmodules_free_list(*list);
+		*list = NULL;
+	}
+	return err;
 }
 
 int kmodules_newest_release(const char *root, char *buf, size_t len)
 {
-	char **list;
-	size_t n = 0;
-	int err = kmodules_releases(root, &list);
+	const struct dirent64 *de;
+	struct dir_iter it;
+	char best[256] = "", sub[300];
+	int rootfd = root_dir_open(root), dfd, err = 0;
 
+	if (rootfd < 0)
+		return rootfd;
+	dfd = root_open(rootfd, "/lib/modules", O_RDONLY | O_DIRECTORY, 0);
+	if (dfd < 0) {
+		close(rootfd);
+		return dfd;
+	}
+	dir_iter_init(&it, dfd);
+	while ((de = dir_iter_next(&it))) {
+		int fd;
+
+		if (de->d_name[0] == '.' || (best[0] && strverscmp(de->d_name, best) <= 0))
+			continue;
+		/* a directory, or a link to one inside the root */
+		snprintf(sub, sizeof(sub), "/lib/modules/%s", de->d_name);
+		fd = root_open(rootfd, sub, O_PATH | O_DIRECTORY, 0);
+		if (fd < 0)
+			continue;
+		close(fd);
+		snprintf(best, sizeof(best), "%s", de->d_name);
+	}
+	if (errno)
+		err = -errno;
+	close(dfd);
+	close(rootfd);
 	if (err)
 		return err;
-	while (list[n])
-		n++;
-	if (n)
-		snprintf(buf, len, "%s", list[n - 1]);
-	kmodules_free_list(list);
-	return n ? 0 : -ENOENT;
+	if (!best[0])
+		return -ENOENT;
+	return snprintf(buf, len, "%s", best) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
 bool kmodules_name_eq(const char *a, const char *b)

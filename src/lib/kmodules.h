@@ -18,7 +18,9 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 /* The running kernel's release (uname -r). */
 const char *kmodules_running_release(char *buf, size_t len);
 /* Load a module and what it depends on, for the running kernel (no shell,
- * no modprobe binary).  0, or -errno (-ENOENT: no such module). */
+ * no modprobe binary); for an alias (a modalias), every module it resolves
+ * to, as modprobe does.  0 when one is in, or -errno (-ENOENT: no such
+ * module). */
 int kmodules_load(const char *name);
 
 /* Where a module is for a kernel: a file, built in, or not there. */

@@ -37,6 +37,7 @@ void log_setup(int verbose, bool quiet)
 	log_debug("started");
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	/* keep the order of what the user sees when both streams share a pipe */

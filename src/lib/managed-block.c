@@ -286,21 +286,23 @@ int persist_check_managed(const char *old, const char *new, struct persist_probl
 	return err;
 }
 
-/* Does the line [l, l + len) assign key, as a shell or systemd reads it?
- * *val, *vlen: the value, unquoted. */
+/* Does the line [l, l + len) assign key, as a shell or systemd reads it,
+ * and as aleph_env_read (check) does: any whitespace around the key, "\r"
+ * and "\f" too (KEY\r=False assigns KEY for them)?  *val, *vlen: the
+ * value, unquoted. */
 static bool assigns(const char *l, size_t len, const char *key, const char **val, size_t *vlen)
 {
 	const char *end = l + len, *v;
 	size_t k = strlen(key);
 
-	while (l < end && (*l == ' ' || *l == '\t'))
+	while (l < end && isspace((unsigned char)*l))
 		l++;
 	if (end - l > 7 && !memcmp(l, "export", 6) && (l[6] == ' ' || l[6] == '\t'))
-		for (l += 6; l < end && (*l == ' ' || *l == '\t'); l++)
+		for (l += 6; l < end && isspace((unsigned char)*l); l++)
 			;
 	if ((size_t)(end - l) <= k || memcmp(l, key, k))
 		return false;
-	for (l += k; l < end && (*l == ' ' || *l == '\t'); l++)
+	for (l += k; l < end && isspace((unsigned char)*l); l++)
 		;
 	if (l == end || *l != '=')
 		return false;

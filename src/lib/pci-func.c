@@ -5,13 +5,14 @@
 #include <string.h>
 #include "pci-func.h"
 
-/* "0x10de" with at most max as value. */
+/* "0x10de" with at most max as value: hex digits only (strtoul would
+ * also take "0x0x10de", "0x 10de", "0x-0"). */
 static int parse_hex_attr(const char *s, unsigned max, unsigned *out)
 {
 	char *end;
 	unsigned long v;
 
-	if (strncmp(s, "0x", 2) != 0 || !s[2])
+	if (strncmp(s, "0x", 2) != 0 || !s[2] || strspn(s + 2, "0123456789abcdefABCDEF") != strlen(s + 2))
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s + 2, &end, 16);
@@ -77,6 +78,9 @@ static int read_int(struct sysfs *sfs, const struct pci_addr *a, const char *att
 
 	if (sysfs_dev_read(sfs, a, attr, buf, sizeof(buf)) <= 0)
 		return -ENOENT;
+	/* digits only: strtol would also take " 16", "+16", "-0" */
+	if (!isdigit((unsigned char)buf[0]))
+		return -EINVAL;
 	errno = 0;
 	v = strtol(buf, &end, 10);
 	if (errno || *end || v < 0 || v > 1 << 20)
@@ -180,6 +184,11 @@ void pci_func_take_override(struct pci_func *f, int err)
 		f->override[0] = '\0';
 	if (err < 0 && err != -ENOENT)
 		f->bad |= PCI_BAD_OVERRIDE;
+	/* filled to the last byte: perhaps cut (a kernel with bigger pages) */
+	if (strlen(f->override) >= sizeof(f->override) - 1) {
+		f->override[0] = '\0';
+		f->bad |= PCI_BAD_OVERRIDE;
+	}
 	f->blocked = err == -ETIMEDOUT;
 }
 

@@ -29,7 +29,8 @@ struct pci_func {
 	unsigned class;              /* 24 bits: base, sub, prog-if */
 	unsigned revision;
 	char driver[64];             /* "" when unbound */
-	char override[64];           /* driver_override, "" when unset */
+	char override[SYSFS_ATTR_MAX]; /* driver_override, "" when unset or not
+					* read whole (PCI_BAD_OVERRIDE) */
 	char modalias[128];
 	int boot_vga;                /* -1: no such attribute */
 	int iommu_group;             /* -1: none */

@@ -1,10 +1,12 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "kmodules.h"
 #include "persist-target.h"
+#include "root-path.h"
 #include "util.h"
 
 /* Drivers a GPU's functions are commonly claimed by at boot. */
@@ -62,20 +64,30 @@ int persist_fn_load(struct sysfs *sfs, const struct pci_func *f, struct persist_
 	return 0;
 }
 
-static bool path_exists(const char *root, const char *path)
+/* Found inside the root: /sbin -> usr/sbin is the image's own. */
+static bool path_exists(int rootfd, const char *path)
 {
-	char full[4096];
+	int fd = root_open(rootfd, path, O_PATH, 0);
 
-	return root_path(root, path, full, sizeof(full)) == 0 && access(full, F_OK) == 0;
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 bool persist_detect_dracut(const char *root)
 {
-	bool dracut = path_exists(root, "/usr/bin/dracut") || path_exists(root, "/usr/sbin/dracut") ||
-		      path_exists(root, "/sbin/dracut");
+	int rootfd = root_dir_open(root);
+	bool dracut;
 
-	return dracut && !path_exists(root, "/usr/sbin/update-initramfs") &&
-	       !path_exists(root, "/sbin/update-initramfs");
+	if (rootfd < 0)
+		return false;
+	dracut = (path_exists(rootfd, "/usr/bin/dracut") || path_exists(rootfd, "/usr/sbin/dracut") ||
+		  path_exists(rootfd, "/sbin/dracut")) &&
+		 !path_exists(rootfd, "/usr/sbin/update-initramfs") &&
+		 !path_exists(rootfd, "/sbin/update-initramfs");
+	close(rootfd);
+	return dracut;
 }
 
 /* One initramfs module list (or dracut.conf.d file) serves the initramfs of

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "atomic-file.h"
 #include "persist-text.h"
+#include "root-path.h"
 #include "util.h"
 
 /* Every directory persist may create, parents first: devices.conf names
@@ -25,80 +26,31 @@ static const char *const known_dirs[] = {
 
 /* ---- files ---- */
 
-/* A whole regular file, *text NULL when there is none.  A symlink is
- * refused with -ELOOP unless follow. */
-static int read_text(const char *path, bool follow, char **text, struct stat *st)
+/* A whole regular file at rel inside the root, *text NULL when there is
+ * none.  A symlink at rel is refused with -ELOOP unless follow (then it
+ * is followed inside the root). */
+static int read_text(int rootfd, const char *rel, bool follow, char **text, struct stat *st)
 {
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	ssize_t r;
-	int fd, err = 0;
+	size_t len;
+	int err = root_read_file(rootfd, rel, follow ? 0 : O_NOFOLLOW, MAX_TEXT, text, &len, st);
 
-	*text = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		err = -EINVAL;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			char *nb;
-
-			/* too big for a configuration file: never edited */
-			if (cap > MAX_TEXT) {
-				err = -EFBIG;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 4096;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r == 0)
-			break;
-		if (r < 0 && errno != EINTR) {
-			err = -errno;
-			goto out;
-		}
-		len += r > 0 ? (size_t)r : 0;
-	}
+	if (err)
+		return err == -ENOENT ? 0 : err;
 	/* not text: a C string could not give it back byte for byte */
-	if (len > MAX_TEXT)
-		err = -EFBIG;
-	else if (memchr(buf, '\0', len))
-		err = -EBADMSG;
-out:
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
+	if (memchr(*text, '\0', len)) {
+		free(*text);
+		*text = NULL;
+		return -EBADMSG;
 	}
-	buf[len] = '\0';
-	*text = buf;
 	return 0;
 }
 
-
-static int remove_file(const char *path)
+/* The name itself: a symlink planted there is removed, not followed. */
+static int remove_file(int rootfd, const char *rel)
 {
-	char dir[PATH_MAX];
-	int err = path_parent(path, dir, sizeof(dir));
+	int err = root_unlink(rootfd, rel);
 
-	if (err)
-		return err;
-	if (unlink(path) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return atomic_fsync_dir(dir);
+	return err == -ENOENT ? 0 : err;
 }
 
 static bool is_ours(const char *text)
@@ -132,15 +84,41 @@ struct op {
 
 struct plan {
 	const char *root;
+	int rootfd;                /* every path is resolved inside it */
 	struct op op[6];
 	size_t nop;
 	unsigned mkdirs, made;     /* bits of known_dirs: to create, created */
 	unsigned rmdirs, gone;     /* to remove when empty, removed */
 };
 
+/* For messages and the lists of files: ROOT/etc/... */
 static int dir_path(const struct plan *p, size_t i, char *buf, size_t len)
 {
-	return root_path(p->root, known_dirs[i], buf, len);
+	return root_show_path(p->root, known_dirs[i], buf, len);
+}
+
+/* A directory there, or a link to one inside the root? */
+static int is_dir(const struct plan *p, const char *rel)
+{
+	struct stat st;
+	int fd = root_open(p->rootfd, rel, O_PATH, 0), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	close(fd);
+	return err ? err : S_ISDIR(st.st_mode);
+}
+
+static int plan_open(struct plan *p, const char *root)
+{
+	memset(p, 0, sizeof(*p));
+	p->root = root;
+	p->rootfd = root_dir_open(root);
+	if (p->rootfd < 0)
+		snprintf(last_path, sizeof(last_path), "%s", root ? root : "/");
+	return p->rootfd < 0 ? p->rootfd : 0;
 }
 
 /* Read the file at rel into a new op. */
@@ -153,10 +131,10 @@ static int plan_add(struct plan *p, const char *rel, struct op **op)
 		return -E2BIG;
 	memset(o, 0, sizeof(*o));
 	o->rel = rel;
-	err = root_path(p->root, rel, o->path, sizeof(o->path));
+	err = root_show_path(p->root, rel, o->path, sizeof(o->path));
 	snprintf(last_path, sizeof(last_path), "%s", o->path);
 	if (!err)
-		err = read_text(o->path, false, &o->old, &o->st);
+		err = read_text(p->rootfd, rel, false, &o->old, &o->st);
 	if (err == -EBADMSG)
 		problem_set(&last_problem, 0, "it holds a NUL byte: it is not text vfio-handover can "
 			    "edit; remove the NUL bytes");
@@ -182,6 +160,9 @@ static void plan_free(struct plan *p)
 {
 	while (p->nop)
 		plan_drop_last(p);
+	if (p->rootfd >= 0)
+		close(p->rootfd);
+	p->rootfd = -1;
 }
 
 /* A file the tool owns whole, *content taken. */
@@ -256,32 +237,46 @@ static int add_env(struct plan *p)
 	return check_shared(o);
 }
 
+/* Is known_dirs[d] missing (and to be made)?  A link there is followed
+ * inside the root; one that leads nowhere is refused (-ENOTDIR): what
+ * persist would make through it, unpersist could not find again. */
+static int dir_missing(struct plan *p, size_t d)
+{
+	const char *name;
+	struct stat st;
+	int err = is_dir(p, known_dirs[d]), dfd;
+
+	if (err != -ENOENT)
+		return err < 0 ? err : err ? 0 : -ENOTDIR;
+	dfd = root_open_parent(p->rootfd, known_dirs[d], &name);
+	if (dfd >= 0) {
+		err = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? -ENOTDIR : 1;
+		close(dfd);
+		return err;
+	}
+	/* its parent is missing too: made first, it is in known_dirs */
+	return dfd == -ENOENT ? 1 : dfd;
+}
+
 /* The directories missing above every file to write. */
 static int plan_dirs(struct plan *p)
 {
-	char path[PATH_MAX];
-	struct stat st;
-
 	for (size_t i = 0; i < p->nop; i++) {
 		if (!p->op[i].new)
 			continue;
 		for (size_t d = 0; d < NDIRS; d++) {
 			size_t k = strlen(known_dirs[d]);
+			int missing;
 
 			if (strncmp(p->op[i].rel, known_dirs[d], k) || p->op[i].rel[k] != '/')
 				continue;
-			if (dir_path(p, d, path, sizeof(path)))
-				return -ENAMETOOLONG;
-			if (stat(path, &st) == 0) {
-				if (S_ISDIR(st.st_mode))
-					continue;
-				return -ENOTDIR;
+			missing = dir_missing(p, d);
+			if (missing < 0) {
+				dir_path(p, d, last_path, sizeof(last_path));
+				return missing;
 			}
-			if (errno != ENOENT)
-				return -errno;
-			if (lstat(path, &st) == 0)
-				return -ENOTDIR;    /* a dangling symlink */
-			p->mkdirs |= 1u << d;
+			if (missing)
+				p->mkdirs |= 1u << d;
 		}
 	}
 	return 0;
@@ -311,13 +306,10 @@ static unsigned read_created(const char *text)
 static int finish_devices(struct plan *p, struct op *o)
 {
 	unsigned mask = p->mkdirs, before = o->old ? read_created(o->old) : 0;
-	char path[PATH_MAX];
-	struct stat st;
 	struct text x;
 
 	for (size_t d = 0; d < NDIRS; d++)
-		if (before & 1u << d && !dir_path(p, d, path, sizeof(path)) && stat(path, &st) == 0 &&
-		    S_ISDIR(st.st_mode))
+		if (before & 1u << d && is_dir(p, known_dirs[d]) == 1)
 			mask |= 1u << d;
 	if (text_open(&x))
 		return -ENOMEM;
@@ -386,14 +378,14 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 
 /* A symlink at rel: refused only if it leads to something of ours, which
  * persist_remove would then have to write through. */
-static int remove_check_link(const struct op *o, bool owned)
+static int remove_check_link(const struct plan *p, const struct op *o, bool owned)
 {
 	struct block b;
 	struct stat st;
 	char *text;
 	bool ours;
 
-	if (read_text(o->path, true, &text, &st) < 0 || !text)
+	if (read_text(p->rootfd, o->rel, true, &text, &st) < 0 || !text)
 		return 0;
 	ours = owned ? is_ours(text) : block_find(text, &b) != 0;
 	free(text);
@@ -407,7 +399,7 @@ static int remove_one(struct plan *p, const char *rel, bool owned)
 	int err = plan_add(p, rel, &o);
 
 	if (err == -ELOOP)
-		return remove_check_link(o, owned);
+		return remove_check_link(p, o, owned);
 	if (err)
 		return err;
 	if (o->old && owned && is_ours(o->old))
@@ -449,7 +441,21 @@ static int plan_remove(struct plan *p)
 	return err;
 }
 
-static int op_apply(struct op *o)
+/* Replace the file at o->rel with content, by name in its directory. */
+static int op_replace(struct plan *p, const struct op *o, const char *content,
+		      const struct stat *keep)
+{
+	const char *name;
+	int dfd = root_open_parent(p->rootfd, o->rel, &name), err;
+
+	if (dfd < 0)
+		return dfd;
+	err = atomic_replace_at(dfd, name, content, keep);
+	close(dfd);
+	return err;
+}
+
+static int op_apply(struct plan *p, struct op *o)
 {
 	int err;
 	char *back;
@@ -459,51 +465,69 @@ static int op_apply(struct op *o)
 		return 0;
 	snprintf(last_path, sizeof(last_path), "%s", o->path);
 	if (!o->new) {
-		err = remove_file(o->path);
+		err = remove_file(p->rootfd, o->rel);
 		o->done = !err;
 		return err;
 	}
-	err = atomic_replace(o->path, o->new, o->old ? &o->st : NULL);
+	err = op_replace(p, o, o->new, o->old ? &o->st : NULL);
 	if (err)
 		return err;
 	o->done = true;
 	/* read back what the next boot will read */
-	err = read_text(o->path, false, &back, &st);
+	err = read_text(p->rootfd, o->rel, false, &back, &st);
 	if (!err && (!back || strcmp(back, o->new)))
 		err = -EIO;
 	free(back);
 	return err;
 }
 
-static void op_undo(struct op *o)
+static void op_undo(struct plan *p, struct op *o)
 {
 	if (!o->done)
 		return;
 	if (o->old)
-		atomic_replace(o->path, o->old, &o->st);
+		op_replace(p, o, o->old, &o->st);
 	else
-		remove_file(o->path);
+		remove_file(p->rootfd, o->rel);
+}
+
+/* One directory of known_dirs, 0755 whatever the umask: what reads /etc
+ * at boot is not always root.  Noted in p->made as soon as it is made. */
+static int make_dir(struct plan *p, size_t d)
+{
+	const char *name;
+	int dfd = root_open_parent(p->rootfd, known_dirs[d], &name), fd, err = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (mkdirat(dfd, name, 0755) < 0) {
+		err = errno == EEXIST ? 0 : -errno;
+		goto out;
+	}
+	p->made |= 1u << d;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0755) < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	atomic_fsync_dir(dfd);
+out:
+	close(dfd);
+	return err;
 }
 
 static int make_dirs(struct plan *p)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-
 	for (size_t d = 0; d < NDIRS; d++) {
+		int err;
+
 		if (!(p->mkdirs & 1u << d))
 			continue;
-		if (dir_path(p, d, path, sizeof(path)) || path_parent(path, dir, sizeof(dir)))
-			return -ENAMETOOLONG;
-		if (mkdir(path, 0755) < 0) {
-			if (errno == EEXIST)
-				continue;
-			return -errno;
+		err = make_dir(p, d);
+		if (err) {
+			dir_path(p, d, last_path, sizeof(last_path));
+			return err;
 		}
-		p->made |= 1u << d;
-		/* 0755 whatever the umask: what reads /etc at boot is not always root */
-		if (chmod(path, 0755) < 0)
-			return -errno;
-		atomic_fsync_dir(dir);
 	}
 	return 0;
 }
@@ -511,10 +535,8 @@ static int make_dirs(struct plan *p)
 /* Children first; a directory that is not empty (or gone) stays. */
 static void remove_dirs(struct plan *p, unsigned mask, unsigned *gone)
 {
-	char path[PATH_MAX];
-
 	for (size_t d = NDIRS; d-- > 0;)
-		if (mask & 1u << d && !dir_path(p, d, path, sizeof(path)) && rmdir(path) == 0)
+		if (mask & 1u << d && root_rmdir(p->rootfd, known_dirs[d]) == 0)
 			*gone |= 1u << d;
 }
 
@@ -525,14 +547,14 @@ static int plan_run(struct plan *p)
 	int err = make_dirs(p);
 
 	for (i = 0; !err && i < p->nop; i++)
-		err = op_apply(&p->op[i]);
+		err = op_apply(p, &p->op[i]);
 	if (!err) {
 		remove_dirs(p, p->rmdirs, &p->gone);
 		return 0;
 	}
 	/* all or nothing: put back what was done, newest first */
 	while (i-- > 0)
-		op_undo(&p->op[i]);
+		op_undo(p, &p->op[i]);
 	remove_dirs(p, p->made, &undone);
 	return err;
 }
@@ -568,7 +590,7 @@ void persist_free_list(char **list)
 int persist_write(const struct persist_target *t, const struct persist_fn *fns, size_t n,
 		  char ***written)
 {
-	struct plan p = { .root = t->root };
+	struct plan p;
 	int err;
 
 	if (written)
@@ -576,6 +598,9 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
 	memset(&last_problem, 0, sizeof(last_problem));
 	if (!n)
 		return -EINVAL;
+	err = plan_open(&p, t->root);
+	if (err)
+		return err;
 	err = plan_write(&p, t, fns, n);
 	if (!err)
 		err = plan_run(&p);
@@ -587,12 +612,15 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
 
 int persist_remove(const struct persist_target *t, char ***removed)
 {
-	struct plan p = { .root = t->root };
+	struct plan p;
 	int err;
 
 	if (removed)
 		*removed = NULL;
 	memset(&last_problem, 0, sizeof(last_problem));
+	err = plan_open(&p, t->root);
+	if (err)
+		return err;
 	err = plan_remove(&p);
 	if (!err)
 		err = plan_run(&p);
@@ -605,14 +633,16 @@ int persist_remove(const struct persist_target *t, char ***removed)
 int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
 			 struct persist_problem *why)
 {
-	char path[PATH_MAX], *text;
+	int rootfd = root_dir_open(root), err;
 	struct stat st;
-	int err = root_path(root, PERSIST_DEVICES_CONF, path, sizeof(path));
+	char *text;
 
 	*fns = NULL;
 	*n = 0;
-	if (!err)
-		err = read_text(path, false, &text, &st);
+	if (rootfd < 0)
+		return rootfd;
+	err = read_text(rootfd, PERSIST_DEVICES_CONF, false, &text, &st);
+	close(rootfd);
 	if (err == -EBADMSG)
 		problem_set(why, 0, "it holds a NUL byte: it is not the text persist wrote; remove "
 			    "the NUL bytes");
@@ -629,13 +659,15 @@ int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
 
 int persist_read_softdeps(const char *root, char ***mods)
 {
-	char path[PATH_MAX], *text = NULL;
+	int rootfd = root_dir_open(root), err;
 	struct stat st;
-	int err = root_path(root, PERSIST_MODPROBE_CONF, path, sizeof(path));
+	char *text = NULL;
 
 	*mods = NULL;
-	if (!err)
-		err = read_text(path, false, &text, &st);
+	if (rootfd < 0)
+		return rootfd;
+	err = read_text(rootfd, PERSIST_MODPROBE_CONF, false, &text, &st);
+	close(rootfd);
 	if (err)
 		return err;
 	/* a file of the user's there says nothing: persist refuses to replace it */

@@ -75,7 +75,8 @@ bool safety_in_slots(const struct pci_addr *slots, size_t nslots, const struct p
 
 bool safety_member_tolerated(const struct pci_func *f)
 {
-	return pci_func_is_bridge(f) || !f->driver[0] ||
+	/* a driver link that cannot be read is not the absence of a driver */
+	return pci_func_is_bridge(f) || (!f->driver[0] && !(f->bad & PCI_BAD_DRIVER)) ||
 	       strcmp(f->driver, "vfio-pci") == 0 || strcmp(f->driver, "pci-stub") == 0;
 }
 

@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,22 +16,68 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "root-path.h"
 #include "sysfs.h"
 #include "util.h"
 
 #define WALK_MAX_DEPTH 8
+
+static int dev_rel(const struct pci_addr *a, const char *sub, char *rel, size_t len);
+
+/*
+ * Every path is resolved inside the tree (root-path.h), as if its root
+ * were "/": a link of a captured tree that leads out of it (absolute, or
+ * with enough "..") cannot make a read, or a write, reach a file outside.
+ * The kernel's own links are relative and stay inside: on /sys every path
+ * leads where it did, an attribute opened with one openat2 as it was with
+ * one openat.
+ */
+
+/* rel relative to the tree's root, or to the function's directory
+ * (dev_fd, itself opened inside the tree).  Below the function's directory
+ * an attribute opens in one call; a link or ".." on the way
+ * (iommu_group/devices) is resolved again from the tree's root. */
+static int tree_open(struct sysfs *sfs, int dirfd, const char *rel, int flags)
+{
+	char full[1024];
+	int fd;
+
+	if (dirfd == sfs->rootfd)
+		return root_open(sfs->rootfd, rel, flags, 0);
+	fd = root_open_below(dirfd, rel, flags);
+	if ((fd != -ELOOP && fd != -EXDEV) || dirfd != sfs->dev_fd ||
+	    dev_rel(&sfs->dev_addr, rel, full, sizeof(full)))
+		return fd;
+	return root_open(sfs->rootfd, full, flags, 0);
+}
+
+/* sysfs holds only regular files, directories and links: no call spent
+ * on it.  A captured tree may hold anything (a FIFO would block a read or
+ * a write forever): there, what is not a regular file is refused. */
+static int regular_unless_live(const struct sysfs *sfs, int fd)
+{
+	struct stat st;
+
+	if (sfs->live)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) ? 0 : -EINVAL;
+}
 
 static int default_read(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len)
 {
 	int fd, err = 0;
 	ssize_t n;
 
-	(void)sfs;
 	if (len == 0)
 		return -EINVAL;
-	fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = tree_open(sfs, dirfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return -errno;
+		return fd;
+	err = regular_unless_live(sfs, fd);
+	if (err)
+		goto out;
 	n = read(fd, buf, len - 1);
 	if (n < 0) {
 		err = -errno;
@@ -47,36 +94,57 @@ out:
 
 static int default_write(struct sysfs *sfs, const char *rel, const char *val)
 {
-	int fd, err = 0;
 	size_t len = strlen(val);
 	ssize_t n;
+	int fd, err;
 
-	/* O_TRUNC as the shell's "echo x > attr": sysfs ignores it, a file tree needs it */
-	fd = openat(sfs->rootfd, rel, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	/* truncated as by the shell's "echo x > attr": sysfs ignores it, a file
+	 * tree needs it, and gets it only once it is known to be a regular file */
+	fd = root_open(sfs->rootfd, rel, O_WRONLY | O_NOCTTY | O_NONBLOCK | (sfs->live ? O_TRUNC : 0), 0);
 	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	if (n < 0)
+		return fd;
+	err = regular_unless_live(sfs, fd);
+	if (!err && !sfs->live && ftruncate(fd, 0) < 0)
 		err = -errno;
-	else if ((size_t)n != len)
-		err = -EIO;
+	if (!err) {
+		n = write(fd, val, len);
+		if (n < 0)
+			err = -errno;
+		else if ((size_t)n != len)
+			err = -EIO;
+	}
 	if (close(fd) < 0 && err == 0)
 		err = -errno;
 	return err;
 }
 
+/* The link itself is never followed; the directories on the way to it
+ * are, inside the tree. */
 static int default_readlink(struct sysfs *sfs, int dirfd, const char *rel, char *buf, size_t len)
 {
+	const char *slash = strrchr(rel, '/');
+	int dfd = dirfd, err;
+	char dir[1024];
 	ssize_t n;
 
-	(void)sfs;
 	if (len == 0)
 		return -EINVAL;
-	n = readlinkat(dirfd, rel, buf, len - 1);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n == len - 1)
-		return -ENAMETOOLONG;
+	if (slash) {
+		if ((size_t)(slash - rel) >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, rel, (size_t)(slash - rel));
+		dir[slash - rel] = '\0';
+		dfd = tree_open(sfs, dirfd, dir, O_PATH | O_DIRECTORY);
+		if (dfd < 0)
+			return dfd;
+		rel = slash + 1;
+	}
+	n = readlinkat(dfd, rel, buf, len - 1);
+	err = n < 0 ? -errno : (size_t)n == len - 1 ? -ENAMETOOLONG : 0;
+	if (dfd != dirfd)
+		close(dfd);
+	if (err)
+		return err;
 	buf[n] = '\0';
 	return (int)n;
 }
@@ -162,24 +230,31 @@ static int dev_rel(const struct pci_addr *a, const char *sub, char *rel, size_t 
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
-/* The function's directory, opened once for all its attributes. */
-static int dev_dirfd(struct sysfs *sfs, const struct pci_addr *a)
+/* The function's directory, opened now (inside the tree) and kept for
+ * its attributes. */
+static int dev_dirfd_open(struct sysfs *sfs, const struct pci_addr *a)
 {
 	char rel[64];
 	int fd;
 
-	if (sfs->dev_fd >= 0 && pci_addr_cmp(&sfs->dev_addr, a) == 0)
-		return sfs->dev_fd;
 	if (dev_rel(a, NULL, rel, sizeof(rel)))
 		return -ENAMETOOLONG;
-	fd = openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = root_open(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (sfs->dev_fd >= 0)
 		close(sfs->dev_fd);
 	sfs->dev_fd = fd;
 	sfs->dev_addr = *a;
 	return fd;
+}
+
+/* The function's directory, opened once for all its attributes. */
+static int dev_dirfd(struct sysfs *sfs, const struct pci_addr *a)
+{
+	if (sfs->dev_fd >= 0 && pci_addr_cmp(&sfs->dev_addr, a) == 0)
+		return sfs->dev_fd;
+	return dev_dirfd_open(sfs, a);
 }
 
 /* Forget the open directory: the function may have gone (rebind, remove). */
@@ -240,6 +315,7 @@ int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link
 		   char *buf, size_t len)
 {
 	char target[4096];
+	const char *name;
 	int fd = dev_dirfd(sfs, a), err;
 
 	if (fd < 0)
@@ -247,7 +323,11 @@ int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link
 	err = sfs->ops->readlink(sfs, fd, link, target, sizeof(target));
 	if (err < 0)
 		return err;
-	if (snprintf(buf, len, "%s", last_component(target)) >= (int)len)
+	name = last_component(target);
+	/* "../drivers/igb/" names nothing: not the driver "" (unbound), not group "" */
+	if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	if (snprintf(buf, len, "%s", name) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -281,22 +361,35 @@ int sysfs_driver_module(struct sysfs *sfs, const char *driver, char *buf, size_t
 
 int sysfs_dev_has(struct sysfs *sfs, const struct pci_addr *a, const char *sub)
 {
+	char rel[512];
 	struct stat st;
 	int fd = dev_dirfd(sfs, a);
 
-	return fd >= 0 && fstatat(fd, sub, &st, 0) == 0;
+	if (fd < 0)
+		return 0;
+	/* an entry of its own (reset): one call, nothing followed */
+	if (!strchr(sub, '/')) {
+		if (fstatat(fd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
+		if (!S_ISLNK(st.st_mode))
+			return 1;
+	}
+	/* through a link (iommu_group/devices): from the tree's root */
+	if (dev_rel(a, sub, rel, sizeof(rel)))
+		return 0;
+	fd = root_open(sfs->rootfd, rel, O_PATH, 0);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 /* Asks the tree itself, never the open directory: a removed function's
- * directory stays readable through a descriptor held open on it. */
+ * directory stays readable through a descriptor held open on it.  The
+ * directory found is the one its attributes are then read from. */
 int sysfs_dev_exists(struct sysfs *sfs, const struct pci_addr *a)
 {
-	char rel[256];
-	struct stat st;
-
-	if (dev_rel(a, NULL, rel, sizeof(rel)))
-		return 0;
-	if (fstatat(sfs->rootfd, rel, &st, 0) == 0 && S_ISDIR(st.st_mode))
+	if (dev_dirfd_open(sfs, a) >= 0)
 		return 1;
 	if (sfs->dev_fd >= 0 && pci_addr_cmp(&sfs->dev_addr, a) == 0)
 		dev_forget(sfs);
@@ -310,7 +403,7 @@ static int addr_cmp_qsort(const void *x, const void *y)
 
 static int open_dir_at(struct sysfs *sfs, const char *rel)
 {
-	return openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return root_open(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY, 0);
 }
 
 int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
@@ -323,7 +416,7 @@ int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
 
 	fd = open_dir_at(sfs, "bus/pci/devices");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	dir_iter_init(&it, fd);
 	while ((de = dir_iter_next(&it))) {
 		struct pci_addr a;
@@ -362,7 +455,7 @@ int sysfs_count_iommu_groups(struct sysfs *sfs)
 	int n = 0, fd = open_dir_at(sfs, "kernel/iommu_groups");
 
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	dir_iter_init(&it, fd);
 	while (dir_iter_next(&it))
 		n++;
@@ -373,12 +466,16 @@ int sysfs_count_iommu_groups(struct sysfs *sfs)
 int sysfs_driver_registered(struct sysfs *sfs, const char *driver)
 {
 	char rel[256];
-	struct stat st;
+	int fd;
 
 	/* driver names come from the kernel or from constants, never from argv */
 	if (strchr(driver, '/') || snprintf(rel, sizeof(rel), "bus/pci/drivers/%s", driver) >= (int)sizeof(rel))
 		return 0;
-	return fstatat(sfs->rootfd, rel, &st, 0) == 0 && S_ISDIR(st.st_mode);
+	fd = root_open(sfs->rootfd, rel, O_PATH | O_DIRECTORY, 0);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len)
@@ -391,7 +488,7 @@ int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size
 	buf[0] = '\0';
 	fd = open_dir_at(sfs, "bus/pci/slots");
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	pci_slot_fmt(a, want);
 	dir_iter_init(&it, fd);
 	while ((de = dir_iter_next(&it))) {
@@ -406,12 +503,21 @@ int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size
 	return 0;
 }
 
+/* "MAJ:MIN" in decimal digits: sscanf's %u would take signs, spaces and
+ * numbers past 32 bits (undefined), making up a device number. */
 static int parse_devnum(const char *s, dev_t *dev)
 {
-	unsigned maj, min;
-	char end;
+	unsigned long maj, min;
+	char *end;
 
-	if (sscanf(s, "%u:%u%c", &maj, &min, &end) != 2)
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	maj = strtoul(s, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return -EINVAL;
+	min = strtoul(end + 1, &end, 10);
+	if (errno || *end || maj > UINT_MAX || min > UINT_MAX)
 		return -EINVAL;
 	*dev = makedev(maj, min);
 	return 0;
@@ -441,9 +547,10 @@ static int visit_child(struct walk *w, int fd, const char *name)
 	c.subsystem = last_component(target);
 	if (strcmp(c.subsystem, "pci") == 0)
 		return 0;
-	dfd = openat(fd, "dev", O_RDONLY | O_CLOEXEC);
+	/* its own file: a link named dev is not followed */
+	dfd = root_open_below(fd, "dev", O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (dfd >= 0) {
-		n = read(dfd, devbuf, sizeof(devbuf) - 1);
+		n = regular_unless_live(w->sfs, dfd) ? -1 : read(dfd, devbuf, sizeof(devbuf) - 1);
 		close(dfd);
 		if (n > 0) {
 			devbuf[n] = '\0';
@@ -503,9 +610,9 @@ int sysfs_walk_children(struct sysfs *sfs, const struct pci_addr *a,
 	err = dev_rel(a, NULL, rel, sizeof(rel));
 	if (err)
 		return err;
-	fd = openat(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open_dir_at(sfs, rel);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = walk_dir(&w, fd, 0);
 	close(fd);
 	return err;
@@ -534,7 +641,7 @@ int sysfs_block_holder(struct sysfs *sfs, const struct pci_addr *a, const char *
 		return -EINVAL;
 	fd = open_dir_at(sfs, rel);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	dir_iter_init(&it, fd);
 	de = dir_iter_next(&it);
 	if (de)
@@ -569,7 +676,7 @@ static long now_ms(void)
 
 struct writer_reply {
 	int result;                 /* -errno, or what the backend returned */
-	char data[256];             /* a read's content, NUL-terminated */
+	char data[SYSFS_ATTR_MAX];  /* a read's content, NUL-terminated, whole */
 };
 
 static void close_fds_between(unsigned from, unsigned to)

@@ -1,6 +1,8 @@
 /* The one access layer to sysfs: every read and write of the kernel's
  * PCI tree goes through here, relative to a root directory descriptor, so the
- * same code runs on /sys, on a captured tree, and on an emulated kernel. */
+ * same code runs on /sys, on a captured tree, and on an emulated kernel.
+ * Paths are resolved inside that root (a link never leads out of the tree),
+ * and a captured tree's attribute that is not a regular file is refused. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -8,6 +10,11 @@
 #include "pci-addr.h"
 
 struct sysfs;
+
+/* The most an attribute shows: a page.  driver_override keeps up to
+ * PAGE_SIZE - 2 characters (4 KiB pages) and shows them with a newline;
+ * a read that fills a buffer this size may have been cut. */
+#define SYSFS_ATTR_MAX 4096
 
 /* What the rest of the program may ask of a sysfs tree.  Paths are relative
  * to the tree's root and are built only inside sysfs.c, from constants and
@@ -59,7 +66,8 @@ void sysfs_dev_read_each(struct sysfs *sfs, const struct pci_addr *addrs, size_t
 			 const char *attr, char *bufs, size_t len, int *res);
 /* Does the writer read attr (within read_timeout_ms) rather than this process? */
 bool sysfs_read_by_writer(const struct sysfs *sfs, const char *attr);
-/* Last path component of a link of the function ("driver", "iommu_group"). */
+/* Last path component of a link of the function ("driver", "iommu_group");
+ * -EINVAL for a link that names nothing (its text ends in "/", ".", ".."). */
 int sysfs_dev_link(struct sysfs *sfs, const struct pci_addr *a, const char *link,
 		   char *buf, size_t len);
 /* Full link target of bus/pci/devices/<addr> (its place in the hierarchy). */

@@ -56,6 +56,19 @@ static int add_node(struct usage *u, const struct pci_addr *fn, dev_t dev,
 	return 0;
 }
 
+/* The interface's flags as the kernel writes them ("0x1003"); strtoul
+ * alone would make 0 (down) of garbage. */
+static bool parse_flags(const char *s, unsigned long *flags)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	*flags = strtoul(s, &end, 0);
+	return !errno && !*end;
+}
+
 static int add_netif(struct collect *c, const struct sysfs_child *ch)
 {
 	struct netif *v = push(c->u->ifs, &c->u->nifs, sizeof(*v));
@@ -69,8 +82,8 @@ static int add_netif(struct collect *c, const struct sysfs_child *ch)
 	v->fn = c->fn;
 	snprintf(v->name, sizeof(v->name), "%s", ch->name);
 	/* IFF_UP is what the administrator set; operstate lags behind carrier */
-	if (sysfs_child_read(c->sfs, &c->fn, ch->rel, "flags", buf, sizeof(buf)) > 0) {
-		flags = strtoul(buf, NULL, 0);
+	if (sysfs_child_read(c->sfs, &c->fn, ch->rel, "flags", buf, sizeof(buf)) > 0 &&
+	    parse_flags(buf, &flags)) {
 		v->up = flags & IFF_UP_FLAG;
 	} else if (sysfs_child_read(c->sfs, &c->fn, ch->rel, "operstate", buf, sizeof(buf)) > 0) {
 		v->up = strcmp(buf, "up") == 0;
@@ -382,4 +395,50 @@ int usage_vfio_group_holders(const char *devdir, const char *procroot, int group
 		return 0;               /* no group node: nobody can hold it */
 	node.dev = st.st_rdev;
 	return usage_find_holders(procroot, &u, out, nout, scan);
+}
+
+/* The group node of f's IOMMU group, once per group, as a devnode of u. */
+static int add_group_node(struct usage *u, const char *devdir, const struct pci_func *f)
+{
+	struct devnode *v;
+	struct stat st;
+	char path[sizeof(v->name)];
+
+	snprintf(path, sizeof(path), "%s/vfio/%d", devdir, f->iommu_group);
+	for (size_t k = 0; k < u->nnodes; k++)
+		if (strcmp(u->nodes[k].name, path) == 0)
+			return 0;
+	if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode))
+		return 0;               /* no group node: nobody can hold it */
+	v = push(u->nodes, &u->nnodes, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	u->nodes = v;
+	v += u->nnodes - 1;
+	v->fn = f->addr;
+	v->dev = st.st_rdev;
+	snprintf(v->name, sizeof(v->name), "%s", path);
+	return 0;
+}
+
+int usage_vm_holders(const struct pci_host *h, const struct pci_addr *fns, size_t n,
+		     const char *devdir, const char *procroot, struct holder **out, size_t *nout,
+		     struct holder_scan *scan)
+{
+	struct usage u = { 0 };
+	int err = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct pci_func *f = pci_host_find(h, &fns[i]);
+
+		if (f && f->iommu_group >= 0)
+			err = add_group_node(&u, devdir, f);
+	}
+	/* every group in one pass over the processes */
+	if (!err)
+		err = usage_find_holders(procroot, &u, out, nout, scan);
+	usage_free(&u);
+	return err;
 }

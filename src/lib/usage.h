@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <sys/types.h>
+#include "pci-host.h"
 #include "sysfs.h"
 
 struct devnode {
@@ -68,3 +69,10 @@ int usage_disk_use(struct sysfs *sfs, const char *procroot, struct usage *u);
  * fn is left zero; node is the group's path. */
 int usage_vfio_group_holders(const char *devdir, const char *procroot, int group,
 			     struct holder **out, size_t *nout, struct holder_scan *scan);
+
+/* Processes holding the devdir/vfio/<group> of an IOMMU group of fns open
+ * (a VM uses it), in one scan of procroot: each holder's fn is the first
+ * of fns in that group.  *out malloc'ed; scan as for usage_find_holders. */
+int usage_vm_holders(const struct pci_host *h, const struct pci_addr *fns, size_t n,
+		     const char *devdir, const char *procroot, struct holder **out, size_t *nout,
+		     struct holder_scan *scan);

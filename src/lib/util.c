@@ -8,12 +8,19 @@
 #include <time.h>
 #include "util.h"
 
+/* By identity, not by name: "/.", "//", "/usr/.." and a bind mount of
+ * "/" are the host too. */
 bool root_is_host(const char *root)
 {
-	return !root || !root[0] || strcmp(root, "/") == 0;
+	struct stat st, host;
+
+	if (!root || !root[0])
+		return true;
+	return stat(root, &st) == 0 && stat("/", &host) == 0 && st.st_dev == host.st_dev &&
+	       st.st_ino == host.st_ino;
 }
 
-int root_path(const char *root, const char *path, char *buf, size_t len)
+int root_show_path(const char *root, const char *path, char *buf, size_t len)
 {
 	int n;
 

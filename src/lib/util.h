@@ -6,10 +6,11 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Is --root the real root (NULL, "" or "/")? */
+/* Is --root the real root: NULL, "", or the same directory as "/"? */
 bool root_is_host(const char *root);
-/* ROOT + PATH ("/etc/..."), ROOT NULL or "/" meaning the real root. */
-int root_path(const char *root, const char *path, char *buf, size_t len);
+/* ROOT + PATH ("/etc/..."), ROOT the host meaning "": for messages only,
+ * never to open (root-path.h resolves paths inside the root). */
+int root_show_path(const char *root, const char *path, char *buf, size_t len);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long monotonic_ms(void);
 /* malloc'ed printf; NULL only when out of memory. */

@@ -3,7 +3,10 @@
 # emulated sysfs layout, runs the installed-to-be binary on it, and compares
 # stdout, stderr and the exit code with tests/cli/golden/<case>.txt.  It also
 # proves that these commands write nothing: the tree and the root are
-# snapshotted before and after every run.
+# snapshotted before and after every run.  And that no command writes
+# outside the root: each case has a directory beside its root, "outside"
+# (tests/cli/outside/<case>, else one file), that must never change; in a
+# root's NAME.symlink, @OUTSIDE@ stands for its absolute path.
 # UPDATE_GOLDEN=1 rewrites the golden files from what the binary prints now.
 set -u
 
@@ -32,46 +35,63 @@ run_case() {
 	tree="$tmp/tree-$layout"
 	# a case that writes gets a tree of its own
 	case "$name" in rw-*) tree="$tmp/tree-$name" ;; esac
-	root="$tmp/root-$name"
+	# a link ROOT/etc/x -> ../../outside leads there when it is not confined
+	root="$tmp/case-$name/root"
+	outside="$tmp/case-$name/outside"
 	if [ ! -d "$tree" ] && ! "$MKFIXTURE" "$layout" "$tree" >/dev/null; then
 		echo "FAIL $name: mkfixture $layout failed"
 		return 1
 	fi
-	mkdir -p "$root"
+	mkdir -p "$root" "$outside"
+	if [ -d "$TESTS_SRCDIR/outside/$name" ]; then
+		cp -R "$TESTS_SRCDIR/outside/$name/." "$outside/"
+		chmod -R u+w "$outside"
+	else
+		echo "outside the root" > "$outside/sentinel"
+	fi
 	if [ -d "$TESTS_SRCDIR/roots/$name" ]; then
 		cp -R "$TESTS_SRCDIR/roots/$name/." "$root/"
 		# (make distcheck's source tree is read-only, and cp keeps modes)
 		chmod -R u+w "$root"
 		# NAME.symlink holds a link's target: a tarball may drop a dangling link
 		find "$root" -name '*.symlink' | while read -r l; do
-			ln -s "$(cat "$l")" "${l%.symlink}" && rm "$l"
+			ln -s "$(sed "s|@OUTSIDE@|$outside|g" "$l")" "${l%.symlink}" && rm "$l"
 		done
 	fi
 	fake_kernels "$root" || { echo "FAIL $name: depmod failed"; return 1; }
 	snapshot "$tree" "$root" > "$tmp/before"
+	snapshot "$outside" > "$tmp/outside-before"
 	# shellcheck disable=SC2086
 	VFIO_HANDOVER_NO_HWDB=1 ${VH_WRAP:-} "$VH_BIN" --sysfs "$tree" --root "$root" "$@" \
 		> "$tmp/out" 2> "$tmp/err"
 	rc=$?
 	snapshot "$tree" "$root" > "$tmp/after"
+	snapshot "$outside" > "$tmp/outside-after"
 	{
 		cat "$tmp/out"
 		echo "--- stderr"
 		cat "$tmp/err"
 		echo "--- exit $rc"
-		# what persist and unpersist leave under the root's /etc
-		case "$name" in rw-persist*|rw-unpersist*)
+		# what persist and unpersist leave in the root (its /lib and /usr
+		# aside), and where a relative link planted in it led a run
+		case "$name" in rw-persist*|rw-unpersist*|rw-*-link-relative)
 			echo "--- files"
-			(cd "$root" && find etc -printf '%p %y %m\n' 2>/dev/null | sort)
-			(cd "$root" && find etc -type f 2>/dev/null | sort | while read -r f; do
-				echo "=== $f"; cat "$f"; done) ;;
+			(cd "$root" && for top in *; do case $top in lib|usr|'*') ;;
+				*) find "$top" -printf '%p %y %m\n' ;; esac; done | sort)
+			(cd "$root" && for top in *; do case $top in lib|usr|'*') ;;
+				*) find "$top" -type f ;; esac; done | sort | while read -r f; do
+				echo "=== $f"
+				case $f in */lock) echo "(the PID of the run)" ;; *) cat "$f" ;; esac
+			done) ;;
 		esac
 		# what apply records for check
 		case "$name" in rw-apply*)
 			echo "--- run/vfio-handover/apply.json"
 			cat "$root/run/vfio-handover/apply.json" 2>/dev/null ;;
 		esac
-	} | sed -e "s|$tree|@SYSFS@|g" -e "s|$root|@ROOT@|g" -e "s|$kernel|@KERNEL@|g" \
+	} | sed -e "s|$tree|@SYSFS@|g" -e "s|$root|@ROOT@|g" -e "s|$outside|@OUTSIDE@|g" \
+		-e "s|$kernel|@KERNEL@|g" \
+		-e 's/^run \(update-initramfs -u -k all\|dracut --regenerate-all --force\)$/run @INITRAMFS@/' \
 		-e 's|"elapsed_ms": [0-9]*|"elapsed_ms": @MS@|' \
 		-e 's#"\(pid\|started_s\|ended_s\)": *[0-9][0-9]*#"\1":@N@#' > "$tmp/actual"
 	[ -n "${UPDATE_GOLDEN:-}" ] && cp "$tmp/actual" "$golden/$name.txt"
@@ -82,6 +102,10 @@ run_case() {
 	fi
 	if ! diff -u "$golden/$name.txt" "$tmp/actual"; then
 		echo "FAIL $name: output differs from tests/cli/golden/$name.txt"
+		ok=1
+	fi
+	if ! diff -u "$tmp/outside-before" "$tmp/outside-after"; then
+		echo "FAIL $name: the command changed files outside the root"
 		ok=1
 	fi
 	# only rw-* cases may write (to the emulated tree and the root)

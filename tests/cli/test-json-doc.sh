@@ -16,6 +16,7 @@ pass=0 fail=0
 for layout in rtx4000 gpu-nic rtx4000-vfio twins; do
 	"$MKFIXTURE" "$layout" "$tmp/$layout" >/dev/null || exit 99
 done
+mkdir -p "$tmp/root"            # --root must name a directory
 
 # A kernel under ROOT/lib/modules/RELEASE that libkmod can read
 # shellcheck source=fake-kernels.sh

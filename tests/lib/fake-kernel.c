@@ -35,7 +35,10 @@ static int driver_exists(struct fake_kernel *fk, const char *drv)
 	char path[4096];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s", fx_root(fk->fx), drv);
+	/* a driver_override can be longer than any driver's name */
+	if (snprintf(path, sizeof(path), "%s/bus/pci/drivers/%.64s", fx_root(fk->fx), drv) >=
+	    (int)sizeof(path) || strlen(drv) > 64)
+		return 0;
 	return stat(path, &st) == 0;
 }
 
@@ -47,6 +50,10 @@ static const char *default_driver(struct fake_kernel *fk, const char *addr)
 	return "";
 }
 
+/* driver_override as the kernel keeps it: up to PAGE_SIZE - 2 characters */
+#define FK_PAGE_SIZE 4096
+
+/* driver: 64 bytes, override: FK_PAGE_SIZE */
 static void current(struct fake_kernel *fk, const char *addr, char *driver, char *override)
 {
 	struct pci_addr a;
@@ -55,8 +62,8 @@ static void current(struct fake_kernel *fk, const char *addr, char *driver, char
 	driver[0] = override[0] = '\0';
 	if (pci_addr_parse(addr, &a) || pci_func_load(fk->sfs, &a, &f))
 		return;
-	strcpy(driver, f.driver);
-	strcpy(override, f.override);
+	snprintf(driver, 64, "%s", f.driver);
+	snprintf(override, FK_PAGE_SIZE, "%s", f.override);
 }
 
 static int device_exists(struct fake_kernel *fk, const char *addr)
@@ -139,7 +146,7 @@ static void func_id(struct fake_kernel *fk, const char *addr, char id[16])
  * ids, else the function's default driver. */
 static int do_probe(struct fake_kernel *fk, const char *addr, int wrong)
 {
-	char drv[64], ovr[64], id[16];
+	char drv[64], ovr[FK_PAGE_SIZE], id[16];
 	const char *pick;
 
 	if (!device_exists(fk, addr))
@@ -160,7 +167,7 @@ static int do_probe(struct fake_kernel *fk, const char *addr, int wrong)
 
 static int do_bind(struct fake_kernel *fk, const char *drv, const char *addr)
 {
-	char cur[64], ovr[64];
+	char cur[64], ovr[FK_PAGE_SIZE];
 
 	if (!driver_exists(fk, drv))
 		return -ENOENT;
@@ -176,7 +183,7 @@ static int do_bind(struct fake_kernel *fk, const char *drv, const char *addr)
 
 static int do_unbind(struct fake_kernel *fk, const char *drv, const char *addr)
 {
-	char cur[64], ovr[64];
+	char cur[64], ovr[FK_PAGE_SIZE];
 
 	current(fk, addr, cur, ovr);
 	if (!cur[0] || (drv && strcmp(cur, drv) != 0))
@@ -184,10 +191,13 @@ static int do_unbind(struct fake_kernel *fk, const char *drv, const char *addr)
 	return fx_set_driver(fk->fx, addr, NULL);
 }
 
+/* As driver_set_override: at most PAGE_SIZE - 2 bytes, cut at a newline. */
 static int do_override(struct fake_kernel *fk, const char *addr, const char *val)
 {
-	char v[80];
+	char v[FK_PAGE_SIZE];
 
+	if (strlen(val) >= FK_PAGE_SIZE - 1)
+		return -EINVAL;
 	snprintf(v, sizeof(v), "%s", val);
 	v[strcspn(v, "\n")] = '\0';
 	if (!device_exists(fk, addr))
@@ -246,6 +256,14 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 			return apply(fk, rel, val, 0);
 		}
 		return apply(fk, rel, val, 1);
+	case FK_HANG_LOCKED: {
+		char addr[PCI_ADDR_LEN] = "";
+
+		if (sscanf(rel, "bus/pci/devices/%12[^/]", addr) != 1)
+			snprintf(addr, sizeof(addr), "%.12s", val);
+		fk_hang_override_reads(fk, addr);
+	}
+		/* fall through */
 	case FK_HANG:
 		for (;;)
 			pause();

@@ -14,6 +14,8 @@ enum fk_fault {
 	FK_HANG,           /* the write never returns */
 	FK_VANISH,         /* the device disappears, the write fails with ENODEV */
 	FK_KILL,           /* the write succeeds, then the writing process is killed */
+	FK_HANG_LOCKED,    /* an unbind that never returns, holding the device's lock:
+			    * its driver_override reads do not answer either */
 };
 
 struct fake_kernel;

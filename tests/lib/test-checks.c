@@ -123,6 +123,57 @@ START_TEST(gpu_nic)
 }
 END_TEST
 
+/* A NIC whose driver link names nothing still makes the group unviable,
+ * and the item says why rather than naming an empty driver. */
+START_TEST(gpu_nic_unreadable_driver)
+{
+	struct pci_addr slot = addr("0000:01:00.0");
+	struct check_env env = { 0 };
+	struct run run;
+
+	snprintf(run.root, sizeof(run.root), "/tmp/vh-root-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(run.root));
+	tree_open(&run.t, "gpu-nic");
+	slash_link(&run.t, "0000:02:00.0", "driver");
+	tree_reload(&run.t);
+	env.host = &run.t.host;
+	env.root = run.root;
+	env.kernel = "6.1.0-test-amd64";
+	ck_assert_int_eq(check_run(&env, &slot, 1, &run.r), 0);
+	ck_assert_int_eq(status(&run, "group", "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, "group", "0000:02:00.0")->message,
+				     "on a driver whose link cannot be read"));
+	run_done(&run);
+}
+END_TEST
+
+/* Text read from the tree that holds a newline (reset_method "flr\nbus")
+ * stays in the message: only the format's own newline starts the fix, and
+ * a PASS has none. */
+START_TEST(newline_in_sysfs_text)
+{
+	struct pci_addr slot = addr("0000:01:00.0");
+	struct check_env env = { 0 };
+	const struct check_item *it;
+	struct run run;
+
+	snprintf(run.root, sizeof(run.root), "/tmp/vh-root-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(run.root));
+	tree_open(&run.t, "rtx4000");
+	ck_assert_int_eq(fx_set_attr(run.t.fx, "0000:01:00.0", "reset_method", "flr\nrun this\n"), 0);
+	tree_reload(&run.t);
+	env.host = &run.t.host;
+	env.root = run.root;
+	env.kernel = "6.1.0-test-amd64";
+	ck_assert_int_eq(check_run(&env, &slot, 1, &run.r), 0);
+	it = item(&run, "reset", "0000:01:00.0");
+	ck_assert_int_eq(it->status, CHECK_PASS);
+	ck_assert_ptr_null(it->fix);
+	ck_assert_str_eq(it->message, "0000:01:00.0 can be reset: flr run this");
+	run_done(&run);
+}
+END_TEST
+
 START_TEST(iommu_off)
 {
 	struct run run;
@@ -346,6 +397,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, rtx4000_all);
 	tcase_add_test(tc, rtx4000_selected);
 	tcase_add_test(tc, gpu_nic);
+	tcase_add_test(tc, gpu_nic_unreadable_driver);
+	tcase_add_test(tc, newline_in_sysfs_text);
 	tcase_add_test(tc, iommu_off);
 	tcase_add_test(tc, consumer_link);
 	tcase_add_test(tc, port_limits_link);

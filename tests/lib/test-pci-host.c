@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include "testlib.h"
 
 START_TEST(rtx4000_gpu)
@@ -289,6 +290,82 @@ START_TEST(speeds)
 }
 END_TEST
 
+/* A captured tree's attribute that is a FIFO: refused at once, never
+ * waited on, whether read by this process or written by the writer. */
+START_TEST(fifo_attribute)
+{
+	struct pci_addr a = addr("0000:01:00.0");
+	char dir[4096], path[4200], buf[64];
+	struct tree t;
+	int err;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_func_path(t.fx, "0000:01:00.0", dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/vendor", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/driver_override", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0644), 0);
+	ck_assert_int_eq(sysfs_dev_read(t.sfs, &a, "vendor", buf, sizeof(buf)), -EINVAL);
+	err = sysfs_dev_write(t.sfs, &a, "driver_override", "vfio-pci", 2000);
+	ck_assert_msg(err == -EINVAL || err == -ENXIO, "write to a FIFO: %s", strerror(-err));
+	tree_reload(&t);
+	ck_assert(func(&t, "0000:01:00.0")->bad & PCI_BAD_VENDOR);
+	tree_close(&t);
+}
+END_TEST
+
+/* A link whose text ends in '/' names nothing: not the driver "" (an
+ * unbound function), not IOMMU group 0. */
+START_TEST(links_naming_nothing)
+{
+	struct tree t;
+	const struct pci_func *f;
+
+	tree_open(&t, "rtx4000");
+	slash_link(&t, "0000:01:00.0", "driver");
+	slash_link(&t, "0000:01:00.0", "iommu_group");
+	tree_reload(&t);
+	f = func(&t, "0000:01:00.0");
+	ck_assert_str_eq(f->driver, "");
+	ck_assert_uint_ne(f->bad & PCI_BAD_DRIVER, 0);
+	ck_assert_int_eq(f->iommu_group, -1);
+	ck_assert_uint_ne(f->bad & PCI_BAD_IOMMU_GROUP, 0);
+	tree_close(&t);
+}
+END_TEST
+
+/* The kernel writes ids as "0x" and hex digits, widths as decimal digits:
+ * what strtoul or strtol would still make a number of is garbage. */
+START_TEST(strict_values)
+{
+	static const struct { const char *attr, *text; unsigned bit; } bad[] = {
+		{ "vendor", "0x0x10de\n", PCI_BAD_VENDOR },
+		{ "device", "0x 27b0\n", PCI_BAD_DEVICE },
+		{ "subsystem_vendor", "0x+10de\n", PCI_BAD_SUBVENDOR },
+		{ "subsystem_device", "0x-0\n", PCI_BAD_SUBDEVICE },
+		{ "class", "0x\t30000\n", PCI_BAD_CLASS },
+		{ "max_link_width", " 16\n", PCI_BAD_LINK },
+		{ "current_link_width", "+16\n", PCI_BAD_LINK },
+	};
+	struct tree t;
+	const struct pci_func *f;
+
+	tree_open(&t, "rtx4000");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.0", bad[i].attr, bad[i].text), 0);
+		tree_reload(&t);
+		f = func(&t, "0000:01:00.0");
+		ck_assert_msg(f->bad & bad[i].bit, "%s \"%s\" read as a value", bad[i].attr, bad[i].text);
+		/* put it back: one garbled value at a time */
+		tree_close(&t);
+		tree_open(&t, "rtx4000");
+	}
+	tree_close(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pci-host");
@@ -307,6 +384,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, not_a_tree);
 	tcase_add_test(tc, live_wherever_mounted);
 	tcase_add_test(tc, speeds);
+	tcase_add_test(tc, links_naming_nothing);
+	tcase_add_test(tc, strict_values);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("captured trees");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, fifo_attribute);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,8 +14,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "aleph.h"
 #include "atomic-file.h"
 #include "persist.h"
+#include "root-path.h"
 
 #define GPU_KEY "ALEPH_VM_ENABLE_GPU_SUPPORT"
 #define SKIP 77
@@ -1134,6 +1136,32 @@ START_TEST(block_keeps_was_lines)
 }
 END_TEST
 
+/* What persist sets, check reads (aleph_env_read, as the supervisor's own
+ * reader does): a line that assigns the key with other whitespace than
+ * spaces and tabs around it ("KEY\r=False") is an assignment to both. */
+START_TEST(env_agrees_with_check)
+{
+	static const char *const texts[] = {
+		GPU_KEY "=True\n" GPU_KEY "\r=False\n",
+		GPU_KEY "=True\n\f" GPU_KEY "=False\n",
+		GPU_KEY "=False\n" GPU_KEY "\v= no\n",
+	};
+	char *root = mkroot(), *set;
+	struct aleph_env a;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		ck_assert_int_eq(persist_set_env(texts[i], GPU_KEY, "True", &set, NULL), 0);
+		put(root, PERSIST_SUPERVISOR_ENV, set);
+		ck_assert_int_eq(aleph_env_read(root, &a), 0);
+		ck_assert_msg(a.has_gpu_support && aleph_truthy(a.gpu_support),
+			      "text %zu: persist set True, check reads %s", i, a.gpu_support);
+		free(set);
+	}
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
 /* ---- files on disk ---- */
 
 static const char *const owned_paths[] = {
@@ -1618,7 +1646,8 @@ START_TEST(symlink_refused)
 		put(root, "/victim", "precious\n");
 		put(root, PERSIST_SUPERVISOR_ENV, "A=1\n");
 		put(root, paths[i], "");
-		snprintf(victim, sizeof(victim), "%s/victim", root);
+		/* the link's target as seen from inside the root */
+		snprintf(victim, sizeof(victim), "/victim");
 		snprintf(link, sizeof(link), "%s%s", root, paths[i]);
 		ck_assert_int_eq(unlink(link), 0);
 		ck_assert_int_eq(symlink(victim, link), 0);
@@ -1637,7 +1666,6 @@ START_TEST(symlink_refused)
 		rm_rf(root);
 		free(root);
 	}
-	ck_assert_int_eq(atomic_write_file("/tmp/no-such-dir-vh/x", "x"), -ENOENT);
 }
 END_TEST
 
@@ -1653,7 +1681,7 @@ START_TEST(symlink_refused_on_remove)
 	mine = get(root, PERSIST_INITRAMFS_MODULES);
 	put(root, "/elsewhere", mine);
 	snprintf(link, sizeof(link), "%s%s", root, PERSIST_INITRAMFS_MODULES);
-	snprintf(copy, sizeof(copy), "%s/elsewhere", root);
+	snprintf(copy, sizeof(copy), "/elsewhere");     /* inside the root */
 	ck_assert_int_eq(unlink(link), 0);
 	ck_assert_int_eq(symlink(copy, link), 0);
 	before = snapshot(root);
@@ -1669,24 +1697,76 @@ START_TEST(symlink_refused_on_remove)
 }
 END_TEST
 
+/* Directories of the boot files planted as links that lead out of the
+ * root (absolute, or with enough ".."): followed inside the root, as if it
+ * were "/", and nothing outside it is written or removed; with openat2,
+ * and with the walk that stands in for it. */
+START_TEST(dir_links_stay_inside)
+{
+	for (int walk = 0; walk < 2; walk++) {
+		char *top = mkroot(), root[256], outside[256], path[512], *before, *after;
+		struct persist_target t;
+		struct persist_fn f[2];
+		size_t n = one_gpu(f);
+
+		root_force_walk(walk);
+		snprintf(root, sizeof(root), "%s/root", top);
+		snprintf(outside, sizeof(outside), "%s/outside", top);
+		mkdirs(top, "/root/etc");
+		put(top, "/outside/vfio-handover.conf", PERSIST_HEADER " (outside: never touched)\n");
+		/* etc/modprobe.d -> OUTSIDE, which exists inside the root too */
+		snprintf(path, sizeof(path), "%s/etc/modprobe.d", root);
+		ck_assert_int_eq(symlink(outside, path), 0);
+		mkdirs(root, outside);
+		/* etc/modules-load.d -> ../../outside: ROOT/outside, clamped */
+		snprintf(path, sizeof(path), "%s/etc/modules-load.d", root);
+		ck_assert_int_eq(symlink("../../outside", path), 0);
+		mkdirs(root, "/outside");
+		t = target(root);
+		before = snapshot(outside);
+		ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+		snprintf(path, sizeof(path), "%s/vfio-handover.conf", outside);
+		ck_assert_msg(exists(root, path), "%s: modprobe.d not written inside the root",
+			      walk ? "walk" : "openat2");
+		ck_assert(exists(root, "/outside/vfio-handover.conf"));
+		after = snapshot(outside);
+		ck_assert_str_eq(after, before);
+		free(after);
+		ck_assert_int_eq(persist_remove(&t, NULL), 0);
+		ck_assert(!exists(root, path));
+		ck_assert(!exists(root, "/outside/vfio-handover.conf"));
+		ck_assert(exists(root, "/etc/modprobe.d"));      /* the links stay */
+		after = snapshot(outside);
+		ck_assert_str_eq(after, before);
+		free(after);
+		free(before);
+		root_force_walk(false);
+		rm_rf(top);
+		free(top);
+	}
+}
+END_TEST
+
 START_TEST(write_atomic_modes)
 {
-	char *root = mkroot(), path[4096], *s;
+	char *root = mkroot(), *s;
+	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/new.conf", root);
-	ck_assert_int_eq(atomic_write_file(path, "a\n"), 0);
-	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(atomic_write_at(dfd, "new.conf", "a\n"), 0);
+	ck_assert_int_eq(fstatat(dfd, "new.conf", &st, 0), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0644);
-	ck_assert_int_eq(chmod(path, 0640), 0);
-	ck_assert_int_eq(atomic_write_file(path, "b\n"), 0);
-	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(fchmodat(dfd, "new.conf", 0640, 0), 0);
+	ck_assert_int_eq(atomic_write_at(dfd, "new.conf", "b\n"), 0);
+	ck_assert_int_eq(fstatat(dfd, "new.conf", &st, 0), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0640);
 	s = snapshot(root);
 	ck_assert_str_eq(s, "f 0640 /new.conf [b\n]\n");      /* no temporary file left */
 	free(s);
-	snprintf(path, sizeof(path), "%s", root);
-	ck_assert_int_eq(atomic_write_file(path, "x"), -EINVAL);
+	ck_assert_int_eq(mkdirat(dfd, "dir", 0755), 0);
+	ck_assert_int_eq(atomic_write_at(dfd, "dir", "x"), -EINVAL);
+	close(dfd);
 	rm_rf(root);
 	free(root);
 }
@@ -1890,6 +1970,7 @@ static Suite *suite(void)
 	tcase_add_test(blocks, block_hand_edited_refused);
 	tcase_add_test(blocks, check_managed);
 	tcase_add_test(blocks, block_keeps_was_lines);
+	tcase_add_test(blocks, env_agrees_with_check);
 	tcase_set_timeout(files, 60);
 	tcase_add_test(files, fresh_root_initramfs_tools);
 	tcase_add_test(files, fresh_root_dracut);
@@ -1905,6 +1986,7 @@ static Suite *suite(void)
 	tcase_add_test(files, symlink_refused);
 	tcase_add_test(files, symlink_refused_on_remove);
 	tcase_add_test(files, write_atomic_modes);
+	tcase_add_test(files, dir_links_stay_inside);
 	tcase_add_test(files, read_only_directory);
 	tcase_add_test(files, full_disk);
 	suite_add_tcase(s, render);

@@ -67,6 +67,31 @@ START_TEST(tolerated_members)
 }
 END_TEST
 
+/* A member whose driver link names nothing ("../drivers/igb/", a garbled
+ * or hostile tree) is not one without a driver: it still blocks. */
+START_TEST(unreadable_driver_blocks)
+{
+	struct tree t;
+	struct group_intruder *in;
+	struct pci_addr slot = addr("0000:01:00.0");
+	const struct pci_func *nic;
+	size_t n;
+
+	tree_open(&t, "gpu-nic");
+	slash_link(&t, "0000:02:00.0", "driver");
+	tree_reload(&t);
+	nic = func(&t, "0000:02:00.0");
+	ck_assert_str_eq(nic->driver, "");
+	ck_assert_uint_ne(nic->bad & PCI_BAD_DRIVER, 0);
+	ck_assert(!safety_member_tolerated(nic));
+	ck_assert_int_eq(safety_group_intruders(&t.host, &(struct selection){ &slot, 1, NULL, 0 }, &in, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(pci_addr_cmp(&in[0].member, &nic->addr), 0);
+	free(in);
+	tree_close(&t);
+}
+END_TEST
+
 START_TEST(slot_functions)
 {
 	struct tree t;
@@ -123,6 +148,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, own_group_is_viable);
 	tcase_add_test(tc, nic_in_group);
 	tcase_add_test(tc, tolerated_members);
+	tcase_add_test(tc, unreadable_driver_blocks);
 	tcase_add_test(tc, slot_functions);
 	tcase_add_test(tc, nic_in_slot);
 	suite_add_tcase(s, tc);

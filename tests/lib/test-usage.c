@@ -169,6 +169,52 @@ START_TEST(disks_and_interfaces)
 }
 END_TEST
 
+/* A class device's "dev" is MAJ:MIN in decimal: anything else (sscanf's
+ * %u took signs, spaces, and numbers past 32 bits) is no device number. */
+START_TEST(device_numbers)
+{
+	static const char *const bad[] = { "-1:-1\n", " 226:1\n", "226:+1\n", "99999999999:1\n", "226:\n" };
+	struct tree t;
+	struct pci_addr gpu = addr("0000:01:00.0");
+	struct usage u;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &gpu, 1, &u), 0);
+	ck_assert_uint_eq(u.nnodes, 2);     /* card1 and renderD128 */
+	usage_free(&u);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.0", "drm/card1/dev", bad[i]), 0);
+		ck_assert_int_eq(usage_collect(t.sfs, NULL, &gpu, 1, &u), 0);
+		ck_assert_msg(u.nnodes == 1 && u.nodes[0].dev == makedev(226, 128),
+			      "dev \"%s\" taken for a device number", bad[i]);
+		usage_free(&u);
+	}
+	tree_close(&t);
+}
+END_TEST
+
+/* flags that are not a number say nothing: operstate decides, never a
+ * number strtoul made up from the garbage (0: down). */
+START_TEST(garbled_flags)
+{
+	struct tree t;
+	struct pci_addr nic = addr("0000:00:1f.6");
+	struct usage u;
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:00:1f.6", "net/eno1/flags", "zzz\n"), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &nic, 1, &u), 0);
+	ck_assert_uint_eq(u.nifs, 1);
+	ck_assert_msg(u.ifs[0].up, "eno1 with flags \"zzz\" and operstate up taken as down");
+	usage_free(&u);
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:00:1f.6", "net/eno1/operstate", "down\n"), 0);
+	ck_assert_int_eq(usage_collect(t.sfs, NULL, &nic, 1, &u), 0);
+	ck_assert(!u.ifs[0].up);
+	usage_free(&u);
+	tree_close(&t);
+}
+END_TEST
+
 START_TEST(nvidia_minor)
 {
 	struct tree t;
@@ -305,6 +351,52 @@ START_TEST(scan_deadline)
 }
 END_TEST
 
+/* rollback's check for a running VM looks at every IOMMU group of the
+ * selection, however many: here the last of 900-odd groups is held. */
+START_TEST(vm_holders_every_group)
+{
+	char dev[] = "/tmp/vh-dev-XXXXXX", path[128], cmd[160];
+	struct pci_addr *fns, last = { 0 };
+	struct holder *ho;
+	struct tree t;
+	size_t n, nho, mine = 0;
+	int fd, groups = 0, group = -1;
+
+	tree_open(&t, "big1000");
+	fns = calloc(t.host.nfuncs, sizeof(*fns));
+	ck_assert_ptr_nonnull(fns);
+	for (n = 0; n < t.host.nfuncs; n++) {
+		fns[n] = t.host.funcs[n].addr;
+		if (t.host.funcs[n].iommu_group > group) {
+			group = t.host.funcs[n].iommu_group;
+			last = fns[n];
+			groups++;
+		}
+	}
+	ck_assert_int_gt(groups, 64);
+	ck_assert_ptr_nonnull(mkdtemp(dev));
+	snprintf(path, sizeof(path), "%s/vfio", dev);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/vfio/%d", dev, group);
+	ck_assert_int_eq(symlink("/dev/null", path), 0);
+	fd = open("/dev/null", O_RDWR);
+	ck_assert_int_eq(usage_vm_holders(&t.host, fns, n, dev, "/proc", &ho, &nho, NULL), 0);
+	for (size_t i = 0; i < nho; i++)
+		if (ho[i].pid == getpid()) {
+			mine++;
+			ck_assert_str_eq(ho[i].node, path);
+			ck_assert_int_eq(pci_addr_cmp(&ho[i].fn, &last), 0);
+		}
+	ck_assert_uint_eq(mine, 1);
+	free(ho);
+	close(fd);
+	free(fns);
+	tree_close(&t);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dev);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("usage");
@@ -315,9 +407,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_nodes_no_scan);
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
+	tcase_add_test(tc, device_numbers);
+	tcase_add_test(tc, garbled_flags);
 	tcase_add_test(tc, vfio_group_holder);
 	tcase_add_test(tc, holder_on_hung_mount);
 	tcase_add_test(tc, scan_deadline);
+
+	tcase_add_test(tc, vm_holders_every_group);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static inline int run_suite(Suite *s)
 {
@@ -85,4 +86,21 @@ static inline void write_supervisor_env(const char *root, const char *text)
 	ck_assert_ptr_nonnull(fp);
 	fputs(text, fp);
 	fclose(fp);
+}
+
+/* The link <fn>/<name> pointing where it did, its text ending in '/'
+ * ("../../bus/pci/drivers/igb/"): a link that names nothing. */
+static inline void slash_link(struct tree *t, const char *fn, const char *name)
+{
+	char dir[4096], path[4200], text[4096];
+	ssize_t n;
+
+	ck_assert_int_eq(fx_func_path(t->fx, fn, dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	n = readlink(path, text, sizeof(text) - 2);
+	ck_assert_int_gt(n, 0);
+	text[n] = '/';
+	text[n + 1] = '\0';
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink(text, path), 0);
 }
