@@ -1,10 +1,13 @@
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include "checks.h"
 #include "cli.h"
+#include "json-out.h"
 #include "log.h"
 #include "persist.h"
 #include "safety.h"
@@ -17,27 +20,28 @@ static const char *proc_mounted(void)
 
 	if (statfs("/proc", &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC)
 		return "/proc";
-	log_warn("/proc is not a procfs: the processes that hold devices cannot be looked at; "
-		 "mount it (mount -t proc proc /proc)");
+	log_warn(MSG_NO_PROCFS, "mount it (mount -t proc proc /proc)",
+		 "/proc is not a procfs: the processes that hold devices cannot be looked at");
 	return NULL;
 }
 
 int cli_open(struct cli *cli, bool names)
 {
+	char fix[4200];
 	int err;
 
 	err = sysfs_open(cli->sysfs, &cli->sfs);
 	if (err < 0) {
-		log_error("cannot open sysfs at %s: %s; pass --sysfs with the root of a sysfs tree",
-			  cli->sysfs, strerror(-err));
+		log_error(MSG_SYSFS_UNREADABLE, "pass --sysfs with the root of a sysfs tree",
+			  "cannot open sysfs at %s: %s", cli->sysfs, strerror(-err));
 		return EXIT_FAILED;
 	}
 	cli->sfs->read_timeout_ms = (int)(cli->timeout * 1000);
 	cli->procroot = sysfs_is_live(cli->sfs) ? proc_mounted() : NULL;
 	err = pci_host_load(cli->sfs, &cli->host);
 	if (err < 0) {
-		log_error("cannot read %s/bus/pci/devices: %s; is %s a sysfs tree?",
-			  cli->sysfs, strerror(-err), cli->sysfs);
+		log_error(MSG_SYSFS_UNREADABLE, log_fixf(fix, sizeof(fix), "is %s a sysfs tree?", cli->sysfs),
+			  "cannot read %s/bus/pci/devices: %s", cli->sysfs, strerror(-err));
 		return EXIT_FAILED;
 	}
 	/* names are a help, not a need: stable output without them on request */
@@ -75,12 +79,12 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots)
 		return EXIT_DONE;
 	sels = calloc((size_t)cli->nargs, sizeof(*sels));
 	if (!sels) {
-		log_error("out of memory");
+		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
 		return EXIT_FAILED;
 	}
 	for (int i = 0; i < cli->nargs; i++)
 		if (selector_parse(cli->args[i], &sels[i], why, sizeof(why)) < 0) {
-			log_error("bad selector '%s': %s", cli->args[i], why);
+			log_error(MSG_BAD_SELECTOR, NULL, "bad selector '%s': %s", cli->args[i], why);
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -88,12 +92,11 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots)
 	if (!err)
 		err = selector_named(sels, (size_t)cli->nargs, &cli->named, &cli->nnamed);
 	if (err == -ENOENT) {
-		log_error("selector '%s' matches no PCI function in %s; "
-			  "vfio-handover list --all shows the functions there",
-			  cli->args[bad], cli->sysfs);
+		log_error(MSG_NO_SUCH_DEVICE, "vfio-handover list --all shows the functions there",
+			  "selector '%s' matches no PCI function in %s", cli->args[bad], cli->sysfs);
 		rc = EXIT_USAGE;
 	} else if (err < 0) {
-		log_error("cannot resolve selectors: %s", strerror(-err));
+		log_error(MSG_SYSTEM_ERROR, NULL, "cannot resolve selectors: %s", strerror(-err));
 		rc = EXIT_FAILED;
 	}
 out:
@@ -135,6 +138,37 @@ int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	return 0;
 }
 
+void cli_plan(struct cli *cli, const char *action, const char *path, const char *value,
+	      const char *module, const char *command, const char *fmt, ...)
+{
+	struct json_object *planned = json_doc_array(cli, "planned"), *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(cli->json ? stderr : stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', cli->json ? stderr : stdout);
+	if (!planned)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "action", json_object_new_string(action));
+	json_object_object_add(o, "path", path ? json_object_new_string(path) : NULL);
+	json_object_object_add(o, "value", value ? json_object_new_string(value) : NULL);
+	json_object_object_add(o, "module", module ? json_object_new_string(module) : NULL);
+	json_object_object_add(o, "command", command ? json_object_new_string(command) : NULL);
+	json_object_array_add(planned, o);
+}
+
+void cli_engine_plan(void *data, const char *path, const char *value, const char *text)
+{
+	struct cli *cli = data;
+
+	if (path)
+		cli_plan(cli, "write", path, value, NULL, NULL, "%s", text);
+	else
+		cli_plan(cli, "load", NULL, NULL, value, NULL, "%s", text);
+}
+
 void cli_persisted_error(const struct cli *cli, int err, const struct persist_problem *why,
 			 const char *outcome)
 {
@@ -142,11 +176,13 @@ void cli_persisted_error(const struct cli *cli, int err, const struct persist_pr
 
 	/* one way out, whichever command met the file */
 	if (why->what[0] && why->line)
-		log_error("%s%s:%u: %s; %s: correct that line, or remove everything persisted with "
-			  "vfio-handover unpersist (no selector)", root, PERSIST_DEVICES_CONF, why->line,
-			  why->what, outcome);
+		log_error(MSG_DEVICES_CONF, "correct that line, or remove everything persisted with "
+			  "vfio-handover unpersist (no selector)", "%s%s:%u: %s; %s", root,
+			  PERSIST_DEVICES_CONF, why->line, why->what, outcome);
 	else if (why->what[0])
-		log_error("%s%s: %s; %s", root, PERSIST_DEVICES_CONF, why->what, outcome);
+		log_error(MSG_DEVICES_CONF, NULL, "%s%s: %s; %s", root, PERSIST_DEVICES_CONF, why->what,
+			  outcome);
 	else
-		log_error("cannot read %s%s: %s; %s", root, PERSIST_DEVICES_CONF, strerror(-err), outcome);
+		log_error(MSG_DEVICES_CONF, NULL, "cannot read %s%s: %s; %s", root, PERSIST_DEVICES_CONF,
+			  strerror(-err), outcome);
 }

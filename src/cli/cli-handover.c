@@ -31,9 +31,9 @@ int cli_need_privileges(struct cli *cli, const char *cmd)
 		return EXIT_DONE;
 	if (geteuid() == 0 || capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
 		return EXIT_DONE;
-	log_error("%s changes which driver holds a device, through root-only files in /sys: "
-		  "it needs root (CAP_DAC_OVERRIDE, and CAP_SYS_MODULE to load vfio-pci); "
-		  "run it with sudo", cmd);
+	log_error(MSG_NOT_PERMITTED, "run it with sudo",
+		  "%s changes which driver holds a device, through root-only files in /sys: "
+		  "it needs root (CAP_DAC_OVERRIDE, and CAP_SYS_MODULE to load vfio-pci)", cmd);
 	return EXIT_NOPERM;
 }
 
@@ -47,16 +47,17 @@ int cli_lock(struct cli *cli, int *fd)
 	*fd = journal_lock(cli->root, &holder);
 	if (*fd == -EWOULDBLOCK) {
 		if (holder > 0)
-			log_error("another vfio-handover run (PID %d) is changing drivers now; "
-				  "wait for it to finish and run this again", (int)holder);
+			log_error(MSG_LOCKED, "wait for it to finish and run this again",
+				  "another vfio-handover run (PID %d) is changing drivers now",
+				  (int)holder);
 		else
-			log_error("another process holds %s/lock; wait for it to finish and run "
-				  "this again", JOURNAL_DIR);
+			log_error(MSG_LOCKED, "wait for it to finish and run this again",
+				  "another process holds %s/lock", JOURNAL_DIR);
 		return EXIT_FAILED;
 	}
 	if (*fd < 0) {
-		log_error("cannot take the lock %s/lock: %s; is %s writable?", JOURNAL_DIR,
-			  strerror(-*fd), JOURNAL_DIR);
+		log_error(MSG_LOCK_FAILED, "is " JOURNAL_DIR " writable?", "cannot take the lock %s/lock: %s",
+			  JOURNAL_DIR, strerror(-*fd));
 		return EXIT_FAILED;
 	}
 	return EXIT_DONE;
@@ -70,13 +71,15 @@ int cli_load_journal(struct cli *cli, struct journal *j)
 	if (root_show_path(cli->root, JOURNAL_DIR "/state.json", path, sizeof(path)) < 0)
 		snprintf(path, sizeof(path), "%s/state.json", JOURNAL_DIR);
 	if (err == -EBADMSG) {
-		log_error("the journal %s is not valid, nothing was changed: %s", path, why);
-		log_error("  it records what rollback restores: look at it, fix or remove it; only "
-			  "then give the devices back by hand with vfio-handover rollback SELECTOR");
+		log_error(MSG_JOURNAL_INVALID, "it records what rollback restores: look at it, fix or "
+			  "remove it; only then give the devices back by hand with vfio-handover "
+			  "rollback SELECTOR", "the journal %s is not valid, nothing was changed: %s",
+			  path, why);
 		return EXIT_FAILED;
 	}
 	if (err < 0) {
-		log_error("cannot read the journal %s: %s; nothing was changed", path, strerror(-err));
+		log_error(MSG_JOURNAL_UNREADABLE, NULL, "cannot read the journal %s: %s; nothing was changed",
+			  path, strerror(-err));
 		return EXIT_FAILED;
 	}
 	return EXIT_DONE;
@@ -107,31 +110,34 @@ static void wait_registered(struct cli *cli, const char *driver)
 	}
 }
 
-int cli_ensure_vfio(struct cli *cli, FILE *out)
+int cli_ensure_vfio(struct cli *cli)
 {
 	int err;
 
 	if (sysfs_driver_registered(cli->sfs, "vfio-pci"))
 		return EXIT_DONE;
 	if (cli->dry_run) {
-		fprintf(out, "load module vfio-pci (libkmod, with its dependencies)\n");
+		cli_plan(cli, "load", NULL, NULL, "vfio-pci", NULL,
+			 "load module vfio-pci (libkmod, with its dependencies)");
 		return EXIT_DONE;
 	}
 	if (!sysfs_is_live(cli->sfs)) {
-		log_error("vfio-pci is not registered in %s/bus/pci/drivers, and modules are "
-			  "loaded only into the running kernel", cli->sysfs);
+		log_error(MSG_VFIO_PCI_MISSING, NULL, "vfio-pci is not registered in %s/bus/pci/drivers, "
+			  "and modules are loaded only into the running kernel", cli->sysfs);
 		return EXIT_FAILED;
 	}
 	err = kmodules_load("vfio-pci");
 	if (err == -ENOPKG) {
-		log_error("cannot load vfio-pci: %s; install libkmod (on Debian: libkmod2)", kmod_dl_error());
+		log_error(MSG_VFIO_PCI_MISSING, "install libkmod (on Debian: libkmod2)",
+			  "cannot load vfio-pci: %s", kmod_dl_error());
 		return EXIT_FAILED;
 	}
 	if (!err)
 		wait_registered(cli, "vfio-pci");
 	if (err || !sysfs_driver_registered(cli->sfs, "vfio-pci")) {
-		log_error("cannot load vfio-pci: %s; install the kernel's modules package "
-			  "(vfio-handover check says more)", err ? strerror(-err) : "driver did not appear");
+		log_error(MSG_VFIO_PCI_MISSING, "install the kernel's modules package (vfio-handover "
+			  "check says more)", "cannot load vfio-pci: %s",
+			  err ? strerror(-err) : "driver did not appear");
 		return EXIT_FAILED;
 	}
 	log_info("loaded vfio-pci");
@@ -151,17 +157,19 @@ static void name_holders(struct cli *cli, const struct pci_addr *a)
 		return;
 	if (usage_find_holders(cli->procroot, &u, &ho, &nho, &scan) == 0)
 		for (size_t i = 0; i < nho; i++)
-			log_error("  %s is held open by PID %d (%s)", ho[i].node, (int)ho[i].pid, ho[i].comm);
+			log_error(MSG_HOLDER, NULL, "%s is held open by PID %d (%s)", ho[i].node,
+				  (int)ho[i].pid, ho[i].comm);
 	/* an unbind under way removes the nodes from sysfs, not from the
 	 * processes that hold them: say who held them before */
 	for (size_t i = 0; i < cli->nforced && !nho; i++)
 		if (pci_same_slot(&cli->forced[i].at, a)) {
-			log_error("  before the hand-over, --force went past: %s", cli->forced[i].message);
+			log_error(MSG_HOLDER, NULL, "before the hand-over, --force went past: %s",
+				  cli->forced[i].message);
 			earlier++;
 		}
 	if (!nho && !earlier)
-		log_error("  no process holds its device nodes now; the driver itself may be busy "
-			  "(see dmesg)");
+		log_error(MSG_HOLDER, NULL, "no process holds its device nodes now; the driver itself "
+			  "may be busy (see dmesg)");
 	free(ho);
 	usage_free(&u);
 }
@@ -172,14 +180,15 @@ void cli_report_fault(struct cli *cli, const struct engine *e)
 
 	pci_addr_fmt(&e->fault.fn, ab);
 	if (e->fault.err == -ETIMEDOUT) {
-		log_error("%s: the kernel did not return within %g s from: %s", ab, cli->timeout,
+		log_error(MSG_KERNEL_TIMEOUT, "stop what holds it (for NVIDIA: nvidia-persistenced, "
+			  "nvidia-smi, a display server) or raise --timeout, then run this again",
+			  "%s: the kernel did not return within %g s from: %s", ab, cli->timeout,
 			  e->fault.what);
 		name_holders(cli, &e->fault.fn);
-		log_error("  stop what holds it (for NVIDIA: nvidia-persistenced, nvidia-smi, a "
-			  "display server) or raise --timeout, then run this again");
 		return;
 	}
-	log_error("%s: could not %s: %s", ab, e->fault.what, strerror(-e->fault.err));
+	log_error(MSG_KERNEL_ERROR, NULL, "%s: could not %s: %s", ab, e->fault.what,
+		  strerror(-e->fault.err));
 }
 
 void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
@@ -191,9 +200,9 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
 
 		pci_addr_fmt(&fns[i], ab);
 		if (pci_func_load(cli->sfs, &fns[i], &f) < 0)
-			log_error("  %s: gone from the bus", ab);
+			log_error(MSG_POSITION, NULL, "%s: gone from the bus", ab);
 		else
-			log_error("  %s: now on %s, driver_override %s", ab,
+			log_error(MSG_POSITION, NULL, "%s: now on %s, driver_override %s", ab,
 				  f.driver[0] ? f.driver : "no driver",
 				  f.blocked ? "unknown (its read did not return: the device is "
 					      "still locked by a blocked unbind)" :
@@ -241,8 +250,8 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 			continue;
 		snprintf(path, sizeof(path), "/dev/vfio/%d", f.iommu_group);
 		if (!udev_wait(q, path, &left) && access(path, F_OK) < 0)
-			log_warn("%s did not appear within %g s; a VM manager cannot open the group "
-				 "yet (see udevadm monitor)", path, cli->timeout);
+			log_warn(MSG_UDEV_TIMEOUT, "see udevadm monitor", "%s did not appear within %g s; "
+				 "a VM manager cannot open the group yet", path, cli->timeout);
 	}
 	udev_queue_unref(q);
 	udev_unref(udev);
@@ -276,19 +285,20 @@ static int restart_supervisor(bool json)
 	int rc = cli_spawn(argv, json);
 
 	if (rc < 0) {
-		log_error("cannot run systemctl: %s; restart aleph-vm-supervisor yourself", strerror(-rc));
+		log_error(MSG_SUPERVISOR_RESTART, "restart aleph-vm-supervisor yourself",
+			  "cannot run systemctl: %s", strerror(-rc));
 		return rc;
 	}
 	if (rc) {
-		log_error("systemctl try-restart aleph-vm-supervisor.service failed (status %d); "
-			  "see journalctl -u aleph-vm-supervisor", rc);
+		log_error(MSG_SUPERVISOR_RESTART, "see journalctl -u aleph-vm-supervisor",
+			  "systemctl try-restart aleph-vm-supervisor.service failed (status %d)", rc);
 		return -EIO;
 	}
 	log_info("restarted aleph-vm-supervisor.service: it now sees the GPUs as they are");
 	return 0;
 }
 
-void cli_aleph_after(struct cli *cli, FILE *out)
+void cli_aleph_after(struct cli *cli)
 {
 	struct aleph_env env;
 
@@ -296,7 +306,9 @@ void cli_aleph_after(struct cli *cli, FILE *out)
 		return;
 	if (cli->dry_run) {
 		if (cli->aleph)
-			fprintf(out, "run systemctl try-restart aleph-vm-supervisor.service\n");
+			cli_plan(cli, "run", NULL, NULL, NULL,
+				 "systemctl try-restart aleph-vm-supervisor.service",
+				 "run systemctl try-restart aleph-vm-supervisor.service");
 		return;
 	}
 	if (cli->aleph) {
@@ -307,20 +319,13 @@ void cli_aleph_after(struct cli *cli, FILE *out)
 		 "run systemctl restart aleph-vm-supervisor, or pass --aleph next time");
 }
 
-/* One refusal, in the --json list of refusals. */
-static void refusal_json(struct json_object *jref, const struct check_item *it, enum refusal kind)
+/* One refusal: on stderr, and in the --json list of refusals. */
+static void refuse_one(struct json_object *jref, const struct check_item *it, enum refusal kind,
+		       const char *why, const char *fix)
 {
-	struct json_object *o;
-
-	if (!jref)
-		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "check", json_object_new_string(it->name));
-	json_object_object_add(o, "device", json_str_or_null(it->device));
-	json_object_object_add(o, "message", json_object_new_string(it->message));
-	json_object_object_add(o, "fix", json_str_or_null(it->fix));
-	json_object_object_add(o, "forceable", json_object_new_boolean(kind == REFUSAL_FORCEABLE));
-	json_object_array_add(jref, o);
+	log_check(LOGL_ERROR, MSG_REFUSED, check_id_name(it->id), fix, "%s%s", it->message, why);
+	json_refusal(jref, check_id_name(it->id), it->device, it->message, fix,
+		     kind == REFUSAL_FORCEABLE);
 }
 
 /* A holder --force went past, for the report of a write that then blocks. */
@@ -341,13 +346,14 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 {
 	struct check_env env;
 	struct check_report r;
+	char fix[1024];
 	int refused = 0, err;
 
 	cli_check_env(cli, &env);
 	env.refusals_only = true;   /* link, model, reset: check's business */
 	err = check_run(&env, slots, nslots, &r);
 	if (err < 0) {
-		log_error("could not run the safety checks: %s", strerror(-err));
+		log_error(MSG_SYSTEM_ERROR, NULL, "could not run the safety checks: %s", strerror(-err));
 		return EXIT_FAILED;
 	}
 	for (size_t i = 0; i < r.n; i++) {
@@ -355,30 +361,25 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		enum refusal kind = safety_refusal(it);
 
 		/* a process holding the GPU now does not matter for the next boot */
-		if (kind == REFUSAL_NONE || (for_boot && strcmp(it->name, "in-use") == 0))
+		if (kind == REFUSAL_NONE || (for_boot && it->id == CHECK_IN_USE))
 			continue;
 		/* at boot apply runs without --force */
 		if (kind == REFUSAL_FORCEABLE && cli->force && !for_boot) {
-			log_warn("--force: going past: %s", it->message);
-			if (strcmp(it->name, "in-use") == 0)
+			log_check(LOGL_WARN, MSG_FORCED, check_id_name(it->id), NULL, "%s", it->message);
+			if (it->id == CHECK_IN_USE)
 				keep_forced(cli, it);
 			continue;
 		}
 		refused = 1;
-		refusal_json(jref, it, kind);
-		if (for_boot) {
-			log_error("refused: %s; apply would refuse it at every boot", it->message);
-			if (strcmp(it->name, "boot-vga") == 0)
-				log_error("  fix: give the host another primary display in the firmware "
-					  "setup (BMC or integrated graphics); apply runs without --force");
-			else if (it->fix)
-				log_error("  fix: %s", it->fix);
-			continue;
-		}
-		log_error("refused: %s", it->message);
-		if (it->fix)
-			log_error("  fix: %s%s", it->fix,
-				  kind == REFUSAL_FORCEABLE ? " (--force passes this check)" : "");
+		if (for_boot && it->id == CHECK_BOOT_VGA)
+			refuse_one(jref, it, kind, "; apply would refuse it at every boot",
+				   "give the host another primary display in the firmware setup "
+				   "(BMC or integrated graphics); apply runs without --force");
+		else if (for_boot)
+			refuse_one(jref, it, kind, "; apply would refuse it at every boot", it->fix);
+		else
+			refuse_one(jref, it, kind, "", log_fixf(fix, sizeof(fix), "%s%s", it->fix,
+				   kind == REFUSAL_FORCEABLE ? " (--force passes this check)" : ""));
 	}
 	check_report_free(&r);
 	return refused ? EXIT_REFUSED : EXIT_DONE;

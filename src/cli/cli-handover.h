@@ -14,7 +14,7 @@ int cli_load_journal(struct cli *cli, struct journal *j);
 /* The run lock, and the journal read under it; an invalid journal is
  * refused before the lock is taken. */
 int cli_lock_journal(struct cli *cli, int *fd, struct journal *j);
-int cli_ensure_vfio(struct cli *cli, FILE *out);
+int cli_ensure_vfio(struct cli *cli);
 void cli_report_fault(struct cli *cli, const struct engine *e);
 /* Per function: the driver and override it is on now. */
 void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n);
@@ -23,7 +23,7 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
  * so that a script's next step finds the host drivers' devices (the sound
  * card, the DRM nodes) made and not held by a udev worker still at work. */
 void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n);
-void cli_aleph_after(struct cli *cli, FILE *out);
+void cli_aleph_after(struct cli *cli);
 
 struct json_object;
 /* The safety refusals for these slots, printed (and added to jref when it
@@ -32,10 +32,11 @@ struct json_object;
 int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	       struct json_object *jref, bool for_boot);
 /* bind's work on resolved slots, for bind and apply: refusals, lock,
- * journal, engine, udev, report.  Takes slots (malloc'ed) and doc (the
- * --json document, printed here) over. */
-int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
-		 struct pci_addr *slots, size_t nslots);
+ * journal, engine, udev, report (in cli->doc too).  Takes slots
+ * (malloc'ed) over. */
+int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots);
+/* The keys of bind's --json document (apply's too). */
+void cli_handover_keys(struct cli *cli);
 /* Run argv (PATH searched, no shell), its output shown (on stderr when
  * out_to_stderr: stdout carries --json); its exit status, or -errno. */
 int cli_spawn(char *const argv[], bool out_to_stderr);

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "names.h"
 #include "pci-host.h"
 #include "selector.h"
@@ -16,10 +17,18 @@ enum exit_code {
 	EXIT_NOPERM = 5,
 };
 
+struct json_object;
+struct command;
+
 struct cli {
 	bool json, dry_run, force, all, no_initramfs, aleph;
 	int verbose;
 	bool quiet;
+	const struct command *cmd;      /* the command run, once known */
+	/* --json: the one document of the run, printed at its end whatever
+	 * the exit status; commands set their keys in it (json_set) */
+	struct json_object *doc;
+	bool changed;           /* this run changed a binding or a file */
 	double timeout;
 	const char *sysfs;
 	const char *root;
@@ -41,14 +50,20 @@ struct cli {
 	size_t nforced;
 };
 
+/* One command: a file cmd-NAME.c exporting it, a line in main.c's table.
+ * The options each takes are main.c's table of options. */
 struct command {
 	const char *name;
 	const char *args;       /* synopsis of the operands */
-	const char *help;
+	const char *help;       /* one line, in the list of commands */
+	const char *about;      /* what `help COMMAND` says it does */
+	const char *exits[6];   /* what each exit status means for it; NULL: never */
 	int (*run)(struct cli *cli);
+	/* --json: every key of its document, with the value it has when the
+	 * command stops before finding out more (a usage error) */
+	void (*json_keys)(struct cli *cli);
 	const int *caps;        /* capabilities kept while it runs */
 	size_t ncaps;
-	bool takes_all;         /* accepts --all */
 	bool names;             /* prints hwdb names (list, verify) */
 	/* NULL: it reads sysfs; else whether this run does (unpersist
 	 * without a selector needs none: a purge in a chroot has no /sys) */
@@ -56,7 +71,27 @@ struct command {
 };
 
 extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollback,
-	cmd_persist, cmd_unpersist, cmd_apply;
+	cmd_persist, cmd_unpersist, cmd_apply, cmd_help;
+
+/* The tables of main.c, for help. */
+struct option_def {
+	const char *name;       /* "dry-run"; NULL ends the table */
+	char short_name;        /* 'v', or 0 */
+	const char *arg;        /* "SEC", or NULL for a flag */
+	const char *help;
+	/* the commands it means something to, by name, space-separated;
+	 * NULL: every command */
+	const char *commands;
+};
+const struct command *const *cli_commands(size_t *n);
+const struct option_def *cli_options(void);
+/* Does the option mean something to the command? */
+bool cli_option_applies(const struct option_def *o, const struct command *cmd);
+const struct command *cli_find_command(const char *name);
+/* The nearest command name, when name is a likely typo of it; or NULL. */
+const char *cli_nearest_command(const char *name);
+/* The help text: of every command (cmd NULL), or of one. */
+void cli_usage(FILE *fp, const struct command *cmd);
 
 /* Open the sysfs tree and read every function; prints the error. */
 int cli_open(struct cli *cli, bool names);
@@ -73,6 +108,16 @@ int cli_resolve(struct cli *cli, struct pci_addr **slots, size_t *nslots);
  * others only where named by address.  0 or -ENOMEM. */
 int cli_functions(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 		  struct pci_addr **fns, size_t *nfns);
+/* --dry-run: a change the run would make.  Its text is shown (on stdout;
+ * on stderr under --json, whose stdout is the document) and, under
+ * --json, it is an entry of "planned": action ("write", "load", "run",
+ * "write-file", "remove-file", "edit-file"), path, value, module, command
+ * (NULL: null). */
+void cli_plan(struct cli *cli, const char *action, const char *path, const char *value,
+	      const char *module, const char *command, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+/* The engine's plan callback (struct engine's plan; data is the cli). */
+void cli_engine_plan(void *cli, const char *path, const char *value, const char *text);
 struct persist_problem;
 /* devices.conf could not be read (err), or does not parse (why, from
  * persist_read_devices): "FILE:LINE: what is wrong; OUTCOME: the way out"

@@ -13,6 +13,7 @@
 #include "json-out.h"
 #include "log.h"
 #include "persist-match.h"
+#include "safety.h"
 #include "util.h"
 
 struct apply_run {
@@ -32,6 +33,11 @@ static void device_json(struct apply_run *a, const struct persist_fn *f, const s
 	snprintf(ids, sizeof(ids), "%04x:%04x", f->vendor, f->device);
 	json_object_object_add(o, "persisted_address", json_object_new_string(pci_addr_fmt(&f->addr, ab)));
 	json_object_object_add(o, "id", json_object_new_string(ids));
+	/* the ids as every function object spells them */
+	snprintf(ids, sizeof(ids), "%04x", f->vendor);
+	json_object_object_add(o, "vendor_id", json_object_new_string(ids));
+	snprintf(ids, sizeof(ids), "%04x", f->device);
+	json_object_object_add(o, "device_id", json_object_new_string(ids));
 	json_object_object_add(o, "match", json_object_new_string(persist_match_name(m->kind)));
 	json_object_object_add(o, "address", m->kind == PERSIST_HERE || m->kind == PERSIST_MOVED ?
 			       json_object_new_string(pci_addr_fmt(&m->now, ab)) : NULL);
@@ -42,7 +48,7 @@ static void device_json(struct apply_run *a, const struct persist_fn *f, const s
 static void place_one(struct cli *cli, struct apply_run *a, const struct persist_fn *f,
 		      const struct persist_match *m)
 {
-	char ab[PCI_ADDR_LEN], nb[PCI_ADDR_LEN];
+	char ab[PCI_ADDR_LEN], nb[PCI_ADDR_LEN], fix[128];
 
 	pci_addr_fmt(&f->addr, ab);
 	switch (m->kind) {
@@ -58,20 +64,23 @@ static void place_one(struct cli *cli, struct apply_run *a, const struct persist
 	case PERSIST_CHANGED: {
 		const struct pci_func *p = pci_host_find(&cli->host, &f->addr);
 
-		log_warn("%s: persisted as %04x:%04x (subsystem %04x:%04x), now %04x:%04x (subsystem "
-			 "%04x:%04x): the hardware changed; skipped; run vfio-handover persist for the "
-			 "new card, or unpersist %s", ab, f->vendor, f->device, f->subvendor, f->subdevice,
-			 p->vendor, p->device, p->subvendor, p->subdevice, ab);
+		log_warn(MSG_DEVICE_CHANGED, log_fixf(fix, sizeof(fix), "run vfio-handover persist for "
+			 "the new card, or unpersist %s", ab), "%s: persisted as %04x:%04x (subsystem "
+			 "%04x:%04x), now %04x:%04x (subsystem %04x:%04x): the hardware changed; skipped",
+			 ab, f->vendor, f->device, f->subvendor, f->subdevice, p->vendor, p->device,
+			 p->subvendor, p->subdevice);
 		break;
 	}
 	case PERSIST_MISSING:
-		log_warn("%s: persisted (%04x:%04x) but not present; skipped; vfio-handover unpersist %s "
-			 "forgets it", ab, f->vendor, f->device, ab);
+		log_warn(MSG_DEVICE_MISSING, log_fixf(fix, sizeof(fix), "vfio-handover unpersist %s "
+			 "forgets it", ab), "%s: persisted (%04x:%04x) but not present; skipped", ab,
+			 f->vendor, f->device);
 		break;
 	case PERSIST_AMBIGUOUS:
-		log_error("refused: %s: persisted (%04x:%04x), and %zu present functions have its ids "
-			  "at its place; refusing to guess which", ab, f->vendor, f->device, m->candidates);
-		log_error("  fix: vfio-handover bind the right one by address, then persist it again");
+		log_check(LOGL_ERROR, MSG_REFUSED, check_id_name(CHECK_AMBIGUOUS), "vfio-handover bind "
+			  "the right one by address, then persist it again", "%s: persisted (%04x:%04x), "
+			  "and %zu present functions have its ids at its place; refusing to guess which",
+			  ab, f->vendor, f->device, m->candidates);
 		a->ambiguous++;
 		break;
 	}
@@ -106,7 +115,8 @@ static int locate(struct cli *cli, struct apply_run *a)
 		int err = persist_match(cli->sfs, &cli->host, a->fns, a->n, i, &m[i]);
 
 		if (err < 0) {
-			log_error("cannot look for the persisted devices in sysfs: %s", strerror(-err));
+			log_error(MSG_SYSTEM_ERROR, NULL, "cannot look for the persisted devices in "
+				  "sysfs: %s", strerror(-err));
 			rc = EXIT_FAILED;
 		}
 	}
@@ -115,7 +125,7 @@ static int locate(struct cli *cli, struct apply_run *a)
 
 		if (found && !gpu_whole(a, m, i)) {
 			/* an audio function's ids are common to many cards: never alone */
-			log_warn("%s: skipped with the rest of the GPU persisted at %s",
+			log_warn(MSG_GPU_INCOMPLETE, NULL, "%s: skipped with the rest of the GPU persisted at %s",
 				 pci_addr_fmt(&m[i].now, ab), pci_slot_fmt(&a->fns[i].addr, sb));
 			m[i].kind = PERSIST_CHANGED;
 		} else {
@@ -132,25 +142,9 @@ static int locate(struct cli *cli, struct apply_run *a)
 /* ---- the record check reads (/run/vfio-handover/apply.json) ---- */
 
 struct apply_record {
-	struct json_object *messages;   /* NULL: no record (dry run, nothing persisted) */
+	bool on;                /* false: no record (dry run, nothing persisted) */
 	long start_s;
 };
-
-static void record_message(enum log_level level, const char *text, void *data)
-{
-	static const char *const names[] = { "error", "warning", "info" };
-	struct apply_record *rec = data;
-	struct json_object *o = json_object_new_object();
-
-	/* a record of a boot, not a log: the first messages say what went wrong */
-	if (json_object_array_length(rec->messages) >= 100) {
-		json_object_put(o);
-		return;
-	}
-	json_object_object_add(o, "level", json_object_new_string(names[level]));
-	json_object_object_add(o, "text", json_object_new_string(text));
-	json_object_array_add(rec->messages, o);
-}
 
 /* Seconds since the kernel started, suspend included. */
 static long uptime_s(void)
@@ -160,10 +154,33 @@ static long uptime_s(void)
 	return clock_gettime(CLOCK_BOOTTIME, &ts) == 0 ? (long)ts.tv_sec : -1;
 }
 
+/* The errors and warnings of this run (the kept messages of --json). */
+static struct json_object *record_messages(void)
+{
+	struct json_object *arr = json_object_new_array();
+	const struct log_msg *m;
+	size_t n;
+
+	m = log_kept(&n);
+	/* a record of a boot, not a log: the first ones say what went wrong */
+	for (size_t i = 0; i < n && i < 100; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "level", json_object_new_string(log_level_name(m[i].level)));
+		json_object_object_add(o, "code", json_object_new_string(log_code_name(m[i].code)));
+		json_object_object_add(o, "check", json_str_or_null(m[i].check));
+		json_object_object_add(o, "text", json_object_new_string(m[i].text));
+		json_object_object_add(o, "fix", json_str_or_null(m[i].fix));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static void record_save(struct cli *cli, struct apply_record *rec, const char *outcome, int rc,
 			struct json_object *devices)
 {
 	struct json_object *doc = json_object_new_object();
+	char shown[4096];
 	int err;
 
 	json_object_object_add(doc, "format_version", json_object_new_int(APPLY_RECORD_FORMAT));
@@ -173,37 +190,35 @@ static void record_save(struct cli *cli, struct apply_record *rec, const char *o
 	json_object_object_add(doc, "started_s", json_object_new_int64(rec->start_s));
 	json_object_object_add(doc, "ended_s", rc < 0 ? NULL : json_object_new_int64(uptime_s()));
 	json_object_object_add(doc, "devices", json_object_get(devices));
-	json_object_object_add(doc, "messages", json_object_get(rec->messages));
+	json_object_object_add(doc, "messages", record_messages());
 	err = apply_record_save(cli->root, doc);
 	json_object_put(doc);
-	if (err < 0)
-		log_warn("cannot write %s%s: %s; vfio-handover check will not know what apply did",
-			 root_is_host(cli->root) ? "" : cli->root, APPLY_RECORD, strerror(-err));
+	if (err < 0) {
+		root_show_path(cli->root, APPLY_RECORD, shown, sizeof(shown));
+		log_warn(MSG_FILE_WRITE_FAILED, "vfio-handover check will not know what apply did",
+			 "cannot write %s: %s", shown, strerror(-err));
+	}
 }
 
 /* Before anything is looked at: a run that never ends (stopped by the
- * unit's start timeout, a crash) leaves "started" behind. */
+ * unit's start timeout, a crash) leaves "started" behind.  Its messages
+ * are the ones --json keeps. */
 static void record_start(struct cli *cli, struct apply_record *rec, struct json_object *devices)
 {
 	if (cli->dry_run)
 		return;
-	rec->messages = json_object_new_array();
+	rec->on = true;
 	rec->start_s = uptime_s();
-	log_set_sink(record_message, rec);
+	log_keep(true);
 	record_save(cli, rec, "started", -1, devices);
 }
 
 static void record_end(struct cli *cli, struct apply_record *rec, const char *outcome, int rc,
 		       struct json_object *devices)
 {
-	if (!rec->messages)
-		return;
-	log_set_sink(NULL, NULL);
 	/* without the privileges there is nothing to write with either */
-	if (rc != EXIT_NOPERM)
+	if (rec->on && rc != EXIT_NOPERM)
 		record_save(cli, rec, outcome, rc, devices);
-	json_object_put(rec->messages);
-	rec->messages = NULL;
 }
 
 static bool all_on_vfio(struct cli *cli, const struct pci_addr *slots, size_t nslots)
@@ -258,10 +273,16 @@ static int to_slots(struct cli *cli, struct apply_run *a, struct pci_addr **slot
 	return EXIT_DONE;
 }
 
+/* bind's keys, and the persisted devices */
+static void apply_keys(struct cli *cli)
+{
+	cli_handover_keys(cli);
+	json_set(cli, "devices", json_object_new_array());
+}
+
 static int run_apply(struct cli *cli)
 {
 	struct apply_run a = { .devices = json_object_new_array() };
-	struct json_object *doc = json_doc_new("apply");
 	struct persist_problem why = { 0 };
 	struct apply_record rec = { 0 };
 	struct pci_addr *slots = NULL;
@@ -270,8 +291,8 @@ static int run_apply(struct cli *cli)
 	int err, rc = EXIT_DONE;
 
 	if (cli->nargs) {
-		log_error("apply takes no selector: it hands over what %s lists "
-			  "(vfio-handover bind hands over one GPU now)", PERSIST_DEVICES_CONF);
+		log_error(MSG_UNEXPECTED_ARGUMENT, NULL, "apply takes no selector: it hands over what "
+			  "%s lists (vfio-handover bind hands over one GPU now)", PERSIST_DEVICES_CONF);
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -294,9 +315,7 @@ static int run_apply(struct cli *cli)
 		size_t handed = nslots;
 
 		already = all_on_vfio(cli, slots, nslots);
-		json_object_object_add(doc, "devices", json_object_get(a.devices));
-		rc = cli_handover(cli, "apply", doc, slots, nslots);
-		doc = NULL;
+		rc = cli_handover(cli, "apply", slots, nslots);
 		slots = NULL;
 		nslots = handed;
 	} else if (!rc && !cli->json) {
@@ -304,16 +323,9 @@ static int run_apply(struct cli *cli)
 	}
 out:
 	record_end(cli, &rec, outcome_of(rc, nslots, already), rc, a.devices);
-	if (doc && cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM) {
-		json_object_object_add(doc, "devices", json_object_get(a.devices));
-		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(doc, "dry_run", json_object_new_boolean(cli->dry_run));
-		json_object_object_add(doc, "outcome", json_object_new_string(
-			rc == EXIT_REFUSED ? "refused" : rc == EXIT_DONE ? "nothing" : "failed"));
-		json_print(doc);
-		doc = NULL;
-	}
-	json_object_put(doc);
+	json_set(cli, "devices", json_object_get(a.devices));
+	if (!rc && !nslots)
+		json_set(cli, "outcome", json_object_new_string("nothing"));
 	json_object_put(a.devices);
 	free(slots);
 	free(a.now);
@@ -330,7 +342,19 @@ const struct command cmd_apply = {
 	.name = "apply",
 	.args = "",
 	.help = "at boot: hand over every device persist recorded (vfio-handover.service)",
+	.about = "At boot (vfio-handover.service): hand over every device persist recorded\n"
+		 "that is present, found by its ids and place when its bus number moved; a\n"
+		 "device missing or changed is skipped with a warning.",
+	.exits = {
+		[0] = "every present persisted device is on vfio-pci (or none is present)",
+		[1] = "failed; every function is back as it was",
+		[2] = "usage error",
+		[3] = "refused by a safety check, or a persisted device is ambiguous",
+		[4] = "failed and not restored: the messages say where each function is",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_apply,
+	.json_keys = apply_keys,
 	.caps = apply_caps,
 	.ncaps = ARRAY_SIZE(apply_caps),
 };

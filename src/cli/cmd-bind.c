@@ -43,22 +43,16 @@ static void print_done(struct cli *cli, const struct pci_addr *slots, size_t nsl
 	printf("handed over in %ld ms; verified by reading back driver and modalias\n", ms);
 }
 
+/* Every function as it is now, and the driver it had before the command. */
 static struct json_object *functions_json(struct cli *cli, const struct pci_addr *fns, size_t n)
 {
 	struct json_object *arr = json_object_new_array();
-	char ab[PCI_ADDR_LEN];
 
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *o = json_object_new_object();
 		const struct pci_func *before = pci_host_find(&cli->host, &fns[i]);
-		struct pci_func f;
-		int gone = pci_func_load(cli->sfs, &fns[i], &f) < 0;
+		struct json_object *o = json_func_now(cli, &fns[i]);
 
-		json_object_object_add(o, "address", json_object_new_string(pci_addr_fmt(&fns[i], ab)));
 		json_object_object_add(o, "driver_before", before ? json_str_or_null(before->driver) : NULL);
-		json_object_object_add(o, "driver", gone ? NULL : json_str_or_null(f.driver));
-		json_object_object_add(o, "driver_override", gone ? NULL : json_str_or_null(f.override));
-		json_object_object_add(o, "present", json_object_new_boolean(!gone));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -69,7 +63,7 @@ struct bind_run {
 	size_t nslots, nfns;
 	struct journal j;
 	int lockfd;
-	struct json_object *doc, *jref;
+	struct json_object *jref;
 };
 
 /* Everything before the first write: functions, refusals, lock, journal. */
@@ -94,10 +88,9 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 
 static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, const char **outcome)
 {
-	FILE *plan = cli->json ? stderr : stdout;
 	struct engine e = {
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
-		.dry_run = cli->dry_run, .out = plan, .journal = &b->j,
+		.dry_run = cli->dry_run, .plan = cli_engine_plan, .plan_data = cli, .journal = &b->j,
 	};
 	struct timespec t0;
 	enum engine_outcome o;
@@ -109,15 +102,17 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 			printf("already on vfio-pci: nothing to do\n");
 		return EXIT_DONE;
 	}
-	rc = cli_ensure_vfio(cli, plan);
+	rc = cli_ensure_vfio(cli);
 	if (rc)
 		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	log_debug("hand-over starts");
 	o = engine_bind(&e, b->fns, b->nfns);
 	log_debug("hand-over ended: %d kernel writes", e.writes);
-	json_object_object_add(b->doc, "writes", json_object_new_int(e.writes));
-	json_object_object_add(b->doc, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
+	json_set(cli, "writes", json_object_new_int(e.writes));
+	json_set(cli, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
+	/* a failure that was undone changed nothing; one that was not, did */
+	cli->changed = !cli->dry_run && e.writes > 0 && o != ENGINE_FAILED;
 	if (o == ENGINE_DONE) {
 		*outcome = cli->dry_run ? "planned" : "done";
 		cli_wait_udev(cli, b->fns, b->nfns);
@@ -126,32 +121,43 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 			print_done(cli, b->slots, b->nslots, elapsed_ms(&t0));
 		/* at boot the supervisor has not started yet: it will see the GPU */
 		if (strcmp(cmd, "apply") != 0)
-			cli_aleph_after(cli, plan);
+			cli_aleph_after(cli);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
 	if (o == ENGINE_FAILED) {
 		*outcome = "failed";
-		log_error("every function is back on the driver it had; nothing was handed over");
+		log_error(MSG_UNDONE, NULL, "every function is back on the driver it had; nothing was "
+			  "handed over");
 		return EXIT_FAILED;
 	}
 	*outcome = "unrestored";
-	log_error("and the undo failed too: the functions are NOT all back where they were:");
+	log_error(MSG_UNRESTORED, NULL, "and the undo failed too: the functions are NOT all back "
+		  "where they were:");
 	cli_report_positions(cli, b->fns, b->nfns);
-	log_error("the journal keeps what they had: fix the cause, then run vfio-handover rollback");
+	log_error(MSG_JOURNAL_KEPT, "fix the cause, then run vfio-handover rollback",
+		  "the journal keeps what they had");
 	return EXIT_UNRESTORED;
 }
 
-int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
-		 struct pci_addr *slots, size_t nslots)
+void cli_handover_keys(struct cli *cli)
 {
-	struct bind_run b = { .lockfd = -1, .slots = slots, .nslots = nslots, .doc = doc };
-	const char *outcome = "usage";
+	json_set(cli, "dry_run", json_object_new_boolean(cli->dry_run));
+	json_set(cli, "outcome", NULL);
+	json_set(cli, "writes", json_object_new_int(0));
+	json_set(cli, "elapsed_ms", json_object_new_int(0));
+	json_set(cli, "refusals", json_object_new_array());
+	json_set(cli, "functions", json_object_new_array());
+	json_set(cli, "planned", json_object_new_array());
+}
+
+int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots)
+{
+	struct bind_run b = { .lockfd = -1, .slots = slots, .nslots = nslots };
+	const char *outcome = NULL;
 	int rc;
 
-	b.jref = json_object_new_array();
-	json_object_object_add(b.doc, "writes", json_object_new_int(0));
-	json_object_object_add(b.doc, "elapsed_ms", json_object_new_int(0));
+	b.jref = json_doc_array(cli, "refusals");
 	rc = bind_prepare(cli, &b, cmd);
 	if (rc == EXIT_REFUSED)
 		outcome = "refused";
@@ -161,17 +167,10 @@ int cli_handover(struct cli *cli, const char *cmd, struct json_object *doc,
 		outcome = "already";
 	if (!rc)
 		rc = bind_execute(cli, &b, cmd, &outcome);
-	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM) {
-		json_object_object_add(b.doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(b.doc, "dry_run", json_object_new_boolean(cli->dry_run));
-		json_object_object_add(b.doc, "outcome", json_object_new_string(outcome));
-		json_object_object_add(b.doc, "refusals", json_object_get(b.jref));
-		json_object_object_add(b.doc, "functions", functions_json(cli, b.fns, b.nfns));
-		json_print(b.doc);
-		b.doc = NULL;
+	if (cli->json) {
+		json_set(cli, "outcome", outcome ? json_object_new_string(outcome) : NULL);
+		json_set(cli, "functions", functions_json(cli, b.fns, b.nfns));
 	}
-	json_object_put(b.doc);
-	json_object_put(b.jref);
 	journal_unlock(b.lockfd);
 	journal_free(&b.j);
 	free(b.fns);
@@ -186,13 +185,14 @@ static int run_bind(struct cli *cli)
 	int rc;
 
 	if (!cli->nargs) {
-		log_error("bind needs a selector, e.g. vfio-handover bind 01:00 (see vfio-handover list)");
+		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover bind 01:00 (see vfio-handover list)",
+			  "bind needs a selector");
 		return EXIT_USAGE;
 	}
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (rc)
 		return rc;
-	return cli_handover(cli, "bind", json_doc_new("bind"), slots, nslots);
+	return cli_handover(cli, "bind", slots, nslots);
 }
 
 /* sysfs writes, module loading, the holder scan */
@@ -204,7 +204,19 @@ const struct command cmd_bind = {
 	.name = "bind",
 	.args = "SELECTOR...",
 	.help = "hand the GPUs over to vfio-pci now (journaled, verified, undone on failure)",
+	.about = "Hand every function of the selected GPUs over to vfio-pci now: the\n"
+		 "journal first, then driver_override, unbind and drivers_probe, read back;\n"
+		 "on a failure everything is given back.",
+	.exits = {
+		[0] = "every selected function is on vfio-pci, read back",
+		[1] = "failed; every function is back as it was",
+		[2] = "usage error or bad selector; nothing touched",
+		[3] = "refused by a safety check; nothing touched",
+		[4] = "failed and not restored: the messages say where each function is",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_bind,
+	.json_keys = cli_handover_keys,
 	.caps = bind_caps,
 	.ncaps = sizeof(bind_caps) / sizeof(bind_caps[0]),
 };

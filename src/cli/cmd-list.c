@@ -32,7 +32,7 @@ static void warn_unreadable(const struct pci_func *f)
 	char ab[PCI_ADDR_LEN], bad[256];
 
 	if (f->bad)
-		log_warn("%s: could not read %s from sysfs; shown with what could be read",
+		log_warn(MSG_ATTRIBUTE_UNREADABLE, NULL, "%s: could not read %s from sysfs; shown with what could be read",
 			 pci_addr_fmt(&f->addr, ab), pci_func_bad_names(f->bad, bad, sizeof(bad)));
 }
 
@@ -95,7 +95,8 @@ static struct json_object *model_json(const struct gpu_model *m)
 	json_object_object_add(o, "vcpu", json_object_new_int(m->vcpu));
 	json_object_object_add(o, "ram_gb", json_object_new_int(m->ram_gb));
 	json_object_object_add(o, "vram_gb", json_object_new_int(m->vram_gb));
-	json_object_object_add(o, "aleph_per_hour", json_object_new_double(m->aleph_per_hour));
+	/* a price in ALEPH to the cent, as gpu-models.tsv gives it */
+	json_object_object_add(o, "aleph_per_hour", json_number(m->aleph_per_hour, 2));
 	return o;
 }
 
@@ -129,11 +130,10 @@ static struct json_object *slot_json(struct cli *cli, size_t first, size_t count
 static int list_json(struct cli *cli)
 {
 	const struct pci_host *h = &cli->host;
-	struct json_object *doc = json_doc_new("list"), *slots = json_object_new_array();
+	struct json_object *slots = json_object_new_array();
 
-	json_object_object_add(doc, "all", json_object_new_boolean(cli->all));
-	json_object_object_add(doc, "iommu_enabled", json_object_new_boolean(pci_host_iommu_on(h)));
-	json_object_object_add(doc, "iommu_groups", json_object_new_int(h->ngroups));
+	json_set(cli, "iommu_enabled", json_object_new_boolean(pci_host_iommu_on(h)));
+	json_set(cli, "iommu_groups", json_object_new_int(h->ngroups));
 	for (size_t i = 0; i < h->nfuncs;) {
 		size_t count, first = pci_host_slot(h, &h->funcs[i].addr, &count);
 
@@ -141,15 +141,23 @@ static int list_json(struct cli *cli)
 			json_object_array_add(slots, slot_json(cli, first, count));
 		i = first + (count ? count : 1);
 	}
-	json_object_object_add(doc, "slots", slots);
-	return json_print(doc) < 0 ? EXIT_FAILED : EXIT_DONE;
+	json_set(cli, "slots", slots);
+	return EXIT_DONE;
+}
+
+static void list_keys(struct cli *cli)
+{
+	json_set(cli, "all", json_object_new_boolean(cli->all));
+	json_set(cli, "iommu_enabled", json_object_new_boolean(false));
+	json_set(cli, "iommu_groups", json_object_new_int(0));
+	json_set(cli, "slots", json_object_new_array());
 }
 
 static int run_list(struct cli *cli)
 {
 	if (cli->nargs) {
-		log_error("list takes no selector (got '%s'); use check or verify for one GPU",
-			  cli->args[0]);
+		log_error(MSG_UNEXPECTED_ARGUMENT, "use check or verify for one GPU",
+			  "list takes no selector (got '%s')", cli->args[0]);
 		return EXIT_USAGE;
 	}
 	return cli->json ? list_json(cli) : list_human(cli);
@@ -159,7 +167,15 @@ const struct command cmd_list = {
 	.name = "list",
 	.args = "[--all]",
 	.help = "GPUs and their functions: ids, driver, IOMMU group, state",
+	.about = "Show each GPU (a slot with a display-class function) and its functions:\n"
+		 "address, [vendor:device], class, driver, IOMMU group, state and name;\n"
+		 "with --all, every PCI function.",
+	.exits = {
+		[0] = "sysfs was read",
+		[1] = "sysfs could not be read, or the output not written",
+		[2] = "usage error",
+	},
 	.run = run_list,
-	.takes_all = true,
+	.json_keys = list_keys,
 	.names = true,
 };

@@ -23,9 +23,78 @@ static int need_root(struct cli *cli, const char *cmd)
 	if (!root_is_host(cli->root) || cli->dry_run || geteuid() == 0 ||
 	    capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE))
 		return EXIT_DONE;
-	log_error("%s writes the boot configuration in /etc and refreshes the initramfs: "
-		  "it needs root; run it with sudo", cmd);
+	log_error(MSG_NOT_PERMITTED, "run it with sudo", "%s writes the boot configuration in /etc "
+		  "and refreshes the initramfs: it needs root", cmd);
 	return EXIT_NOPERM;
+}
+
+/* Every file persist writes, with what unpersist does to it; the
+ * directories it made go too (devices.conf names them). */
+static const struct persisted_file {
+	const char *path;
+	bool shared;            /* a managed block in a file of the user's */
+} persisted_files[] = {
+	{ PERSIST_DEVICES_CONF, false },
+	{ PERSIST_MODPROBE_CONF, false },
+	{ PERSIST_MODULES_LOAD_CONF, false },
+	{ PERSIST_DRACUT_CONF, false },
+	{ PERSIST_INITRAMFS_MODULES, true },
+	{ PERSIST_SUPERVISOR_ENV, true },
+};
+
+/* What a file of persisted_files holds now ("" with no file). */
+static char *file_now(int rootfd, const char *path)
+{
+	char *text = NULL;
+
+	if (rootfd < 0 || root_read_file(rootfd, path, O_NOFOLLOW, 1 << 20, &text, NULL, NULL) < 0)
+		return strdup("");
+	return text ? text : strdup("");
+}
+
+/* --dry-run of unpersist without a selector: each file of persist's there. */
+static void plan_remove_all(struct cli *cli)
+{
+	int rootfd = root_dir_open(cli->root);
+	char shown[4096];
+
+	fprintf(cli->json ? stderr : stdout, "remove what persist wrote under %s/etc\n",
+		root_is_host(cli->root) ? "" : cli->root);
+	for (size_t i = 0; rootfd >= 0 && i < ARRAY_SIZE(persisted_files); i++) {
+		const struct persisted_file *f = &persisted_files[i];
+		char *text = file_now(rootfd, f->path);
+		bool ours = f->shared ? text && strstr(text, "# BEGIN vfio-handover") :
+				        text && !strncmp(text, PERSIST_HEADER, strlen(PERSIST_HEADER));
+
+		root_show_path(cli->root, f->path, shown, sizeof(shown));
+		if (ours)
+			cli_plan(cli, f->shared ? "edit-file" : "remove-file", shown, NULL, NULL, NULL,
+				 "  %s %s", f->shared ? "edit" : "remove", shown);
+		free(text);
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+}
+
+/* Every persisted file's content, one string, to tell whether a run
+ * changed any (NULL: out of memory, taken as changed). */
+static char *persisted_state(const struct cli *cli)
+{
+	int rootfd = root_dir_open(cli->root);
+	char *all = strdup(""), *next;
+
+	for (size_t i = 0; all && i < ARRAY_SIZE(persisted_files); i++) {
+		char *text = file_now(rootfd, persisted_files[i].path);
+
+		next = text ? xasprintf("%s%s\n%zu\n%s", all, persisted_files[i].path, strlen(text),
+					text) : NULL;
+		free(text);
+		free(all);
+		all = next;
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+	return all;
 }
 
 struct persist_run {
@@ -33,7 +102,6 @@ struct persist_run {
 	struct persist_fn *pfns;
 	size_t n;
 	char **files;                   /* written or removed */
-	struct json_object *doc;
 	const char *initramfs;          /* "ran", "failed", "skipped", "planned", "not needed" */
 	int initramfs_status;
 };
@@ -55,7 +123,7 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 	if (cli->dry_run) {
 		p->initramfs = cli->no_initramfs ? "skipped" : "planned";
 		if (!cli->no_initramfs && root_is_host(cli->root))
-			fprintf(cli->json ? stderr : stdout, "run %s\n", cmd);
+			cli_plan(cli, "run", NULL, NULL, NULL, cmd, "run %s", cmd);
 		return EXIT_DONE;
 	}
 	if (cli->no_initramfs && cli->kernel) {
@@ -83,11 +151,11 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 	}
 	p->initramfs = "failed";
 	if (rc < 0)
-		log_error("cannot run %s: %s; the files are written: install it or run it yourself "
-			  "before the next boot", cmd, strerror(-rc));
+		log_error(MSG_INITRAMFS_FAILED, "install it or run it yourself before the next boot",
+			  "cannot run %s: %s; the files are written", cmd, strerror(-rc));
 	else
-		log_error("%s failed (exit status %d); the files are written: fix what it said and run "
-			  "it again before the next boot", cmd, rc);
+		log_error(MSG_INITRAMFS_FAILED, "fix what it said and run it again before the next "
+			  "boot", "%s failed (exit status %d); the files are written", cmd, rc);
 	return EXIT_FAILED;
 }
 
@@ -215,7 +283,7 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 
 	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
 	if (err < 0) {
-		log_error("cannot persist: %s", why);
+		log_error(MSG_TARGET_KERNEL, NULL, "cannot persist: %s", why);
 		return EXIT_FAILED;
 	}
 	p->pfns = calloc(n ? n : 1, sizeof(*p->pfns));
@@ -226,7 +294,8 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 		char ab[PCI_ADDR_LEN];
 
 		if (!f || persist_fn_load(cli->sfs, f, &p->pfns[i]) < 0) {
-			log_error("%s: cannot read its ids and place from sysfs", pci_addr_fmt(&fns[i], ab));
+			log_error(MSG_SYSFS_UNREADABLE, NULL, "%s: cannot read its ids and place from sysfs",
+				  pci_addr_fmt(&fns[i], ab));
 			return EXIT_FAILED;
 		}
 	}
@@ -258,8 +327,7 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 /* --dry-run: the content persist would write, file by file. */
 static int show_plan(struct cli *cli, const struct persist_target *t, const struct persist_run *p)
 {
-	FILE *out = cli->json ? stderr : stdout;
-	char *text[4] = { NULL };
+	char *text[4] = { NULL }, shown[4096];
 	const char *path[4] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
 				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES };
 	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]);
@@ -270,12 +338,21 @@ static int show_plan(struct cli *cli, const struct persist_target *t, const stru
 		err = persist_render_modules_load(t, &text[2]);
 	if (!err)
 		err = t->dracut ? persist_render_dracut(t, &text[3]) : persist_render_initramfs_block(t, &text[3]);
-	for (size_t i = 0; !err && i < 4; i++)
-		fprintf(out, "write %s%s:\n%s", path[i],
-			i == 3 && !t->dracut ? " (its vfio-handover block)" : "", text[i]);
-	if (!err && t->aleph)
-		fprintf(out, "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s (if it exists)\n",
-			PERSIST_SUPERVISOR_ENV);
+	for (size_t i = 0; !err && i < 4; i++) {
+		bool block = i == 3 && !t->dracut;
+
+		root_show_path(cli->root, path[i], shown, sizeof(shown));
+		/* (each text ends with its newline) */
+		cli_plan(cli, block ? "edit-file" : "write-file", shown, text[i], NULL, NULL,
+			 "write %s%s:\n%.*s", path[i], block ? " (its vfio-handover block)" : "",
+			 (int)strlen(text[i]) - 1, text[i]);
+	}
+	if (!err && t->aleph) {
+		root_show_path(cli->root, PERSIST_SUPERVISOR_ENV, shown, sizeof(shown));
+		cli_plan(cli, "edit-file", shown, "ALEPH_VM_ENABLE_GPU_SUPPORT=True", NULL, NULL,
+			 "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s (if it exists)",
+			 PERSIST_SUPERVISOR_ENV);
+	}
 	for (size_t i = 0; i < 4; i++)
 		free(text[i]);
 	return err;
@@ -287,24 +364,24 @@ static void report_write_error(const char *cmd, int err)
 	const struct persist_problem *why = persist_last_problem();
 
 	if (err == -ELOOP)
-		log_error("%s: %s is a symbolic link: refusing to write through it; nothing was "
-			  "changed; remove the link and run this again", cmd, path);
+		log_error(MSG_FILE_SYMLINK, "remove the link and run this again", "%s: %s is a "
+			  "symbolic link: refusing to write through it; nothing was changed", cmd, path);
 	else if (err == -EEXIST)
-		log_error("%s: %s exists and was not written by vfio-handover: nothing was changed; "
-			  "move it away and run this again", cmd, path);
+		log_error(MSG_FILE_NOT_OURS, "move it away and run this again", "%s: %s exists and was "
+			  "not written by vfio-handover: nothing was changed", cmd, path);
 	else if (err == -ENOTDIR)
-		log_error("%s: %s is not a directory, nor a symbolic link to one (links are followed "
-			  "inside the root, as if it were /): nothing was changed; make it a directory "
-			  "and run this again", cmd, path);
+		log_error(MSG_FILE_NOT_DIRECTORY, "make it a directory and run this again", "%s: %s is "
+			  "not a directory, nor a symbolic link to one (links are followed inside the "
+			  "root, as if it were /): nothing was changed", cmd, path);
 	else if (err == -EBADMSG && why->what[0] && why->line)
-		log_error("%s: %s:%u: %s; nothing was changed: edit or remove that line (the lines "
-			  "from '# BEGIN vfio-handover' to '# END vfio-handover' are vfio-handover's), "
-			  "then run this again", cmd, path, why->line, why->what);
+		log_error(MSG_FILE_EDITED, "edit or remove that line (the lines from '# BEGIN "
+			  "vfio-handover' to '# END vfio-handover' are vfio-handover's), then run this "
+			  "again", "%s: %s:%u: %s; nothing was changed", cmd, path, why->line, why->what);
 	else if (why->what[0])
-		log_error("%s: %s: %s; nothing was changed", cmd, path, why->what);
+		log_error(MSG_FILE_EDITED, NULL, "%s: %s: %s; nothing was changed", cmd, path, why->what);
 	else
-		log_error("%s: cannot write %s: %s; every file is as it was before", cmd, path,
-			  strerror(-err));
+		log_error(MSG_FILE_WRITE_FAILED, NULL, "%s: cannot write %s: %s; every file is as it "
+			  "was before", cmd, path, strerror(-err));
 }
 
 static bool listed(char **files, const char *rel)
@@ -338,18 +415,27 @@ static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
 	return EXIT_DONE;
 }
 
-static struct json_object *fns_json(const struct persist_run *p)
+/* The function object (as sysfs says now, or absent), and what
+ * devices.conf records of it. */
+static struct json_object *fns_json(struct cli *cli, const struct persist_run *p)
 {
 	struct json_object *arr = json_object_new_array();
-	char ab[PCI_ADDR_LEN], ids[16], sub[16];
+	char ids[16], sub[16];
 
 	for (size_t i = 0; i < p->n; i++) {
 		const struct persist_fn *f = &p->pfns[i];
-		struct json_object *o = json_object_new_object();
+		const struct pci_func *now = pci_host_find(&cli->host, &f->addr);
+		struct func_names names;
+		struct json_object *o;
 
+		if (now) {
+			names_lookup(cli->names, now, &names);
+			o = json_func(now, &names);
+		} else {
+			o = json_func_absent(&f->addr, f->vendor, f->device, f->subvendor, f->subdevice);
+		}
 		snprintf(ids, sizeof(ids), "%04x:%04x", f->vendor, f->device);
 		snprintf(sub, sizeof(sub), "%04x:%04x", f->subvendor, f->subdevice);
-		json_object_object_add(o, "address", json_object_new_string(pci_addr_fmt(&f->addr, ab)));
 		json_object_object_add(o, "id", json_object_new_string(ids));
 		json_object_object_add(o, "subsystem", json_object_new_string(sub));
 		json_object_object_add(o, "physical_slot", json_str_or_null(f->phys_slot));
@@ -359,31 +445,40 @@ static struct json_object *fns_json(const struct persist_run *p)
 	return arr;
 }
 
-static void finish_json(struct cli *cli, struct persist_run *p, int rc)
+/* The document's keys from what the run found out (all of them, from a
+ * run that stopped before finding anything). */
+static void set_json(struct cli *cli, const struct persist_run *p)
 {
 	struct json_object *files = json_object_new_array(), *ir = json_object_new_object();
 
 	for (char **f = p->files; f && *f; f++)
 		json_object_array_add(files, json_object_new_string(*f));
-	json_object_object_add(p->doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-	json_object_object_add(p->doc, "dry_run", json_object_new_boolean(cli->dry_run));
-	json_object_object_add(p->doc, "kernel", json_str_or_null(p->facts.kernel));
-	json_object_object_add(p->doc, "vfio_builtin", json_object_new_boolean(p->facts.vfio_builtin));
-	json_object_object_add(p->doc, "ids_option",
-			       json_object_new_boolean(p->n && p->facts.ids_exclusive && !p->facts.vfio_builtin));
-	json_object_object_add(p->doc, "ids_reason", p->facts.ids_exclusive ? NULL :
-			       json_object_new_string(p->facts.ids_reason));
+	json_set(cli, "dry_run", json_object_new_boolean(cli->dry_run));
+	json_set(cli, "kernel", json_str_or_null(p->facts.kernel));
+	json_set(cli, "vfio_builtin", json_object_new_boolean(p->facts.vfio_builtin));
+	json_set(cli, "ids_option",
+		 json_object_new_boolean(p->n && p->facts.ids_exclusive && !p->facts.vfio_builtin));
+	json_set(cli, "ids_reason", p->facts.ids_exclusive ? NULL :
+		 json_object_new_string(p->facts.ids_reason));
 	json_object_object_add(ir, "builder", json_object_new_string(p->facts.dracut ? "dracut" :
 								       "initramfs-tools"));
 	json_object_object_add(ir, "command", json_object_new_string(builder_cmd(p->facts.dracut)));
 	json_object_object_add(ir, "result", json_object_new_string(p->initramfs ? p->initramfs : "skipped"));
 	json_object_object_add(ir, "exit_status", p->initramfs && !strcmp(p->initramfs, "failed") &&
 			       p->initramfs_status > 0 ? json_object_new_int(p->initramfs_status) : NULL);
-	json_object_object_add(p->doc, "initramfs", ir);
-	json_object_object_add(p->doc, "files", files);
-	json_object_object_add(p->doc, "functions", fns_json(p));
-	json_print(p->doc);
-	p->doc = NULL;
+	json_set(cli, "initramfs", ir);
+	json_set(cli, "files", files);
+	json_set(cli, "functions", fns_json(cli, p));
+}
+
+static void persist_keys(struct cli *cli)
+{
+	struct persist_run p = { 0 };
+
+	json_set(cli, "outcome", NULL);
+	set_json(cli, &p);
+	json_set(cli, "refusals", json_object_new_array());
+	json_set(cli, "planned", json_object_new_array());
 }
 
 static void run_free(struct persist_run *p)
@@ -391,7 +486,6 @@ static void run_free(struct persist_run *p)
 	persist_facts_free(&p->facts);
 	persist_free_list(p->files);
 	free(p->pfns);
-	json_object_put(p->doc);
 }
 
 /* No selector: what devices.conf lists, written again for the target
@@ -404,9 +498,10 @@ static int persist_again(struct cli *cli, struct persist_run *p)
 	int rc, err = persist_read_devices(cli->root, &old, &nold, &why);
 
 	if (err == -ENOENT) {
-		log_error("persist needs a selector, e.g. vfio-handover persist 01:00 (see vfio-handover "
-			  "list); without one it writes again what %s%s lists, and there is no such file",
-			  root_is_host(cli->root) ? "" : cli->root, PERSIST_DEVICES_CONF);
+		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover persist 01:00 (see vfio-handover "
+			  "list)", "persist needs a selector (without one it writes again what %s%s "
+			  "lists, and there is no such file)", root_is_host(cli->root) ? "" : cli->root,
+			  PERSIST_DEVICES_CONF);
 		return EXIT_USAGE;
 	}
 	if (err < 0) {
@@ -414,8 +509,6 @@ static int persist_again(struct cli *cli, struct persist_run *p)
 		return EXIT_FAILED;
 	}
 	free(old);
-	if (cli->force)
-		log_warn("--force does not apply to persist: apply runs without it at every boot");
 	rc = need_root(cli, "persist");
 	if (!rc)
 		rc = gather(cli, p, NULL, 0);
@@ -442,15 +535,13 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 
 	if (!cli->nargs)
 		return persist_again(cli, p);
-	if (cli->force)
-		log_warn("--force does not apply to persist: apply runs without it at every boot");
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (!rc)
 		rc = need_root(cli, "persist");
 	if (!rc && cli_functions(cli, slots, nslots, &fns, &nfns) < 0)
 		rc = EXIT_FAILED;
 	if (!rc)
-		rc = cli_refuse(cli, slots, nslots, NULL, true);
+		rc = cli_refuse(cli, slots, nslots, json_doc_array(cli, "refusals"), true);
 	if (!rc)
 		rc = gather(cli, p, fns, nfns);
 	if (!rc)
@@ -468,17 +559,31 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 	return rc;
 }
 
+/* Did the run change a persisted file?  (The initramfs rebuilt from
+ * the same files is the same: its result is told apart, in "initramfs".) */
+static bool files_changed(const struct cli *cli, const char *before)
+{
+	char *after = persisted_state(cli);
+	bool changed = !before || !after || strcmp(before, after) != 0;
+
+	free(after);
+	return changed;
+}
+
 static int run_persist(struct cli *cli)
 {
-	struct persist_run p = { .doc = json_doc_new("persist") };
+	struct persist_run p = { 0 };
+	char *before = persisted_state(cli);
 	int rc = persist_selection(cli, &p);
 
 	if (!rc) {
 		explain(cli, &p.facts);
 		rc = refresh_initramfs(cli, &p);
 	}
-	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
-		finish_json(cli, &p, rc);
+	cli->changed = !cli->dry_run && files_changed(cli, before);
+	if (cli->json)
+		set_json(cli, &p);
+	free(before);
 	run_free(&p);
 	return rc;
 }
@@ -508,7 +613,7 @@ static int mark_selected(struct cli *cli, const struct persist_fn *fns, size_t n
 		bool any = false;
 
 		if (selector_parse(cli->args[i], &s, why, sizeof(why)) < 0) {
-			log_error("bad selector '%s': %s", cli->args[i], why);
+			log_error(MSG_BAD_SELECTOR, NULL, "bad selector '%s': %s", cli->args[i], why);
 			return EXIT_USAGE;
 		}
 		for (size_t k = 0; k < n; k++)
@@ -520,8 +625,8 @@ static int mark_selected(struct cli *cli, const struct persist_fn *fns, size_t n
 				if (selector_matches(&s, &fns[m]) && pci_same_slot(&fns[m].addr, &fns[k].addr))
 					drop[k] = true;
 		if (!any) {
-			log_error("selector '%s' matches no persisted device; %s lists them",
-				  cli->args[i], PERSIST_DEVICES_CONF);
+			log_error(MSG_NO_SUCH_DEVICE, PERSIST_DEVICES_CONF " lists them",
+				  "selector '%s' matches no persisted device", cli->args[i]);
 			return EXIT_USAGE;
 		}
 	}
@@ -541,9 +646,9 @@ static int read_persisted(struct cli *cli, struct persist_fn **fns, size_t *n, b
 		return EXIT_DONE;
 	/* a line that does not parse (a file that is not text stops persist_remove too) */
 	if (why.line && !cli->nargs) {
-		log_warn("%s%s:%u: %s; unpersist without a selector removes everything persist wrote "
-			 "all the same", root_is_host(cli->root) ? "" : cli->root, PERSIST_DEVICES_CONF,
-			 why.line, why.what);
+		log_warn(MSG_DEVICES_CONF, NULL, "%s%s:%u: %s; unpersist without a selector removes "
+			 "everything persist wrote all the same", root_is_host(cli->root) ? "" : cli->root,
+			 PERSIST_DEVICES_CONF, why.line, why.what);
 		*malformed = true;
 		return EXIT_DONE;
 	}
@@ -570,7 +675,7 @@ static int keep_rest(struct cli *cli, struct persist_run *p, struct persist_fn *
 	p->n = kept;
 	err = persist_facts_kernel(cli->root, cli->kernel, &p->facts, why, sizeof(why));
 	if (err < 0) {
-		log_error("cannot rewrite the boot configuration: %s", why);
+		log_error(MSG_TARGET_KERNEL, NULL, "cannot rewrite the boot configuration: %s", why);
 		return EXIT_FAILED;
 	}
 	if (facts_of_set(cli, p) < 0)
@@ -584,8 +689,7 @@ static int remove_all(struct cli *cli, struct persist_run *p)
 	int err;
 
 	if (cli->dry_run) {
-		fprintf(cli->json ? stderr : stdout, "remove what persist wrote under %s/etc\n",
-			root_is_host(cli->root) ? "" : cli->root);
+		plan_remove_all(cli);
 		return EXIT_DONE;
 	}
 	err = persist_remove(&t, &p->files);
@@ -638,14 +742,17 @@ static int unpersist(struct cli *cli, struct persist_run *p)
 
 static int run_unpersist(struct cli *cli)
 {
-	struct persist_run p = { .doc = json_doc_new("unpersist") };
+	struct persist_run p = { 0 };
+	char *before = persisted_state(cli);
 	int rc = unpersist(cli, &p);
 
+	cli->changed = !cli->dry_run && files_changed(cli, before);
 	/* the initramfs still carries the modules until it is rebuilt */
-	if (!rc && (cli->dry_run || (p.files && p.files[0])))
+	if (!rc && (cli->dry_run || cli->changed))
 		rc = refresh_initramfs(cli, &p);
-	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
-		finish_json(cli, &p, rc);
+	if (cli->json)
+		set_json(cli, &p);
+	free(before);
 	run_free(&p);
 	return rc;
 }
@@ -659,7 +766,21 @@ const struct command cmd_persist = {
 	.name = "persist",
 	.args = "[SELECTOR...]",
 	.help = "write the boot configuration that hands the GPUs over at every boot (no selector: again)",
+	.about = "Write the boot configuration that hands the selected GPUs over at every\n"
+		 "boot (devices.conf, modprobe.d, modules-load.d, the initramfs list; with\n"
+		 "--aleph the supervisor's setting), then refresh the initramfs.  It adds to\n"
+		 "what is persisted.  Without a selector, write what is persisted again, for\n"
+		 "the target kernel (--kernel): the kernel hook does that for a new kernel.",
+	.exits = {
+		[0] = "the files are written and read back",
+		[1] = "failed; the files are as they were (or written, and the initramfs\n"
+		      "     refresh failed: the messages say which)",
+		[2] = "usage error or bad selector; nothing touched",
+		[3] = "refused: apply would refuse the GPU at every boot; nothing touched",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_persist,
+	.json_keys = persist_keys,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
 };
@@ -675,7 +796,16 @@ const struct command cmd_unpersist = {
 	.name = "unpersist",
 	.args = "[SELECTOR...]",
 	.help = "remove exactly what persist wrote (no selector: everything)",
+	.about = "Remove exactly what persist wrote for the selected GPUs (without a\n"
+		 "selector: everything), giving back the files it edited byte for byte.",
+	.exits = {
+		[0] = "the files are as persist found them, or rewritten for the GPUs left",
+		[1] = "failed; the files are as they were",
+		[2] = "usage error, or a selector names nothing persisted",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_unpersist,
+	.json_keys = persist_keys,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
 	.needs_sysfs = unpersist_needs_sysfs,

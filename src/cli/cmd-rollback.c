@@ -1,4 +1,5 @@
 /* rollback: give GPUs back to the drivers the journal recorded. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,24 @@
 #include "safety.h"
 #include "usage.h"
 #include "util.h"
+
+/* One refusal of rollback: on stderr (and in --json, with its device). */
+__attribute__((format(printf, 4, 5)))
+static void refuse_vm(struct cli *cli, const struct pci_addr *fn, const char *fix,
+		      const char *fmt, ...)
+{
+	char text[1024], ab[PCI_ADDR_LEN] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (fn)
+		pci_addr_fmt(fn, ab);
+	log_check(LOGL_ERROR, MSG_REFUSED, check_id_name(CHECK_VM_RUNNING), fix, "%s", text);
+	json_refusal(json_doc_array(cli, "refusals"), check_id_name(CHECK_VM_RUNNING), ab, text,
+		     fix, check_id_refusal(CHECK_VM_RUNNING) == REFUSAL_FORCEABLE);
+}
 
 /* Unbinding from vfio-pci blocks in the kernel while a VM has the group
  * open: refuse rather than hang.  --force does not pass this. */
@@ -24,34 +43,32 @@ static int refuse_running_vm(struct cli *cli, const struct pci_addr *fns, size_t
 	if (!sysfs_is_live(cli->sfs))
 		return EXIT_DONE;
 	if (!cli->procroot) {
-		log_error("refused: whether a VM holds the IOMMU groups cannot be checked: /proc is "
-			  "not a procfs here; an unbind from vfio-pci under a running VM blocks in "
-			  "the kernel until the VM exits");
-		log_error("  fix: mount it (mount -t proc proc /proc), or run rollback where the "
-			  "host's /proc is mounted");
+		refuse_vm(cli, NULL, "mount it (mount -t proc proc /proc), or run rollback where the "
+			  "host's /proc is mounted", "whether a VM holds the IOMMU groups cannot be "
+			  "checked: /proc is not a procfs here; an unbind from vfio-pci under a running "
+			  "VM blocks in the kernel until the VM exits");
 		return EXIT_REFUSED;
 	}
 	scan.deadline_ms = monotonic_ms() + (long)(cli->timeout * 1000);
 	err = usage_vm_holders(&cli->host, fns, n, "/dev", cli->procroot, &ho, &nho, &scan);
 	if (err < 0) {
-		log_error("cannot look for VMs using the GPUs: %s; run rollback again", strerror(-err));
+		log_error(MSG_SYSTEM_ERROR, "run rollback again", "cannot look for VMs using the GPUs: %s",
+			  strerror(-err));
 		return EXIT_FAILED;
 	}
 	if (scan.unscanned) {
-		log_error("refused: whether a VM holds the GPUs' IOMMU groups is unknown: the scan "
-			  "of the processes did not finish within --timeout (%d not inspected)",
+		refuse_vm(cli, NULL, "raise --timeout, or make sure no VM uses the GPUs, then run rollback "
+			  "again", "whether a VM holds the GPUs' IOMMU groups is unknown: the scan of "
+			  "the processes did not finish within --timeout (%d not inspected)",
 			  scan.unscanned);
-		log_error("  fix: raise --timeout, or make sure no VM uses the GPUs, then run "
-			  "rollback again");
 		free(ho);
 		return EXIT_REFUSED;
 	}
 	for (size_t k = 0; k < nho; k++) {
-		log_error("refused: PID %d (%s) holds %s open: a VM is using %s; unbinding it "
-			  "from vfio-pci now would block in the kernel until the VM exits",
-			  (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&ho[k].fn, ab));
-		log_error("  fix: shut that VM down (virsh shutdown, qm stop, or stop its "
-			  "instance), then run rollback again");
+		refuse_vm(cli, &ho[k].fn, "shut that VM down (virsh shutdown, qm stop, or stop its "
+			  "instance), then run rollback again", "PID %d (%s) holds %s open: a VM is "
+			  "using %s; unbinding it from vfio-pci now would block in the kernel until the "
+			  "VM exits", (int)ho[k].pid, ho[k].comm, ho[k].node, pci_addr_fmt(&ho[k].fn, ab));
 	}
 	free(ho);
 	return nho ? EXIT_REFUSED : EXIT_DONE;
@@ -69,10 +86,9 @@ static int journaled_functions(const struct journal *j, struct pci_addr **fns, s
 	return 0;
 }
 
-/* Where each function is: in --json always; as text only when every one
- * is back (on exit 4 stderr says where each is, and stdout claims nothing). */
-static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n,
-		       struct json_object *arr, bool all_back)
+/* Where each function is, as text only when every one is back (on exit 4
+ * stderr says where each is, and stdout claims nothing). */
+static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n)
 {
 	char ab[PCI_ADDR_LEN];
 
@@ -81,29 +97,37 @@ static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n,
 
 		if (pci_func_load(cli->sfs, &fns[i], &f) < 0)
 			continue;
-		pci_addr_fmt(&fns[i], ab);
-		if (arr) {
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "address", json_object_new_string(ab));
-			json_object_object_add(o, "driver", json_str_or_null(f.driver));
-			json_object_object_add(o, "driver_override", json_str_or_null(f.override));
-			json_object_array_add(arr, o);
-		} else if (!cli->dry_run && all_back) {
-			printf("%s: back on %s\n", ab, f.driver[0] ? f.driver : "no driver (as before)");
-		}
+		printf("%s: back on %s\n", pci_addr_fmt(&fns[i], ab),
+		       f.driver[0] ? f.driver : "no driver (as before)");
 	}
 }
 
+/* --json: every function of the rollback as it is now, with its driver before. */
+static struct json_object *functions_json(struct cli *cli, const struct pci_addr *fns, size_t n)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_func *before = pci_host_find(&cli->host, &fns[i]);
+		struct json_object *o = json_func_now(cli, &fns[i]);
+
+		json_object_object_add(o, "driver_before", before ? json_str_or_null(before->driver) : NULL);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t nslots,
-			struct journal *j, struct pci_addr **fns, size_t *nfns, struct json_object *doc)
+			struct journal *j, struct pci_addr **fns, size_t *nfns)
 {
 	struct engine e = {
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
-		.dry_run = cli->dry_run, .out = cli->json ? stderr : stdout, .journal = j,
+		.dry_run = cli->dry_run, .plan = cli_engine_plan, .plan_data = cli, .journal = j,
 		/* modules go into the running kernel only */
 		.load_module = cli->sfs->live ? kmodules_load : NULL,
 	};
 	enum engine_outcome o;
+	size_t journaled;
 	int rc = EXIT_DONE;
 
 	if (nslots && safety_slot_functions(&cli->host, slots, nslots, fns, nfns) < 0)
@@ -113,6 +137,7 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	if (rc)
 		return rc;
 	if (!*nfns) {
+		json_set(cli, "outcome", json_object_new_string("nothing"));
 		if (!cli->json)
 			printf("nothing to roll back: the journal is empty\n");
 		return EXIT_DONE;
@@ -120,29 +145,44 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	rc = refuse_running_vm(cli, *fns, *nfns);
 	if (rc)
 		return rc;
+	journaled = j->n;
 	o = engine_rollback(&e, *fns, *nfns);
-	json_object_object_add(doc, "writes", json_object_new_int(e.writes));
+	json_set(cli, "writes", json_object_new_int(e.writes));
+	/* a binding, or the journal (an entry of a function already back) */
+	cli->changed = !cli->dry_run && (e.writes > 0 || j->n != journaled);
 	if (o == ENGINE_DONE) {
+		if (cli->dry_run)
+			json_set(cli, "outcome", json_object_new_string("planned"));
 		cli_wait_udev(cli, NULL, 0);
-		cli_aleph_after(cli, e.out);
+		cli_aleph_after(cli);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
 	if (o == ENGINE_FAILED) {
-		log_error("nothing was changed: a function is unbound from vfio-pci only when its "
-			  "recorded driver is there to take it; install or load that module "
-			  "(modprobe), then run vfio-handover rollback again");
+		log_error(MSG_DRIVER_UNAVAILABLE, "install or load that module (modprobe), then run "
+			  "vfio-handover rollback again", "nothing was changed: a function is unbound "
+			  "from vfio-pci only when its recorded driver is there to take it");
 		return EXIT_FAILED;
 	}
-	log_error("not every function is back on its recorded driver:");
+	log_error(MSG_UNRESTORED, NULL, "not every function is back on its recorded driver:");
 	cli_report_positions(cli, *fns, *nfns);
-	log_error("the journal keeps the rest: fix the cause and run vfio-handover rollback again");
+	log_error(MSG_JOURNAL_KEPT, "fix the cause and run vfio-handover rollback again",
+		  "the journal keeps the rest");
 	return EXIT_UNRESTORED;
+}
+
+static void rollback_keys(struct cli *cli)
+{
+	json_set(cli, "dry_run", json_object_new_boolean(cli->dry_run));
+	json_set(cli, "outcome", NULL);
+	json_set(cli, "writes", json_object_new_int(0));
+	json_set(cli, "refusals", json_object_new_array());
+	json_set(cli, "functions", json_object_new_array());
+	json_set(cli, "planned", json_object_new_array());
 }
 
 static int run_rollback(struct cli *cli)
 {
-	struct json_object *doc = json_doc_new("rollback"), *arr = NULL;
 	struct journal j = { 0 };
 	struct pci_addr *fns = NULL, *slots = NULL;
 	size_t nfns = 0, nslots = 0;
@@ -155,20 +195,12 @@ static int run_rollback(struct cli *cli)
 	if (!rc)
 		rc = cli_lock_journal(cli, &lockfd, &j);
 	if (!rc)
-		rc = rollback_run(cli, slots, nslots, &j, &fns, &nfns, doc);
+		rc = rollback_run(cli, slots, nslots, &j, &fns, &nfns);
 	free(slots);
-	if (cli->json && rc != EXIT_USAGE && rc != EXIT_NOPERM)
-		arr = json_object_new_array();
-	if (rc == EXIT_DONE || rc == EXIT_UNRESTORED)
-		print_back(cli, fns, nfns, arr, rc == EXIT_DONE);
-	if (arr) {
-		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(doc, "dry_run", json_object_new_boolean(cli->dry_run));
-		json_object_object_add(doc, "functions", arr);
-		json_print(doc);
-		doc = NULL;
-	}
-	json_object_put(doc);
+	if (rc == EXIT_DONE && !cli->json && !cli->dry_run)
+		print_back(cli, fns, nfns);
+	if (cli->json)
+		json_set(cli, "functions", functions_json(cli, fns, nfns));
 	journal_unlock(lockfd);
 	journal_free(&j);
 	free(fns);
@@ -183,7 +215,20 @@ const struct command cmd_rollback = {
 	.name = "rollback",
 	.args = "[SELECTOR...]",
 	.help = "give the GPUs back to the drivers the journal recorded (all without selector)",
+	.about = "Give the selected GPUs (without a selector: everything the journal holds)\n"
+		 "back to the drivers the journal recorded; a function it does not hold gets\n"
+		 "its driver_override cleared and the kernel's choice of driver.",
+	.exits = {
+		[0] = "every function is back on its recorded driver",
+		[1] = "failed before any change (a recorded driver cannot be loaded, an\n"
+		      "     invalid journal, the lock held)",
+		[2] = "usage error or bad selector; nothing touched",
+		[3] = "refused: a VM holds an IOMMU group; nothing touched",
+		[4] = "not every function is back: the messages say where each is",
+		[5] = "not permitted (root is needed); nothing touched",
+	},
 	.run = run_rollback,
+	.json_keys = rollback_keys,
 	.caps = rollback_caps,
 	.ncaps = sizeof(rollback_caps) / sizeof(rollback_caps[0]),
 };

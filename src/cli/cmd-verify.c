@@ -42,15 +42,15 @@ static void print_func(struct cli *cli, const struct pci_func *f)
 /* What is wrong with a function that should be on vfio-pci, or NULL. */
 static void explain(const struct pci_func *f, const struct pci_addr *slot)
 {
-	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN], fix[128];
 
 	pci_addr_fmt(&f->addr, ab);
 	pci_slot_fmt(slot, sb);
+	log_fixf(fix, sizeof(fix), "hand it over with: vfio-handover bind %s", sb);
 	if (!f->driver[0])
-		log_error("%s has no driver, not vfio-pci; hand it over with: vfio-handover bind %s", ab, sb);
+		log_error(MSG_NOT_ON_VFIO_PCI, fix, "%s has no driver, not vfio-pci", ab);
 	else
-		log_error("%s is on %s, not vfio-pci; hand it over with: vfio-handover bind %s",
-			  ab, f->driver, sb);
+		log_error(MSG_NOT_ON_VFIO_PCI, fix, "%s is on %s, not vfio-pci", ab, f->driver);
 }
 
 static int verify_slots(struct cli *cli, const struct pci_addr *fns, size_t nfns,
@@ -81,15 +81,20 @@ static int verify_slots(struct cli *cli, const struct pci_addr *fns, size_t nfns
 	return (int)good;
 }
 
+static void verify_keys(struct cli *cli)
+{
+	json_set(cli, "functions", json_object_new_array());
+}
+
 static int run_verify(struct cli *cli)
 {
-	struct json_object *doc = NULL, *arr = NULL;
+	struct json_object *arr = NULL;
 	struct pci_addr *slots = NULL, *fns = NULL;
 	size_t nslots, nfns;
 	int rc, good;
 
 	if (!cli->nargs) {
-		log_error("verify needs a selector, e.g. vfio-handover verify 01:00");
+		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover verify 01:00", "verify needs a selector");
 		return EXIT_USAGE;
 	}
 	rc = cli_resolve(cli, &slots, &nslots);
@@ -97,19 +102,15 @@ static int run_verify(struct cli *cli)
 		return rc;
 	if (safety_slot_functions(&cli->host, slots, nslots, &fns, &nfns) < 0) {
 		free(slots);
-		log_error("out of memory");
+		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
 		return EXIT_FAILED;
 	}
-	if (cli->json) {
-		doc = json_doc_new("verify");
+	if (cli->json)
 		arr = json_object_new_array();
-	}
 	good = verify_slots(cli, fns, nfns, arr);
 	rc = (size_t)good == nfns ? EXIT_DONE : EXIT_FAILED;
-	if (doc) {
-		json_object_object_add(doc, "ok", json_object_new_boolean(rc == EXIT_DONE));
-		json_object_object_add(doc, "functions", arr);
-		json_print(doc);
+	if (arr) {
+		json_set(cli, "functions", arr);
 	} else {
 		printf("\n%d of %zu functions on vfio-pci\n", good, nfns);
 	}
@@ -122,6 +123,14 @@ const struct command cmd_verify = {
 	.name = "verify",
 	.args = "SELECTOR...",
 	.help = "read back driver, driver_override and modalias of every function",
+	.about = "Read back, like lspci -k, the driver, driver_override and modalias of\n"
+		 "every function of the selected GPUs.",
+	.exits = {
+		[0] = "every function is on vfio-pci",
+		[1] = "a function is not on vfio-pci",
+		[2] = "usage error or bad selector",
+	},
 	.run = run_verify,
+	.json_keys = verify_keys,
 	.names = true,
 };

@@ -24,89 +24,62 @@ const char *check_status_name(enum check_status s)
 	return names[s];
 }
 
-/* How long the message half of fmt ("message\nfix") comes out: where the
- * fix starts, whatever newlines the arguments bring.  -1: no fix. */
-static int message_len(const char *fmt, va_list ap)
+/* An item's message or fix: malloc'ed printf, NULL only when out of
+ * memory.  Each is one line: a newline from text read in the tree
+ * (reset_method "flr\nbus") becomes a space. */
+__attribute__((format(printf, 1, 2)))
+static char *text(const char *fmt, ...)
 {
-	const char *nl = strchr(fmt, '\n');
-	char *half;
-	int n;
+	va_list ap;
+	char *s;
 
-	if (!nl || !(half = strndup(fmt, (size_t)(nl - fmt))))
-		return -1;
-	/* half of a format add() was given, checked at its call site */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	n = vsnprintf(NULL, 0, half, ap);
-#pragma GCC diagnostic pop
-	free(half);
-	return n;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	for (char *p = s; p && *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return s;
 }
 
-/* Add an item; fix may be NULL.  Both texts are printf formats joined by
- * a '\n' in fmt: "message\nfix". */
-__attribute__((format(printf, 5, 6)))
-static int add(struct check_report *r, enum check_status st, const char *name,
-	       const struct pci_addr *dev, const char *fmt, ...)
+/* Add an item, taking message and fix (NULL: none; a PASS has none);
+ * message NULL is out of memory. */
+static int add(struct check_report *r, enum check_status st, enum check_id id,
+	       const struct pci_addr *dev, char *message, char *fix)
 {
 	struct check_item *v, *it;
-	char *text, *nl;
-	va_list ap;
-	int n, mlen;
-
-	va_start(ap, fmt);
-	n = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	mlen = message_len(fmt, ap);
-	va_end(ap);
-	if (mlen < 0 && strchr(fmt, '\n')) {
-		free(text);
-		return -ENOMEM;
-	}
-	/* a newline in text read from the tree (reset_method "flr\nbus") would
-	 * cut the message short and make the rest a fix: a space */
-	for (char *p = text; *p; p++)
-		if (*p == '\n' && p - text != mlen)
-			*p = ' ';
-	/* GPUs checked together can share a finding (a NIC in both groups): once */
 	char dv[PCI_ADDR_LEN] = "";
 
+	if (!message || (st != CHECK_PASS && !fix)) {
+		free(message);
+		free(fix);
+		return -ENOMEM;
+	}
 	if (dev)
 		pci_addr_fmt(dev, dv);
+	/* GPUs checked together can share a finding (a NIC in both groups): once */
 	for (size_t i = 0; i < r->n; i++)
-		if (r->items[i].name == name && r->items[i].status == st &&
-		    strcmp(r->items[i].device, dv) == 0 &&
-		    strncmp(r->items[i].message, text, strlen(r->items[i].message)) == 0 &&
-		    (text[strlen(r->items[i].message)] == '\n' || !text[strlen(r->items[i].message)])) {
-			free(text);
+		if (r->items[i].id == id && r->items[i].status == st &&
+		    strcmp(r->items[i].device, dv) == 0 && strcmp(r->items[i].message, message) == 0) {
+			free(message);
+			free(fix);
 			return 0;
 		}
 	v = realloc(r->items, (r->n + 1) * sizeof(*v));
 	if (!v) {
-		free(text);
+		free(message);
+		free(fix);
 		return -ENOMEM;
 	}
 	r->items = v;
 	it = &v[r->n++];
 	memset(it, 0, sizeof(*it));
 	it->status = st;
-	it->name = name;
-	if (dev)
-		pci_addr_fmt(dev, it->device);
-	nl = strchr(text, '\n');
-	if (nl) {
-		*nl = '\0';
-		it->fix = strdup(nl + 1);
-		if (!it->fix) {
-			free(text);
-			r->n--;
-			return -ENOMEM;
-		}
-	}
-	it->message = text;
+	it->id = id;
+	memcpy(it->device, dv, sizeof(dv));
+	it->message = message;
+	it->fix = fix;
 	r->count[st]++;
 	return 0;
 }
@@ -124,12 +97,14 @@ void check_report_free(struct check_report *r)
 static int check_iommu(const struct check_env *env, struct check_report *r)
 {
 	if (pci_host_iommu_on(env->host))
-		return add(r, CHECK_PASS, "iommu", NULL, "IOMMU active: %d groups", env->host->ngroups);
-	return add(r, CHECK_FAIL, "iommu", NULL,
-		   "IOMMU is off: the kernel made no IOMMU groups, so no device can be handed to a VM\n"
-		   "enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, add intel_iommu=on "
-		   "(Intel; AMD enables it by default) and iommu=pt to GRUB_CMDLINE_LINUX in "
-		   "/etc/default/grub, run update-grub and reboot");
+		return add(r, CHECK_PASS, CHECK_IOMMU, NULL,
+			   text("IOMMU active: %d groups", env->host->ngroups), NULL);
+	return add(r, CHECK_FAIL, CHECK_IOMMU, NULL,
+		   text("IOMMU is off: the kernel made no IOMMU groups, so no device can be "
+			"handed to a VM"),
+		   text("enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, add "
+			"intel_iommu=on (Intel; AMD enables it by default) and iommu=pt to "
+			"GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub and reboot"));
 }
 
 static int check_vfio_module(const struct check_env *env, struct sysfs *sfs,
@@ -140,27 +115,30 @@ static int check_vfio_module(const struct check_env *env, struct sysfs *sfs,
 	int err = kmodules_vfio_pci(sfs, env->root, env->kernel, &st, detail, sizeof(detail));
 
 	if (err == -ENOPKG)
-		return add(r, CHECK_WARN, "vfio-pci", NULL,
-			   "could not look up the vfio-pci module: %s\ninstall libkmod (on Debian: libkmod2)",
-			   detail);
+		return add(r, CHECK_WARN, CHECK_VFIO_PCI, NULL,
+			   text("could not look up the vfio-pci module: %s", detail),
+			   text("install libkmod (on Debian: libkmod2)"));
 	if (err < 0)
-		return add(r, CHECK_WARN, "vfio-pci", NULL,
-			   "could not look up the vfio-pci module: %s\ncheck that libkmod can read %s",
-			   strerror(-err), "/lib/modules");
+		return add(r, CHECK_WARN, CHECK_VFIO_PCI, NULL,
+			   text("could not look up the vfio-pci module: %s", strerror(-err)),
+			   text("check that libkmod can read %s", "/lib/modules"));
 	switch (st) {
 	case VFIO_LOADED:
-		return add(r, CHECK_PASS, "vfio-pci", NULL, "vfio-pci is loaded");
+		return add(r, CHECK_PASS, CHECK_VFIO_PCI, NULL,
+			   text("vfio-pci is loaded"), NULL);
 	case VFIO_BUILTIN:
-		return add(r, CHECK_PASS, "vfio-pci", NULL, "vfio-pci is %s", detail);
+		return add(r, CHECK_PASS, CHECK_VFIO_PCI, NULL,
+			   text("vfio-pci is %s", detail), NULL);
 	case VFIO_MODULE:
-		return add(r, CHECK_PASS, "vfio-pci", NULL, "vfio-pci is available: %s", detail);
+		return add(r, CHECK_PASS, CHECK_VFIO_PCI, NULL,
+			   text("vfio-pci is available: %s", detail), NULL);
 	case VFIO_MISSING:
 		break;
 	}
-	return add(r, CHECK_FAIL, "vfio-pci", NULL,
-		   "no vfio-pci module for this kernel in %s\n"
-		   "install the kernel's modules package (on Debian: linux-image-$(uname -r)), "
-		   "or boot a kernel built with CONFIG_VFIO_PCI", detail);
+	return add(r, CHECK_FAIL, CHECK_VFIO_PCI, NULL,
+		   text("no vfio-pci module for this kernel in %s", detail),
+		   text("install the kernel's modules package (on Debian: linux-image-$(uname "
+			"-r)), or boot a kernel built with CONFIG_VFIO_PCI"));
 }
 
 /* Functions of the slot that have no group although the IOMMU is on. */
@@ -183,11 +161,13 @@ static int check_groupless(const struct check_env *env, const struct pci_addr *s
 		if (!pci_host_iommu_on(h))
 			continue;
 		missing = 1;
-		err = add(r, CHECK_FAIL, "group", &f->addr,
-			  "%s has no IOMMU group%s\nthe kernel did not place it behind the IOMMU; "
-			  "check the firmware's IOMMU/ACS settings and the kernel log (dmesg | grep -i iommu)",
-			  pci_addr_fmt(&f->addr, ab),
-			  (f->bad & PCI_BAD_IOMMU_GROUP) ? " (its iommu_group link is broken)" : "");
+		err = add(r, CHECK_FAIL, CHECK_GROUP, &f->addr,
+			  text("%s has no IOMMU group%s", pci_addr_fmt(&f->addr, ab),
+			       (f->bad & PCI_BAD_IOMMU_GROUP) ?
+			       " (its iommu_group link is broken)" : ""),
+			  text("the kernel did not place it behind the IOMMU; check the "
+			       "firmware's IOMMU/ACS settings and the kernel log (dmesg | grep -i "
+			       "iommu)"));
 	}
 	return err < 0 ? err : missing;
 }
@@ -216,19 +196,23 @@ static int check_group(const struct check_env *env, const struct pci_addr *slot,
 		if (!pci_same_slot(&in[i].via, slot))
 			continue;
 		failed = 1;
-		err = add(r, CHECK_FAIL, "group", &in[i].member,
-			  "IOMMU group %d of %s also holds %s [%04x:%04x] on %s: it would go to the VM too\n"
-			  "name it as well to hand it over with the GPU (vfio-handover bind %s %s), "
-			  "or move the GPU to a slot with an IOMMU group of its own",
-			  in[i].group, pci_slot_fmt(slot, sb), pci_addr_fmt(&in[i].member, ab),
-			  m ? m->vendor : 0, m ? m->device : 0,
-			  in[i].driver[0] ? in[i].driver : "a driver whose link cannot be read", sb, ab);
+		/* (message and fix are formatted in either order: sb and ab first) */
+		pci_slot_fmt(slot, sb);
+		pci_addr_fmt(&in[i].member, ab);
+		err = add(r, CHECK_FAIL, CHECK_GROUP, &in[i].member,
+			  text("IOMMU group %d of %s also holds %s [%04x:%04x] on %s: it would go "
+			       "to the VM too", in[i].group, sb, ab, m ? m->vendor : 0,
+			       m ? m->device : 0,
+			       in[i].driver[0] ? in[i].driver : "a driver whose link cannot be read"),
+			  text("name it as well to hand it over with the GPU (vfio-handover bind "
+			       "%s %s), or move the GPU to a slot with an IOMMU group of its own",
+			       sb, ab));
 	}
 	free(in);
 	if (!err && !failed)
-		err = add(r, CHECK_PASS, "group", slot,
-			  "IOMMU group %d is viable: it holds only this GPU's functions, bridges "
-			  "or devices without a host driver", group);
+		err = add(r, CHECK_PASS, CHECK_GROUP, slot,
+			  text("IOMMU group %d is viable: it holds only this GPU's functions, "
+			       "bridges or devices without a host driver", group), NULL);
 	return err;
 }
 
@@ -242,12 +226,14 @@ static int check_boot_vga(const struct check_env *env, const struct pci_addr *sl
 	first = pci_host_slot(h, slot, &count);
 	for (size_t i = first; i < first + count; i++)
 		if (h->funcs[i].boot_vga == 1)
-			return add(r, CHECK_FAIL, "boot-vga", &h->funcs[i].addr,
-				   "%s is the boot VGA device: the host's console runs on it\n"
-				   "give the host another primary display in the firmware setup "
-				   "(BMC or integrated graphics), or pass --force on a headless host",
-				   pci_addr_fmt(&h->funcs[i].addr, ab));
-	return add(r, CHECK_PASS, "boot-vga", slot, "not the boot VGA device");
+			return add(r, CHECK_FAIL, CHECK_BOOT_VGA, &h->funcs[i].addr,
+				   text("%s is the boot VGA device: the host's console runs on it",
+					pci_addr_fmt(&h->funcs[i].addr, ab)),
+				   text("give the host another primary display in the firmware "
+					"setup (BMC or integrated graphics), or pass --force on a "
+					"headless host"));
+	return add(r, CHECK_PASS, CHECK_BOOT_VGA, slot,
+		   text("not the boot VGA device"), NULL);
 }
 
 static int report_holder(const struct holder *ho, struct check_report *r)
@@ -256,16 +242,16 @@ static int report_holder(const struct holder *ho, struct check_report *r)
 
 	pci_addr_fmt(&ho->fn, ab);
 	if (strcmp(ho->comm, "nvidia-persiste") == 0 || strcmp(ho->comm, "nvidia-persistenced") == 0)
-		return add(r, CHECK_FAIL, "in-use", &ho->fn,
-			   "%s: nvidia-persistenced (PID %d) holds %s open, as it holds every NVIDIA GPU\n"
-			   "release the GPU: systemctl stop nvidia-persistenced, or turn persistence mode "
-			   "off for this GPU alone (nvidia-smi -i %s -pm 0)",
-			   ab, (int)ho->pid, ho->node, ab);
-	return add(r, CHECK_FAIL, "in-use", &ho->fn,
-		   "%s: PID %d (%s) holds %s open\n"
-		   "stop that process or its service (display manager, container, monitoring agent), "
-		   "or pass --force to hand the GPU over anyway",
-		   ab, (int)ho->pid, ho->comm, ho->node);
+		return add(r, CHECK_FAIL, CHECK_IN_USE, &ho->fn,
+			   text("%s: nvidia-persistenced (PID %d) holds %s open, as it holds "
+				"every NVIDIA GPU", ab, (int)ho->pid, ho->node),
+			   text("release the GPU: systemctl stop nvidia-persistenced, or turn "
+				"persistence mode off for this GPU alone (nvidia-smi -i %s -pm 0)",
+				ab));
+	return add(r, CHECK_FAIL, CHECK_IN_USE, &ho->fn,
+		   text("%s: PID %d (%s) holds %s open", ab, (int)ho->pid, ho->comm, ho->node),
+		   text("stop that process or its service (display manager, container, monitoring "
+			"agent), or pass --force to hand the GPU over anyway"));
 }
 
 static int check_in_use(const struct check_env *env, const struct pci_addr *slot,
@@ -279,14 +265,15 @@ static int check_in_use(const struct check_env *env, const struct pci_addr *slot
 	int err;
 
 	if (!env->procroot && env->live)
-		return add(r, CHECK_FAIL, "in-use", slot,
-			   "open device nodes could not be checked: /proc is not a procfs\n"
-			   "mount it (mount -t proc proc /proc), or pass --force to hand the GPU "
-			   "over without knowing who holds it");
+		return add(r, CHECK_FAIL, CHECK_IN_USE, slot,
+			   text("open device nodes could not be checked: /proc is not a procfs"),
+			   text("mount it (mount -t proc proc /proc), or pass --force to hand the "
+				"GPU over without knowing who holds it"));
 	if (!env->procroot)
-		return add(r, CHECK_WARN, "in-use", slot,
-			   "open device nodes not checked: the sysfs tree is not the running kernel's\n"
-			   "run check on the host itself (without --sysfs)");
+		return add(r, CHECK_WARN, CHECK_IN_USE, slot,
+			   text("open device nodes not checked: the sysfs tree is not the running "
+				"kernel's"),
+			   text("run check on the host itself (without --sysfs)"));
 	err = safety_slot_functions(env->host, slot, 1, &fns, &nfns);
 	if (!err)
 		err = usage_collect(env->host->sfs, env->procroot, fns, nfns, &u);
@@ -299,18 +286,21 @@ static int check_in_use(const struct check_env *env, const struct pci_addr *slot
 		err = report_holder(&ho[i], r);
 	/* an unfinished scan proves nothing: a holder may be among the rest */
 	if (!err && scan.unscanned)
-		err = add(r, CHECK_FAIL, "in-use", slot,
-			  "the scan for processes holding this GPU's device nodes did not finish "
-			  "within --timeout: %d processes not inspected\n"
-			  "raise --timeout, or pass --force to hand the GPU over without knowing "
-			  "who holds it", scan.unscanned);
+		err = add(r, CHECK_FAIL, CHECK_IN_USE, slot,
+			  text("the scan for processes holding this GPU's device nodes did not "
+			       "finish within --timeout: %d processes not inspected",
+			       scan.unscanned),
+			  text("raise --timeout, or pass --force to hand the GPU over without "
+			       "knowing who holds it"));
 	else if (!err && scan.uninspected)
-		err = add(r, CHECK_WARN, "in-use", slot,
-			  "%d processes could not be inspected for open device nodes\nrun check as root",
-			  scan.uninspected);
+		err = add(r, CHECK_WARN, CHECK_IN_USE, slot,
+			  text("%d processes could not be inspected for open device nodes",
+			       scan.uninspected),
+			  text("run check as root"));
 	else if (!err && !nho)
-		err = add(r, CHECK_PASS, "in-use", slot, "no process holds a device node of this GPU (%zu nodes)",
-			  u.nnodes);
+		err = add(r, CHECK_PASS, CHECK_IN_USE, slot,
+			  text("no process holds a device node of this GPU (%zu nodes)", u.nnodes),
+			  NULL);
 	free(ho);
 	usage_free(&u);
 	free(fns);
@@ -327,21 +317,22 @@ static int report_host_use(const struct check_env *env, const struct usage *u,
 		if (!u->ifs[i].up)
 			continue;
 		found = 1;
-		err = add(r, CHECK_FAIL, "host-use", &u->ifs[i].fn,
-			  "%s carries network interface %s, which is up: the host would lose it\n"
-			  "bring it down (ip link set %s down) and move its traffic first, "
-			  "or give the GPU a slot whose IOMMU group does not hold this NIC",
-			  pci_addr_fmt(&u->ifs[i].fn, ab), u->ifs[i].name, u->ifs[i].name);
+		err = add(r, CHECK_FAIL, CHECK_HOST_USE, &u->ifs[i].fn,
+			  text("%s carries network interface %s, which is up: the host would lose "
+			       "it", pci_addr_fmt(&u->ifs[i].fn, ab), u->ifs[i].name),
+			  text("bring it down (ip link set %s down) and move its traffic first, "
+			       "or give the GPU a slot whose IOMMU group does not hold this NIC",
+			       u->ifs[i].name));
 	}
 	for (size_t i = 0; i < u->ndisks && !err; i++) {
 		if (!u->disks[i].use[0])
 			continue;
 		found = 1;
-		err = add(r, CHECK_FAIL, "host-use", &u->disks[i].fn,
-			  "%s carries disk %s, %s: the host would lose it\n"
-			  "unmount it and stop what uses it, or give the GPU a slot whose IOMMU "
-			  "group does not hold this controller",
-			  pci_addr_fmt(&u->disks[i].fn, ab), u->disks[i].name, u->disks[i].use);
+		err = add(r, CHECK_FAIL, CHECK_HOST_USE, &u->disks[i].fn,
+			  text("%s carries disk %s, %s: the host would lose it",
+			       pci_addr_fmt(&u->disks[i].fn, ab), u->disks[i].name, u->disks[i].use),
+			  text("unmount it and stop what uses it, or give the GPU a slot whose "
+			       "IOMMU group does not hold this controller"));
 	}
 	(void)env;
 	return err < 0 ? err : found;
@@ -363,18 +354,19 @@ static int check_host_use(const struct check_env *env, const struct pci_addr *sl
 	if (!err)
 		err = report_host_use(env, &u, r);
 	if (err == 0 && !env->procroot && env->live && u.ndisks)
-		err = add(r, CHECK_FAIL, "host-use", slot,
-			  "%zu disks in this GPU's IOMMU group; whether they are mounted could not be "
-			  "checked: /proc is not a procfs\nmount it (mount -t proc proc /proc)",
-			  u.ndisks);
+		err = add(r, CHECK_FAIL, CHECK_HOST_USE, slot,
+			  text("%zu disks in this GPU's IOMMU group; whether they are mounted "
+			       "could not be checked: /proc is not a procfs", u.ndisks),
+			  text("mount it (mount -t proc proc /proc)"));
 	else if (err == 0 && !env->procroot && u.ndisks)
-		err = add(r, CHECK_WARN, "host-use", slot,
-			  "%zu disks in this GPU's IOMMU group; whether they are mounted was not "
-			  "checked: the sysfs tree is not the running kernel's\nrun check on the host itself",
-			  u.ndisks);
+		err = add(r, CHECK_WARN, CHECK_HOST_USE, slot,
+			  text("%zu disks in this GPU's IOMMU group; whether they are mounted was "
+			       "not checked: the sysfs tree is not the running kernel's", u.ndisks),
+			  text("run check on the host itself"));
 	else if (err == 0)
-		err = add(r, CHECK_PASS, "host-use", slot,
-			  "no mounted disk or network interface that is up in this GPU's IOMMU group");
+		err = add(r, CHECK_PASS, CHECK_HOST_USE, slot,
+			  text("no mounted disk or network interface that is up in this GPU's "
+			       "IOMMU group"), NULL);
 	usage_free(&u);
 	free(fns);
 	return err < 0 ? err : 0;
@@ -425,10 +417,10 @@ static int check_link(const struct check_env *env, const struct pci_func *f,
 	char slotname[64] = "", where[96], ab[PCI_ADDR_LEN];
 
 	if (cap <= 0 || width <= 0)
-		return add(r, CHECK_WARN, "pcie-link", &f->addr,
-			   "PCIe link capability of %s unknown: sysfs has no readable "
-			   "max_link_speed/max_link_width\ncheck the slot with lspci -vv (LnkCap)",
-			   pci_addr_fmt(&f->addr, ab));
+		return add(r, CHECK_WARN, CHECK_PCIE_LINK, &f->addr,
+			   text("PCIe link capability of %s unknown: sysfs has no readable "
+				"max_link_speed/max_link_width", pci_addr_fmt(&f->addr, ab)),
+			   text("check the slot with lspci -vv (LnkCap)"));
 	sysfs_phys_slot(env->host->sfs, &f->addr, slotname, sizeof(slotname));
 	snprintf(where, sizeof(where), "%s%s%s", pci_addr_fmt(&f->addr, ab),
 		 slotname[0] ? " in physical slot " : "", slotname);
@@ -439,16 +431,15 @@ static int check_link(const struct check_env *env, const struct pci_func *f,
 		snprintf(pl, sizeof(pl), "none above");
 	link_text(f->link.cur_gts, f->link.cur_width, cl, sizeof(cl));
 	if (cap >= TARGET_GTS - 0.01 && width >= TARGET_WIDTH)
-		return add(r, CHECK_PASS, "pcie-link", &f->addr,
-			   "%s can run PCIe %d.0 x%d (device %s, port %s); "
-			   "now %s (an idle GPU trains its link down)",
-			   where, pci_speed_gen(cap), width, dl, pl, cl);
-	return add(r, CHECK_WARN, "pcie-link", &f->addr,
-		   "%s is limited to PCIe %d.0 x%d (device %s, port %s; now %s): "
-		   "Aleph asks for PCIe 4.0 x16\n"
-		   "move the GPU to a PCIe 4.0 (or newer) x16 slot wired to the CPU, "
-		   "or check the slot's speed and bifurcation settings in the firmware",
-		   where, pci_speed_gen(cap), width, dl, pl, cl);
+		return add(r, CHECK_PASS, CHECK_PCIE_LINK, &f->addr,
+			   text("%s can run PCIe %d.0 x%d (device %s, port %s); now %s (an idle "
+				"GPU trains its link down)",
+				where, pci_speed_gen(cap), width, dl, pl, cl), NULL);
+	return add(r, CHECK_WARN, CHECK_PCIE_LINK, &f->addr,
+		   text("%s is limited to PCIe %d.0 x%d (device %s, port %s; now %s): Aleph asks "
+			"for PCIe 4.0 x16", where, pci_speed_gen(cap), width, dl, pl, cl),
+		   text("move the GPU to a PCIe 4.0 (or newer) x16 slot wired to the CPU, or "
+			"check the slot's speed and bifurcation settings in the firmware"));
 }
 
 static int check_model(const struct pci_func *f, struct check_report *r)
@@ -458,13 +449,16 @@ static int check_model(const struct pci_func *f, struct check_report *r)
 	if (f->bad & (PCI_BAD_VENDOR | PCI_BAD_DEVICE))
 		return 0;       /* the sysfs item already says the ids are unreadable */
 	if (m)
-		return add(r, CHECK_PASS, "model", &f->addr,
-			   "%s: %s tier, %d vCPU, %d GB RAM, %d GB vRAM, about %.2f ALEPH/hour",
-			   m->name, m->tier, m->vcpu, m->ram_gb, m->vram_gb, m->aleph_per_hour);
-	return add(r, CHECK_WARN, "model", &f->addr,
-		   "[%04x:%04x] is not a model Aleph compute nodes offer\n"
-		   "the hand-over works, but an Aleph node will not list this GPU as compatible",
-		   f->vendor, f->device);
+		return add(r, CHECK_PASS, CHECK_MODEL, &f->addr,
+			   text("%s: %s tier, %d vCPU, %d GB RAM, %d GB vRAM, about %.2f "
+				"ALEPH/hour",
+				m->name, m->tier, m->vcpu, m->ram_gb, m->vram_gb, m->aleph_per_hour),
+			   NULL);
+	return add(r, CHECK_WARN, CHECK_MODEL, &f->addr,
+		   text("[%04x:%04x] is not a model Aleph compute nodes offer",
+			f->vendor, f->device),
+		   text("the hand-over works, but an Aleph node will not list this GPU as "
+			"compatible"));
 }
 
 static int check_reset(const struct pci_func *f, struct check_report *r)
@@ -473,13 +467,15 @@ static int check_reset(const struct pci_func *f, struct check_report *r)
 
 	pci_addr_fmt(&f->addr, ab);
 	if (f->has_reset_method && f->reset_method[0])
-		return add(r, CHECK_PASS, "reset", &f->addr, "%s can be reset: %s", ab, f->reset_method);
+		return add(r, CHECK_PASS, CHECK_RESET, &f->addr,
+			   text("%s can be reset: %s", ab, f->reset_method), NULL);
 	if (!f->has_reset_method && f->has_reset)
-		return add(r, CHECK_PASS, "reset", &f->addr,
-			   "%s can be reset (this kernel does not say how)", ab);
-	return add(r, CHECK_WARN, "reset", &f->addr,
-		   "%s has no reset method: a VM can leave it in a state the next one cannot use\n"
-		   "update the GPU's firmware, or plan to reboot the host between tenants", ab);
+		return add(r, CHECK_PASS, CHECK_RESET, &f->addr,
+			   text("%s can be reset (this kernel does not say how)", ab), NULL);
+	return add(r, CHECK_WARN, CHECK_RESET, &f->addr,
+		   text("%s has no reset method: a VM can leave it in a state the next one cannot "
+			"use", ab),
+		   text("update the GPU's firmware, or plan to reboot the host between tenants"));
 }
 
 static int check_aleph(const struct check_env *env, struct check_report *r)
@@ -488,29 +484,35 @@ static int check_aleph(const struct check_env *env, struct check_report *r)
 	int err = aleph_env_read(env->root, &a);
 
 	if (err < 0)
-		return add(r, CHECK_WARN, "aleph", NULL, "could not read %s: %s\nmake it readable by root",
-			   ALEPH_SUPERVISOR_ENV, strerror(-err));
+		return add(r, CHECK_WARN, CHECK_ALEPH, NULL,
+			   text("could not read %s: %s", ALEPH_SUPERVISOR_ENV, strerror(-err)),
+			   text("make it readable by root"));
 	if (!a.present)
 		return 0;
 	if (a.has_gpu_support && aleph_truthy(a.gpu_support))
-		err = add(r, CHECK_PASS, "aleph", NULL, "ALEPH_VM_ENABLE_GPU_SUPPORT=%s", a.gpu_support);
+		err = add(r, CHECK_PASS, CHECK_ALEPH, NULL,
+			  text("ALEPH_VM_ENABLE_GPU_SUPPORT=%s", a.gpu_support), NULL);
 	else
-		err = add(r, CHECK_WARN, "aleph", NULL,
-			  "ALEPH_VM_ENABLE_GPU_SUPPORT is %s in %s: the node will not offer GPUs\n"
-			  "set ALEPH_VM_ENABLE_GPU_SUPPORT=True there and restart aleph-vm-supervisor",
-			  a.has_gpu_support ? a.gpu_support : "not set", ALEPH_SUPERVISOR_ENV);
+		err = add(r, CHECK_WARN, CHECK_ALEPH, NULL,
+			  text("ALEPH_VM_ENABLE_GPU_SUPPORT is %s in %s: the node will not offer "
+			       "GPUs",
+			       a.has_gpu_support ? a.gpu_support : "not set", ALEPH_SUPERVISOR_ENV),
+			  text("set ALEPH_VM_ENABLE_GPU_SUPPORT=True there and restart "
+			       "aleph-vm-supervisor"));
 	if (err)
 		return err;
 	if (!a.has_receiver)
-		return add(r, CHECK_WARN, "aleph", NULL,
-			   "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS is not set in %s: GPU instances are paid "
-			   "as you go and need it\nset it to your node's wallet address and enable PAYG",
-			   ALEPH_SUPERVISOR_ENV);
+		return add(r, CHECK_WARN, CHECK_ALEPH, NULL,
+			   text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS is not set in %s: GPU "
+				"instances are paid as you go and need it", ALEPH_SUPERVISOR_ENV),
+			   text("set it to your node's wallet address and enable PAYG"));
 	if (!aleph_address_valid(a.receiver))
-		return add(r, CHECK_WARN, "aleph", NULL,
-			   "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s is not a 0x-prefixed 40-digit address\n"
-			   "set it to your node's wallet address", a.receiver);
-	return add(r, CHECK_PASS, "aleph", NULL, "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s", a.receiver);
+		return add(r, CHECK_WARN, CHECK_ALEPH, NULL,
+			   text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s is not a 0x-prefixed "
+				"40-digit address", a.receiver),
+			   text("set it to your node's wallet address"));
+	return add(r, CHECK_PASS, CHECK_ALEPH, NULL,
+		   text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s", a.receiver), NULL);
 }
 
 /* ---- boot: what the last apply since boot did (its record) ---- */
@@ -588,23 +590,25 @@ static char *rec_devices(struct json_object *rec, bool found, size_t *count)
 	return out;
 }
 
-/* The error messages apply left, joined: what check repeats of a failure. */
-static char *rec_errors(struct json_object *rec)
+/* The error messages apply left, joined: what check repeats of a
+ * failure; *fix the first of their fixes (NULL: none). */
+static char *rec_errors(struct json_object *rec, const char **fix)
 {
 	struct json_object *msgs = rec_array(rec, "messages");
 	size_t n = msgs ? json_object_array_length(msgs) : 0;
 	char *out = strdup(""), *next;
 
+	*fix = NULL;
 	for (size_t i = 0; out && i < n; i++) {
 		struct json_object *m = json_object_array_get_idx(msgs, i);
-		const char *level = rec_str(m, "level"), *text = rec_str(m, "text");
+		const char *level = rec_str(m, "level"), *t = rec_str(m, "text");
 
-		if (!level || !text || strcmp(level, "error"))
+		if (!level || !t || strcmp(level, "error"))
 			continue;
-		while (*text == ' ')
-			text++;
+		if (!*fix)
+			*fix = rec_str(m, "fix");
 		/* "...where they were:" introduces the next one */
-		next = xasprintf("%s%s%s", out, !*out ? "" : out[strlen(out) - 1] == ':' ? " " : "; ", text);
+		next = xasprintf("%s%s%s", out, !*out ? "" : out[strlen(out) - 1] == ':' ? " " : "; ", t);
 		free(out);
 		out = next;
 	}
@@ -629,69 +633,78 @@ static bool apply_running(const struct check_env *env, long pid)
 	return !strcmp(comm, "vfio-handover\n");
 }
 
-#define BOOT_JOURNAL "journalctl -b -u vfio-handover.service has its messages"
-#define BOOT_RETRY "do what they say, then run vfio-handover apply (or reboot); to boot without " \
-	"the hand-over meanwhile: vfio-handover unpersist, or systemd.mask=vfio-handover.service " \
-	"on the kernel command line (vfio-handover(8), RECOVERY)"
+#define BOOT_JOURNAL "journalctl -b -u vfio-handover.service has every message"
+#define BOOT_RETRY "then run vfio-handover apply (or reboot); to boot without the hand-over " \
+	"meanwhile: vfio-handover unpersist, or systemd.mask=vfio-handover.service on the kernel " \
+	"command line (vfio-handover(8), RECOVERY)"
 
 static int boot_outcome(const struct check_env *env, struct json_object *rec, struct check_report *r)
 {
 	const char *outcome = rec_str(rec, "outcome"), *root = root_is_host(env->root) ? "" : env->root;
 	long started = rec_int(rec, "started_s"), rc = rec_int(rec, "exit_status");
 	char when[64] = "", *errors = NULL, *found = NULL, *skipped = NULL;
+	const char *fix = NULL;
 	size_t nfound = 0, nskipped = 0;
 	int err;
 
 	if (!outcome)
-		return add(r, CHECK_WARN, "boot", NULL, "%s%s has no outcome: it is not apply's record\n"
-			   "remove it; vfio-handover apply writes it again", root, APPLY_RECORD);
+		return add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			   text("%s%s has no outcome: it is not apply's record", root, APPLY_RECORD),
+			   text("remove it; vfio-handover apply writes it again"));
 	if (started >= 0)
 		snprintf(when, sizeof(when), ", %ld s after boot,", started);
-	errors = rec_errors(rec);
+	errors = rec_errors(rec, &fix);
 	found = rec_devices(rec, true, &nfound);
 	skipped = rec_devices(rec, false, &nskipped);
 	if (!errors || !found || !skipped)
 		err = -ENOMEM;
 	else if (!strcmp(outcome, "started") && apply_running(env, rec_int(rec, "pid")))
-		err = add(r, CHECK_WARN, "boot", NULL, "apply (PID %ld) is running now\n"
-			  "wait for it to end, then check again", rec_int(rec, "pid"));
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("apply (PID %ld) is running now", rec_int(rec, "pid")),
+			  text("wait for it to end, then check again"));
 	else if (!strcmp(outcome, "started"))
-		err = add(r, CHECK_FAIL, "boot", NULL,
-			  "apply started%s but did not end: it was stopped (by the unit's start timeout, "
-			  "TimeoutStartSec=) or it crashed%s%s\n"
-			  BOOT_JOURNAL "; the journal %s/state.json keeps what it changed: vfio-handover "
-			  "rollback gives it back, vfio-handover apply tries again", when,
-			  *errors ? "; its errors: " : "", errors, JOURNAL_DIR);
-	else if (!strcmp(outcome, "refused"))
-		err = add(r, CHECK_FAIL, "boot", NULL, "apply%s refused (status %ld), nothing was handed "
-			  "over: %s\n" BOOT_JOURNAL "; " BOOT_RETRY, when, rc, errors);
-	else if (!strcmp(outcome, "failed"))
-		err = add(r, CHECK_FAIL, "boot", NULL, "apply%s failed (status %ld), nothing was handed "
-			  "over: %s\n" BOOT_JOURNAL "; " BOOT_RETRY, when, rc, errors);
+		err = add(r, CHECK_FAIL, CHECK_BOOT, NULL,
+			  text("apply started%s but did not end: it was stopped (by the unit's start "
+			       "timeout, TimeoutStartSec=) or it crashed%s%s", when,
+			       *errors ? "; its errors: " : "", errors),
+			  text(BOOT_JOURNAL "; the journal %s/state.json keeps what it changed: "
+			       "vfio-handover rollback gives it back, vfio-handover apply tries again",
+			       JOURNAL_DIR));
+	else if (!strcmp(outcome, "refused") || !strcmp(outcome, "failed"))
+		err = add(r, CHECK_FAIL, CHECK_BOOT, NULL,
+			  text("apply%s %s (status %ld), nothing was handed over: %s", when, outcome, rc,
+			       errors),
+			  text("%s, " BOOT_RETRY "; " BOOT_JOURNAL, fix ? fix : "do what it says"));
 	else if (!strcmp(outcome, "unrestored"))
-		err = add(r, CHECK_FAIL, "boot", NULL, "apply%s failed (status %ld) and could not undo it: "
-			  "%s\nfix what it names, then vfio-handover rollback gives each function back "
-			  "(the journal %s/state.json keeps what it had); " BOOT_JOURNAL, when, rc, errors,
-			  JOURNAL_DIR);
+		err = add(r, CHECK_FAIL, CHECK_BOOT, NULL,
+			  text("apply%s failed (status %ld) and could not undo it: %s", when, rc, errors),
+			  text("fix what it names, then vfio-handover rollback gives each function back "
+			       "(the journal %s/state.json keeps what it had); " BOOT_JOURNAL, JOURNAL_DIR));
 	else if (nskipped && nfound)
-		err = add(r, CHECK_WARN, "boot", NULL, "apply%s handed over %s, and skipped %s\n"
-			  "persist the GPUs that moved or changed again (vfio-handover persist SELECTOR), "
-			  "unpersist those that are gone (vfio-handover unpersist SELECTOR); " BOOT_JOURNAL,
-			  when, found, skipped);
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("apply%s handed over %s, and skipped %s", when, found, skipped),
+			  text("persist the GPUs that moved or changed again (vfio-handover persist "
+			       "SELECTOR), unpersist those that are gone (vfio-handover unpersist "
+			       "SELECTOR); " BOOT_JOURNAL));
 	else if (nskipped || !strcmp(outcome, "nothing"))
-		err = add(r, CHECK_WARN, "boot", NULL, "apply%s found none of the persisted GPUs: %s\n"
-			  "persist the GPUs again where they are now (vfio-handover persist SELECTOR), "
-			  "unpersist those that are gone (vfio-handover unpersist SELECTOR); " BOOT_JOURNAL,
-			  when, nskipped ? skipped : "none present");
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("apply%s found none of the persisted GPUs: %s", when,
+			       nskipped ? skipped : "none present"),
+			  text("persist the GPUs again where they are now (vfio-handover persist "
+			       "SELECTOR), unpersist those that are gone (vfio-handover unpersist "
+			       "SELECTOR); " BOOT_JOURNAL));
 	else if (!strcmp(outcome, "already"))
-		err = add(r, CHECK_PASS, "boot", NULL, "apply%s found %s on vfio-pci already: nothing "
-			  "to hand over", when, found);
+		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
+			  text("apply%s found %s on vfio-pci already: nothing to hand over", when, found),
+			  NULL);
 	else if (!strcmp(outcome, "done"))
-		err = add(r, CHECK_PASS, "boot", NULL, "apply%s handed %s over to vfio-pci", when, found);
+		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
+			  text("apply%s handed %s over to vfio-pci", when, found), NULL);
 	else
-		err = add(r, CHECK_WARN, "boot", NULL, "%s%s says apply's outcome was '%s', which this "
-			  "version does not know\nrun vfio-handover apply again to know where the GPUs are",
-			  root, APPLY_RECORD, outcome);
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("%s%s says apply's outcome was '%s', which this version does not know",
+			       root, APPLY_RECORD, outcome),
+			  text("run vfio-handover apply again to know where the GPUs are"));
 	free(errors);
 	free(found);
 	free(skipped);
@@ -711,21 +724,23 @@ static int check_boot(const struct check_env *env, struct check_report *r)
 	if (persisted)
 		free(fns);
 	err = apply_record_load(env->root, &rec);
-	if (err < 0)
-		return add(r, CHECK_WARN, "boot", NULL, "cannot read %s%s: %s; what apply did at boot "
-			   "is unknown\nlook at journalctl -b -u vfio-handover.service", root, APPLY_RECORD,
-			   err == -EBADMSG ? "it is not a JSON object" : strerror(-err));
-	/* unpersisted since: what the boot did is no longer this host's setup */
+	/* nothing persisted (or unpersisted since): no hand-over at boot to report */
 	if (!persisted) {
 		json_object_put(rec);
 		return 0;
 	}
+	if (err < 0)
+		return add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			   text("cannot read %s%s: %s; what apply did at boot is unknown", root,
+				APPLY_RECORD, err == -EBADMSG ? "it is not a JSON object" : strerror(-err)),
+			   text("look at journalctl -b -u vfio-handover.service"));
 	if (!rec)
-		return add(r, CHECK_WARN, "boot", NULL,
-			   "GPUs are persisted (%s%s), but apply has not run since boot: "
-			   "vfio-handover.service did not start (not enabled, masked, or the package "
-			   "removed)\nsystemctl status vfio-handover.service says why; vfio-handover apply "
-			   "hands the persisted GPUs over now", root, PERSIST_DEVICES_CONF);
+		return add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			   text("GPUs are persisted (%s%s), but apply has not run since boot: "
+				"vfio-handover.service did not start (not enabled, masked, or the "
+				"package removed)", root, PERSIST_DEVICES_CONF),
+			   text("systemctl status vfio-handover.service says why; vfio-handover apply "
+				"hands the persisted GPUs over now"));
 	err = boot_outcome(env, rec, r);
 	json_object_put(rec);
 	return err;
@@ -746,20 +761,23 @@ static int check_readable(const struct check_env *env, const struct pci_addr *sl
 		if (!f->bad)
 			continue;
 		if (f->blocked) {
-			err = add(r, CHECK_FAIL, "sysfs", &f->addr,
-				  "%s: reading its driver_override did not return within the "
-				  "--timeout limit: a driver's unbind or bind of it is still blocked "
-				  "in the kernel\n"
-				  "see dmesg, stop what holds the device (a process with one of its "
-				  "nodes open), and run this again once the kernel returns",
-				  pci_addr_fmt(&f->addr, ab));
+			err = add(r, CHECK_FAIL, CHECK_SYSFS, &f->addr,
+				  text("%s: reading its driver_override did not return within the "
+				       "--timeout limit: a driver's unbind or bind of it is still "
+				       "blocked in the kernel", pci_addr_fmt(&f->addr, ab)),
+				  text("see dmesg, stop what holds the device (a process with one "
+				       "of its nodes open), and run this again once the kernel "
+				       "returns"));
 			continue;
 		}
-		err = add(r, CHECK_FAIL, "sysfs", &f->addr,
-			  "%s: could not read %s from sysfs\n"
-			  "the device may be failing or the tree is incomplete: see dmesg and "
-			  "lspci -vvv -s %s; nothing is handed over until it reads cleanly",
-			  pci_addr_fmt(&f->addr, ab), pci_func_bad_names(f->bad, bad, sizeof(bad)), ab);
+		/* (message and fix are formatted in either order: ab first) */
+		pci_addr_fmt(&f->addr, ab);
+		err = add(r, CHECK_FAIL, CHECK_SYSFS, &f->addr,
+			  text("%s: could not read %s from sysfs",
+			       ab, pci_func_bad_names(f->bad, bad, sizeof(bad))),
+			  text("the device may be failing or the tree is incomplete: see dmesg "
+			       "and lspci -vvv -s %s; nothing is handed over until it reads cleanly",
+			       ab));
 	}
 	return err;
 }

@@ -2,15 +2,16 @@
 #pragma once
 #include "names.h"
 #include "pci-host.h"
+#include "safety.h"
 
 enum check_status { CHECK_PASS, CHECK_WARN, CHECK_FAIL };
 
 struct check_item {
 	enum check_status status;
-	const char *name;            /* "iommu", "group", "pcie-link", ... */
+	enum check_id id;            /* CHECK_IOMMU, CHECK_GROUP, ... (safety.h) */
 	char device[PCI_ADDR_LEN];   /* the slot or function, "" for the host */
 	char *message;
-	char *fix;                   /* NULL on PASS */
+	char *fix;                   /* what to do about it, a string of its own; NULL on PASS */
 };
 
 struct check_report {

@@ -35,6 +35,22 @@ static void fmt_path(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* --dry-run: the one place the engine describes a step it would take. */
+__attribute__((format(printf, 4, 5)))
+static void plan_step(struct engine *e, const char *path, const char *value, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (e->plan)
+		e->plan(e->plan_data, path, value, text);
+	else if (e->out)
+		fprintf(e->out, "%s\n", text);
+}
+
 /* -v: each kernel write as it returns, so a slow one shows in the timings */
 static void trace_write(const struct engine *e, int err, const char *val, const char *path)
 {
@@ -51,7 +67,7 @@ static int write_dev(struct engine *e, const struct pci_addr *a, const char *att
 	fmt_path(path, sizeof(path), "%s/bus/pci/devices/%s/%s", e->sfs->root, pci_addr_fmt(a, ab), attr);
 	e->writes++;
 	if (e->dry_run)
-		fprintf(e->out, "write %-14s to %s\n", strcmp(val, "\n") ? val : "\"\\n\"", path);
+		plan_step(e, path, val, "write %-14s to %s", strcmp(val, "\n") ? val : "\"\\n\"", path);
 	else
 		err = sysfs_dev_write(e->sfs, a, attr, val, e->timeout_ms);
 	trace_write(e, err, strcmp(val, "\n") ? val : "a newline", path);
@@ -69,7 +85,7 @@ static int write_probe(struct engine *e, const struct pci_addr *a)
 	pci_addr_fmt(a, ab);
 	e->writes++;
 	if (e->dry_run)
-		fprintf(e->out, "write %-14s to %s\n", ab, path);
+		plan_step(e, path, ab, "write %-14s to %s", ab, path);
 	else
 		err = sysfs_probe(e->sfs, a, e->timeout_ms);
 	trace_write(e, err, ab, path);
@@ -88,7 +104,7 @@ static int write_driver(struct engine *e, const char *driver, const char *attr,
 	pci_addr_fmt(a, ab);
 	e->writes++;
 	if (e->dry_run)
-		fprintf(e->out, "write %-14s to %s\n", ab, path);
+		plan_step(e, path, ab, "write %-14s to %s", ab, path);
 	else
 		err = sysfs_driver_write(e->sfs, driver, attr, a, e->timeout_ms);
 	trace_write(e, err, ab, path);
@@ -390,9 +406,10 @@ static int release_from_ids(struct engine *e, const struct pci_addr *a, struct p
 		note_fault(e, a, err, "write %s to %s", id, path);
 		return err;
 	}
-	log_warn("%s: vfio-pci took it again by its ids (options vfio-pci ids= in modprobe.d): "
-		 "removed %04x:%04x from vfio-pci's ids until the next boot; vfio-handover "
-		 "unpersist keeps the GPU off vfio-pci at boot too", ab, now->vendor, now->device);
+	log_warn(MSG_IDS_RETAKEN, "vfio-handover unpersist keeps the GPU off vfio-pci at boot too",
+		 "%s: vfio-pci took it again by its ids (options vfio-pci ids= in modprobe.d): "
+		 "removed %04x:%04x from vfio-pci's ids until the next boot", ab, now->vendor,
+		 now->device);
 	err = write_dev(e, a, "driver/unbind", ab);
 	if (!err)
 		err = write_probe(e, a);
@@ -480,7 +497,7 @@ static int load_recorded_driver(struct engine *e, const struct journal_entry *je
 		return -EOPNOTSUPP;
 	}
 	if (e->dry_run) {
-		fprintf(e->out, "load %s (libkmod, with dependencies) for driver %s\n", what, drv);
+		plan_step(e, NULL, name, "load %s (libkmod, with dependencies) for driver %s", what, drv);
 		return 0;
 	}
 	err = e->load_module(name);

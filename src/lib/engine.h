@@ -26,6 +26,12 @@ struct engine {
 	int timeout_ms;
 	bool dry_run;        /* print each write on out, change nothing */
 	FILE *out;
+	/* --dry-run: each step the engine would take is told here instead of
+	 * printed on out: a write (path, value), or a module it would load
+	 * (path NULL, value the module or alias); text is the line it would
+	 * print.  NULL: printed on out. */
+	void (*plan)(void *data, const char *path, const char *value, const char *text);
+	void *plan_data;
 	struct journal *journal;
 	/* rollback: load a module (or the modules of an alias, as modprobe
 	 * does) into the running kernel, 0 or -errno: kmodules_load, or a

@@ -152,21 +152,53 @@ int safety_group_intruders(const struct pci_host *host, const struct selection *
 	return err;
 }
 
+/* The one table of check items and refusals: id, title, and what a
+ * failure of it does to a hand-over. */
+static const struct check_def {
+	const char *name;
+	const char *title;
+	enum refusal refusal;
+} check_defs[CHECK_ID_COUNT] = {
+	/* no groups: nothing can be assigned */
+	[CHECK_IOMMU]      = { "iommu", "IOMMU active", REFUSAL_HARD },
+	[CHECK_VFIO_PCI]   = { "vfio-pci", "vfio-pci available", REFUSAL_NONE },
+	[CHECK_BOOT]       = { "boot", "the boot's hand-over", REFUSAL_NONE },
+	/* a function we cannot identify */
+	[CHECK_SYSFS]      = { "sysfs", "functions readable in sysfs", REFUSAL_HARD },
+	/* a foreign device would go along */
+	[CHECK_GROUP]      = { "group", "IOMMU group viable", REFUSAL_HARD },
+	/* the console: fine on a headless host */
+	[CHECK_BOOT_VGA]   = { "boot-vga", "not the boot VGA device", REFUSAL_FORCEABLE },
+	/* a holder: the operator may know better */
+	[CHECK_IN_USE]     = { "in-use", "no device node held open", REFUSAL_FORCEABLE },
+	/* a mounted disk or a live NIC */
+	[CHECK_HOST_USE]   = { "host-use", "no disk or network interface of the host", REFUSAL_HARD },
+	[CHECK_PCIE_LINK]  = { "pcie-link", "PCIe 4.0 x16 link possible", REFUSAL_NONE },
+	[CHECK_MODEL]      = { "model", "a model Aleph nodes offer", REFUSAL_NONE },
+	[CHECK_RESET]      = { "reset", "reset method", REFUSAL_NONE },
+	[CHECK_ALEPH]      = { "aleph", "Aleph supervisor settings", REFUSAL_NONE },
+	/* unbinding under a running VM blocks in the kernel */
+	[CHECK_VM_RUNNING] = { "vm-running", "no VM holds the IOMMU group", REFUSAL_HARD },
+	/* apply never guesses which card is the persisted one */
+	[CHECK_AMBIGUOUS]  = { "ambiguous", "persisted function found once", REFUSAL_HARD },
+};
+
+const char *check_id_name(enum check_id id)
+{
+	return (unsigned)id < CHECK_ID_COUNT ? check_defs[id].name : "unknown";
+}
+
+const char *check_id_title(enum check_id id)
+{
+	return (unsigned)id < CHECK_ID_COUNT ? check_defs[id].title : "unknown";
+}
+
+enum refusal check_id_refusal(enum check_id id)
+{
+	return (unsigned)id < CHECK_ID_COUNT ? check_defs[id].refusal : REFUSAL_NONE;
+}
+
 enum refusal safety_refusal(const struct check_item *it)
 {
-	static const struct { const char *check; enum refusal r; } table[] = {
-		{ "iommu", REFUSAL_HARD },        /* no groups: nothing can be assigned */
-		{ "sysfs", REFUSAL_HARD },        /* a function we cannot identify */
-		{ "group", REFUSAL_HARD },        /* a foreign device would go along */
-		{ "host-use", REFUSAL_HARD },     /* a mounted disk or a live NIC */
-		{ "boot-vga", REFUSAL_FORCEABLE },/* the console: fine on a headless host */
-		{ "in-use", REFUSAL_FORCEABLE },  /* a holder: the operator may know better */
-	};
-
-	if (it->status != CHECK_FAIL)
-		return REFUSAL_NONE;
-	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
-		if (strcmp(table[i].check, it->name) == 0)
-			return table[i].r;
-	return REFUSAL_NONE;
+	return it->status == CHECK_FAIL ? check_id_refusal(it->id) : REFUSAL_NONE;
 }

@@ -37,12 +37,40 @@ bool safety_selected(const struct pci_host *host, const struct selection *sel,
 int safety_group_intruders(const struct pci_host *host, const struct selection *sel,
 			   struct group_intruder **out, size_t *n);
 
-/* Which FAILed check items refuse a hand-over (SPEC, "Safety refusals"):
- * the one table of refusals.  --force passes only the forceable ones. */
+/* Check items and refusals, by identity: what `check` reports, what bind,
+ * persist, rollback and apply refuse on.  Their text is for people; the
+ * code decides by these, and --json names them by check_id_name(). */
+enum check_id {
+	CHECK_IOMMU,         /* the kernel made IOMMU groups */
+	CHECK_VFIO_PCI,      /* vfio-pci for the target kernel */
+	CHECK_BOOT,          /* what apply did at this boot (its record) */
+	CHECK_SYSFS,         /* every attribute of the GPU's functions reads */
+	CHECK_GROUP,         /* the IOMMU group holds nothing else with a host driver */
+	CHECK_BOOT_VGA,      /* not the firmware's console */
+	CHECK_IN_USE,        /* no process holds a device node of the GPU */
+	CHECK_HOST_USE,      /* no mounted disk or live NIC in the group */
+	CHECK_PCIE_LINK,     /* PCIe 4.0 x16 possible */
+	CHECK_MODEL,         /* a model Aleph nodes offer */
+	CHECK_RESET,         /* the GPU can be reset between VMs */
+	CHECK_ALEPH,         /* the Aleph supervisor's settings */
+	/* refusals that are no item of `check` */
+	CHECK_VM_RUNNING,    /* rollback: a VM holds the IOMMU group */
+	CHECK_AMBIGUOUS,     /* apply: a persisted function could be several present ones */
+	CHECK_ID_COUNT
+};
+
+/* Which FAILed items refuse a hand-over (SPEC, "Safety refusals").
+ * --force passes only the forceable ones. */
 enum refusal {
 	REFUSAL_NONE,        /* a warning, or a failure bind deals with itself */
 	REFUSAL_FORCEABLE,   /* boot VGA, device node held open */
 	REFUSAL_HARD,        /* IOMMU off, group not viable, host disk or NIC, unreadable */
 };
+
+/* The stable id ("boot-vga"), a title ("boot VGA device"), and the
+ * refusal kind of a failure: one table, in safety.c. */
+const char *check_id_name(enum check_id id);
+const char *check_id_title(enum check_id id);
+enum refusal check_id_refusal(enum check_id id);
 struct check_item;
 enum refusal safety_refusal(const struct check_item *it);

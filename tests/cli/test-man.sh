@@ -212,6 +212,26 @@ offers_not "vfio-handover --sysfs $tmp/sys bind " 0000:00:17.0 0000:01:00.1 0000
 offers "vfio-handover --sysfs=$tmp/sys check 0" 0000:01:00.0
 offers "vfio-handover list --a" --all
 offers_not "vfio-handover bind --a" --all
+# the options of a command only (an option of another is a usage error)
+offers "vfio-handover bind --" --dry-run --force --json
+offers_not "vfio-handover list --" --dry-run --force --aleph
+offers_not "vfio-handover check --" --dry-run --force --all
+offers "vfio-handover check --" --kernel --json
+offers "vfio-handover " help
+offers "vfio-handover help " bind list unpersist
+# each command is offered exactly the options its help lists
+for c in $commands; do
+	[ "$c" = help ] && continue
+	"$VH_BIN" help "$c" | sed -n '/^Options:/,/^$/p' | cut -c1-19 |
+		grep -o -e '-\{1,2\}[a-zA-Z][a-zA-Z-]*' | sort > "$tmp/helped"
+	complete_line "vfio-handover $c -"
+	sort "$tmp/offered" > "$tmp/offered.sorted"
+	if cmp -s "$tmp/helped" "$tmp/offered.sorted"; then
+		ok "completing '$c -' offers the options of help $c"
+	else
+		bad "completing '$c -' offers other options than help $c: $(diff "$tmp/helped" "$tmp/offered.sorted" | grep '^[<>]' | tr '\n' ' ')"
+	fi
+done
 offers "vfio-handover --sysfs $tmp/sys --root $tmp/root rollback " 0000:05:00.0 0000:01:00.0
 
 # persist, unpersist, apply
@@ -251,6 +271,7 @@ offers_nothing() {
 	fi
 }
 offers_nothing "vfio-handover --sysfs $tmp/sys --root $tmp/root apply "
+offers_nothing "vfio-handover help bind "
 offers_nothing "vfio-handover --sysfs $tmp/sys --root $tmp/root apply 0"
 offers "vfio-handover apply --dry" --dry-run
 offers "vfio-handover persist --k" --kernel

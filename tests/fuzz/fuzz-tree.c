@@ -40,15 +40,15 @@ static void check_report(const struct check_report *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct check_item *it = &r->items[i];
 
-		FUZZ_CHECK(it->status <= CHECK_FAIL && it->name && it->message, "item %zu is incomplete", i);
+		FUZZ_CHECK(it->status <= CHECK_FAIL && (unsigned)it->id < CHECK_ID_COUNT && it->message, "item %zu is incomplete", i);
 		FUZZ_CHECK(!it->device[0] || pci_addr_parse(it->device, &a) == 0, "item %s: device \"%s\"",
-			   it->name, it->device);
+			   check_id_name(it->id), it->device);
 		/* one line each, whatever the tree's text holds */
 		FUZZ_CHECK(!strchr(it->message, '\n') && (!it->fix || !strchr(it->fix, '\n')),
-			   "%s %s: a newline in \"%s\" or its fix", it->name, it->device, it->message);
+			   "%s %s: a newline in \"%s\" or its fix", check_id_name(it->id), it->device, it->message);
 		/* a finding comes with its fix, a pass with none */
 		FUZZ_CHECK((it->status == CHECK_PASS) == !it->fix, "%s %s %s: \"%s\", fix \"%s\"",
-			   check_status_name(it->status), it->name, it->device, it->message,
+			   check_status_name(it->status), check_id_name(it->id), it->device, it->message,
 			   it->fix ? it->fix : "(none)");
 	}
 }

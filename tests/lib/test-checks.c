@@ -46,24 +46,24 @@ static void run_done(struct run *run)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* The status of the item with this name and device ("" for the host);
+/* The status of the item with this id and device ("" for the host);
  * -1 when there is none. */
-static int status(const struct run *run, const char *name, const char *device)
+static int status(const struct run *run, enum check_id id, const char *device)
 {
 	for (size_t i = 0; i < run->r.n; i++)
-		if (strcmp(run->r.items[i].name, name) == 0 &&
+		if (run->r.items[i].id == id &&
 		    strcmp(run->r.items[i].device, device) == 0)
 			return (int)run->r.items[i].status;
 	return -1;
 }
 
-static const struct check_item *item(const struct run *run, const char *name, const char *device)
+static const struct check_item *item(const struct run *run, enum check_id id, const char *device)
 {
 	for (size_t i = 0; i < run->r.n; i++)
-		if (strcmp(run->r.items[i].name, name) == 0 &&
+		if (run->r.items[i].id == id &&
 		    strcmp(run->r.items[i].device, device) == 0)
 			return &run->r.items[i];
-	ck_abort_msg("no %s item for '%s'", name, device);
+	ck_abort_msg("no %s item for '%s'", check_id_name(id), device);
 	return NULL;
 }
 
@@ -72,21 +72,21 @@ START_TEST(rtx4000_all)
 	struct run run;
 
 	run_checks(&run, "rtx4000", NULL, 0);
-	ck_assert_int_eq(status(&run, "iommu", ""), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "vfio-pci", ""), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "boot-vga", "0000:01:00.0"), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "pcie-link", "0000:01:00.0"), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "model", "0000:01:00.0"), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "reset", "0000:01:00.0"), CHECK_PASS);
-	ck_assert_ptr_nonnull(strstr(item(&run, "model", "0000:01:00.0")->message, "RTX 4000 ADA"));
+	ck_assert_int_eq(status(&run, CHECK_IOMMU, ""), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_VFIO_PCI, ""), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_GROUP, "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_BOOT_VGA, "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_PCIE_LINK, "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_MODEL, "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_RESET, "0000:01:00.0"), CHECK_PASS);
+	ck_assert_ptr_nonnull(strstr(item(&run, CHECK_MODEL, "0000:01:00.0")->message, "RTX 4000 ADA"));
 	/* the BMC console is checked too, and refused */
-	ck_assert_int_eq(status(&run, "boot-vga", "0000:03:00.0"), CHECK_FAIL);
-	ck_assert_ptr_nonnull(item(&run, "boot-vga", "0000:03:00.0")->fix);
-	ck_assert_int_eq(status(&run, "model", "0000:03:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, CHECK_BOOT_VGA, "0000:03:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(item(&run, CHECK_BOOT_VGA, "0000:03:00.0")->fix);
+	ck_assert_int_eq(status(&run, CHECK_MODEL, "0000:03:00.0"), CHECK_WARN);
 	/* captured trees: holders are not looked up in this host's /proc */
-	ck_assert_int_eq(status(&run, "in-use", "0000:01:00.0"), CHECK_WARN);
-	ck_assert_int_eq(status(&run, "aleph", ""), -1);
+	ck_assert_int_eq(status(&run, CHECK_IN_USE, "0000:01:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, CHECK_ALEPH, ""), -1);
 	run_done(&run);
 }
 END_TEST
@@ -98,7 +98,7 @@ START_TEST(rtx4000_selected)
 
 	run_checks(&run, "rtx4000", sel, 1);
 	ck_assert_int_eq(run.r.count[CHECK_FAIL], 0);
-	ck_assert_int_eq(status(&run, "boot-vga", "0000:03:00.0"), -1);
+	ck_assert_int_eq(status(&run, CHECK_BOOT_VGA, "0000:03:00.0"), -1);
 	run_done(&run);
 }
 END_TEST
@@ -110,15 +110,15 @@ START_TEST(gpu_nic)
 	struct run run;
 
 	run_checks(&run, "gpu-nic", one, 1);
-	ck_assert_int_eq(status(&run, "group", "0000:02:00.0"), CHECK_FAIL);
-	ck_assert_ptr_nonnull(strstr(item(&run, "group", "0000:02:00.0")->message, "igb"));
-	ck_assert_int_eq(status(&run, "host-use", "0000:02:00.0"), CHECK_FAIL);
-	ck_assert_ptr_nonnull(strstr(item(&run, "host-use", "0000:02:00.0")->message, "enp2s0"));
+	ck_assert_int_eq(status(&run, CHECK_GROUP, "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, CHECK_GROUP, "0000:02:00.0")->message, "igb"));
+	ck_assert_int_eq(status(&run, CHECK_HOST_USE, "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, CHECK_HOST_USE, "0000:02:00.0")->message, "enp2s0"));
 	run_done(&run);
 	/* named too, the group is viable, but the NIC's link is still up */
 	run_checks(&run, "gpu-nic", both, 2);
-	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "host-use", "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_int_eq(status(&run, CHECK_GROUP, "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_HOST_USE, "0000:02:00.0"), CHECK_FAIL);
 	run_done(&run);
 }
 END_TEST
@@ -140,8 +140,8 @@ START_TEST(gpu_nic_unreadable_driver)
 	env.root = run.root;
 	env.kernel = "6.1.0-test-amd64";
 	ck_assert_int_eq(check_run(&env, &slot, 1, &run.r), 0);
-	ck_assert_int_eq(status(&run, "group", "0000:02:00.0"), CHECK_FAIL);
-	ck_assert_ptr_nonnull(strstr(item(&run, "group", "0000:02:00.0")->message,
+	ck_assert_int_eq(status(&run, CHECK_GROUP, "0000:02:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, CHECK_GROUP, "0000:02:00.0")->message,
 				     "on a driver whose link cannot be read"));
 	run_done(&run);
 }
@@ -166,7 +166,7 @@ START_TEST(newline_in_sysfs_text)
 	env.root = run.root;
 	env.kernel = "6.1.0-test-amd64";
 	ck_assert_int_eq(check_run(&env, &slot, 1, &run.r), 0);
-	it = item(&run, "reset", "0000:01:00.0");
+	it = item(&run, CHECK_RESET, "0000:01:00.0");
 	ck_assert_int_eq(it->status, CHECK_PASS);
 	ck_assert_ptr_null(it->fix);
 	ck_assert_str_eq(it->message, "0000:01:00.0 can be reset: flr run this");
@@ -179,13 +179,13 @@ START_TEST(iommu_off)
 	struct run run;
 
 	run_checks(&run, "iommu-off", NULL, 0);
-	ck_assert_int_eq(status(&run, "iommu", ""), CHECK_FAIL);
-	ck_assert_ptr_nonnull(strstr(item(&run, "iommu", "")->fix, "intel_iommu=on"));
-	ck_assert_int_eq(status(&run, "vfio-pci", ""), CHECK_FAIL);
-	ck_assert_ptr_nonnull(strstr(item(&run, "vfio-pci", "")->message, "6.1.0-test-amd64"));
+	ck_assert_int_eq(status(&run, CHECK_IOMMU, ""), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, CHECK_IOMMU, "")->fix, "intel_iommu=on"));
+	ck_assert_int_eq(status(&run, CHECK_VFIO_PCI, ""), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, CHECK_VFIO_PCI, "")->message, "6.1.0-test-amd64"));
 	/* no group at all is the IOMMU's fault, said once */
-	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), -1);
-	ck_assert_int_eq(status(&run, "boot-vga", "0000:01:00.0"), CHECK_FAIL);
+	ck_assert_int_eq(status(&run, CHECK_GROUP, "0000:01:00.0"), -1);
+	ck_assert_int_eq(status(&run, CHECK_BOOT_VGA, "0000:01:00.0"), CHECK_FAIL);
 	run_done(&run);
 }
 END_TEST
@@ -196,12 +196,12 @@ START_TEST(consumer_link)
 	const struct check_item *it;
 
 	run_checks(&run, "consumer4", NULL, 0);
-	it = item(&run, "pcie-link", "0000:01:00.0");
+	it = item(&run, CHECK_PCIE_LINK, "0000:01:00.0");
 	ck_assert_int_eq(it->status, CHECK_WARN);
 	ck_assert_ptr_nonnull(strstr(it->message, "PCIe 3.0 x16"));
 	ck_assert_ptr_nonnull(strstr(it->message, "now 2.5 GT/s x16"));
-	ck_assert_int_eq(status(&run, "model", "0000:01:00.0"), CHECK_WARN);
-	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_MODEL, "0000:01:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, CHECK_GROUP, "0000:01:00.0"), CHECK_PASS);
 	run_done(&run);
 }
 END_TEST
@@ -221,7 +221,7 @@ START_TEST(port_limits_link)
 	ck_assert_int_eq(check_run(&(struct check_env){ .host = &run.t.host, .root = run.root,
 						       .kernel = "6.1.0-test-amd64" },
 				   &(struct pci_addr){ 0, 1, 0, 0 }, 1, &run.r), 0);
-	it = item(&run, "pcie-link", "0000:01:00.0");
+	it = item(&run, CHECK_PCIE_LINK, "0000:01:00.0");
 	ck_assert_int_eq(it->status, CHECK_WARN);
 	ck_assert_ptr_nonnull(strstr(it->message, "PCIe 3.0 x8"));
 	ck_assert_ptr_nonnull(strstr(it->message, "physical slot 1"));
@@ -236,7 +236,7 @@ START_TEST(h100_all)
 
 	run_checks(&run, "h100x8", NULL, 0);
 	for (size_t i = 0; i < run.r.n; i++)
-		if (strcmp(run.r.items[i].name, "model") == 0 &&
+		if (run.r.items[i].id == CHECK_MODEL &&
 		    strstr(run.r.items[i].message, "H100: premium tier, 24 vCPU"))
 			gpus++;
 	ck_assert_int_eq(gpus, 8);
@@ -270,7 +270,7 @@ START_TEST(aleph_node)
 	env.root = run.root;
 	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
 	for (size_t i = 0; i < run.r.n; i++)
-		if (strcmp(run.r.items[i].name, "aleph") == 0)
+		if (run.r.items[i].id == CHECK_ALEPH)
 			run.r.items[i].status == CHECK_WARN ? warn++ : pass++;
 	ck_assert_int_eq(warn, 2);     /* GPU support off, no payment address */
 	ck_assert_int_eq(pass, 0);
@@ -280,7 +280,7 @@ START_TEST(aleph_node)
 	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
 	warn = pass = 0;
 	for (size_t i = 0; i < run.r.n; i++)
-		if (strcmp(run.r.items[i].name, "aleph") == 0)
+		if (run.r.items[i].id == CHECK_ALEPH)
 			run.r.items[i].status == CHECK_WARN ? warn++ : pass++;
 	ck_assert_int_eq(warn, 0);
 	ck_assert_int_eq(pass, 2);
@@ -324,7 +324,7 @@ START_TEST(persistenced_holder)
 	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
 	for (size_t i = 0; i < run.r.n; i++) {
 		it = &run.r.items[i];
-		if (strcmp(it->name, "in-use") || it->status != CHECK_FAIL || !strstr(it->message, "nvidia-persistenced"))
+		if (it->id != CHECK_IN_USE || it->status != CHECK_FAIL || !strstr(it->message, "nvidia-persistenced"))
 			continue;
 		found++;
 		ck_assert_ptr_nonnull(strstr(it->message, "/dev/dri/card7"));
@@ -349,13 +349,15 @@ START_TEST(refusals_only)
 	env.host = &run.t.host;
 	env.root = run.root;
 	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr("0000:01:00.0") }, 1, &run.r), 0);
-	ck_assert_int_eq(status(&run, "boot-vga", "0000:01:00.0"), CHECK_FAIL);
-	ck_assert_int_eq(status(&run, "group", "0000:01:00.0"), CHECK_PASS);
-	ck_assert_int_eq(status(&run, "iommu", ""), CHECK_PASS);
-	static const char *const not_run[] = { "vfio-pci", "pcie-link", "model", "reset", "aleph" };
+	ck_assert_int_eq(status(&run, CHECK_BOOT_VGA, "0000:01:00.0"), CHECK_FAIL);
+	ck_assert_int_eq(status(&run, CHECK_GROUP, "0000:01:00.0"), CHECK_PASS);
+	ck_assert_int_eq(status(&run, CHECK_IOMMU, ""), CHECK_PASS);
+	static const enum check_id not_run[] = {
+		CHECK_VFIO_PCI, CHECK_PCIE_LINK, CHECK_MODEL, CHECK_RESET, CHECK_ALEPH,
+	};
 	for (size_t i = 0; i < sizeof(not_run) / sizeof(not_run[0]); i++)
 		for (size_t k = 0; k < run.r.n; k++)
-			ck_assert_str_ne(run.r.items[k].name, not_run[i]);
+			ck_assert_int_ne(run.r.items[k].id, not_run[i]);
 	run_done(&run);
 }
 END_TEST
@@ -376,14 +378,14 @@ START_TEST(live_without_proc)
 	env.host = &run.t.host;
 	env.root = run.root;
 	ck_assert_int_eq(check_run(&env, &gpu, 1, &run.r), 0);
-	ck_assert_int_eq(status(&run, "in-use", "0000:01:00.0"), CHECK_WARN);
-	ck_assert_int_eq(status(&run, "host-use", "0000:01:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, CHECK_IN_USE, "0000:01:00.0"), CHECK_WARN);
+	ck_assert_int_eq(status(&run, CHECK_HOST_USE, "0000:01:00.0"), CHECK_WARN);
 	check_report_free(&run.r);
 	env.live = true;
 	ck_assert_int_eq(check_run(&env, &gpu, 1, &run.r), 0);
-	ck_assert_int_eq(status(&run, "in-use", "0000:01:00.0"), CHECK_FAIL);
-	ck_assert_int_eq(status(&run, "host-use", "0000:01:00.0"), CHECK_FAIL);
-	ck_assert_ptr_nonnull(strstr(item(&run, "in-use", "0000:01:00.0")->message, "/proc is not a procfs"));
+	ck_assert_int_eq(status(&run, CHECK_IN_USE, "0000:01:00.0"), CHECK_FAIL);
+	ck_assert_int_eq(status(&run, CHECK_HOST_USE, "0000:01:00.0"), CHECK_FAIL);
+	ck_assert_ptr_nonnull(strstr(item(&run, CHECK_IN_USE, "0000:01:00.0")->message, "/proc is not a procfs"));
 	run_done(&run);
 }
 END_TEST

@@ -1,6 +1,7 @@
 /* The safety rules: IOMMU group viability, the functions a hand-over takes. */
 #include <check.h>
 #include <stdlib.h>
+#include "checks.h"
 #include "safety.h"
 #include "testlib.h"
 
@@ -140,6 +141,32 @@ START_TEST(nic_in_slot)
 }
 END_TEST
 
+/* The table of ids: each named once, titled, and refusing as SPEC says. */
+START_TEST(check_ids)
+{
+	for (int i = 0; i < CHECK_ID_COUNT; i++) {
+		ck_assert_str_ne(check_id_name((enum check_id)i), "unknown");
+		ck_assert_str_ne(check_id_title((enum check_id)i), "unknown");
+		for (int k = 0; k < i; k++)
+			ck_assert_str_ne(check_id_name((enum check_id)i), check_id_name((enum check_id)k));
+	}
+	ck_assert_str_eq(check_id_name(CHECK_BOOT_VGA), "boot-vga");
+	ck_assert_str_eq(check_id_name(CHECK_ID_COUNT), "unknown");
+	ck_assert_int_eq(check_id_refusal(CHECK_BOOT_VGA), REFUSAL_FORCEABLE);
+	ck_assert_int_eq(check_id_refusal(CHECK_IN_USE), REFUSAL_FORCEABLE);
+	ck_assert_int_eq(check_id_refusal(CHECK_IOMMU), REFUSAL_HARD);
+	ck_assert_int_eq(check_id_refusal(CHECK_GROUP), REFUSAL_HARD);
+	ck_assert_int_eq(check_id_refusal(CHECK_HOST_USE), REFUSAL_HARD);
+	ck_assert_int_eq(check_id_refusal(CHECK_SYSFS), REFUSAL_HARD);
+	ck_assert_int_eq(check_id_refusal(CHECK_MODEL), REFUSAL_NONE);
+	/* a warning refuses nothing */
+	ck_assert_int_eq(safety_refusal(&(struct check_item){ .status = CHECK_WARN,
+							      .id = CHECK_BOOT_VGA }), REFUSAL_NONE);
+	ck_assert_int_eq(safety_refusal(&(struct check_item){ .status = CHECK_FAIL,
+							      .id = CHECK_GROUP }), REFUSAL_HARD);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("safety");
@@ -151,6 +178,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unreadable_driver_blocks);
 	tcase_add_test(tc, slot_functions);
 	tcase_add_test(tc, nic_in_slot);
+	tcase_add_test(tc, check_ids);
 	suite_add_tcase(s, tc);
 	return s;
 }

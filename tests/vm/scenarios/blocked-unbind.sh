@@ -19,7 +19,12 @@ card=${card##*/card}
 sleep 600 <"/dev/snd/controlC$card" &
 holder=$!
 
-vh_run 4 "$VH_BIN" --force --timeout 2 bind "$slot"
+vh_run 4 "$VH_BIN" --json --force --timeout 2 bind "$slot"
+# exit 4 has its document (emulated trees cannot reach it): the functions moved
+vh_out_has "--json: exit_status 4" '"exit_status": 4,'
+vh_out_has "--json: unrestored" '"outcome": "unrestored"'
+vh_out_has "--json: changed" '"changed": true'
+vh_out_has "--json: the timeout's code" '"code": "kernel-timeout"'
 vh_out_has "the blocked unbind is named" "0000:01:00.1: the kernel did not return within 2 s from: write 0000:01:00.1 to .*/unbind"
 vh_out_has "the audio function's state is not guessed" "0000:01:00.1: now on no driver, driver_override unknown \(its read did not return"
 vh_out_has "who held the card before is named" "before the hand-over, --force went past: 0000:01:00.1: PID $holder \(sleep\) holds /dev/snd/controlC$card open"

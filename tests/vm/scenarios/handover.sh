@@ -38,6 +38,22 @@ vh_eq "driver_override cleared" "$(vh_override "$GPU_A.0")" "(null)"
 vh_check "the journal is gone" test ! -e /run/vfio-handover/state.json
 vh_run 1 "$VH_BIN" verify "$A"
 
+# --- --json: changed on a first and a repeated run -----------------------------
+vh_run 0 "$VH_BIN" --json bind "$A"
+vh_out_has "--json bind: one document" '^  "format_version": 2,'
+vh_out_has "--json bind: changed" '"changed": true'
+vh_out_has "--json bind: done" '"outcome": "done"'
+vh_run 0 "$VH_BIN" --json bind "$A"
+vh_out_has "--json bind again: not changed" '"changed": false'
+vh_out_has "--json bind again: already" '"outcome": "already"'
+vh_run 0 "$VH_BIN" --json rollback
+vh_out_has "--json rollback: changed" '"changed": true'
+vh_out_has "--json rollback: back on the host driver" '"driver": "bochs-drm"'
+vh_run 0 "$VH_BIN" --json rollback
+vh_out_has "--json rollback again: not changed" '"changed": false'
+vh_out_has "--json rollback again: nothing" '"outcome": "nothing"'
+on_host "--json rollback" "$GPU_A"
+
 # --- every selector form --------------------------------------------------------
 for sel in "$GPU_A.0" "$A.0" "$A" "$GPU_A.1" "$GPU_A"; do
 	vh_run 0 "$VH_BIN" bind "$sel"
@@ -77,6 +93,16 @@ grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >>/etc/gro
 for cmd in "bind $A" "rollback"; do
 	vh_run 5 su -s /bin/sh nobody -c "$VH_BIN $cmd"
 	vh_out_has "unprivileged $cmd: says what is missing" 'needs root \(CAP_DAC_OVERRIDE'
+	# exit 5 has its document too (emulated trees cannot reach it)
+	vh_run 5 su -s /bin/sh nobody -c "$VH_BIN --json $cmd"
+	vh_out_has "unprivileged --json $cmd: exit_status 5" '"exit_status": 5,'
+	vh_out_has "unprivileged --json $cmd: not-permitted" '"outcome": "not-permitted"'
+	vh_out_has "unprivileged --json $cmd: the message's code" '"code": "not-permitted"'
+done
+for cmd in "persist $A" "unpersist"; do
+	vh_run 5 su -s /bin/sh nobody -c "$VH_BIN --json $cmd"
+	vh_out_has "unprivileged --json $cmd: exit_status 5" '"exit_status": 5,'
+	vh_out_has "unprivileged --json $cmd: not-permitted" '"outcome": "not-permitted"'
 done
 on_host "unprivileged bind" "$GPU_A"
 
@@ -93,10 +119,14 @@ vh_wait 5 test -e "/dev/vfio/$G"
 sleep 600 <"/dev/vfio/$G" &
 VM=$!
 sleep 0.2
-vh_run 3 "$VH_BIN" rollback
+vh_run 3 "$VH_BIN" --json rollback
 vh_out_has "the VM's PID is named" "PID $VM \\(sleep\\) holds /dev/vfio/$G"
-vh_run 3 "$VH_BIN" --force rollback
-on_vfio "rollback refused, even with --force" "$GPU_A"
+vh_out_has "--json rollback refused: exit_status 3" '"exit_status": 3,'
+vh_out_has "--json rollback refused: the refusal's id" '"check": "vm-running"'
+# --force passes no refusal of rollback: it is an option of bind only
+vh_run 2 "$VH_BIN" --force rollback
+vh_out_has "--force names the command it belongs to" '--force means nothing to rollback: it is an option of bind'
+on_vfio "rollback refused, and --force is no way past" "$GPU_A"
 kill "$VM"
 wait "$VM" 2>/dev/null
 vh_run 0 "$VH_BIN" rollback

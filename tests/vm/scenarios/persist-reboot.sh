@@ -101,9 +101,16 @@ boot2() {
 	vh_out_has "check says what apply did at this boot" \
 		"^PASS  boot .*handed $GPU_A \(2 functions\) over to vfio-pci"
 	vh_run 0 "$VH_BIN" verify "$(vh_short "$GPU_A")"
-	vh_run 0 "$VH_BIN" apply
-	vh_out_has "apply again changes nothing" "already on vfio-pci"
+	vh_run 0 "$VH_BIN" --json apply
+	vh_out_has "apply again changes nothing" '"outcome": "already"'
+	vh_out_has "apply again: changed is false" '"changed": false'
 	vh_check "and records it" grep -q '"outcome":"already"' /run/vfio-handover/apply.json
+	# --json: a first run that hands over says so
+	vh_run 0 "$VH_BIN" rollback "$(vh_short "$GPU_A")"
+	vh_run 0 "$VH_BIN" --json apply
+	vh_out_has "apply after a rollback hands over" '"outcome": "done"'
+	vh_out_has "apply after a rollback: changed is true" '"changed": true'
+	vh_out_has "apply --json: the moved device's new address" "\"address\": \"$GPU_A.0\""
 
 	# unpersist: the exact inverse, the user's module list byte for byte
 	stub_initramfs 0
