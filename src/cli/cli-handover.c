@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include <cap-ng.h>
 #include <libudev.h>
-#include "aleph.h"
 #include "cli-handover.h"
 #include "safety.h"
 #include "json-out.h"
@@ -276,47 +275,6 @@ int cli_spawn(char *const argv[], bool out_to_stderr)
 		if (errno != EINTR)
 			return -errno;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* systemctl try-restart, exec'd without a shell; its exit status reported. */
-static int restart_supervisor(bool json)
-{
-	char *argv[] = { "systemctl", "try-restart", "aleph-vm-supervisor.service", NULL };
-	int rc = cli_spawn(argv, json);
-
-	if (rc < 0) {
-		log_error(MSG_SUPERVISOR_RESTART, "restart aleph-vm-supervisor yourself",
-			  "cannot run systemctl: %s", strerror(-rc));
-		return rc;
-	}
-	if (rc) {
-		log_error(MSG_SUPERVISOR_RESTART, "see journalctl -u aleph-vm-supervisor",
-			  "systemctl try-restart aleph-vm-supervisor.service failed (status %d)", rc);
-		return -EIO;
-	}
-	log_info("restarted aleph-vm-supervisor.service: it now sees the GPUs as they are");
-	return 0;
-}
-
-void cli_aleph_after(struct cli *cli)
-{
-	struct aleph_env env;
-
-	if (aleph_env_read(cli->root, &env) < 0 || !env.present)
-		return;
-	if (cli->dry_run) {
-		if (cli->aleph)
-			cli_plan(cli, "run", NULL, NULL, NULL,
-				 "systemctl try-restart aleph-vm-supervisor.service",
-				 "run systemctl try-restart aleph-vm-supervisor.service");
-		return;
-	}
-	if (cli->aleph) {
-		restart_supervisor(cli->json);
-		return;
-	}
-	log_info("this is an Aleph node: aleph-vm detects GPUs only when its supervisor starts; "
-		 "run systemctl restart aleph-vm-supervisor, or pass --aleph next time");
 }
 
 /* One refusal: on stderr, and in the --json list of refusals. */

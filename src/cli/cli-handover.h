@@ -23,7 +23,15 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
  * so that a script's next step finds the host drivers' devices (the sound
  * card, the DRM nodes) made and not held by a udev worker still at work. */
 void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n);
-void cli_aleph_after(struct cli *cli);
+/* After bind (handed_over) or rollback of fns, on an Aleph node: without
+ * --aleph a reminder; with it, restart a running supervisor and wait within
+ * --timeout until it lists every display function handed over, or none of
+ * those given back; the plan under --dry-run (cli_plan).  Under --json the
+ * document's "aleph" says what the supervisor saw.  EXIT_DONE, or
+ * EXIT_FAILED with what to look at: the command's own work stays. */
+int cli_aleph_after(struct cli *cli, const struct pci_addr *fns, size_t nfns, bool handed_over);
+/* The "aleph" key of the --json documents of bind, rollback and apply, null. */
+void cli_aleph_keys(struct cli *cli);
 
 struct json_object;
 /* The safety refusals for these slots, printed (and added to jref when it

@@ -86,7 +86,7 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 	return rc;
 }
 
-static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, const char **outcome)
+static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcome)
 {
 	struct engine e = {
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
@@ -119,9 +119,6 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char *cmd, co
 		log_debug("udev settled");
 		if (!cli->json && !cli->dry_run)
 			print_done(cli, b->slots, b->nslots, elapsed_ms(&t0));
-		/* at boot the supervisor has not started yet: it will see the GPU */
-		if (strcmp(cmd, "apply") != 0)
-			cli_aleph_after(cli);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
@@ -149,6 +146,8 @@ void cli_handover_keys(struct cli *cli)
 	json_set(cli, "refusals", json_object_new_array());
 	json_set(cli, "functions", json_object_new_array());
 	json_set(cli, "planned", json_object_new_array());
+	/* apply's stays null: at boot the supervisor has not started yet */
+	cli_aleph_keys(cli);
 }
 
 int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots)
@@ -166,7 +165,15 @@ int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_
 	else if (rc == EXIT_DONE && all_on_vfio(&cli->host, b.fns, b.nfns))
 		outcome = "already";
 	if (!rc)
-		rc = bind_execute(cli, &b, cmd, &outcome);
+		rc = bind_execute(cli, &b, &outcome);
+	/* the supervisor after the lock: its restart and answer may take
+	 * --timeout; at boot (apply) it has not started yet and will see them */
+	if (!rc && outcome && (!strcmp(outcome, "done") || !strcmp(outcome, "planned")) &&
+	    strcmp(cmd, "apply")) {
+		journal_unlock(b.lockfd);
+		b.lockfd = -1;
+		rc = cli_aleph_after(cli, b.fns, b.nfns, true);
+	}
 	if (cli->json) {
 		json_set(cli, "outcome", outcome ? json_object_new_string(outcome) : NULL);
 		json_set(cli, "functions", functions_json(cli, b.fns, b.nfns));
@@ -209,7 +216,8 @@ const struct command cmd_bind = {
 		 "on a failure everything is given back.",
 	.exits = {
 		[0] = "every selected function is on vfio-pci, read back",
-		[1] = "failed; every function is back as it was",
+		[1] = "failed; every function is back as it was; with --aleph also: the\n"
+		      "     Aleph supervisor did not confirm, and the hand-over stays",
 		[2] = "usage error or bad selector; nothing touched",
 		[3] = "refused by a safety check; nothing touched",
 		[4] = "failed and not restored: the messages say where each function is",

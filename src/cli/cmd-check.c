@@ -9,15 +9,28 @@
 #include "log.h"
 #include "safety.h"
 
+/* The id column: as wide as the longest id, whichever items a report has. */
+static int id_width(void)
+{
+	int w = 0;
+
+	for (int id = 0; id < CHECK_ID_COUNT; id++)
+		if ((int)strlen(check_id_name(id)) > w)
+			w = (int)strlen(check_id_name(id));
+	return w;
+}
+
 static void print_human(const struct check_report *r)
 {
+	int w = id_width();
+
 	for (size_t i = 0; i < r->n; i++) {
 		const struct check_item *it = &r->items[i];
 
-		printf("%s  %-9s  %-12s  %s\n", check_status_name(it->status), check_id_name(it->id),
-		       it->device[0] ? it->device : "host", it->message);
+		printf("%s  %-*s  %-12s  %s\n", check_status_name(it->status), w,
+		       check_id_name(it->id), it->device[0] ? it->device : "host", it->message);
 		if (it->fix)
-			printf("%*sfix: %s\n", 31, "", it->fix);
+			printf("%*sfix: %s\n", 4 + 2 + w + 2 + 12 + 2, "", it->fix);
 	}
 	printf("\nsummary: %d PASS, %d WARN, %d FAIL\n", r->count[CHECK_PASS],
 	       r->count[CHECK_WARN], r->count[CHECK_FAIL]);
@@ -124,7 +137,8 @@ const struct command cmd_check = {
 	.help = "pre-flight: IOMMU, vfio-pci, groups, boot VGA, holders, link, model",
 	.about = "Pre-flight of the selected GPUs (every GPU without a selector), each\n"
 		 "item PASS, WARN or FAIL with the fix: iommu, vfio-pci, sysfs, group,\n"
-		 "boot-vga, in-use, host-use, pcie-link, model, reset, aleph.",
+		 "boot-vga, in-use, host-use, pcie-link, model, reset; on an Aleph node\n"
+		 "aleph, aleph-vendor, aleph-qemu.",
 	.exits = {
 		[0] = "no item failed",
 		[1] = "an item failed, or the checks could not run",

@@ -151,10 +151,9 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	/* a binding, or the journal (an entry of a function already back) */
 	cli->changed = !cli->dry_run && (e.writes > 0 || j->n != journaled);
 	if (o == ENGINE_DONE) {
-		if (cli->dry_run)
-			json_set(cli, "outcome", json_object_new_string("planned"));
+		/* said here: an exit 1 of --aleph's confirmation leaves it done */
+		json_set(cli, "outcome", json_object_new_string(cli->dry_run ? "planned" : "done"));
 		cli_wait_udev(cli, NULL, 0);
-		cli_aleph_after(cli);
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);
@@ -179,6 +178,7 @@ static void rollback_keys(struct cli *cli)
 	json_set(cli, "refusals", json_object_new_array());
 	json_set(cli, "functions", json_object_new_array());
 	json_set(cli, "planned", json_object_new_array());
+	cli_aleph_keys(cli);
 }
 
 static int run_rollback(struct cli *cli)
@@ -199,9 +199,14 @@ static int run_rollback(struct cli *cli)
 	free(slots);
 	if (rc == EXIT_DONE && !cli->json && !cli->dry_run)
 		print_back(cli, fns, nfns);
+	/* the supervisor after the lock: its restart and answer may take
+	 * --timeout; rolled back (or planned), nfns 0 when there was nothing */
+	journal_unlock(lockfd);
+	lockfd = -1;
+	if (rc == EXIT_DONE && nfns)
+		rc = cli_aleph_after(cli, fns, nfns, false);
 	if (cli->json)
 		json_set(cli, "functions", functions_json(cli, fns, nfns));
-	journal_unlock(lockfd);
 	journal_free(&j);
 	free(fns);
 	return rc;
@@ -221,7 +226,8 @@ const struct command cmd_rollback = {
 	.exits = {
 		[0] = "every function is back on its recorded driver",
 		[1] = "failed before any change (a recorded driver cannot be loaded, an\n"
-		      "     invalid journal, the lock held)",
+		      "     invalid journal, the lock held); with --aleph also: the Aleph\n"
+		      "     supervisor did not confirm, and the give-back stays",
 		[2] = "usage error or bad selector; nothing touched",
 		[3] = "refused: a VM holds an IOMMU group; nothing touched",
 		[4] = "not every function is back: the messages say where each is",

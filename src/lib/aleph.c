@@ -80,6 +80,11 @@ int aleph_env_read(const char *root, struct aleph_env *env)
 		} else if (strcmp(key, "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS") == 0) {
 			env->has_receiver = val[0] != '\0';
 			snprintf(env->receiver, sizeof(env->receiver), "%s", val);
+		} else if (strcasecmp(key, "ALEPH_VM_SUPERVISOR_HOST") == 0) {
+			/* pydantic-settings reads aleph-vm's names case-insensitively */
+			snprintf(env->supervisor_host, sizeof(env->supervisor_host), "%s", val);
+		} else if (strcasecmp(key, "ALEPH_VM_SUPERVISOR_PORT") == 0) {
+			snprintf(env->supervisor_port, sizeof(env->supervisor_port), "%s", val);
 		}
 	}
 	if (fp)

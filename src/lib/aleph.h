@@ -10,6 +10,10 @@ struct aleph_env {
 	char gpu_support[64];
 	bool has_receiver;
 	char receiver[128];
+	/* where the supervisor listens (aleph-vm's settings SUPERVISOR_HOST and
+	 * SUPERVISOR_PORT); "" when the file does not set them */
+	char supervisor_host[128];
+	char supervisor_port[16];
 };
 
 int aleph_env_read(const char *root, struct aleph_env *env);

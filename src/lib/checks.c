@@ -5,11 +5,13 @@
 #include <string.h>
 #include <json-c/json.h>
 #include "aleph.h"
+#include "aleph-supervisor.h"
 #include "apply-record.h"
 #include "checks.h"
 #include "persist.h"
 #include "kmodules.h"
 #include "models.h"
+#include "qemu-version.h"
 #include "safety.h"
 #include "util.h"
 #include "usage.h"
@@ -478,6 +480,75 @@ static int check_reset(const struct pci_func *f, struct check_report *r)
 		   text("update the GPU's firmware, or plan to reboot the host between tenants"));
 }
 
+/* aleph-vm's GPU detection raises on a VGA or 3D controller on vfio-pci
+ * from a vendor it does not know, and its supervisor then does not start
+ * (aleph-supervisor.h): every function of the host, not only the selection. */
+static int check_aleph_vendors(const struct check_env *env, const struct aleph_env *a,
+			       struct check_report *r)
+{
+	bool support = a->has_gpu_support && aleph_truthy(a->gpu_support);
+	const struct pci_host *h = env->host;
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+	int err = 0, n = 0;
+
+	for (size_t i = 0; i < h->nfuncs && !err; i++) {
+		const struct pci_func *f = &h->funcs[i];
+
+		if (!aleph_detection_raises(f))
+			continue;
+		n++;
+		pci_addr_fmt(&f->addr, ab);
+		pci_slot_fmt(&f->addr, sb);
+		err = add(r, support ? CHECK_FAIL : CHECK_WARN, CHECK_ALEPH_VENDOR, &f->addr,
+			  text("%s [%04x:%04x] is a display controller on vfio-pci from a vendor "
+			       "aleph-vm does not know (it knows 10de, 1002, 8086): its GPU detection "
+			       "raises on it, and the supervisor %s", ab, f->vendor, f->device,
+			       support ? "stops at start and offers no GPU at all" :
+			       "would stop at start once ALEPH_VM_ENABLE_GPU_SUPPORT is True"),
+			  text("give it back to its host driver: vfio-handover rollback --aleph %s; "
+			       "lend it through another VM manager (libvirt), not aleph-vm", sb));
+	}
+	if (!err && !n)
+		err = add(r, CHECK_PASS, CHECK_ALEPH_VENDOR, NULL,
+			  text("no display controller on vfio-pci from a vendor aleph-vm does not "
+			       "know"), NULL);
+	return err;
+}
+
+/* aleph-vm runs GPU instances on q35, which needs QEMU 9.0 (qemu-version.h). */
+static int check_aleph_qemu(const struct check_env *env, struct check_report *r)
+{
+	struct qemu_version v;
+	int err = qemu_version_find(env->root, env->timeout_ms, &v);
+
+	if (err == -ENOENT)
+		return add(r, CHECK_WARN, CHECK_ALEPH_QEMU, NULL,
+			   text("QEMU not found: no qemu-system-x86 in the dpkg database%s; aleph-vm "
+				"runs GPU instances with qemu-system-x86_64 9.0 or later",
+				root_is_host(env->root) ? ", and no qemu-system-x86_64 in "
+				"/usr/local/bin, /usr/bin or /bin" : " under --root (a QEMU binary "
+				"there is not run)"),
+			   text("install it (apt-get install qemu-system-x86; Debian 13 and Ubuntu "
+				"24.10 ship 9.0 or later)"));
+	if (err)
+		return add(r, CHECK_WARN, CHECK_ALEPH_QEMU, NULL,
+			   text("QEMU's version could not be read (%s%s%s: %s)",
+				v.source[0] ? v.source : "dpkg", v.text[0] ? " " : "", v.text,
+				strerror(-err)),
+			   text("make sure QEMU 9.0 or later is installed: aleph-vm runs GPU "
+				"instances on q35"));
+	if (v.major < 9)
+		return add(r, CHECK_WARN, CHECK_ALEPH_QEMU, NULL,
+			   text("QEMU %s (%s) is older than 9.0: aleph-vm starts GPU instances on the "
+				"q35 machine, which QEMU 8 and older crash on with a passed-through GPU",
+				v.text, v.source),
+			   text("install QEMU 9.0 or later (Debian 13 and Ubuntu 24.10 ship it), then "
+				"restart aleph-vm-supervisor"));
+	return add(r, CHECK_PASS, CHECK_ALEPH_QEMU, NULL,
+		   text("QEMU %s (%s): 9.0 or later, as aleph-vm's GPU instances on q35 need",
+			v.text, v.source), NULL);
+}
+
 static int check_aleph(const struct check_env *env, struct check_report *r)
 {
 	struct aleph_env a;
@@ -502,17 +573,23 @@ static int check_aleph(const struct check_env *env, struct check_report *r)
 	if (err)
 		return err;
 	if (!a.has_receiver)
-		return add(r, CHECK_WARN, CHECK_ALEPH, NULL,
-			   text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS is not set in %s: GPU "
-				"instances are paid as you go and need it", ALEPH_SUPERVISOR_ENV),
-			   text("set it to your node's wallet address and enable PAYG"));
-	if (!aleph_address_valid(a.receiver))
-		return add(r, CHECK_WARN, CHECK_ALEPH, NULL,
-			   text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s is not a 0x-prefixed "
-				"40-digit address", a.receiver),
-			   text("set it to your node's wallet address"));
-	return add(r, CHECK_PASS, CHECK_ALEPH, NULL,
-		   text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s", a.receiver), NULL);
+		err = add(r, CHECK_WARN, CHECK_ALEPH, NULL,
+			  text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS is not set in %s: GPU "
+			       "instances are paid as you go and need it", ALEPH_SUPERVISOR_ENV),
+			  text("set it to your node's wallet address and enable PAYG"));
+	else if (!aleph_address_valid(a.receiver))
+		err = add(r, CHECK_WARN, CHECK_ALEPH, NULL,
+			  text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s is not a 0x-prefixed "
+			       "40-digit address", a.receiver),
+			  text("set it to your node's wallet address"));
+	else
+		err = add(r, CHECK_PASS, CHECK_ALEPH, NULL,
+			  text("ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=%s", a.receiver), NULL);
+	if (!err)
+		err = check_aleph_vendors(env, &a, r);
+	if (!err)
+		err = check_aleph_qemu(env, r);
+	return err;
 }
 
 /* ---- boot: what the last apply since boot did (its record) ---- */

@@ -177,6 +177,10 @@ static const struct check_def {
 	[CHECK_MODEL]      = { "model", "a model Aleph nodes offer", REFUSAL_NONE },
 	[CHECK_RESET]      = { "reset", "reset method", REFUSAL_NONE },
 	[CHECK_ALEPH]      = { "aleph", "Aleph supervisor settings", REFUSAL_NONE },
+	/* the supervisor's trouble, not the hand-over's: check and --aleph say it */
+	[CHECK_ALEPH_VENDOR] = { "aleph-vendor", "no display controller on vfio-pci from a vendor "
+				 "aleph-vm does not know", REFUSAL_NONE },
+	[CHECK_ALEPH_QEMU] = { "aleph-qemu", "QEMU 9.0 or later for aleph-vm", REFUSAL_NONE },
 	/* unbinding under a running VM blocks in the kernel */
 	[CHECK_VM_RUNNING] = { "vm-running", "no VM holds the IOMMU group", REFUSAL_HARD },
 	/* apply never guesses which card is the persisted one */

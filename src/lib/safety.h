@@ -53,6 +53,8 @@ enum check_id {
 	CHECK_MODEL,         /* a model Aleph nodes offer */
 	CHECK_RESET,         /* the GPU can be reset between VMs */
 	CHECK_ALEPH,         /* the Aleph supervisor's settings */
+	CHECK_ALEPH_VENDOR,  /* no display controller on vfio-pci aleph-vm's detection raises on */
+	CHECK_ALEPH_QEMU,    /* the QEMU aleph-vm runs GPU instances with: 9.0 or later */
 	/* refusals that are no item of `check` */
 	CHECK_VM_RUNNING,    /* rollback: a VM holds the IOMMU group */
 	CHECK_AMBIGUOUS,     /* apply: a persisted function could be several present ones */

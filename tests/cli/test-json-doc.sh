@@ -194,7 +194,11 @@ full check "$tmp/gpu-nic" "$R" check 01:00
 full verify "$tmp/rtx4000" "$R" verify 01:00
 full bind "$tmp/rtx4000" "$R" --dry-run bind 01:00
 full bind "$tmp/gpu-nic" "$R" bind 01:00           # refused: fills "refusals"
+# an Aleph node: "aleph" (the restart and the wait planned; the QEMU guest
+# asserts the supervisor's answer)
+full bind "$tmp/rtx4000" "$(root_of bind-dry-run-aleph)" --dry-run --aleph bind 01:00
 full rollback "$tmp/rtx4000-vfio" "$R" --dry-run rollback 01:00
+full rollback "$tmp/rtx4000-vfio" "$(root_of rollback-dry-run-aleph)" --dry-run --aleph rollback 01:00
 full rollback "$(tree_of rtx4000-vfio)" "$(root_of rw-rollback-unrestored)" rollback 01:00
 full persist "$tmp/rtx4000" "$(root_of rw-persist-rtx4000)" persist 01:00
 full persist "$tmp/rtx4000" "$(root_of rw-persist-rtx4000)" persist 03:00   # refused

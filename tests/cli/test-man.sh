@@ -106,7 +106,7 @@ for w in systemd.mask=vfio-handover.service module_blacklist=vfio_pci modprobe.b
 done
 # the guides name the paths of the installed package, not the sources
 aleph="$TESTS_SRCDIR/../../doc/aleph-node.md"
-for f in "$aleph" "$TESTS_SRCDIR/../../doc/json.md"; do
+for f in "$aleph" "$TESTS_SRCDIR/../../doc/json.md" "$TESTS_SRCDIR/../../doc/libvirt.md"; do
 	if grep -E -n '(^|[ (`])(doc|contrib|src|tests|debian)/' "$f" > "$tmp/paths"; then
 		bad "${f##*/} names source paths:"; cat "$tmp/paths"
 	else

@@ -1593,6 +1593,16 @@ static int lay_rtx4000_vfio(struct fx *fx)
 	return r;
 }
 
+/* rtx4000-vfio, and the ASPEED BMC's display handed over too: a VGA
+ * controller on vfio-pci from a vendor (1a03) aleph-vm does not know. */
+static int lay_bmc_vfio(struct fx *fx)
+{
+	int r = lay_rtx4000_vfio(fx);
+
+	r = r ?: fx_set_driver(fx, "0000:03:00.0", "vfio-pci");
+	return r ?: fx_set_attr(fx, "0000:03:00.0", "driver_override", "vfio-pci\n");
+}
+
 /* rtx4000 with a NIC as function .2 of the GPU's slot, no driver bound:
  * nothing holds it, and it still must not go along unless named. */
 static int lay_gpu_slot_nic(struct fx *fx)
@@ -1807,11 +1817,12 @@ static const struct layout layouts[] = {
 	{ "twins", lay_twins },
 	{ "rtx4000-vfio", lay_rtx4000_vfio },
 	{ "gpu-slot-nic", lay_gpu_slot_nic },
+	{ "bmc-vfio", lay_bmc_vfio },
 };
 
 static const char *const layout_names[] = {
 	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000",
-	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", NULL,
+	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", "bmc-vfio", NULL,
 };
 
 const char *const *fx_layout_names(void)

@@ -36,6 +36,42 @@ static void run_checks(struct run *run, const char *layout, const char *const *s
 	ck_assert_int_eq(check_run(&env, slots, nsel, &run->r), 0);
 }
 
+/* The first item of this id and status whose message starts with text. */
+static const struct check_item *find_item(const struct check_report *r, enum check_id id,
+					  enum check_status st, const char *text)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].id == id && r->items[i].status == st &&
+		    !strncmp(r->items[i].message, text, strlen(text)))
+			return &r->items[i];
+	return NULL;
+}
+
+/* How many items of this id have this status. */
+static int count_items(const struct check_report *r, enum check_id id, enum check_status st)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->items[i].id == id && r->items[i].status == st;
+	return n;
+}
+
+/* ROOT/var/lib/dpkg/status with qemu-system-x86 of this version installed. */
+static void write_dpkg_status(const char *root, const char *version)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "mkdir -p '%s/var/lib/dpkg'", root);
+	ck_assert_int_eq(system(path), 0);
+	snprintf(path, sizeof(path), "%s/var/lib/dpkg/status", root);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "Package: qemu-system-x86\nStatus: install ok installed\nVersion: %s\n\n", version);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
 static void run_done(struct run *run)
 {
 	char cmd[64];
@@ -261,7 +297,6 @@ START_TEST(aleph_node)
 	static const char *const sel[] = { "0000:01:00.0" };
 	struct check_env env = { .kernel = "6.1.0-test-amd64" };
 	struct run run;
-	int pass = 0, warn = 0;
 
 	run_checks(&run, "rtx4000", sel, 1);
 	write_supervisor_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=False\n");
@@ -269,21 +304,78 @@ START_TEST(aleph_node)
 	env.host = &run.t.host;
 	env.root = run.root;
 	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
-	for (size_t i = 0; i < run.r.n; i++)
-		if (run.r.items[i].id == CHECK_ALEPH)
-			run.r.items[i].status == CHECK_WARN ? warn++ : pass++;
-	ck_assert_int_eq(warn, 2);     /* GPU support off, no payment address */
-	ck_assert_int_eq(pass, 0);
+	/* GPU support off, no payment address */
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH, CHECK_WARN), 2);
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH, CHECK_PASS), 0);
+	/* no display function on vfio-pci of an unknown vendor */
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH_VENDOR, CHECK_PASS), 1);
+	/* no QEMU in the root's dpkg database */
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH_QEMU, CHECK_WARN), 1);
 	write_supervisor_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=True\n"
 		  "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS=0x1234567890abcdef1234567890ABCDEF12345678\n");
+	write_dpkg_status(run.root, "1:9.2.1+ds-1");
 	check_report_free(&run.r);
 	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
-	warn = pass = 0;
-	for (size_t i = 0; i < run.r.n; i++)
-		if (run.r.items[i].id == CHECK_ALEPH)
-			run.r.items[i].status == CHECK_WARN ? warn++ : pass++;
-	ck_assert_int_eq(warn, 0);
-	ck_assert_int_eq(pass, 2);
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH, CHECK_WARN), 0);
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH, CHECK_PASS), 2);
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH_VENDOR, CHECK_PASS), 1);
+	ck_assert_int_eq(count_items(&run.r, CHECK_ALEPH_QEMU, CHECK_PASS), 1);
+	/* QEMU 8: the q35 machine aleph-vm uses for GPUs needs 9.0 */
+	write_dpkg_status(run.root, "1:8.2.2+ds-0ubuntu1.4");
+	check_report_free(&run.r);
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
+	ck_assert_ptr_nonnull(find_item(&run.r, CHECK_ALEPH_QEMU, CHECK_WARN, "QEMU "
+					"1:8.2.2+ds-0ubuntu1.4 (package qemu-system-x86) is older than 9.0"));
+	run_done(&run);
+}
+END_TEST
+
+/* The BMC's VGA controller (1a03) on vfio-pci: aleph-vm's detection raises
+ * on its vendor; FAIL with GPU support on, WARN with it off, named. */
+START_TEST(aleph_unknown_vendor)
+{
+	static const char *const sel[] = { "0000:01:00.0" };
+	struct check_env env = { .kernel = "6.1.0-test-amd64" };
+	const struct check_item *it;
+	struct run run;
+
+	run_checks(&run, "bmc-vfio", sel, 1);
+	write_supervisor_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=True\n");
+	check_report_free(&run.r);
+	env.host = &run.t.host;
+	env.root = run.root;
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
+	it = find_item(&run.r, CHECK_ALEPH_VENDOR, CHECK_FAIL, "0000:03:00.0 [1a03:2000] is a display "
+		       "controller on vfio-pci from a vendor aleph-vm does not know");
+	ck_assert_ptr_nonnull(it);
+	ck_assert_str_eq(it->device, "0000:03:00.0");
+	ck_assert_ptr_nonnull(strstr(it->fix, "vfio-handover rollback --aleph 0000:03:00"));
+	write_supervisor_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=False\n");
+	check_report_free(&run.r);
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
+	ck_assert_ptr_nonnull(find_item(&run.r, CHECK_ALEPH_VENDOR, CHECK_WARN, "0000:03:00.0 [1a03:2000]"));
+	ck_assert_ptr_null(find_item(&run.r, CHECK_ALEPH_VENDOR, CHECK_FAIL, ""));
+	/* the supervisor's trouble: no hand-over refuses on it */
+	ck_assert_int_eq(check_id_refusal(CHECK_ALEPH_VENDOR), REFUSAL_NONE);
+	run_done(&run);
+}
+END_TEST
+
+/* The 4000 Ada on vfio-pci, NVIDIA's: no such finding. */
+START_TEST(aleph_known_vendor)
+{
+	static const char *const sel[] = { "0000:01:00.0" };
+	struct check_env env = { .kernel = "6.1.0-test-amd64" };
+	struct run run;
+
+	run_checks(&run, "rtx4000-vfio", sel, 1);
+	write_supervisor_env(run.root, "ALEPH_VM_ENABLE_GPU_SUPPORT=True\n");
+	check_report_free(&run.r);
+	env.host = &run.t.host;
+	env.root = run.root;
+	ck_assert_int_eq(check_run(&env, (struct pci_addr[]){ addr(sel[0]) }, 1, &run.r), 0);
+	ck_assert_ptr_nonnull(find_item(&run.r, CHECK_ALEPH_VENDOR, CHECK_PASS, "no display controller "
+					"on vfio-pci from a vendor aleph-vm does not know"));
 	run_done(&run);
 }
 END_TEST
@@ -407,6 +499,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, h100_all);
 	tcase_add_test(tc, garbled_no_crash);
 	tcase_add_test(tc, aleph_node);
+	tcase_add_test(tc, aleph_unknown_vendor);
+	tcase_add_test(tc, aleph_known_vendor);
 	tcase_add_test(tc, persistenced_holder);
 	tcase_add_test(tc, refusals_only);
 	tcase_add_test(tc, live_without_proc);

@@ -412,7 +412,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, vfio_group_holder);
 	tcase_add_test(tc, holder_on_hung_mount);
 	tcase_add_test(tc, scan_deadline);
+	suite_add_tcase(s, tc);
 
+	/* it reads every descriptor of every process in /proc: on a loaded
+	 * machine that takes more than Check's default 4 s */
+	tc = tcase_create("every-process");
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, vm_holders_every_group);
 	suite_add_tcase(s, tc);
 	return s;

@@ -27,8 +27,9 @@
 #   -n          no udevd: the modules are loaded by modalias (the default,
 #               unless the scenario has a "# vh-vm-udev: yes" line)
 #   -v          keep kernel messages on the console
-#   PROFILE     default (IOMMU on), noiommu, or shifted (bus numbers moved
-#               by a card in front); default: the scenario's
+#   PROFILE     default (IOMMU on), noiommu, shifted (bus numbers moved
+#               by a card in front), or aleph (two more VGA controllers);
+#               default: the scenario's
 #               "# vh-vm-profile: NAME" line, else "default".
 #   A scenario with a "# vh-vm-boots: 2" line runs twice, a reboot: what
 #   the first boot carries out (vh_carry) is in the second's root, booted
@@ -88,6 +89,10 @@ lock_cache() {
 #   rp3 00:12.0 -> GPU C: as A, plus an e1000e NIC as .2 (same IOMMU group)
 # Profile "shifted" adds rp9 00:0f.0 -> an e1000e, enumerated first: it
 # takes bus 01 and the GPUs move to 02, 03, 04 (physical slots 1, 2, 3 stay).
+# Profile "aleph" adds two VGA controllers (class 0300, as aleph-vm's GPU
+# detection wants them) without a driver in the guest: rp4 00:13.0 -> an
+# ati-vga (1002, a vendor aleph-vm knows) at 04:00.0, rp5 00:14.0 -> a
+# cirrus-vga (1013, one its vendor table raises on) at 05:00.0.
 # q35 adds its own ICH9 LPC (1f.0), AHCI (1f.2) and SMBus (1f.3).  The
 # ISA debug-exit port (0xf4, no PCI function) lets the guest end QEMU at
 # once: a real power-off spends 1.6 s in e1000e's shutdown under TCG.
@@ -95,9 +100,9 @@ lock_cache() {
 profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
 	local profile=$1 iommu=yes
 	case $profile in
-	default|shifted) ;;
+	default|shifted|aleph) ;;
 	noiommu) iommu=no ;;
-	*) fail "unknown profile '$profile' (default, noiommu, shifted)" ;;
+	*) fail "unknown profile '$profile' (default, noiommu, shifted, aleph)" ;;
 	esac
 	QEMU_ARGS=(-machine q35,kernel-irqchip=split -m "$MEM" -smp 1
 		-nodefaults -no-user-config -display none -vga none
@@ -122,6 +127,11 @@ profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
 			-device "hda-duplex,bus=hda$n.0,audiodev=snd0")
 	done
 	QEMU_ARGS+=(-device "e1000e,bus=rp3,addr=00.2,romfile=")
+	[ "$profile" != aleph ] ||
+		QEMU_ARGS+=(-device "pcie-root-port,id=rp4,chassis=4,slot=4,bus=pcie.0,addr=13.0"
+			-device "ati-vga,bus=rp4,addr=00.0,romfile="
+			-device "pcie-root-port,id=rp5,chassis=5,slot=5,bus=pcie.0,addr=14.0"
+			-device "cirrus-vga,bus=rp5,addr=00.0,romfile=")
 }
 
 # ----------------------------------------------------------------- kernel --
