@@ -77,7 +77,8 @@ struct command {
 	unsigned needs;
 	/* reads only the GPUs it is given and their IOMMU groups */
 	bool lean;
-	/* NULL: it reads sysfs; else whether this run does */
+	/* NULL: it reads sysfs; else whether this run does (unpersist
+	 * without a selector needs none: a purge in a chroot has no /sys) */
 	bool (*needs_sysfs)(const struct cli *cli);
 };
 

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cap-ng.h>
+#include "apply-record.h"
 #include "cli-handover.h"
 #include "json-out.h"
 #include "log.h"
@@ -136,6 +139,117 @@ static int locate(struct cli *cli, struct apply_run *a)
 	return a->ambiguous ? EXIT_REFUSED : EXIT_DONE;
 }
 
+/* ---- the record check reads (/run/vfio-handover/apply.json) ---- */
+
+struct apply_record {
+	bool on;                /* false: no record (dry run, nothing persisted) */
+	long start_s;
+};
+
+/* Seconds since the kernel started, suspend included. */
+static long uptime_s(void)
+{
+	struct timespec ts;
+
+	return clock_gettime(CLOCK_BOOTTIME, &ts) == 0 ? (long)ts.tv_sec : -1;
+}
+
+/* The errors and warnings of this run (the kept messages of --json). */
+static struct json_object *record_messages(void)
+{
+	struct json_object *arr = json_object_new_array();
+	const struct log_msg *m;
+	size_t n;
+
+	m = log_kept(&n);
+	/* a record of a boot, not a log: the first ones say what went wrong */
+	for (size_t i = 0; i < n && i < 100; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "level", json_object_new_string(log_level_name(m[i].level)));
+		json_object_object_add(o, "code", json_object_new_string(log_code_name(m[i].code)));
+		json_object_object_add(o, "check", json_str_or_null(m[i].check));
+		json_object_object_add(o, "text", json_object_new_string(m[i].text));
+		json_object_object_add(o, "fix", json_str_or_null(m[i].fix));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static void record_save(struct cli *cli, struct apply_record *rec, const char *outcome, int rc,
+			struct json_object *devices)
+{
+	struct json_object *doc = json_object_new_object();
+	char shown[4096];
+	int err;
+
+	json_object_object_add(doc, "format_version", json_object_new_int(APPLY_RECORD_FORMAT));
+	json_object_object_add(doc, "outcome", json_object_new_string(outcome));
+	json_object_object_add(doc, "exit_status", rc < 0 ? NULL : json_object_new_int(rc));
+	json_object_object_add(doc, "pid", json_object_new_int((int)getpid()));
+	json_object_object_add(doc, "started_s", json_object_new_int64(rec->start_s));
+	json_object_object_add(doc, "ended_s", rc < 0 ? NULL : json_object_new_int64(uptime_s()));
+	json_object_object_add(doc, "devices", json_object_get(devices));
+	json_object_object_add(doc, "messages", record_messages());
+	err = apply_record_save(cli->root, doc);
+	json_object_put(doc);
+	if (err < 0) {
+		root_show_path(cli->root, APPLY_RECORD, shown, sizeof(shown));
+		log_warn(MSG_FILE_WRITE_FAILED, "vfio-handover check will not know what apply did",
+			 "cannot write %s: %s", shown, strerror(-err));
+	}
+}
+
+/* Before anything is looked at: a run that never ends (stopped by the
+ * unit's start timeout, a crash) leaves "started" behind.  Its messages
+ * are the ones --json keeps. */
+static void record_start(struct cli *cli, struct apply_record *rec, struct json_object *devices)
+{
+	if (cli->dry_run)
+		return;
+	rec->on = true;
+	rec->start_s = uptime_s();
+	log_keep(true);
+	record_save(cli, rec, "started", -1, devices);
+}
+
+static void record_end(struct cli *cli, struct apply_record *rec, const char *outcome, int rc,
+		       struct json_object *devices)
+{
+	/* without the privileges there is nothing to write with either */
+	if (rec->on && rc != EXIT_NOPERM)
+		record_save(cli, rec, outcome, rc, devices);
+}
+
+static bool all_on_vfio(struct cli *cli, const struct pci_addr *slots, size_t nslots)
+{
+	struct pci_addr *fns = NULL;
+	size_t n = 0;
+	bool all = cli_functions(cli, slots, nslots, &fns, &n) == 0;
+
+	for (size_t i = 0; all && i < n; i++) {
+		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
+
+		all = f && strcmp(f->driver, "vfio-pci") == 0;
+	}
+	free(fns);
+	return all;
+}
+
+static const char *outcome_of(int rc, size_t nslots, bool already)
+{
+	switch (rc) {
+	case EXIT_DONE:
+		return !nslots ? "nothing" : already ? "already" : "done";
+	case EXIT_REFUSED:
+		return "refused";
+	case EXIT_UNRESTORED:
+		return "unrestored";
+	default:
+		return "failed";
+	}
+}
+
 /* Slots of the present functions; they are named by address too, so a
  * persisted non-GPU function of a slot goes along. */
 static int to_slots(struct cli *cli, struct apply_run *a, struct pci_addr **slots, size_t *nslots)
@@ -170,8 +284,10 @@ static int run_apply(struct cli *cli)
 {
 	struct apply_run a = { .devices = json_object_new_array() };
 	struct persist_problem why = { 0 };
+	struct apply_record rec = { 0 };
 	struct pci_addr *slots = NULL;
 	size_t nslots = 0;
+	bool already = false;
 	int err, rc = EXIT_DONE;
 
 	if (cli->nargs) {
@@ -189,6 +305,7 @@ static int run_apply(struct cli *cli)
 		log_info("nothing persisted (no %s): nothing to do", PERSIST_DEVICES_CONF);
 		goto out;
 	}
+	record_start(cli, &rec, a.devices);
 	if (err < 0) {
 		/* never a part of the list: the rest of a GPU may be on a line not read */
 		cli_persisted_error(cli, err, &why, "apply hands nothing over");
@@ -199,12 +316,17 @@ static int run_apply(struct cli *cli)
 	if (!rc)
 		rc = to_slots(cli, &a, &slots, &nslots);
 	if (!rc && nslots) {
+		size_t handed = nslots;
+
+		already = all_on_vfio(cli, slots, nslots);
 		rc = cli_handover(cli, "apply", slots, nslots);
 		slots = NULL;
+		nslots = handed;
 	} else if (!rc && !cli->json) {
 		printf("no persisted device is present: nothing to hand over\n");
 	}
 out:
+	record_end(cli, &rec, outcome_of(rc, nslots, already), rc, a.devices);
 	json_set(cli, "devices", json_object_get(a.devices));
 	if (!rc && !nslots)
 		json_set(cli, "outcome", json_object_new_string("nothing"));

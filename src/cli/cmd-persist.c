@@ -131,6 +131,13 @@ static int refresh_initramfs(struct cli *cli, struct persist_run *p)
 			cli_plan(cli, "run", NULL, NULL, NULL, cmd, "run %s", cmd);
 		return EXIT_DONE;
 	}
+	if (cli->no_initramfs && cli->kernel) {
+		/* the kernel's postinst.d hook: the next hook builds its initramfs */
+		log_info("initramfs not refreshed (--no-initramfs): kernel %s boots with these files "
+			 "once its initramfs is built (installing it does) or refreshed (%s)",
+			 cli->kernel, cmd);
+		return EXIT_DONE;
+	}
 	if (cli->no_initramfs) {
 		log_info("initramfs not refreshed (--no-initramfs): run %s before the next boot", cmd);
 		return EXIT_DONE;
@@ -255,6 +262,22 @@ static int keep_earlier(struct cli *cli, struct persist_run *p, size_t *kept)
 	return 0;
 }
 
+/* The softdeps an earlier persist wrote stay, first and in their order: a
+ * GPU that vfio-pci took at boot (ids=) has no host driver to read now. */
+static int keep_softdeps(struct cli *cli, struct persist_run *p)
+{
+	char **mods;
+	int err = persist_read_softdeps(cli->root, &mods);
+
+	/* a file that cannot be read: the write reports it */
+	if (err == -ENOMEM)
+		return err;
+	if (!err)
+		err = persist_facts_add_softdeps(&p->facts, mods);
+	persist_free_list(mods);
+	return err == -ENOMEM ? err : 0;
+}
+
 /* Facts of the target system, and the functions: these (present on the
  * host) and those persisted earlier. */
 static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr *fns, size_t n)
@@ -282,9 +305,9 @@ static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr 
 		}
 	}
 	p->n = n;
-	if (keep_earlier(cli, p, &kept) < 0 || facts_of_set(cli, p) < 0)
+	if (keep_earlier(cli, p, &kept) < 0 || keep_softdeps(cli, p) < 0 || facts_of_set(cli, p) < 0)
 		return EXIT_FAILED;
-	if (kept)
+	if (kept && n)
 		log_info("%zu function%s persisted earlier stay%s persisted (vfio-handover unpersist "
 			 "SELECTOR removes one GPU)", kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
 	return EXIT_DONE;
@@ -299,6 +322,7 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 	t->dracut = pf->dracut;
 	t->vfio_builtin = pf->vfio_builtin;
 	t->has_virqfd = pf->has_virqfd;
+	t->virqfd_lacking = pf->virqfd_lacking;
 	t->ids_exclusive = pf->ids_exclusive;
 	t->ids_reason = pf->ids_reason;
 	t->softdep_modules = (const char *const *)pf->softdeps;
@@ -469,17 +493,53 @@ static void run_free(struct persist_run *p)
 	free(p->pfns);
 }
 
+/* No selector: what devices.conf lists, written again for the target
+ * kernel (the kernel's postinst.d hook does this for a kernel it installs). */
+static int persist_again(struct cli *cli, struct persist_run *p)
+{
+	struct persist_problem why = { 0 };
+	struct persist_fn *old;
+	size_t nold;
+	int rc, err = persist_read_devices(cli->root, &old, &nold, &why);
+
+	if (err == -ENOENT) {
+		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover persist 01:00 (see vfio-handover "
+			  "list)", "persist needs a selector (without one it writes again what %s%s "
+			  "lists, and there is no such file)", root_is_host(cli->root) ? "" : cli->root,
+			  PERSIST_DEVICES_CONF);
+		return EXIT_USAGE;
+	}
+	if (err < 0) {
+		cli_persisted_error(cli, err, &why, "persist changed nothing");
+		return EXIT_FAILED;
+	}
+	free(old);
+	rc = need_root(cli, "persist");
+	if (!rc)
+		rc = gather(cli, p, NULL, 0);
+	if (!rc)
+		rc = write_files(cli, "persist", p);
+	if (!rc && !cli->json && !cli->dry_run) {
+		char sb[PCI_SLOT_LEN];
+
+		for (size_t i = 0; i < p->n; i++)
+			if (!i || !pci_same_slot(&p->pfns[i].addr, &p->pfns[i - 1].addr))
+				printf("persisted %s again for kernel %s (%s)\n",
+				       pci_slot_fmt(&p->pfns[i].addr, sb), p->facts.kernel,
+				       p->facts.kernel_from);
+		print_files(cli, p->files, "wrote");
+	}
+	return rc;
+}
+
 static int persist_selection(struct cli *cli, struct persist_run *p)
 {
 	struct pci_addr *slots = NULL, *fns = NULL;
 	size_t nslots = 0, nfns = 0;
 	int rc;
 
-	if (!cli->nargs) {
-		log_error(MSG_MISSING_SELECTOR, "e.g. vfio-handover persist 01:00 (see vfio-handover "
-			  "list)", "persist needs a selector");
-		return EXIT_USAGE;
-	}
+	if (!cli->nargs)
+		return persist_again(cli, p);
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (!rc)
 		rc = need_root(cli, "persist");
@@ -709,11 +769,13 @@ static const int persist_caps[] = {
 
 const struct command cmd_persist = {
 	.name = "persist",
-	.args = "SELECTOR...",
-	.help = "write the boot configuration that hands the GPUs over at every boot",
+	.args = "[SELECTOR...]",
+	.help = "write the boot configuration that hands the GPUs over at every boot (no selector: again)",
 	.about = "Write the boot configuration that hands the selected GPUs over at every\n"
 		 "boot (devices.conf, modprobe.d, modules-load.d, the initramfs list; with\n"
-		 "--aleph the supervisor's setting), then refresh the initramfs.",
+		 "--aleph the supervisor's setting), then refresh the initramfs.  It adds to\n"
+		 "what is persisted.  Without a selector, write what is persisted again, for\n"
+		 "the target kernel (--kernel): the kernel hook does that for a new kernel.",
 	.exits = {
 		[0] = "the files are written and read back",
 		[1] = "failed; the files are as they were (or written, and the initramfs\n"
@@ -728,6 +790,13 @@ const struct command cmd_persist = {
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
 };
+
+/* Everything goes by what the files say; one GPU of several needs the
+ * host's devices to render the files for the rest. */
+static bool unpersist_needs_sysfs(const struct cli *cli)
+{
+	return cli->nargs > 0;
+}
 
 const struct command cmd_unpersist = {
 	.name = "unpersist",
@@ -746,4 +815,5 @@ const struct command cmd_unpersist = {
 	.json_keys = persist_keys,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
+	.needs_sysfs = unpersist_needs_sysfs,
 };

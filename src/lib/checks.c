@@ -3,9 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <json-c/json.h>
 #include "aleph.h"
 #include "aleph-supervisor.h"
+#include "apply-record.h"
 #include "checks.h"
+#include "persist.h"
 #include "kmodules.h"
 #include "models.h"
 #include "qemu-version.h"
@@ -670,6 +673,237 @@ static int check_aleph(const struct check_env *env, struct check_report *r)
 	return err;
 }
 
+/* ---- boot: what the last apply since boot did (its record) ---- */
+
+static const char *rec_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
+	       json_object_get_string(v) : NULL;
+}
+
+static long rec_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) ?
+	       (long)json_object_get_int64(v) : -1;
+}
+
+static struct json_object *rec_array(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array) ?
+	       v : NULL;
+}
+
+/* "0000:01:00 (2 functions)" per slot found, "0000:07:00.0 (missing)" per
+ * function skipped, joined; NULL when out of memory. */
+static char *rec_devices(struct json_object *rec, bool found, size_t *count)
+{
+	struct json_object *devs = rec_array(rec, "devices");
+	size_t n = devs ? json_object_array_length(devs) : 0;
+	struct pci_addr *at = calloc(n ? n : 1, sizeof(*at));
+	char *out = at ? strdup("") : NULL, *next, sb[PCI_SLOT_LEN];
+	size_t nat = 0;
+
+	*count = 0;
+	for (size_t i = 0; out && i < n; i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		const char *match = rec_str(d, "match"), *addr = rec_str(d, "address");
+		const char *was = rec_str(d, "persisted_address");
+		bool here = match && (!strcmp(match, "here") || !strcmp(match, "moved"));
+
+		if (!match || !was || here != found)
+			continue;
+		if (found && addr && pci_addr_parse(addr, &at[nat]) == 0)
+			nat++;
+		if (found)
+			continue;
+		next = xasprintf("%s%s%s (%s)", out, *out ? ", " : "", was, match);
+		free(out);
+		out = next;
+		(*count)++;
+	}
+	/* the GPUs found, one entry per slot with its count of functions */
+	for (size_t i = 0; out && i < nat; i++) {
+		size_t fns = 0;
+		bool seen = false;
+
+		for (size_t k = 0; k < nat; k++) {
+			seen |= k < i && pci_same_slot(&at[k], &at[i]);
+			fns += pci_same_slot(&at[k], &at[i]);
+		}
+		if (seen)
+			continue;
+		next = xasprintf("%s%s%s (%zu function%s)", out, *out ? ", " : "",
+				 pci_slot_fmt(&at[i], sb), fns, fns == 1 ? "" : "s");
+		free(out);
+		out = next;
+		(*count)++;
+	}
+	free(at);
+	return out;
+}
+
+/* The error messages apply left, joined: what check repeats of a
+ * failure; *fix the first of their fixes (NULL: none). */
+static char *rec_errors(struct json_object *rec, const char **fix)
+{
+	struct json_object *msgs = rec_array(rec, "messages");
+	size_t n = msgs ? json_object_array_length(msgs) : 0;
+	char *out = strdup(""), *next;
+
+	*fix = NULL;
+	for (size_t i = 0; out && i < n; i++) {
+		struct json_object *m = json_object_array_get_idx(msgs, i);
+		const char *level = rec_str(m, "level"), *t = rec_str(m, "text");
+
+		if (!level || !t || strcmp(level, "error"))
+			continue;
+		if (!*fix)
+			*fix = rec_str(m, "fix");
+		/* "...where they were:" introduces the next one */
+		next = xasprintf("%s%s%s", out, !*out ? "" : out[strlen(out) - 1] == ':' ? " " : "; ", t);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* The PID runs vfio-handover now (a live /proc only). */
+static bool apply_running(const struct check_env *env, long pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (!env->procroot || pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/%ld/comm", env->procroot, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return !strcmp(comm, "vfio-handover\n");
+}
+
+#define BOOT_JOURNAL "journalctl -b -u vfio-handover.service has every message"
+#define BOOT_RETRY "then run vfio-handover apply (or reboot); to boot without the hand-over " \
+	"meanwhile: vfio-handover unpersist, or systemd.mask=vfio-handover.service on the kernel " \
+	"command line (vfio-handover(8), RECOVERY)"
+
+static int boot_outcome(const struct check_env *env, struct json_object *rec, struct check_report *r)
+{
+	const char *outcome = rec_str(rec, "outcome"), *root = root_is_host(env->root) ? "" : env->root;
+	long started = rec_int(rec, "started_s"), rc = rec_int(rec, "exit_status");
+	char when[64] = "", *errors = NULL, *found = NULL, *skipped = NULL;
+	const char *fix = NULL;
+	size_t nfound = 0, nskipped = 0;
+	int err;
+
+	if (!outcome)
+		return add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			   text("%s%s has no outcome: it is not apply's record", root, APPLY_RECORD),
+			   text("remove it; vfio-handover apply writes it again"));
+	if (started >= 0)
+		snprintf(when, sizeof(when), ", %ld s after boot,", started);
+	errors = rec_errors(rec, &fix);
+	found = rec_devices(rec, true, &nfound);
+	skipped = rec_devices(rec, false, &nskipped);
+	if (!errors || !found || !skipped)
+		err = -ENOMEM;
+	else if (!strcmp(outcome, "started") && apply_running(env, rec_int(rec, "pid")))
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("apply (PID %ld) is running now", rec_int(rec, "pid")),
+			  text("wait for it to end, then check again"));
+	else if (!strcmp(outcome, "started"))
+		err = add(r, CHECK_FAIL, CHECK_BOOT, NULL,
+			  text("apply started%s but did not end: it was stopped (by the unit's start "
+			       "timeout, TimeoutStartSec=) or it crashed%s%s", when,
+			       *errors ? "; its errors: " : "", errors),
+			  text(BOOT_JOURNAL "; the journal %s/state.json keeps what it changed: "
+			       "vfio-handover rollback gives it back, vfio-handover apply tries again",
+			       JOURNAL_DIR));
+	else if (!strcmp(outcome, "refused") || !strcmp(outcome, "failed"))
+		err = add(r, CHECK_FAIL, CHECK_BOOT, NULL,
+			  text("apply%s %s (status %ld), nothing was handed over: %s", when, outcome, rc,
+			       errors),
+			  text("%s, " BOOT_RETRY "; " BOOT_JOURNAL, fix ? fix : "do what it says"));
+	else if (!strcmp(outcome, "unrestored"))
+		err = add(r, CHECK_FAIL, CHECK_BOOT, NULL,
+			  text("apply%s failed (status %ld) and could not undo it: %s", when, rc, errors),
+			  text("fix what it names, then vfio-handover rollback gives each function back "
+			       "(the journal %s/state.json keeps what it had); " BOOT_JOURNAL, JOURNAL_DIR));
+	else if (nskipped && nfound)
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("apply%s handed over %s, and skipped %s", when, found, skipped),
+			  text("persist the GPUs that moved or changed again (vfio-handover persist "
+			       "SELECTOR), unpersist those that are gone (vfio-handover unpersist "
+			       "SELECTOR); " BOOT_JOURNAL));
+	else if (nskipped || !strcmp(outcome, "nothing"))
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("apply%s found none of the persisted GPUs: %s", when,
+			       nskipped ? skipped : "none present"),
+			  text("persist the GPUs again where they are now (vfio-handover persist "
+			       "SELECTOR), unpersist those that are gone (vfio-handover unpersist "
+			       "SELECTOR); " BOOT_JOURNAL));
+	else if (!strcmp(outcome, "already"))
+		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
+			  text("apply%s found %s on vfio-pci already: nothing to hand over", when, found),
+			  NULL);
+	else if (!strcmp(outcome, "done"))
+		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
+			  text("apply%s handed %s over to vfio-pci", when, found), NULL);
+	else
+		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			  text("%s%s says apply's outcome was '%s', which this version does not know",
+			       root, APPLY_RECORD, outcome),
+			  text("run vfio-handover apply again to know where the GPUs are"));
+	free(errors);
+	free(found);
+	free(skipped);
+	return err;
+}
+
+static int check_boot(const struct check_env *env, struct check_report *r)
+{
+	const char *root = root_is_host(env->root) ? "" : env->root;
+	struct persist_problem why = { 0 };
+	struct json_object *rec;
+	struct persist_fn *fns;
+	size_t n;
+	int persisted, err;
+
+	persisted = persist_read_devices(env->root, &fns, &n, &why) != -ENOENT;
+	if (persisted)
+		free(fns);
+	err = apply_record_load(env->root, &rec);
+	/* nothing persisted (or unpersisted since): no hand-over at boot to report */
+	if (!persisted) {
+		json_object_put(rec);
+		return 0;
+	}
+	if (err < 0)
+		return add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			   text("cannot read %s%s: %s; what apply did at boot is unknown", root,
+				APPLY_RECORD, err == -EBADMSG ? "it is not a JSON object" : strerror(-err)),
+			   text("look at journalctl -b -u vfio-handover.service"));
+	if (!rec)
+		return add(r, CHECK_WARN, CHECK_BOOT, NULL,
+			   text("GPUs are persisted (%s%s), but apply has not run since boot: "
+				"vfio-handover.service did not start (not enabled, masked, or the "
+				"package removed)", root, PERSIST_DEVICES_CONF),
+			   text("systemctl status vfio-handover.service says why; vfio-handover apply "
+				"hands the persisted GPUs over now"));
+	err = boot_outcome(env, rec, r);
+	json_object_put(rec);
+	return err;
+}
+
 /* A function that cannot be identified is not handed over. */
 static int check_readable(const struct check_env *env, const struct pci_addr *slot,
 			  struct check_report *r)
@@ -761,6 +995,8 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 	err = check_iommu(env, r);
 	if (!err && !env->refusals_only)
 		err = check_vfio_module(env, h->sfs, r);
+	if (!err && !env->refusals_only)
+		err = check_boot(env, r);
 	if (!err)
 		err = shared_read(env, nslots ? slots : all, nslots ? nslots : nall, &sh);
 	for (size_t i = 0; i < (nslots ? nslots : nall) && !err; i++)

@@ -188,6 +188,84 @@ int kmodules_lookup(const char *root, const char *kver, const char *name,
 	return 0;
 }
 
+void kmodules_free_list(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
+static int cmp_release(const void *a, const void *b)
+{
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append a copy of name to the NULL-terminated *list of *n names. */
+static int list_add(char ***list, size_t *n, const char *name)
+{
+	char **v = realloc(*list, (*n + 2) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	*list = v;
+	v[*n] = strdup(name);
+	if (!v[*n])
+		return -ENOMEM;
+	v[++*n] = NULL;
+	return 0;
+}
+
+int kmodules_releases(const char *root, char ***list)
+{
+	const struct dirent64 *de;
+	struct dir_iter it;
+	char sub[300];
+	size_t n = 0;
+	int rootfd, dfd, err = 0;
+
+	*list = calloc(1, sizeof(**list));
+	if (!*list)
+		return -ENOMEM;
+	rootfd = root_dir_open(root);
+	if (rootfd < 0) {
+		err = rootfd;
+		goto out;
+	}
+	dfd = root_open(rootfd, "/lib/modules", O_RDONLY | O_DIRECTORY, 0);
+	if (dfd < 0) {
+		/* no ROOT/lib/modules: no kernel */
+		err = dfd == -ENOENT ? 0 : dfd;
+		goto out;
+	}
+	dir_iter_init(&it, dfd);
+	errno = 0;
+	while (!err && (de = dir_iter_next(&it))) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* a directory, or a link to one inside the root */
+		snprintf(sub, sizeof(sub), "/lib/modules/%s", de->d_name);
+		fd = root_open(rootfd, sub, O_PATH | O_DIRECTORY, 0);
+		if (fd < 0)
+			continue;
+		close(fd);
+		err = list_add(list, &n, de->d_name);
+	}
+	if (!err && errno)
+		err = -errno;
+	close(dfd);
+	qsort(*list, n, sizeof(**list), cmp_release);
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	if (err) {
+		kmodules_free_list(*list);
+		*list = NULL;
+	}
+	return err;
+}
+
 int kmodules_newest_release(const char *root, char *buf, size_t len)
 {
 	const struct dirent64 *de;

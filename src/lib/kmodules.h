@@ -37,5 +37,10 @@ int kmodules_lookup(const char *root, const char *kver, const char *name,
 /* The newest kernel release with a directory under ROOT/lib/modules
  * (version order); -ENOENT if none. */
 int kmodules_newest_release(const char *root, char *buf, size_t len);
+/* Every kernel release with a directory under ROOT/lib/modules, in version
+ * order: a malloc'ed, NULL-terminated list (free with kmodules_free_list);
+ * an empty list when there is no such directory. */
+int kmodules_releases(const char *root, char ***list);
+void kmodules_free_list(char **list);
 /* kmod treats '-' and '_' in module names alike. */
 bool kmodules_name_eq(const char *a, const char *b);

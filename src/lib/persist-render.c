@@ -41,6 +41,16 @@ static const char *const *vfio_modules(const struct persist_target *t)
 
 static void put_virqfd_note(FILE *f, const struct persist_target *t)
 {
+	if (!t->has_virqfd && t->virqfd_lacking && t->virqfd_lacking[0]) {
+		fputs("# No vfio_virqfd: the initramfs of every installed kernel reads this\n"
+		      "# list, and kernel ", f);
+		put_comment_text(f, t->virqfd_lacking);
+		fputs(" has no such module (it is part of vfio from\n"
+		      "# Linux 6.2); where a kernel still has it, as ", f);
+		put_kernel(f, t);
+		fputs(" does,\n# vfio_pci loads it as a dependency.\n", f);
+		return;
+	}
 	fputs(t->has_virqfd ? "# vfio_virqfd: " : "# No vfio_virqfd: ", f);
 	put_kernel(f, t);
 	fputs(t->has_virqfd ? " still has it as a module (it is gone from Linux 6.2).\n" :
@@ -200,3 +210,44 @@ int persist_render_modprobe(const struct persist_target *t, const struct persist
 	return text_close(&x, err, out);
 }
 
+
+/* "softdep NAME pre: vfio-pci", as put_softdeps writes it: NAME in m */
+static bool softdep_line(const char *line, size_t len, char *m, size_t mlen)
+{
+	static const char head[] = "softdep ", tail[] = " pre: vfio-pci";
+	size_t hl = sizeof(head) - 1, tl = sizeof(tail) - 1, nl;
+
+	if (len <= hl + tl || strncmp(line, head, hl) || strncmp(line + len - tl, tail, tl))
+		return false;
+	nl = len - hl - tl;
+	if (nl >= mlen)
+		return false;
+	memcpy(m, line + hl, nl);
+	m[nl] = '\0';
+	return module_name_ok(m);
+}
+
+int persist_parse_softdeps(const char *text, char ***mods)
+{
+	char **v = calloc(1, sizeof(*v)), m[64];
+	size_t n = 0;
+
+	for (const char *p = text; v && *p;) {
+		const char *eol = strchrnul(p, '\n');
+
+		if (softdep_line(p, (size_t)(eol - p), m, sizeof(m))) {
+			char **nv = realloc(v, (n + 2) * sizeof(*v));
+
+			if (!nv || !(nv[n] = strdup(m))) {
+				persist_free_list(nv ? nv : v);
+				v = NULL;
+				break;
+			}
+			v = nv;
+			v[++n] = NULL;
+		}
+		p = *eol ? eol + 1 : eol;
+	}
+	*mods = v;
+	return v ? 0 : -ENOMEM;
+}

@@ -90,6 +90,31 @@ bool persist_detect_dracut(const char *root)
 	return dracut;
 }
 
+/* One initramfs module list (or dracut.conf.d file) serves the initramfs of
+ * every installed kernel: vfio_virqfd goes in only when none of them lacks
+ * it.  On a kernel without it the line does harm (initramfs-tools: "Module
+ * vfio_virqfd not found" at every boot; dracut: an error), and
+ * leaving it out costs nothing: vfio_pci depends on it where it exists. */
+static void virqfd_everywhere(const char *root, struct persist_facts *pf)
+{
+	enum kmod_where w;
+	char **rel;
+
+	pf->virqfd_lacking[0] = '\0';
+	if (kmodules_releases(root, &rel) < 0)
+		return;
+	for (size_t i = 0; rel[i] && pf->has_virqfd; i++) {
+		/* a directory without a module index (what a removed kernel
+		 * leaves) builds no initramfs */
+		if (strcmp(rel[i], pf->kernel) == 0 ||
+		    kmodules_lookup(root, rel[i], "vfio_virqfd", &w, NULL, 0) < 0 || w != KMOD_ABSENT)
+			continue;
+		pf->has_virqfd = false;
+		snprintf(pf->virqfd_lacking, sizeof(pf->virqfd_lacking), "%s", rel[i]);
+	}
+	kmodules_free_list(rel);
+}
+
 int persist_facts_kernel(const char *root, const char *kernel_opt, struct persist_facts *pf,
 			 char *why, size_t len)
 {
@@ -133,6 +158,8 @@ int persist_facts_kernel(const char *root, const char *kernel_opt, struct persis
 	if (err < 0)
 		return err;
 	pf->has_virqfd = w != KMOD_ABSENT;
+	if (pf->has_virqfd)
+		virqfd_everywhere(root, pf);
 	return 0;
 }
 
@@ -197,6 +224,8 @@ int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct j
 	size_t count = 0;
 	int err = 0;
 
+	while (pf->softdeps && pf->softdeps[count])
+		count++;
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct pci_func *f = pci_host_find(h, &fns[i]);
 		const struct journal_entry *je = journal_find(j, &fns[i]);
@@ -213,6 +242,18 @@ int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct j
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(usual_gpu_modules) && !err; i++)
 		err = add_module(&pf->softdeps, &count, usual_gpu_modules[i]);
+	return err;
+}
+
+int persist_facts_add_softdeps(struct persist_facts *pf, char *const *mods)
+{
+	size_t count = 0;
+	int err = 0;
+
+	while (pf->softdeps && pf->softdeps[count])
+		count++;
+	for (size_t i = 0; mods && mods[i] && !err; i++)
+		err = add_module(&pf->softdeps, &count, mods[i]);
 	return err;
 }
 

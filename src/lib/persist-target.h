@@ -20,7 +20,9 @@ struct persist_facts {
 	const char *kernel_from;        /* "--kernel", "newest under ROOT/lib/modules", "running" */
 	bool dracut;
 	bool vfio_builtin;
-	bool has_virqfd;
+	bool has_virqfd;                /* the files list vfio_virqfd (see virqfd_lacking) */
+	char virqfd_lacking[256];       /* another installed kernel without vfio_virqfd,
+					 * which keeps it off the shared lists; "" if none */
 	bool ids_exclusive;
 	char ids_reason[512];
 	char **softdeps;                /* NULL-terminated, malloc'ed */
@@ -28,7 +30,9 @@ struct persist_facts {
 
 /* The target kernel: kernel_opt, else for a --root other than "/" the
  * newest under ROOT/lib/modules, else the running one.  Then the
- * modules of that kernel through libkmod.  *why says what failed. */
+ * modules of that kernel through libkmod, and of every other kernel
+ * under ROOT/lib/modules for vfio_virqfd: the module lists are one file
+ * for all of them.  *why says what failed. */
 int persist_facts_kernel(const char *root, const char *kernel_opt, struct persist_facts *pf,
 			 char *why, size_t len);
 /* dracut builds the initramfs: its binary is there, update-initramfs not. */
@@ -37,9 +41,12 @@ bool persist_detect_dracut(const char *root);
  * the reason names the first one that does. */
 void persist_facts_ids(const struct pci_host *h, const struct pci_addr *fns, size_t n,
 		       struct persist_facts *pf);
-/* The modules to softdep on vfio-pci: the module of each function's host
- * driver (the journal's record for a function already on vfio-pci), and
- * the usual GPU drivers. */
+/* The modules to softdep on vfio-pci, added to pf->softdeps: the module of
+ * each function's host driver (the journal's record for a function already
+ * on vfio-pci), and the usual GPU drivers. */
 int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct journal *j,
 			   const struct pci_addr *fns, size_t n, struct persist_facts *pf);
+/* Add modules to softdep (those an earlier persist wrote), keeping the
+ * order: the list is built from them first. */
+int persist_facts_add_softdeps(struct persist_facts *pf, char *const *mods);
 void persist_facts_free(struct persist_facts *pf);

@@ -656,3 +656,22 @@ int persist_read_devices(const char *root, struct persist_fn **fns, size_t *n,
 	free(text);
 	return err;
 }
+
+int persist_read_softdeps(const char *root, char ***mods)
+{
+	int rootfd = root_dir_open(root), err;
+	struct stat st;
+	char *text = NULL;
+
+	*mods = NULL;
+	if (rootfd < 0)
+		return rootfd;
+	err = read_text(rootfd, PERSIST_MODPROBE_CONF, false, &text, &st);
+	close(rootfd);
+	if (err)
+		return err;
+	/* a file of the user's there says nothing: persist refuses to replace it */
+	err = persist_parse_softdeps(text && is_ours(text) ? text : "", mods);
+	free(text);
+	return err;
+}

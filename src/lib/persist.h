@@ -41,7 +41,10 @@ struct persist_target {
 	const char *kernel;     /* target kernel release, for comments */
 	bool dracut;            /* dracut builds the initramfs (else initramfs-tools) */
 	bool vfio_builtin;      /* vfio-pci is built into the kernel: modprobe.d options are ignored */
-	bool has_virqfd;        /* the kernel has a vfio_virqfd module (before 6.2) */
+	bool has_virqfd;        /* the kernel has a vfio_virqfd module (before 6.2), and so
+				 * does every other kernel whose initramfs reads the lists */
+	const char *virqfd_lacking; /* when the kernel has it but another does not: that
+				     * one ("" or NULL otherwise) */
 	bool ids_exclusive;     /* the vendor:device ids match no present device outside the selection */
 	const char *ids_reason; /* when !ids_exclusive: why */
 	const char *const *softdep_modules; /* NULL-terminated: modules to get "softdep <m> pre: vfio-pci" */
@@ -78,6 +81,15 @@ int persist_parse_devices_conf(const char *text, size_t len, struct persist_fn *
  * exactly these functions.  -EBADMSG and why otherwise. */
 int persist_check_devices_conf(const char *text, const struct persist_fn *fns, size_t n,
 			       struct persist_problem *why);
+
+/* The modules of the "softdep MODULE pre: vfio-pci" lines of a modprobe.d
+ * file as persist_render_modprobe writes it: a malloc'ed, NULL-terminated
+ * list (persist_free_list), in file order.  -ENOMEM only. */
+int persist_parse_softdeps(const char *text, char ***mods);
+/* Those of ROOT/etc/modprobe.d/vfio-handover.conf (never through a
+ * symlink), when persist wrote it; an empty list when it did not or there
+ * is no such file. */
+int persist_read_softdeps(const char *root, char ***mods);
 
 /* Write every file that applies to t, all or nothing: on a failure the
  * files already written are put back and the directories created removed.

@@ -43,6 +43,7 @@ int safety_group_intruders(const struct pci_host *host, const struct selection *
 enum check_id {
 	CHECK_IOMMU,         /* the kernel made IOMMU groups */
 	CHECK_VFIO_PCI,      /* vfio-pci for the target kernel */
+	CHECK_BOOT,          /* what apply did at this boot (its record) */
 	CHECK_SYSFS,         /* every attribute of the GPU's functions reads */
 	CHECK_GROUP,         /* the IOMMU group holds nothing else with a host driver */
 	CHECK_BOOT_VGA,      /* not the firmware's console */

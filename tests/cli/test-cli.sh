@@ -96,10 +96,16 @@ run_case() {
 				*) cat "$f" ;; esac
 			done) ;;
 		esac
+		# what apply records for check
+		case "$name" in rw-apply*)
+			echo "--- run/vfio-handover/apply.json"
+			cat "$root/run/vfio-handover/apply.json" 2>/dev/null ;;
+		esac
 	} | sed -e "s|$tree|@SYSFS@|g" -e "s|$root|@ROOT@|g" -e "s|$outside|@OUTSIDE@|g" \
 		-e "s|$kernel|@KERNEL@|g" \
 		-e 's/^run \(update-initramfs -u -k all\|dracut --regenerate-all --force\)$/run @INITRAMFS@/' \
-		-e 's|"elapsed_ms": [0-9]*|"elapsed_ms": @MS@|' > "$tmp/actual"
+		-e 's|"elapsed_ms": [0-9]*|"elapsed_ms": @MS@|' \
+		-e 's#"\(pid\|started_s\|ended_s\)": *[0-9][0-9]*#"\1":@N@#' > "$tmp/actual"
 	[ -n "${UPDATE_GOLDEN:-}" ] && cp "$tmp/actual" "$golden/$name.txt"
 	ok=0
 	if [ "$rc" != "$code" ]; then

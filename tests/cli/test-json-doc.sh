@@ -174,7 +174,7 @@ run unpersist 0 "$tmp/rtx4000" "$(root_of rw-persist-again-json)" unpersist
 run unpersist 1 "$tmp/rtx4000" "$(root_of unpersist-bad-conf-one)" unpersist 01:00
 run unpersist 2 "$tmp/rtx4000" "$R" unpersist 05:00
 run apply 0 "$tmp/rtx4000" "$R" apply
-run apply 1 "$tmp/rtx4000" "$(root_of apply-bad-conf)" apply
+run apply 1 "$tmp/rtx4000" "$(root_of rw-apply-bad-conf)" apply
 run apply 2 "$tmp/rtx4000" "$R" apply 01:00
 boot=$(root_of none)
 devices_conf "$boot" '0000:03:00.0 1a03:2000 1a03:2000 slot=- path=-'

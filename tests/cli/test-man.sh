@@ -73,7 +73,10 @@ persist_h="$TESTS_SRCDIR/../../src/lib/persist.h"
 paths=$(sed -n 's/^#define PERSIST_[A-Z_]* "\(\/[^"]*\)"$/\1/p' "$persist_h")
 [ -n "$paths" ] || bad "no path read from $persist_h"
 sed -n '/^\.SH FILES/,/^\.SH /p' "$tmp/man" > "$tmp/files"
-for f in $paths /run/vfio-handover/state.json /run/vfio-handover/lock; do
+hook=$(sed -n 's|^kernelpostinst_SCRIPTS = contrib/kernel/||p' "$TESTS_SRCDIR/../../Makefile.am")
+[ -n "$hook" ] || bad "no kernelpostinst_SCRIPTS in Makefile.am"
+for f in $paths /run/vfio-handover/state.json /run/vfio-handover/lock /run/vfio-handover/apply.json \
+	"/etc/kernel/postinst.d/$hook"; do
 	if grep -q "^\.I $f\$" "$tmp/files"; then
 		ok "man page FILES lists $f"
 	else
@@ -89,6 +92,41 @@ for w in 'systemctl enable vfio-handover.service' 'vfio-handover apply' \
 	else
 		bad "man page BOOT SERVICE does not say $w"
 	fi
+done
+# RECOVERY: the kernel command-line words that skip the hand-over at boot,
+# then how to get the GPUs back
+sed -n '/^\.SH RECOVERY/,/^\.SH /p' "$tmp/man" > "$tmp/recovery"
+for w in systemd.mask=vfio-handover.service module_blacklist=vfio_pci modprobe.blacklist=vfio_pci \
+	'vfio-handover check' 'vfio-handover rollback' 'vfio-handover unpersist' ids=; do
+	if grep -q -F -e "$w" "$tmp/recovery"; then
+		ok "man page RECOVERY says $w"
+	else
+		bad "man page RECOVERY does not say $w"
+	fi
+done
+# the guides name the paths of the installed package, not the sources
+aleph="$TESTS_SRCDIR/../../doc/aleph-node.md"
+for f in "$aleph" "$TESTS_SRCDIR/../../doc/json.md" "$TESTS_SRCDIR/../../doc/libvirt.md"; do
+	if grep -E -n '(^|[ (`])(doc|contrib|src|tests|debian)/' "$f" > "$tmp/paths"; then
+		bad "${f##*/} names source paths:"; cat "$tmp/paths"
+	else
+		ok "${f##*/} names no source path"
+	fi
+done
+for w in /usr/share/doc/vfio-handover/json.md /usr/share/doc/vfio-handover/aleph-node.md; do
+	if grep -q -F -e "$w" "$tmp/man"; then ok "man page names $w"; else bad "man page does not name $w"; fi
+done
+# the Aleph guide: an install step, persist adds, and the recovery words
+sed -n '/^## Install/,/^## /p' "$aleph" > "$tmp/install"
+for w in 'apt install ./vfio-handover_' 'make install' 'apt purge vfio-handover'; do
+	if grep -q -F -e "$w" "$tmp/install"; then ok "aleph-node.md Install says $w"; else bad "aleph-node.md Install does not say $w"; fi
+done
+if grep -q 'replaces the set' "$aleph"; then bad "aleph-node.md says persist replaces the set (it adds)"; else ok "aleph-node.md: no 'replaces the set'"; fi
+if grep -q '`persist` adds to what is persisted' "$aleph"; then ok "aleph-node.md: persist adds"; else bad "aleph-node.md does not say that persist adds"; fi
+sed -n '/^## [0-9]*\.* *Recovery/,/^## /p' "$aleph" > "$tmp/arecovery"
+for w in systemd.mask=vfio-handover.service module_blacklist=vfio_pci modprobe.blacklist=vfio_pci \
+	'vfio-handover check' 'vfio-handover rollback' 'vfio-handover unpersist'; do
+	if grep -q -F -e "$w" "$tmp/arecovery"; then ok "aleph-node.md Recovery says $w"; else bad "aleph-node.md Recovery does not say $w"; fi
 done
 # what that section says, the unit says
 unit="$TESTS_SRCDIR/../../contrib/systemd/vfio-handover.service.in"

@@ -522,6 +522,41 @@ START_TEST(render_softdeps)
 }
 END_TEST
 
+START_TEST(parse_softdeps_back)
+{
+	static const char *const mods[] = { "bochs", "nvidia", "snd-hda-intel", NULL };
+	struct persist_fn f[2];
+	struct persist_target t = target(NULL);
+	size_t n = one_gpu(f);
+	char *s, **got;
+
+	/* what render writes reads back, in its order */
+	t.softdep_modules = mods;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert_int_eq(persist_parse_softdeps(s, &got), 0);
+	ck_assert_str_eq(got[0], "bochs");
+	ck_assert_str_eq(got[1], "nvidia");
+	ck_assert_str_eq(got[2], "snd-hda-intel");
+	ck_assert_ptr_null(got[3]);
+	persist_free_list(got);
+	free(s);
+	/* only the exact lines: no other module's softdep, no comment, no spaces */
+	ck_assert_int_eq(persist_parse_softdeps("# softdep a pre: vfio-pci\n"
+						"softdep b pre: vfio-pci nvidia\n"
+						"softdep c  pre: vfio-pci\n"
+						"softdep d pre: other\n"
+						" softdep e pre: vfio-pci\n"
+						"softdep f* pre: vfio-pci\n"
+						"softdep g pre: vfio-pci", &got), 0);
+	ck_assert_str_eq(got[0], "g");
+	ck_assert_ptr_null(got[1]);
+	persist_free_list(got);
+	ck_assert_int_eq(persist_parse_softdeps("", &got), 0);
+	ck_assert_ptr_null(got[0]);
+	persist_free_list(got);
+}
+END_TEST
+
 START_TEST(render_bad_functions)
 {
 	struct persist_fn f[2];
@@ -1922,6 +1957,7 @@ static Suite *suite(void)
 	tcase_add_test(render, render_virqfd_by_kernel);
 	tcase_add_test(render, render_builtin_vfio);
 	tcase_add_test(render, render_softdeps);
+	tcase_add_test(render, parse_softdeps_back);
 	tcase_add_test(render, render_bad_functions);
 	tcase_add_test(render, parse_roundtrip);
 	tcase_add_test(render, parse_errors);

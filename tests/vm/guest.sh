@@ -34,6 +34,8 @@
 #   A scenario with a "# vh-vm-boots: 2" line runs twice, a reboot: what
 #   the first boot carries out (vh_carry) is in the second's root, booted
 #   with the "# vh-vm-boot2-profile: NAME" profile if there is one.
+#   "# vh-vm-append: WORDS" adds kernel parameters to the (first) boot,
+#   "# vh-vm-boot2-append: WORDS" to the second.
 #
 # Exit status of run: the scenario's (from the guest's "VH-SCENARIO-EXIT N"
 # line); 99 when the guest gave no such line (crash, timeout); 77 when QEMU,
@@ -399,7 +401,7 @@ boot() {
 	# with interrupt remapping on it panics: "timer doesn't work through
 	# Interrupt-remapped IO-APIC", seen in 3 of 10 boots with both cores busy)
 	append="console=ttyS0 panic=-1 cryptomgr.notests 8250.nr_uarts=1 no_timer_check $KERNEL_IOMMU"
-	append="$append vh.udev=$udev vh.verbose=$verbose ${VH_VM_APPEND:-}"
+	append="$append vh.udev=$udev vh.verbose=$verbose ${BOOT_APPEND:-} ${VH_VM_APPEND:-}"
 	[ "$verbose" = 1 ] || append="$append quiet"
 	local rc=0
 	if [ "$log" = - ]; then
@@ -426,6 +428,9 @@ boot() {
 
 scenario_header() {	# FILE KEY -> value of "# vh-vm-KEY: value"
 	sed -n "s/^# vh-vm-$2:[[:space:]]*\([^[:space:]]*\).*/\1/p" "$1" | head -n 1
+}
+scenario_words() {	# FILE KEY -> the rest of the line "# vh-vm-KEY: words"
+	sed -n "s/^# vh-vm-$2:[[:space:]]*//p" "$1" | head -n 1
 }
 
 parse_opts() {	# sets DESTDIR UDEV VERBOSE; leaves ARGS
@@ -521,6 +526,7 @@ run_twice() {
 	local carry
 	carry=$(mktemp -d "${TMPDIR:-/tmp}/vh-vm-carry.XXXXXX")
 	echo "# --- boot 1 (profile $2)"
+	BOOT_APPEND=$(scenario_words "$1" append)
 	run_once "$1" "$2" ""
 	if [ "$code" != 0 ]; then
 		rm -rf "$log" "$carry"
@@ -534,6 +540,7 @@ run_twice() {
 	echo 2 >"$carry/root/vh-boot"
 	(cd "$carry/root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$carry/etc.cpio"
 	echo "# --- boot 2 (profile ${3:-$2}), from the files boot 1 wrote"
+	BOOT_APPEND=$(scenario_words "$1" boot2-append)
 	run_once "$1" "${3:-$2}" "$carry/etc.cpio"
 	rm -rf "$log" "$carry"
 }
@@ -579,6 +586,7 @@ run)
 	if [ "${boots:-1}" = 2 ]; then
 		run_twice "$scenario" "$profile" "$(scenario_header "$scenario" boot2-profile)"
 	else
+		BOOT_APPEND=$(scenario_words "$scenario" append)
 		run_once "$scenario" "$profile" ""
 	fi
 	exit "$code"

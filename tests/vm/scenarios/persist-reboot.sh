@@ -97,10 +97,14 @@ boot2() {
 	vh_eq "twin $GPU_B.1 stays on" "$(vh_driver "$GPU_B.1")" snd_hda_intel
 	vh_eq "the console $BOOT_VGA stays on" "$(vh_driver "$BOOT_VGA")" bochs-drm
 	vh_eq "the new card at ${was_addr}.0 stays on" "$(vh_driver "$was_addr.0")" e1000e
+	vh_run 0 "$VH_BIN" check "$(vh_short "$GPU_A")"
+	vh_out_has "check says what apply did at this boot" \
+		"^PASS  boot .*handed $GPU_A \(2 functions\) over to vfio-pci"
 	vh_run 0 "$VH_BIN" verify "$(vh_short "$GPU_A")"
 	vh_run 0 "$VH_BIN" --json apply
 	vh_out_has "apply again changes nothing" '"outcome": "already"'
 	vh_out_has "apply again: changed is false" '"changed": false'
+	vh_check "and records it" grep -q '"outcome":"already"' /run/vfio-handover/apply.json
 	# --json: a first run that hands over says so
 	vh_run 0 "$VH_BIN" rollback "$(vh_short "$GPU_A")"
 	vh_run 0 "$VH_BIN" --json apply
