@@ -65,7 +65,13 @@ for k in "${!kernel_pkgs[@]}"; do
 	fi
 	grep -v '^guest.sh: ' "$work/build.$k.out" | sed 's/^/guest: /'
 	kv=$(sed -n 's/^kernel=.*kernel-\([^/]*\)\/.*/\1/p' "$work/build.$k.out")
-	kernels+=("$(sed -n 's/^kernel=//p' "$work/build.$k.out") $(sed -n 's/^initrd=//p' "$work/build.$k.out")")
+	# a copy of the initramfs of its own: another tree's test run may prune
+	# the cache meanwhile (a hard link where the cache and TMPDIR share a
+	# filesystem)
+	initrd=$(sed -n 's/^initrd=//p' "$work/build.$k.out")
+	ln "$initrd" "$work/initrd.$k.cpio" 2>/dev/null || cp "$initrd" "$work/initrd.$k.cpio" ||
+		{ echo "test-vm.sh: cannot copy $initrd into $work"; exit 99; }
+	kernels+=("$(sed -n 's/^kernel=//p' "$work/build.$k.out") $work/initrd.$k.cpio")
 	klabels+=("$(echo "$kv" | cut -d. -f1-2)")
 done
 echo "guest: ready in $((($(date +%s%N) - t0) / 1000000)) ms; $jobs at once"
