@@ -74,6 +74,22 @@ vh_wait() {
 	done
 }
 
+# vh_hold PATH: start a process (sleep) holding PATH open, its PID in
+# VH_HOLDER, and return once it does: the shell opens PATH in the child
+# before exec, so right after "&" the holder may not hold it yet, or not be
+# called sleep yet (a loaded CI host showed both)
+vh_holding() {	# PID PATH
+	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = sleep ] &&
+		[ "$(readlink "/proc/$1/fd/0")" = "$(readlink -f "$2")" ]
+}
+vh_hold() {
+	# shellcheck disable=SC2217 # (the file held open is the point)
+	sleep 600 <"$1" &
+	VH_HOLDER=$!
+	vh_wait 10 vh_holding "$VH_HOLDER" "$1" ||
+		vh_fail "PID $VH_HOLDER did not hold $1 open within 10 s"
+}
+
 vh_finish() {
 	if [ "$VH_FAILS" -eq 0 ]; then
 		echo "scenario: $VH_CHECKS checks passed"

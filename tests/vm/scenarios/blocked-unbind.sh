@@ -20,8 +20,8 @@ blocked() {	# is a task blocked in the sound card's release?
 slot=$(vh_short "$GPU_A")
 card=$(ls -d "$SYSPCI/$GPU_A.1"/sound/card* | head -n 1)
 card=${card##*/card}
-sleep 600 <"/dev/snd/controlC$card" &
-holder=$!
+vh_hold "/dev/snd/controlC$card"
+holder=$VH_HOLDER
 
 vh_run 4 "$VH_BIN" --json --force --timeout 2 bind "$slot"
 # exit 4 has its document (emulated trees cannot reach it): the functions moved

@@ -86,8 +86,8 @@ vh_dmesg_clean "binds and rollbacks at the same time"
 # keeps one open, and --force goes past the check that would refuse it
 card=$(ls -d "$SYSPCI/$GPU_B.1"/sound/card* | head -n 1)
 card=${card##*/card}
-sleep 600 <"/dev/snd/controlC$card" &
-holder=$!
+vh_hold "/dev/snd/controlC$card"
+holder=$VH_HOLDER
 ip link set "$(ls "$SYSPCI/$GPU_C.2/net")" down
 vh_run 4 "$VH_BIN" --force --timeout 3 bind "$A" "$B" "$GPU_C.0" "$GPU_C.1" "$GPU_C.2"
 vh_out_has "the failed function is named" "$GPU_B.1: the kernel did not return within 3 s from: write $GPU_B.1 to .*/unbind"
