@@ -329,13 +329,46 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 	t->aleph = cli->aleph;
 }
 
-/* --dry-run: the content persist would write, file by file. */
-static int show_plan(struct cli *cli, const struct persist_target *t, const struct persist_run *p)
+/* The files a dry run finds persist_write would change, and their content. */
+struct changes {
+	const char *rel[8];
+	char *content[8];
+	size_t n;
+	bool nomem;
+};
+
+static void note_change(const char *rel, const char *content, void *ctx)
+{
+	struct changes *c = ctx;
+
+	if (c->n < sizeof(c->rel) / sizeof(c->rel[0])) {
+		c->rel[c->n] = rel;
+		if (!(c->content[c->n++] = strdup(content)))
+			c->nomem = true;
+	}
+}
+
+static const char *change_of(const struct changes *c, const char *rel)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->rel[i], rel))
+			return c->content[i];
+	return NULL;
+}
+
+static void report_write_error(const char *cmd, int err);
+
+/* --dry-run: what persist would write, file by file: only the files whose
+ * content would change (the whole content, or the block or setting of a
+ * file shared with the user), computed as the run would, with its errors. */
+static int show_plan(struct cli *cli, const char *cmd, const struct persist_target *t,
+		     const struct persist_run *p)
 {
 	char *text[4] = { NULL }, shown[4096];
 	const char *path[4] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
 				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES };
-	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]);
+	struct changes changes = { .n = 0 };
+	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]), planned = 0;
 
 	if (!err)
 		err = persist_render_modprobe(t, p->pfns, p->n, &text[1]);
@@ -343,23 +376,41 @@ static int show_plan(struct cli *cli, const struct persist_target *t, const stru
 		err = persist_render_modules_load(t, &text[2]);
 	if (!err)
 		err = t->dracut ? persist_render_dracut(t, &text[3]) : persist_render_initramfs_block(t, &text[3]);
+	if (!err) {
+		err = persist_plan_write(t, p->pfns, p->n, note_change, &changes);
+		if (!err && changes.nomem)
+			err = -ENOMEM;
+		if (err < 0) {
+			report_write_error(cmd, err);
+			err = 1;
+		}
+	}
 	for (size_t i = 0; !err && i < 4; i++) {
 		bool block = i == 3 && !t->dracut;
+		const char *whole = change_of(&changes, path[i]);
+		const char *value = block ? text[i] : whole;
 
+		if (!whole)
+			continue;
+		planned++;
 		root_show_path(cli->root, path[i], shown, sizeof(shown));
 		/* (each text ends with its newline) */
-		cli_plan(cli, block ? "edit-file" : "write-file", shown, text[i], NULL, NULL,
+		cli_plan(cli, block ? "edit-file" : "write-file", shown, value, NULL, NULL,
 			 "write %s%s:\n%.*s", path[i], block ? " (its vfio-handover block)" : "",
-			 (int)strlen(text[i]) - 1, text[i]);
+			 (int)strlen(value) - 1, value);
 	}
-	if (!err && t->aleph) {
+	if (!err && t->aleph && change_of(&changes, PERSIST_SUPERVISOR_ENV)) {
+		planned++;
 		root_show_path(cli->root, PERSIST_SUPERVISOR_ENV, shown, sizeof(shown));
 		cli_plan(cli, "edit-file", shown, "ALEPH_VM_ENABLE_GPU_SUPPORT=True", NULL, NULL,
-			 "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s (if it exists)",
-			 PERSIST_SUPERVISOR_ENV);
+			 "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s", PERSIST_SUPERVISOR_ENV);
 	}
+	if (!err && !planned)
+		log_info("no file would change: the boot configuration is as %s would write it", cmd);
 	for (size_t i = 0; i < 4; i++)
 		free(text[i]);
+	for (size_t i = 0; i < changes.n; i++)
+		free(changes.content[i]);
 	return err;
 }
 
@@ -407,7 +458,7 @@ static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
 
 	target_of(cli, &p->facts, &t);
 	if (cli->dry_run)
-		return show_plan(cli, &t, p) ? EXIT_FAILED : EXIT_DONE;
+		return show_plan(cli, cmd, &t, p) ? EXIT_FAILED : EXIT_DONE;
 	err = persist_write(&t, p->pfns, p->n, &p->files);
 	if (err < 0) {
 		report_write_error(cmd, err);

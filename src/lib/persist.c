@@ -610,6 +610,26 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
 	return err;
 }
 
+int persist_plan_write(const struct persist_target *t, const struct persist_fn *fns, size_t n,
+		       persist_change_fn *change, void *ctx)
+{
+	struct plan p;
+	int err;
+
+	memset(&last_problem, 0, sizeof(last_problem));
+	if (!n)
+		return -EINVAL;
+	err = plan_open(&p, t->root);
+	if (err)
+		return err;
+	err = plan_write(&p, t, fns, n);
+	for (size_t i = 0; !err && i < p.nop; i++)
+		if (p.op[i].new && (!p.op[i].old || strcmp(p.op[i].old, p.op[i].new)))
+			change(p.op[i].rel, p.op[i].new, ctx);
+	plan_free(&p);
+	return err;
+}
+
 int persist_remove(const struct persist_target *t, char ***removed)
 {
 	struct plan p;

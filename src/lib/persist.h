@@ -103,6 +103,15 @@ int persist_read_softdeps(const char *root, char ***mods);
 int persist_write(const struct persist_target *t, const struct persist_fn *fns, size_t n,
 		  char ***written);
 
+/* What persist_write would change, computed as it computes it and written
+ * nowhere (a dry run): CHANGE is called, in the order persist_write writes,
+ * for each file whose content would differ from what is there now, with its
+ * path under the root (PERSIST_DEVICES_CONF, ...) and the whole content it
+ * would have.  The same errors as persist_write, before any call. */
+typedef void persist_change_fn(const char *rel, const char *content, void *ctx);
+int persist_plan_write(const struct persist_target *t, const struct persist_fn *fns, size_t n,
+		       persist_change_fn *change, void *ctx);
+
 /* The exact inverse of persist_write, whatever dracut and aleph say now.
  * Only t->root is used.  *removed: files deleted or edited, and
  * directories removed.  Nothing persisted: a no-op returning 0. */

@@ -40,6 +40,22 @@ kernel_root() {	# CASE DEST: a golden case's root, its kernels made
 	fake_kernels "$2"
 }
 
+# PLAN FILE ROOT: the content a dry run printed for FILE ("write FILE:"
+# and the lines up to the next change) is ROOT/FILE's
+planned_as_written() {
+	awk -v want="write $2:" '$0 == want { on = 1; next }
+		on && /^(write |set |run |vfio-handover: )/ { on = 0 } on' "$1" >"$tmp/planned-file"
+	[ -s "$tmp/planned-file" ] && cmp -s "$tmp/planned-file" "$3$2"
+}
+# TREE ROOT ARGS...: a dry run plans no file (it is as persist would write it)
+plans_nothing() {
+	t=$1 r=$2
+	shift 2
+	VFIO_HANDOVER_NO_HWDB=1 "$VH_BIN" --sysfs "$t" --root "$r" persist --dry-run "$@" >"$tmp/out" 2>&1 &&
+		! grep -q '^write ' "$tmp/out" && grep -q 'no file would change' "$tmp/out" ||
+		{ cat "$tmp/out"; return 1; }
+}
+
 cycle() {	# NAME LAYOUT ROOTCASE PERSIST-ARGS...
 	name=$1 layout=$2 rootcase=$3
 	shift 3
@@ -48,9 +64,13 @@ cycle() {	# NAME LAYOUT ROOTCASE PERSIST-ARGS...
 	"$MKFIXTURE" "$layout" "$t" >/dev/null || { echo "FAIL $name: mkfixture"; fail=$((fail + 1)); return; }
 	kernel_root "$rootcase" "$r" || { echo "FAIL $name: depmod"; fail=$((fail + 1)); return; }
 	snapshot "$r" > "$tmp/before"
+	VFIO_HANDOVER_NO_HWDB=1 "$VH_BIN" --sysfs "$t" --root "$r" persist --dry-run "$@" >"$tmp/plan" 2>&1
 	check "$name: persist $*" vh "$t" "$r" persist "$@"
 	snapshot "$r" > "$tmp/persisted"
 	check "$name: persist changed the root" sh -c "! cmp -s '$tmp/before' '$tmp/persisted'"
+	check "$name: the dry run planned devices.conf as persist wrote it" \
+		planned_as_written "$tmp/plan" /etc/vfio-handover/devices.conf "$r"
+	check "$name: a dry run after persisting plans no file" plans_nothing "$t" "$r" "$@"
 	check "$name: persist again" vh "$t" "$r" persist "$@"
 	snapshot "$r" > "$tmp/again"
 	check "$name: persisting twice changes nothing" cmp -s "$tmp/persisted" "$tmp/again"

@@ -47,7 +47,8 @@
 # linux-image-amd64; a meta-package such as linux-image-6.12-amd64 stands
 # for the versioned one it depends on), VH_QEMU (the QEMU binary), VH_VM_APPEND
 # (more kernel parameters), VH_VM_EXTRA_CPIO (an archive of more files for
-# the guest's root: a benchmark's tools), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
+# the guest's root: a benchmark's tools), VH_VM_QEMU_ARGS (more QEMU
+# arguments, split at white space: a NIC for tests/ansible), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
 # VH_VM_CPU (QEMU's -cpu under KVM, default host).
 set -euo pipefail
 # depmod lives in /sbin, outside a user's PATH
@@ -416,6 +417,9 @@ boot() {
 	# files carried over from an earlier boot: unpacked last, they win
 	[ -z "$extra" ] || cat "$extra" >>"$img"
 	profile_args "$profile"
+	# more devices, from the caller (tests/ansible: a NIC with a port forwarded)
+	# shellcheck disable=SC2206  # words, split on purpose
+	[ -z "${VH_VM_QEMU_ARGS:-}" ] || QEMU_ARGS+=(${VH_VM_QEMU_ARGS})
 	accel=${ACCEL:-tcg}
 	QEMU_ARGS[1]="${QEMU_ARGS[1]},accel=$accel"
 	[ "$accel" != kvm ] || QEMU_ARGS+=(-cpu "${VH_VM_CPU:-host}")
