@@ -153,7 +153,7 @@ run list 1 "$tmp/nonexistent" "$R" list
 run list 2 "$tmp/rtx4000" "$R" list 01:00
 run list 2 "$tmp/rtx4000" "$R" --bogus list
 run check 0 "$tmp/rtx4000" "$R" check 01:00
-run check 1 "$tmp/rtx4000" "$R" check
+run check 1 "$tmp/rtx4000" "$R" check 03:00
 run check 2 "$tmp/rtx4000" "$R" check --all
 run verify 0 "$tmp/rtx4000-vfio" "$R" verify 01:00
 run verify 1 "$tmp/rtx4000" "$R" verify 01:00

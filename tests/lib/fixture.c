@@ -1628,6 +1628,17 @@ static int lay_bmc_vfio(struct fx *fx)
 	return r ?: fx_set_attr(fx, "0000:03:00.0", "driver_override", "vfio-pci\n");
 }
 
+/* rtx4000 whose GPU does not say what link it can run (max_link_speed
+ * "Unknown", no max_link_width), under a PCIe 4.0 x16 root port: the
+ * port's capability says nothing of the GPU's own. */
+static int lay_rtx4000_nolink(struct fx *fx)
+{
+	int r = lay_rtx4000(fx);
+
+	r = r ?: fx_set_attr(fx, "0000:01:00.0", "max_link_speed", "Unknown\n");
+	return r ?: fx_set_attr(fx, "0000:01:00.0", "max_link_width", NULL);
+}
+
 /* rtx4000 with a NIC as function .2 of the GPU's slot, no driver bound:
  * nothing holds it, and it still must not go along unless named. */
 static int lay_gpu_slot_nic(struct fx *fx)
@@ -1861,11 +1872,12 @@ static const struct layout layouts[] = {
 	{ "rtx4000-vfio", lay_rtx4000_vfio },
 	{ "gpu-slot-nic", lay_gpu_slot_nic },
 	{ "bmc-vfio", lay_bmc_vfio },
+	{ "rtx4000-nolink", lay_rtx4000_nolink },
 };
 
 static const char *const layout_names[] = {
 	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000", "group1000",
-	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", "bmc-vfio", NULL,
+	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", "bmc-vfio", "rtx4000-nolink", NULL,
 };
 
 const char *const *fx_layout_names(void)
