@@ -26,7 +26,7 @@ enum msg_code {
 	/* the kernel sequence and its outcome */
 	MSG_VFIO_PCI_MISSING, MSG_KERNEL_TIMEOUT, MSG_KERNEL_ERROR, MSG_HOLDER, MSG_UNDONE,
 	MSG_UNRESTORED, MSG_POSITION, MSG_JOURNAL_KEPT, MSG_DRIVER_UNAVAILABLE,
-	MSG_IDS_RETAKEN, MSG_UDEV_TIMEOUT, MSG_NOT_ON_VFIO_PCI,
+	MSG_IDS_RETAKEN, MSG_UDEV_TIMEOUT, MSG_NOT_ON_VFIO_PCI, MSG_UNRECORDED,
 	/* safety refusals and --force (with the check id) */
 	MSG_REFUSED, MSG_FORCED,
 	/* the Aleph supervisor (--aleph) */
