@@ -11,6 +11,7 @@
 #include "aleph.h"
 #include "cli-handover.h"
 #include "json-out.h"
+#include "leftovers.h"
 #include "log.h"
 #include "persist-target.h"
 #include "root-path.h"
@@ -493,6 +494,27 @@ static void run_free(struct persist_run *p)
 	free(p->pfns);
 }
 
+/* The lines of a hand-made setup that fight the hand-over: persist SELECTOR
+ * refuses on them (cli_refuse); writing the same again does not, it says them. */
+static void warn_leftovers(struct cli *cli)
+{
+	struct leftover_env le = { .root = cli->root, .kernel = cli->kernel, .host = &cli->host };
+	struct leftover *v;
+	size_t n;
+
+	if (leftovers_scan(&le, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *m = v[i].fail ? leftover_message(&v[i], cli->root, &cli->host) : NULL;
+
+		if (m)
+			log_check(LOGL_WARN, MSG_LEFTOVER, check_id_name(v[i].check), v[i].fix,
+				  "%s; it fights the per-device hand-over persist writes", m);
+		free(m);
+	}
+	leftovers_free(v, n);
+}
+
 /* No selector: what devices.conf lists, written again for the target
  * kernel (the kernel's postinst.d hook does this for a kernel it installs). */
 static int persist_again(struct cli *cli, struct persist_run *p)
@@ -515,6 +537,8 @@ static int persist_again(struct cli *cli, struct persist_run *p)
 	}
 	free(old);
 	rc = need_root(cli, "persist");
+	if (!rc)
+		warn_leftovers(cli);
 	if (!rc)
 		rc = gather(cli, p, NULL, 0);
 	if (!rc)

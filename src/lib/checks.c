@@ -10,6 +10,7 @@
 #include "checks.h"
 #include "persist.h"
 #include "kmodules.h"
+#include "leftovers.h"
 #include "models.h"
 #include "qemu-version.h"
 #include "safety.h"
@@ -921,6 +922,22 @@ static int check_boot(const struct check_env *env, struct check_report *r)
 	return err;
 }
 
+/* ---- lines of a hand-made VFIO setup (leftovers.h) ---- */
+
+static int check_leftovers(const struct check_env *env, struct check_report *r)
+{
+	struct leftover_env le = { .root = env->root, .kernel = env->kernel, .host = env->host };
+	struct leftover *v;
+	size_t n;
+	int err = leftovers_scan(&le, &v, &n);
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = add(r, v[i].fail ? CHECK_FAIL : CHECK_WARN, v[i].check, NULL,
+			  leftover_message(&v[i], env->root, env->host), strdup(v[i].fix));
+	leftovers_free(v, n);
+	return err;
+}
+
 /* A function that cannot be identified is not handed over. */
 static int check_readable(const struct check_env *env, const struct pci_addr *slot,
 			  struct check_report *r)
@@ -1039,6 +1056,8 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 		err = check_vfio_module(env, h->sfs, r);
 	if (!err && !env->refusals_only)
 		err = check_boot(env, r);
+	if (!err && env->leftovers)
+		err = check_leftovers(env, r);
 	if (!err)
 		err = shared_read(env, nslots ? slots : all, nslots ? nslots : nall, &sh);
 	for (size_t i = 0; i < (nslots ? nslots : nall) && !err; i++) {

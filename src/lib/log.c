@@ -50,6 +50,7 @@ static const struct log_code_def {
 	[MSG_UNRECORDED]             = { "unrecorded", "", "; " },
 	[MSG_REFUSED]                = { "refused", "refused: ", "\n  fix: " },
 	[MSG_FORCED]                 = { "forced", "--force: going past: ", "; " },
+	[MSG_LEFTOVER]               = { "leftover", "", "\n  fix: " },
 	[MSG_SUPERVISOR_RESTART]     = { "supervisor-restart", "", "; " },
 	[MSG_SUPERVISOR_NOT_RUNNING] = { "supervisor-not-running", "", "; " },
 	[MSG_SUPERVISOR_ADDRESS]     = { "supervisor-address", "", "\n  " },
