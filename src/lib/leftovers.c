@@ -1081,10 +1081,12 @@ int leftovers_take_out(const char *text, const char *file, const struct leftover
 		       char **out)
 {
 	struct text x;
-	size_t pos = 0, s, e;
+	size_t pos = 0, s, e, want = 0, found = 0;
 	unsigned line = 0;
 	int err = 0;
 
+	for (size_t i = 0; i < n; i++)
+		want += !v[i].cmdline && !strcmp(v[i].file, file);
 	if (text_open(&x))
 		return -ENOMEM;
 	while (!err && text_next_line(text, &pos, &s, &e)) {
@@ -1095,6 +1097,7 @@ int leftovers_take_out(const char *text, const char *file, const struct leftover
 			fwrite(text + s, 1, e - s, x.f);
 			continue;
 		}
+		found++;
 		/* the lines it spans, as the scan read them */
 		for (unsigned k = 1; k < l->nlines && text_next_line(text, &pos, &s, &e); k++)
 			line++;
@@ -1112,6 +1115,9 @@ int leftovers_take_out(const char *text, const char *file, const struct leftover
 			fprintf(x.f, NOTE_CHANGED "%s\n%s%s", l->text, l->replacement,
 				text[e - 1] == '\n' ? "\n" : "");
 	}
+	/* every line of this file as the scan read it, or the file changed since */
+	if (!err && found != want)
+		err = -EINVAL;
 	return text_close(&x, err, out);
 }
 
@@ -1141,19 +1147,19 @@ int leftovers_put_back(const char *text, const char *file, char **out, struct pe
 		/* the line migrate left after its note must still be there, as it left it */
 		want = fmt < 0 ? NULL : rewrite((enum leftover_format)fmt, text + s + kc, len - kc);
 		if (!want) {
-			err = problem_set(why, line, "this note of vfio-handover migrate quotes '%s', a "
-					  "line migrate does not change: put that line back yourself "
-					  "and delete the note", text_shown(text + s + kc, len - kc, sb));
+			problem_set(why, line, "this note of vfio-handover migrate quotes '%s', a line "
+				    "migrate does not change", text_shown(text + s + kc, len - kc, sb));
+			err = -ENOMSG;
 			break;
 		}
 		if (!text_next_line(text, &pos, &ns, &ne) ||
 		    ne - ns - (text[ne - 1] == '\n') != strlen(want) ||
 		    memcmp(text + ns, want, strlen(want))) {
-			err = problem_set(why, line, "the line after vfio-handover migrate's note is not "
-					  "the '%s' migrate left there: put back the line the note "
-					  "quotes, '%s', and delete the note",
-					  text_shown(want, strlen(want), wb),
-					  text_shown(text + s + kc, len - kc, sb));
+			problem_set(why, line, "the line after vfio-handover migrate's note is not the "
+				    "'%s' migrate left there, so the line the note quotes, '%s', "
+				    "cannot be put back in its place", text_shown(want, strlen(want), wb),
+				    text_shown(text + s + kc, len - kc, sb));
+			err = -ENOMSG;
 			free(want);
 			break;
 		}

@@ -105,9 +105,9 @@ char *leftover_message(const struct leftover *l, const char *root, const struct 
 int leftovers_take_out(const char *text, const char *file, const struct leftover *v, size_t n,
 		       char **out);
 /* The text with every note of migrate put back as the line it quotes
- * (byte for byte, its newline or its lack of one included).  -EBADMSG and
+ * (byte for byte, its newline or its lack of one included).  -ENOMSG and
  * why when the line after a note of a changed line is not what migrate
- * left there. */
+ * left there (or the note quotes a line migrate never changes). */
 int leftovers_put_back(const char *text, const char *file, char **out,
 		       struct persist_problem *why);
 /* Does text hold a note of migrate? */

@@ -51,6 +51,7 @@ static const struct log_code_def {
 	[MSG_REFUSED]                = { "refused", "refused: ", "\n  fix: " },
 	[MSG_FORCED]                 = { "forced", "--force: going past: ", "; " },
 	[MSG_LEFTOVER]               = { "leftover", "", "\n  fix: " },
+	[MSG_NOT_MIGRATED]           = { "not-migrated", "", "\n  fix: " },
 	[MSG_SUPERVISOR_RESTART]     = { "supervisor-restart", "", "; " },
 	[MSG_SUPERVISOR_NOT_RUNNING] = { "supervisor-not-running", "", "; " },
 	[MSG_SUPERVISOR_ADDRESS]     = { "supervisor-address", "", "\n  " },

@@ -132,7 +132,7 @@ START_TEST(changed_line)
 	edited = strdup(out);
 	memcpy(strstr(edited, "disable_vga=1\noptions kvm"), "disable_vga=0", 13);
 	ck_assert_int_eq(leftovers_put_back(edited, "/etc/modprobe.d/vfio.conf", &back, &why),
-			 -EBADMSG);
+			 -ENOMSG);
 	ck_assert_uint_eq(why.line, 1);
 	ck_assert_ptr_nonnull(strstr(why.what, "options vfio-pci ids=10de:1b80 disable_vga=1"));
 	/* initramfs-tools: vfio_pci keeps its other arguments */
@@ -328,7 +328,7 @@ START_TEST(hostile_text)
 		}
 	}
 	/* a note of a changed line that quotes no such line: refused, not guessed */
-	ck_assert_int_eq(leftovers_put_back(text, "/etc/modprobe.d/x.conf", &back, &why), -EBADMSG);
+	ck_assert_int_eq(leftovers_put_back(text, "/etc/modprobe.d/x.conf", &back, &why), -ENOMSG);
 	ck_assert_uint_eq(why.line, 1);
 	free(text);
 }
