@@ -19,8 +19,9 @@
 #include "safety.h"
 #include "util.h"
 
-/* A device the lines meant: a GPU (its whole slot), or a function that is
- * no GPU's, named by its address. */
+/* A device the lines meant: a GPU (the functions of its board: display,
+ * audio, USB-C, UCSI), or a function that is no GPU's (a NIC, also one in
+ * a GPU's slot), by its address. */
 struct meant {
 	struct pci_addr slot;           /* fn 0 */
 	struct pci_addr fn;             /* the first function a line names */
@@ -66,7 +67,7 @@ static int add_meant(struct migration *mg, const struct pci_host *h, size_t i,
 		     const struct leftover *l)
 {
 	size_t count, first = pci_host_slot(h, &h->funcs[i].addr, &count);
-	bool gpu = pci_host_slot_is_display(h, first, count);
+	bool gpu = pci_host_slot_is_display(h, first, count) && pci_func_is_gpu_part(&h->funcs[i]);
 	struct meant *v;
 
 	for (size_t k = 0; k < mg->nm; k++)
@@ -103,7 +104,8 @@ static int find_meant(struct cli *cli, struct migration *mg)
 	return err;
 }
 
-/* The functions persisted: every one of a GPU's slot, or the one named. */
+/* The functions persisted: a GPU's own (never a NIC of its slot the lines
+ * do not name), or the one named. */
 static int meant_functions(const struct cli *cli, const struct migration *mg,
 			   struct pci_addr **fns, size_t *n)
 {
@@ -120,7 +122,8 @@ static int meant_functions(const struct cli *cli, const struct migration *mg,
 		if (m->refused != CHECK_ID_COUNT)
 			continue;
 		for (size_t i = m->gpu ? first : 0; i < (m->gpu ? first + count : 0); i++)
-			(*fns)[(*n)++] = h->funcs[i].addr;
+			if (pci_func_is_gpu_part(&h->funcs[i]))
+				(*fns)[(*n)++] = h->funcs[i].addr;
 		if (!m->gpu)
 			(*fns)[(*n)++] = m->fn;
 	}
@@ -209,6 +212,7 @@ static void say_left_out(struct cli *cli, const struct migration *mg)
 static void say_done(struct cli *cli, const struct migration *mg)
 {
 	char at[4200], sb[PCI_ADDR_LEN];
+	size_t persisted = 0;
 
 	if (cli->json || cli->dry_run)
 		return;
@@ -229,7 +233,11 @@ static void say_done(struct cli *cli, const struct migration *mg)
 		printf("persisted %s for kernel %s (%s), which %s names\n",
 		       m->gpu ? pci_slot_fmt(&m->slot, sb) : pci_addr_fmt(&m->fn, sb),
 		       mg->p.facts.kernel, mg->p.facts.kernel_from, where(cli, m->line, at, sizeof(at)));
+		persisted++;
 	}
+	if (!persisted)
+		printf("persisted nothing: %s\n", mg->nm ? "no device the lines name is one to hand "
+		       "over (the warnings say why)" : "the lines name no device present here");
 	cli_persist_print_files(cli, mg->p.files, "wrote");
 	printf("vfio-handover unpersist puts the lines back as they were\n");
 }
