@@ -128,6 +128,11 @@ migrate_cycle() {	# NAME LAYOUT ROOTCASE MIGRATE-ARGS...
 migrate_cycle guide rtx4000 guide-check --aleph
 migrate_cycle guide-console guide-console guide-check
 migrate_cycle proxmox twins rw-migrate-changed-line
+# links planted to a file outside the root, a binary file, a line of
+# 300,000 bytes, CRLF, a line continued with a backslash
+mkdir -p "$tmp/root-hostile/lib/modules"
+cp -R "$TESTS_SRCDIR/roots/guide-check/lib/modules/." "$tmp/root-hostile/lib/modules/"
+migrate_cycle hostile rtx4000 check-leftover-hostile
 
 # the user edits a file after migrate: unpersist puts the lines back where
 # the notes are, and keeps the edit
