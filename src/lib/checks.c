@@ -793,7 +793,7 @@ static bool apply_running(const struct check_env *env, long pid)
 
 #define BOOT_JOURNAL "journalctl -b -u vfio-handover.service has every message"
 #define BOOT_RETRY "then run vfio-handover apply (or reboot); to boot without the hand-over " \
-	"meanwhile: vfio-handover unpersist, or systemd.mask=vfio-handover.service on the kernel " \
+	"meanwhile: vfio-handover unpersist, or vfio_handover.off on the kernel " \
 	"command line (vfio-handover(8), RECOVERY)"
 
 static int boot_outcome(const struct check_env *env, struct json_object *rec, struct check_report *r)

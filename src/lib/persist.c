@@ -20,7 +20,7 @@
  * those it did create, so that unpersist removes them and no other. */
 static const char *const known_dirs[] = {
 	"/etc", "/etc/dracut.conf.d", "/etc/initramfs-tools", "/etc/modprobe.d",
-	"/etc/modules-load.d", "/etc/vfio-handover",
+	"/etc/modules-load.d", "/etc/udev", "/etc/udev/rules.d", "/etc/vfio-handover",
 };
 #define NDIRS ARRAY_SIZE(known_dirs)
 
@@ -85,7 +85,7 @@ struct op {
 struct plan {
 	const char *root;
 	int rootfd;                /* every path is resolved inside it */
-	struct op op[6];
+	struct op op[8];
 	size_t nop;
 	unsigned mkdirs, made;     /* bits of known_dirs: to create, created */
 	unsigned rmdirs, gone;     /* to remove when empty, removed */
@@ -341,10 +341,12 @@ static int check_devices(const struct op *o, const struct persist_fn *fns, size_
 static int plan_write(struct plan *p, const struct persist_target *t, const struct persist_fn *fns,
 		      size_t n)
 {
-	char *dev = NULL, *mp = NULL, *ml = NULL, *rd = NULL;
+	char *dev = NULL, *mp = NULL, *ml = NULL, *rd = NULL, *rule = NULL;
 	int err;
 
 	err = persist_render_devices_conf(fns, n, &dev);
+	if (!err)
+		err = persist_render_udev_rule(fns, n, &rule);
 	if (!err)
 		err = persist_render_modprobe(t, fns, n, &mp);
 	if (!err)
@@ -361,6 +363,8 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 	if (!err)
 		err = t->dracut ? add_owned(p, PERSIST_DRACUT_CONF, &rd) :
 				  add_block(p, PERSIST_INITRAMFS_MODULES, rd);
+	if (!err)
+		err = add_owned(p, PERSIST_UDEV_RULE, &rule);
 	if (!err && t->aleph)
 		err = add_env(p);
 	if (!err)
@@ -373,6 +377,7 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 	free(mp);
 	free(ml);
 	free(rd);
+	free(rule);
 	return err;
 }
 
@@ -425,6 +430,8 @@ static int plan_remove(struct plan *p)
 	int err;
 
 	err = remove_one(p, PERSIST_SUPERVISOR_ENV, false);
+	if (!err)
+		err = remove_one(p, PERSIST_UDEV_RULE, true);
 	if (!err)
 		err = remove_one(p, PERSIST_INITRAMFS_MODULES, false);
 	if (!err)
