@@ -113,6 +113,7 @@ boot2_udev() {
 	vh_run 0 "$VH_BIN" check "$(vh_short "$GPU_A")"
 	vh_out_has "check says GPU A was on vfio-pci already" \
 		"^PASS  boot .*found $GPU_A \(2 functions\) on vfio-pci already"
+	vh_out_has "and that the rule is there" "^PASS  udev-rule .* gives the 2 persisted functions to vfio-pci"
 	vh_run 0 "$VH_BIN" rollback "$(vh_short "$GPU_A")"
 	vh_eq "rollback (no journal entry) gives $GPU_A.0 to" "$(vh_driver "$GPU_A.0")" bochs-drm
 	vh_eq "and $GPU_A.1 to" "$(vh_driver "$GPU_A.1")" snd_hda_intel
