@@ -75,7 +75,7 @@ static void describe_run(const char *cmd, const struct pci_addr *fns, size_t n, 
 int cli_lock_run(struct cli *cli, const char *cmd, const struct pci_addr *fns, size_t n,
 		 bool persist, bool *waited)
 {
-	struct lock_key *keys = calloc(n + 1, sizeof(*keys));
+	struct lock_key *keys;
 	struct lock_holder h = { 0 };
 	struct lockset **ls = persist ? &cli->persist_lock : &cli->group_locks;
 	char what[160], who[200];
@@ -85,6 +85,7 @@ int cli_lock_run(struct cli *cli, const char *cmd, const struct pci_addr *fns, s
 	*waited = false;
 	if (cli->dry_run)
 		return EXIT_DONE;        /* changes nothing, not even a lock file */
+	keys = calloc(n + 1, sizeof(*keys));
 	if (!keys) {
 		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
 		return EXIT_FAILED;

@@ -19,10 +19,16 @@ static void option_line(FILE *fp, const struct option_def *o, bool prefix)
 		snprintf(names, sizeof(names), "--%s%s%s", o->name, o->arg ? " " : "",
 			 o->arg ? o->arg : "");
 	/* in the list of every option: the commands it belongs to, "a, b: " */
-	for (const char *p = prefix ? o->commands : NULL; p && *p; p += strcspn(p, " ")) {
-		p += *p == ' ';
-		snprintf(cmds + strlen(cmds), sizeof(cmds) - strlen(cmds), "%s%.*s",
-			 cmds[0] ? ", " : "", (int)strcspn(p, " "), p);
+	if (prefix && o->commands) {
+		const char *p = o->commands;
+		size_t len, used;
+
+		for (p += strspn(p, " "); *p; p += len, p += strspn(p, " ")) {
+			len = strcspn(p, " ");
+			used = strlen(cmds);
+			snprintf(cmds + used, sizeof(cmds) - used, "%s%.*s", used ? ", " : "",
+				 (int)len, p);
+		}
 	}
 	if (cmds[0])
 		snprintf(cmds + strlen(cmds), sizeof(cmds) - strlen(cmds), ": ");

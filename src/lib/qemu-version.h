@@ -16,7 +16,7 @@
 struct qemu_version {
 	int major, minor, micro;
 	char text[64];               /* as its source gives it: "1:7.2+dfsg-7+deb12u18" */
-	char source[96];             /* "package qemu-system-x86", "/usr/bin/qemu-system-x86_64 --version" */
+	char source[160];            /* "package qemu-system-x86", "/usr/bin/qemu-system-x86_64 --version" */
 };
 
 /* The installed qemu-system-x86 of a dpkg status file, else an installed

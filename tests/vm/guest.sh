@@ -194,7 +194,8 @@ kernel_prepare() {
 	rm -rf "$kdir"
 	tmp=$CACHE/extract.$$
 	rm -rf "$tmp"
-	trap 'rm -rf "$tmp"' EXIT
+	# shellcheck disable=SC2064 # the local's value, now: the trap runs outside
+	trap "rm -rf '$tmp'" EXIT
 	mkdir -p "$tmp" "$kdir"
 	dpkg-deb -x "$deb" "$tmp"
 	[ -f "$tmp/boot/vmlinuz-$KVER" ] || fail "$(basename "$deb") has no boot/vmlinuz-$KVER"
@@ -301,7 +302,8 @@ initrd_build() {	# DESTDIR
 	note "building the initramfs from $destdir"
 	root=$CACHE/root.$$
 	rm -rf "$root"
-	trap 'rm -rf "$root" "$INITRD.tmp"' EXIT
+	# shellcheck disable=SC2064 # the local's value, now: the trap runs outside
+	trap "rm -rf '$root' '$INITRD.tmp'" EXIT
 	mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{dev,proc,sys,run,tmp,etc,root,var,mnt}
 	ln -s usr/bin "$root/bin"
 	ln -s usr/sbin "$root/sbin"
@@ -348,8 +350,10 @@ initrd_build() {	# DESTDIR
 
 	# the project, and what its programs link against
 	tar -C "$destdir" -cf - . | tar -C "$root" --keep-directory-symlink -xf -
+	# (an if, not "is_elf && copy_libs": a last file that is no ELF would
+	# end the loop, and with set -e the build, with status 1)
 	find "$destdir" -type f -perm -u+x | while read -r f; do
-		is_elf "$f" && copy_libs "$root" "$f"
+		if is_elf "$f"; then copy_libs "$root" "$f"; fi
 	done
 
 	# /usr/sbin/vfio-handover, whatever the prefix was
