@@ -253,6 +253,10 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
 		pci_addr_fmt(&fns[i], ab);
 		if (pci_func_load_needs(cli->sfs, &fns[i], &f, PCI_NEED_OVERRIDE) < 0)
 			log_error(MSG_POSITION, NULL, "%s: gone from the bus", ab);
+		else if (f.unbinding[0])
+			log_error(MSG_POSITION, NULL, "%s: now on no driver (its unbind from %s is "
+				  "still under way in the kernel), driver_override %s", ab,
+				  f.unbinding, f.override[0] ? f.override : "(null)");
 		else
 			log_error(MSG_POSITION, NULL, "%s: now on %s, driver_override %s", ab,
 				  f.driver[0] ? f.driver : "no driver",

@@ -986,10 +986,17 @@ static int check_readable(const struct check_env *env, const struct pci_addr *sl
 		if (!f->bad)
 			continue;
 		if (f->blocked) {
+			pci_addr_fmt(&f->addr, ab);
 			err = add(r, CHECK_FAIL, CHECK_SYSFS, &f->addr,
-				  text("%s: reading its driver_override did not return within the "
-				       "--timeout limit: a driver's unbind or bind of it is still "
-				       "blocked in the kernel", pci_addr_fmt(&f->addr, ab)),
+				  f->unbinding[0] ?
+				  text("%s: its unbind from %s is still under way in the kernel "
+				       "(its driver link is gone, the kernel still names the "
+				       "driver): a driver's unbind of it is blocked", ab,
+				       f->unbinding) :
+				  text("%s: reading its %s did not return within the --timeout "
+				       "limit: a driver's unbind or bind of it is still blocked "
+				       "in the kernel", ab, f->bad & PCI_BAD_OVERRIDE ?
+				       "driver_override" : "uevent"),
 				  text("see dmesg, stop what holds the device (a process with one "
 				       "of its nodes open), and run this again once the kernel "
 				       "returns"));

@@ -7,6 +7,7 @@
 # SIGKILL in the middle of a bind, then rollback.
 # vh-vm-profile: default
 # vh-vm-udev: both
+# vh-vm-kernels: all
 # shellcheck source=../guest-lib.sh
 . /vh-lib.sh
 
