@@ -108,7 +108,10 @@ int persist_render_dracut(const struct persist_target *t, char **out)
 	fputs("add_drivers+=\" ", x.f);
 	for (const char *const *m = vfio_modules(t); *m; m++)
 		fprintf(x.f, "%s ", *m);
-	fputs("\"\n", x.f);
+	fputs("\"\n"
+	      "# And the udev rule that gives the persisted functions to vfio-pci as\n"
+	      "# they are added (install_items: dracut's udev takes only the rules it knows).\n"
+	      "install_items+=\" " PERSIST_UDEV_RULE " \"\n", x.f);
 	return text_close(&x, 0, out);
 }
 
