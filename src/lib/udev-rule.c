@@ -40,24 +40,6 @@ static const char rule_head[] =
 
 static const char rule_tail[] = "\nLABEL=\"vfio_handover_end\"\n";
 
-static int cmp_fn(const void *a, const void *b)
-{
-	return pci_addr_cmp(&(*(const struct persist_fn *const *)a)->addr,
-			    &(*(const struct persist_fn *const *)b)->addr);
-}
-
-/* Addresses the rule can name, ids of four hex digits, each function once. */
-static int check_fns(const struct persist_fn *const *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (v[i]->addr.dev > 31 || v[i]->addr.fn > 7 || !persist_fn_ids_ok(v[i]))
-			return -EINVAL;
-		if (i && pci_addr_cmp(&v[i - 1]->addr, &v[i]->addr) == 0)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 /* The four ids of one function of the GPU, as sysfs spells them. */
 static void put_ids(FILE *f, const struct persist_fn *fn)
 {
@@ -89,19 +71,13 @@ static void put_line(FILE *f, const struct persist_fn *const *v, size_t first, s
 
 int persist_render_udev_rule(const struct persist_fn *fns, size_t n, char **out)
 {
-	const struct persist_fn **v = calloc(n ? n : 1, sizeof(*v));
+	const struct persist_fn **v;
 	struct text x;
-	int err;
+	int err = n ? persist_fns_sorted(fns, n, &v) : -EINVAL;
 
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		v[i] = &fns[i];
-	/* sorted, so that the same selection always gives the same file */
-	qsort(v, n, sizeof(*v), cmp_fn);
-	err = n ? check_fns(v, n) : -EINVAL;
-	if (!err)
-		err = text_open(&x);
+	if (err)
+		return err;
+	err = text_open(&x);
 	if (err)
 		goto out;
 	fputs(rule_head, x.f);
