@@ -231,8 +231,8 @@ static int found_say(struct leftover *l, const char *fix, const char *fmt, ...)
 
 /* The options of vfio-pci without ids= (modprobe.d), or vfio_pci with its
  * other arguments (initramfs-tools): NULL when nothing else is left, the
- * line is not of that kind, or it ends in a backslash (which would join
- * the line after it). */
+ * line is not of that kind, or it or what is left of it ends in a
+ * backslash (which would join the line after it). */
 static char *rewrite(enum leftover_format fmt, const char *line, size_t len)
 {
 	struct words w;
@@ -264,7 +264,9 @@ static char *rewrite(enum leftover_format fmt, const char *line, size_t len)
 		out = next;
 		kept += i >= first;
 	}
-	if (out && !kept) {
+	/* nothing kept, or a last word that ends in a backslash: written at
+	 * the end of the changed line, it would join the next line to it */
+	if (out && (!kept || out[strlen(out) - 1] == '\\')) {
 		free(out);
 		out = NULL;
 	}

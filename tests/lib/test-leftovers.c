@@ -149,6 +149,15 @@ START_TEST(changed_line)
 	ck_assert_uint_eq(p.n, 1);
 	ck_assert_str_eq(p.v[0].replacement, "vfio_pci a=1");
 	leftovers_free(p.v, p.n);
+	/* a backslash and a blank end the line: no continuation for kmod, but
+	 * the changed line would end in the backslash and take the next line
+	 * in (the fuzzer's): the line goes whole */
+	p = parse(LF_MODPROBE, "/etc/modprobe.d/vfio.conf",
+		  "options vfio-pci ids=1002:67df x=\\ \n\tids=10de:1b80\n");
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_ptr_null(p.v[0].replacement);
+	roundtrip("/etc/modprobe.d/vfio.conf", "options vfio-pci ids=1002:67df x=\\ \n\tids=10de:1b80\n", &p);
+	leftovers_free(p.v, p.n);
 	free(out);
 	free(edited);
 }
