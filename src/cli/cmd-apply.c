@@ -230,7 +230,7 @@ static bool all_on_vfio(struct cli *cli, const struct pci_addr *slots, size_t ns
 	for (size_t i = 0; all && i < n; i++) {
 		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
 
-		all = f && strcmp(f->driver, "vfio-pci") == 0;
+		all = f && f->vfio;
 	}
 	free(fns);
 	return all;

@@ -20,7 +20,7 @@ static bool all_on_vfio(const struct pci_host *h, const struct pci_addr *fns, si
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_func *f = pci_host_find(h, &fns[i]);
-		if (!f || strcmp(f->driver, "vfio-pci") != 0)
+		if (!f || !f->vfio)
 			return false;
 	}
 	return true;

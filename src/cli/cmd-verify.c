@@ -10,7 +10,7 @@
 
 static bool on_vfio(const struct pci_func *f)
 {
-	return strcmp(f->driver, "vfio-pci") == 0;
+	return f->vfio;
 }
 
 static void print_func(struct cli *cli, const struct pci_func *f)

@@ -232,7 +232,7 @@ int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct j
 		const char *drv = f ? f->driver : "";
 		char mod[128];
 
-		if (strcmp(drv, "vfio-pci") == 0 || strcmp(drv, "pci-stub") == 0)
+		if ((f && f->vfio) || strcmp(drv, "pci-stub") == 0)
 			drv = je ? je->driver : "";
 		if (!drv[0] || strcmp(drv, "vfio-pci") == 0 || strcmp(drv, "pci-stub") == 0)
 			continue;

@@ -132,7 +132,7 @@ bool safety_member_tolerated(const struct pci_func *f)
 {
 	/* a driver link that cannot be read is not the absence of a driver */
 	return pci_func_is_bridge(f) || (!f->driver[0] && !(f->bad & PCI_BAD_DRIVER)) ||
-	       strcmp(f->driver, "vfio-pci") == 0 || strcmp(f->driver, "pci-stub") == 0;
+	       f->vfio || strcmp(f->driver, "pci-stub") == 0;
 }
 
 bool safety_selected(const struct pci_host *host, const struct selection *sel,
