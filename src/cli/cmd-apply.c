@@ -319,7 +319,7 @@ static int run_apply(struct cli *cli)
 		size_t handed = nslots;
 
 		already = all_on_vfio(cli, slots, nslots);
-		rc = cli_handover(cli, "apply", slots, nslots);
+		rc = cli_handover(cli, "apply", slots, nslots, NULL, 0);
 		slots = NULL;
 		nslots = handed;
 	} else if (!rc && !cli->json) {

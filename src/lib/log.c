@@ -47,6 +47,8 @@ static const struct log_code_def {
 	[MSG_IDS_RETAKEN]            = { "ids-retaken", "", "; " },
 	[MSG_UDEV_TIMEOUT]           = { "udev-timeout", "", "; " },
 	[MSG_NOT_ON_VFIO_PCI]        = { "not-on-vfio-pci", "", "; " },
+	[MSG_VARIANT_LOOKUP]         = { "variant-lookup", "", "; " },
+	[MSG_VARIANT_UNAVAILABLE]    = { "variant-unavailable", "", "; " },
 	[MSG_REFUSED]                = { "refused", "refused: ", "\n  fix: " },
 	[MSG_FORCED]                 = { "forced", "--force: going past: ", "; " },
 	[MSG_SUPERVISOR_RESTART]     = { "supervisor-restart", "", "; " },

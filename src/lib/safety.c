@@ -241,10 +241,16 @@ static const struct check_def {
 	[CHECK_ALEPH_VENDOR] = { "aleph-vendor", "no display controller on vfio-pci from a vendor "
 				 "aleph-vm does not know", REFUSAL_NONE },
 	[CHECK_ALEPH_QEMU] = { "aleph-qemu", "QEMU 9.0 or later for aleph-vm", REFUSAL_NONE },
+	/* --driver NAME made for other devices: the user's choice cannot be kept */
+	[CHECK_VFIO_DRIVER] = { "vfio-driver", "the VFIO driver made for each function",
+				REFUSAL_HARD },
 	/* unbinding under a running VM blocks in the kernel */
 	[CHECK_VM_RUNNING] = { "vm-running", "no VM holds the IOMMU group", REFUSAL_HARD },
 	/* apply never guesses which card is the persisted one */
 	[CHECK_AMBIGUOUS]  = { "ambiguous", "persisted function found once", REFUSAL_HARD },
+	/* the supervisor counts only functions on vfio-pci itself */
+	[CHECK_ALEPH_DRIVER] = { "aleph-driver", "vfio-pci itself for the Aleph supervisor",
+				  REFUSAL_HARD },
 };
 
 const char *check_id_name(enum check_id id)

@@ -56,9 +56,12 @@ enum check_id {
 	CHECK_ALEPH,         /* the Aleph supervisor's settings */
 	CHECK_ALEPH_VENDOR,  /* no display controller on vfio-pci aleph-vm's detection raises on */
 	CHECK_ALEPH_QEMU,    /* the QEMU aleph-vm runs GPU instances with: 9.0 or later */
+	CHECK_VFIO_DRIVER,   /* the VFIO driver for each function (--driver; auto's choice) */
 	/* refusals that are no item of `check` */
 	CHECK_VM_RUNNING,    /* rollback: a VM holds the IOMMU group */
 	CHECK_AMBIGUOUS,     /* apply: a persisted function could be several present ones */
+	CHECK_ALEPH_DRIVER, /* --aleph: a function would go to a variant, which the
+			      * supervisor does not count */
 	CHECK_ID_COUNT
 };
 

@@ -291,6 +291,20 @@ for d in /lib/modules/*/; do
 	offers "vfio-handover persist --kernel " "${d##*/}"
 	break
 done
+# --driver: vfio-pci, auto, and the running kernel's variant drivers (its
+# modules.alias's vfio_pci: aliases), never vfio_pci itself nor a host driver
+mkdir -p "$tmp/root/lib/modules/$(uname -r)"
+printf '%s\n' '# Aliases extracted from modules themselves.' \
+	'alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci' \
+	'alias vfio_pci:v000010DEd00002342sv*sd*bc*sc*i* nvgrace_gpu_vfio_pci' \
+	'alias vfio_pci:v000010DEd00002345sv*sd*bc*sc*i* nvgrace_gpu_vfio_pci' \
+	'alias pci:v000010DEd*sv*sd*bc03sc*i* nouveau' > "$tmp/root/lib/modules/$(uname -r)/modules.alias"
+offers "vfio-handover --root $tmp/root bind --driver " vfio-pci auto nvgrace_gpu_vfio_pci
+offers_not "vfio-handover --root $tmp/root bind --driver " vfio_pci nouveau 01:00
+offers "vfio-handover --root=$tmp/root bind --driver=nv" nvgrace_gpu_vfio_pci
+offers_not "vfio-handover persist --dr" --driver
+offers "vfio-handover apply --dr" --driver
+offers_not "vfio-handover rollback --" --driver
 
 echo "man: $pass passed, $fail failed"
 [ "$fail" = 0 ]
