@@ -253,6 +253,10 @@ void cli_report_positions(struct cli *cli, const struct pci_addr *fns, size_t n)
 		pci_addr_fmt(&fns[i], ab);
 		if (pci_func_load_needs(cli->sfs, &fns[i], &f, PCI_NEED_OVERRIDE) < 0)
 			log_error(MSG_POSITION, NULL, "%s: gone from the bus", ab);
+		else if (f.unbinding[0])
+			log_error(MSG_POSITION, NULL, "%s: now on no driver (its unbind from %s is "
+				  "still under way in the kernel), driver_override %s", ab,
+				  f.unbinding, f.override[0] ? f.override : "(null)");
 		else
 			log_error(MSG_POSITION, NULL, "%s: now on %s, driver_override %s", ab,
 				  f.driver[0] ? f.driver : "no driver",
@@ -352,6 +356,12 @@ static void keep_forced(struct cli *cli, const struct check_item *it)
 		cli->nforced++;
 }
 
+static bool is_leftover(enum check_id id)
+{
+	return id == CHECK_IDS_BINDING || id == CHECK_BLACKLIST || id == CHECK_SOFTDEP ||
+	       id == CHECK_MODULE_LINE;
+}
+
 int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	       struct json_object *jref, bool for_boot)
 {
@@ -364,6 +374,8 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 	cli_fill_slots(cli, slots, nslots, PCI_NEED_OVERRIDE);
 	cli_check_env(cli, &env);
 	env.refusals_only = true;   /* link, model, reset: check's business */
+	/* a hand-made setup fights what persist writes (not a live hand-over) */
+	env.leftovers = for_boot;
 	err = check_run(&env, slots, nslots, &r);
 	if (err < 0) {
 		log_error(MSG_SYSTEM_ERROR, NULL, "could not run the safety checks: %s", strerror(-err));
@@ -384,7 +396,10 @@ int cli_refuse(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 			continue;
 		}
 		refused = 1;
-		if (for_boot && it->id == CHECK_BOOT_VGA)
+		if (is_leftover(it->id))
+			refuse_one(jref, it, kind, "; it would fight the per-device hand-over "
+				   "persist writes", it->fix);
+		else if (for_boot && it->id == CHECK_BOOT_VGA)
 			refuse_one(jref, it, kind, "; apply would refuse it at every boot",
 				   "give the host another primary display in the firmware setup "
 				   "(BMC or integrated graphics); apply runs without --force");

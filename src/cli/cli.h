@@ -85,7 +85,7 @@ struct command {
 };
 
 extern const struct command cmd_list, cmd_check, cmd_verify, cmd_bind, cmd_rollback,
-	cmd_persist, cmd_unpersist, cmd_apply, cmd_help;
+	cmd_persist, cmd_unpersist, cmd_apply, cmd_migrate, cmd_help;
 
 /* The tables of main.c, for help. */
 struct option_def {

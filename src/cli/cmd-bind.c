@@ -128,6 +128,10 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 		return EXIT_FAILED;
 	if (all_on_vfio(&cli->host, b->fns, b->nfns))
 		return EXIT_DONE;       /* nothing to change, not even a lock */
+	/* udevd's workers open a device's nodes while they handle its events
+	 * (a sound card that just came back: alsactl restore), which the
+	 * holder check would take for a user: its queue drained first */
+	cli_wait_udev(cli, NULL, 0);
 	/* a refusal, or an invalid journal, leaves everything untouched, the
 	 * lock files included */
 	rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);

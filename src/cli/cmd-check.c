@@ -115,6 +115,7 @@ static int run_check(struct cli *cli)
 	 * their IOMMU groups need */
 	cli_fill_slots(cli, slots, nslots, PCI_NEED_ALL);
 	cli_check_env(cli, &env);
+	env.leftovers = true;
 	err = check_run(&env, slots, nslots, &r);
 	if (err < 0) {
 		free(slots);

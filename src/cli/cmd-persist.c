@@ -10,7 +10,9 @@
 #include <cap-ng.h>
 #include "aleph.h"
 #include "cli-handover.h"
+#include "cli-persist.h"
 #include "json-out.h"
+#include "leftovers.h"
 #include "log.h"
 #include "persist-target.h"
 #include "root-path.h"
@@ -20,7 +22,7 @@
 /* /etc is root's: say so before anything, like bind does for /sys.  Then
  * the persisted files' lock: what persist and unpersist read, they write
  * back changed, and no other run may change them in between. */
-static int need_root(struct cli *cli, const char *cmd)
+int cli_persist_lock(struct cli *cli, const char *cmd)
 {
 	bool waited;
 
@@ -57,6 +59,25 @@ static char *file_now(int rootfd, const char *path)
 	return text ? text : strdup("");
 }
 
+/* --dry-run of unpersist: the files whose lines migrate took out, put back. */
+static void plan_put_back(struct cli *cli, int rootfd)
+{
+	char **files = NULL, shown[4096];
+
+	if (leftovers_editable_files(rootfd, &files) < 0)
+		return;
+	for (char **f = files; *f; f++) {
+		char *text = file_now(rootfd, *f);
+
+		root_show_path(cli->root, *f, shown, sizeof(shown));
+		if (text && leftovers_marked(text))
+			cli_plan(cli, "edit-file", shown, NULL, NULL, NULL, "  put back in %s the lines "
+				 "vfio-handover migrate took out", shown);
+		free(text);
+	}
+	persist_free_list(files);
+}
+
 /* --dry-run of unpersist without a selector: each file of persist's there. */
 static void plan_remove_all(struct cli *cli)
 {
@@ -78,38 +99,43 @@ static void plan_remove_all(struct cli *cli)
 		free(text);
 	}
 	if (rootfd >= 0)
+		plan_put_back(cli, rootfd);
+	if (rootfd >= 0)
 		close(rootfd);
 }
 
-/* Every persisted file's content, one string, to tell whether a run
- * changed any (NULL: out of memory, taken as changed). */
-static char *persisted_state(const struct cli *cli)
+/* all + "PATH\nLENGTH\nCONTENT" of a file, all freed; NULL: out of memory. */
+static char *state_add(int rootfd, char *all, const char *path)
+{
+	char *text = all ? file_now(rootfd, path) : NULL, *next;
+
+	next = text ? xasprintf("%s%s\n%zu\n%s", all, path, strlen(text), text) : NULL;
+	free(text);
+	free(all);
+	return next;
+}
+
+/* Every persisted file's content, and of the files migrate edits, one
+ * string, to tell whether a run changed any (NULL: out of memory, taken
+ * as changed). */
+char *cli_persist_state(const struct cli *cli)
 {
 	int rootfd = root_dir_open(cli->root);
-	char *all = strdup(""), *next;
+	char *all = strdup(""), **edited = NULL;
 
-	for (size_t i = 0; all && i < ARRAY_SIZE(persisted_files); i++) {
-		char *text = file_now(rootfd, persisted_files[i].path);
-
-		next = text ? xasprintf("%s%s\n%zu\n%s", all, persisted_files[i].path, strlen(text),
-					text) : NULL;
-		free(text);
+	for (size_t i = 0; all && i < ARRAY_SIZE(persisted_files); i++)
+		all = state_add(rootfd, all, persisted_files[i].path);
+	if (rootfd >= 0 && leftovers_editable_files(rootfd, &edited) < 0) {
 		free(all);
-		all = next;
+		all = NULL;
 	}
+	for (char **f = edited; all && f && *f; f++)
+		all = state_add(rootfd, all, *f);
+	persist_free_list(edited);
 	if (rootfd >= 0)
 		close(rootfd);
 	return all;
 }
-
-struct persist_run {
-	struct persist_facts facts;
-	struct persist_fn *pfns;
-	size_t n;
-	char **files;                   /* written or removed */
-	const char *initramfs;          /* "ran", "failed", "skipped", "planned", "not needed" */
-	int initramfs_status;
-};
 
 static const char *builder_cmd(bool dracut)
 {
@@ -117,7 +143,7 @@ static const char *builder_cmd(bool dracut)
 }
 
 /* Early boot reads modules and modprobe.d from the initramfs. */
-static int refresh_initramfs(struct cli *cli, struct persist_run *p)
+int cli_persist_initramfs(struct cli *cli, struct persist_run *p)
 {
 	char *upd[] = { "update-initramfs", "-u", "-k", "all", NULL };
 	char *drc[] = { "dracut", "--regenerate-all", "--force", NULL };
@@ -180,7 +206,7 @@ static bool still_there(int rootfd, const struct cli *cli, const char *shown)
 }
 
 /* verb NULL: "restored" for what is still there (edited back), else "removed" */
-static void print_files(struct cli *cli, char **files, const char *verb)
+void cli_persist_print_files(struct cli *cli, char **files, const char *verb)
 {
 	int rootfd;
 
@@ -193,7 +219,7 @@ static void print_files(struct cli *cli, char **files, const char *verb)
 		close(rootfd);
 }
 
-static void explain(struct cli *cli, const struct persist_facts *pf)
+void cli_persist_explain(struct cli *cli, const struct persist_facts *pf)
 {
 	if (pf->vfio_builtin)
 		log_info("vfio-pci is built into kernel %s: it ignores modprobe.d options, so the boot "
@@ -280,7 +306,7 @@ static int keep_softdeps(struct cli *cli, struct persist_run *p)
 
 /* Facts of the target system, and the functions: these (present on the
  * host) and those persisted earlier. */
-static int gather(struct cli *cli, struct persist_run *p, const struct pci_addr *fns, size_t n)
+int cli_persist_gather(struct cli *cli, struct persist_run *p, const struct pci_addr *fns, size_t n)
 {
 	char why[600];
 	size_t kept;
@@ -329,13 +355,67 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 	t->aleph = cli->aleph;
 }
 
-/* --dry-run: the content persist would write, file by file. */
-static int show_plan(struct cli *cli, const struct persist_target *t, const struct persist_run *p)
+/* The files a dry run finds persist_write would change, and their content. */
+struct changes {
+	char *rel[8];
+	char *content[8];
+	size_t n;
+	bool nomem;
+};
+
+static void note_change(const char *rel, const char *content, void *ctx)
+{
+	struct changes *c = ctx;
+
+	if (c->n < sizeof(c->rel) / sizeof(c->rel[0])) {
+		/* (rel lives in persist's plan, freed when the call returns) */
+		c->rel[c->n] = strdup(rel);
+		c->content[c->n] = strdup(content);
+		if (!c->rel[c->n] || !c->content[c->n])
+			c->nomem = true;
+		c->n++;
+	}
+}
+
+static const char *change_of(const struct changes *c, const char *rel)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->rel[i] && !strcmp(c->rel[i], rel))
+			return c->content[i];
+	return NULL;
+}
+
+static void report_write_error(const char *cmd, int err);
+
+/* --dry-run of migrate: each line it takes out or changes. */
+static void show_takeout(struct cli *cli, const struct persist_run *p)
+{
+	char shown[4096];
+
+	for (size_t i = 0; i < p->ntakeout; i++) {
+		const struct leftover *l = &p->takeout[i];
+
+		root_show_path(cli->root, l->file, shown, sizeof(shown));
+		if (l->replacement)
+			cli_plan(cli, "edit-file", shown, l->text, NULL, NULL, "change %s:%u: %s\n"
+				 "  to: %s", shown, l->line, l->text, l->replacement);
+		else
+			cli_plan(cli, "edit-file", shown, l->text, NULL, NULL, "take out %s:%u: %s",
+				 shown, l->line, l->text);
+	}
+}
+
+/* --dry-run: what persist would write, file by file: only the files whose
+ * content would change (the whole content, or the block or setting of a
+ * file shared with the user), computed as the run would, with its errors. */
+static int show_plan(struct cli *cli, const char *cmd, const struct persist_target *t,
+		     const struct persist_run *p)
 {
 	char *text[4] = { NULL }, shown[4096];
 	const char *path[4] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
 				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES };
-	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]);
+	struct changes changes = { .n = 0 };
+	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]), planned = 0;
 
 	if (!err)
 		err = persist_render_modprobe(t, p->pfns, p->n, &text[1]);
@@ -343,23 +423,43 @@ static int show_plan(struct cli *cli, const struct persist_target *t, const stru
 		err = persist_render_modules_load(t, &text[2]);
 	if (!err)
 		err = t->dracut ? persist_render_dracut(t, &text[3]) : persist_render_initramfs_block(t, &text[3]);
+	if (!err) {
+		err = persist_plan_write(t, p->pfns, p->n, note_change, &changes);
+		if (!err && changes.nomem)
+			err = -ENOMEM;
+		if (err < 0) {
+			report_write_error(cmd, err);
+			err = 1;
+		}
+	}
 	for (size_t i = 0; !err && i < 4; i++) {
 		bool block = i == 3 && !t->dracut;
+		const char *whole = change_of(&changes, path[i]);
+		const char *value = block ? text[i] : whole;
 
+		if (!whole)
+			continue;
+		planned++;
 		root_show_path(cli->root, path[i], shown, sizeof(shown));
 		/* (each text ends with its newline) */
-		cli_plan(cli, block ? "edit-file" : "write-file", shown, text[i], NULL, NULL,
+		cli_plan(cli, block ? "edit-file" : "write-file", shown, value, NULL, NULL,
 			 "write %s%s:\n%.*s", path[i], block ? " (its vfio-handover block)" : "",
-			 (int)strlen(text[i]) - 1, text[i]);
+			 (int)strlen(value) - 1, value);
 	}
-	if (!err && t->aleph) {
+	if (!err && t->aleph && change_of(&changes, PERSIST_SUPERVISOR_ENV)) {
+		planned++;
 		root_show_path(cli->root, PERSIST_SUPERVISOR_ENV, shown, sizeof(shown));
 		cli_plan(cli, "edit-file", shown, "ALEPH_VM_ENABLE_GPU_SUPPORT=True", NULL, NULL,
-			 "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s (if it exists)",
-			 PERSIST_SUPERVISOR_ENV);
+			 "set ALEPH_VM_ENABLE_GPU_SUPPORT=True in %s", PERSIST_SUPERVISOR_ENV);
 	}
+	if (!err && !planned)
+		log_info("no file would change: the boot configuration is as %s would write it", cmd);
 	for (size_t i = 0; i < 4; i++)
 		free(text[i]);
+	for (size_t i = 0; i < changes.n; i++) {
+		free(changes.rel[i]);
+		free(changes.content[i]);
+	}
 	return err;
 }
 
@@ -378,6 +478,11 @@ static void report_write_error(const char *cmd, int err)
 		log_error(MSG_FILE_NOT_DIRECTORY, "make it a directory and run this again", "%s: %s is "
 			  "not a directory, nor a symbolic link to one (links are followed inside the "
 			  "root, as if it were /): nothing was changed", cmd, path);
+	else if (err == -ENOMSG)
+		log_error(MSG_FILE_EDITED, "put that line back as the note quotes it and delete the "
+			  "note (the other notes of vfio-handover migrate are put back as they are), then "
+			  "run this again", "%s: %s:%u: %s; nothing was changed", cmd, path, why->line,
+			  why->what);
 	else if (err == -EBADMSG && why->what[0] && why->line)
 		log_error(MSG_FILE_EDITED, "edit or remove that line (the lines from '# BEGIN "
 			  "vfio-handover' to '# END vfio-handover' are vfio-handover's), then run this "
@@ -399,15 +504,19 @@ static bool listed(char **files, const char *rel)
 	return false;
 }
 
-static int write_files(struct cli *cli, const char *cmd, struct persist_run *p)
+int cli_persist_write(struct cli *cli, const char *cmd, struct persist_run *p)
 {
 	struct persist_target t;
 	struct aleph_env env;
 	int err;
 
 	target_of(cli, &p->facts, &t);
-	if (cli->dry_run)
-		return show_plan(cli, &t, p) ? EXIT_FAILED : EXIT_DONE;
+	t.takeout = p->takeout;
+	t.ntakeout = p->ntakeout;
+	if (cli->dry_run) {
+		show_takeout(cli, p);
+		return p->n && show_plan(cli, cmd, &t, p) ? EXIT_FAILED : EXIT_DONE;
+	}
 	err = persist_write(&t, p->pfns, p->n, &p->files);
 	if (err < 0) {
 		report_write_error(cmd, err);
@@ -452,7 +561,7 @@ static struct json_object *fns_json(struct cli *cli, const struct persist_run *p
 
 /* The document's keys from what the run found out (all of them, from a
  * run that stopped before finding anything). */
-static void set_json(struct cli *cli, const struct persist_run *p)
+void cli_persist_json(struct cli *cli, const struct persist_run *p)
 {
 	struct json_object *files = json_object_new_array(), *ir = json_object_new_object();
 
@@ -476,21 +585,42 @@ static void set_json(struct cli *cli, const struct persist_run *p)
 	json_set(cli, "functions", fns_json(cli, p));
 }
 
-static void persist_keys(struct cli *cli)
+void cli_persist_keys(struct cli *cli)
 {
 	struct persist_run p = { 0 };
 
 	json_set(cli, "outcome", NULL);
-	set_json(cli, &p);
+	cli_persist_json(cli, &p);
 	json_set(cli, "refusals", json_object_new_array());
 	json_set(cli, "planned", json_object_new_array());
 }
 
-static void run_free(struct persist_run *p)
+void cli_persist_free(struct persist_run *p)
 {
 	persist_facts_free(&p->facts);
 	persist_free_list(p->files);
 	free(p->pfns);
+}
+
+/* The lines of a hand-made setup that fight the hand-over: persist SELECTOR
+ * refuses on them (cli_refuse); writing the same again does not, it says them. */
+static void warn_leftovers(struct cli *cli)
+{
+	struct leftover_env le = { .root = cli->root, .kernel = cli->kernel, .host = &cli->host };
+	struct leftover *v;
+	size_t n;
+
+	if (leftovers_scan(&le, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *m = v[i].fail ? leftover_message(&v[i], cli->root, &cli->host) : NULL;
+
+		if (m)
+			log_check(LOGL_WARN, MSG_LEFTOVER, check_id_name(v[i].check), v[i].fix,
+				  "%s; it fights the per-device hand-over persist writes", m);
+		free(m);
+	}
+	leftovers_free(v, n);
 }
 
 /* No selector: what devices.conf lists, written again for the target
@@ -514,11 +644,13 @@ static int persist_again(struct cli *cli, struct persist_run *p)
 		return EXIT_FAILED;
 	}
 	free(old);
-	rc = need_root(cli, "persist");
+	rc = cli_persist_lock(cli, "persist");
 	if (!rc)
-		rc = gather(cli, p, NULL, 0);
+		warn_leftovers(cli);
 	if (!rc)
-		rc = write_files(cli, "persist", p);
+		rc = cli_persist_gather(cli, p, NULL, 0);
+	if (!rc)
+		rc = cli_persist_write(cli, "persist", p);
 	if (!rc && !cli->json && !cli->dry_run) {
 		char sb[PCI_SLOT_LEN];
 
@@ -527,7 +659,7 @@ static int persist_again(struct cli *cli, struct persist_run *p)
 				printf("persisted %s again for kernel %s (%s)\n",
 				       pci_slot_fmt(&p->pfns[i].addr, sb), p->facts.kernel,
 				       p->facts.kernel_from);
-		print_files(cli, p->files, "wrote");
+		cli_persist_print_files(cli, p->files, "wrote");
 	}
 	return rc;
 }
@@ -542,22 +674,22 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 		return persist_again(cli, p);
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (!rc)
-		rc = need_root(cli, "persist");
+		rc = cli_persist_lock(cli, "persist");
 	if (!rc && cli_functions(cli, slots, nslots, &fns, &nfns) < 0)
 		rc = EXIT_FAILED;
 	if (!rc)
 		rc = cli_refuse(cli, slots, nslots, json_doc_array(cli, "refusals"), true);
 	if (!rc)
-		rc = gather(cli, p, fns, nfns);
+		rc = cli_persist_gather(cli, p, fns, nfns);
 	if (!rc)
-		rc = write_files(cli, "persist", p);
+		rc = cli_persist_write(cli, "persist", p);
 	if (!rc && !cli->json && !cli->dry_run) {
 		char sb[PCI_SLOT_LEN];
 
 		for (size_t s = 0; s < nslots; s++)
 			printf("persisted %s for kernel %s (%s)\n", pci_slot_fmt(&slots[s], sb),
 			       p->facts.kernel, p->facts.kernel_from);
-		print_files(cli, p->files, "wrote");
+		cli_persist_print_files(cli, p->files, "wrote");
 	}
 	free(slots);
 	free(fns);
@@ -566,9 +698,9 @@ static int persist_selection(struct cli *cli, struct persist_run *p)
 
 /* Did the run change a persisted file?  (The initramfs rebuilt from
  * the same files is the same: its result is told apart, in "initramfs".) */
-static bool files_changed(const struct cli *cli, const char *before)
+bool cli_persist_changed(const struct cli *cli, const char *before)
 {
-	char *after = persisted_state(cli);
+	char *after = cli_persist_state(cli);
 	bool changed = !before || !after || strcmp(before, after) != 0;
 
 	free(after);
@@ -578,18 +710,18 @@ static bool files_changed(const struct cli *cli, const char *before)
 static int run_persist(struct cli *cli)
 {
 	struct persist_run p = { 0 };
-	char *before = persisted_state(cli);
+	char *before = cli_persist_state(cli);
 	int rc = persist_selection(cli, &p);
 
 	if (!rc) {
-		explain(cli, &p.facts);
-		rc = refresh_initramfs(cli, &p);
+		cli_persist_explain(cli, &p.facts);
+		rc = cli_persist_initramfs(cli, &p);
 	}
-	cli->changed = !cli->dry_run && files_changed(cli, before);
+	cli->changed = !cli->dry_run && cli_persist_changed(cli, before);
 	if (cli->json)
-		set_json(cli, &p);
+		cli_persist_json(cli, &p);
 	free(before);
-	run_free(&p);
+	cli_persist_free(&p);
 	return rc;
 }
 
@@ -685,7 +817,7 @@ static int keep_rest(struct cli *cli, struct persist_run *p, struct persist_fn *
 	}
 	if (facts_of_set(cli, p) < 0)
 		return EXIT_FAILED;
-	return write_files(cli, "unpersist", p);
+	return cli_persist_write(cli, "unpersist", p);
 }
 
 static int remove_all(struct cli *cli, struct persist_run *p)
@@ -710,7 +842,7 @@ static int unpersist(struct cli *cli, struct persist_run *p)
 	struct persist_fn *fns;
 	bool *drop, malformed;
 	size_t n, ndrop = 0;
-	int rc = need_root(cli, "unpersist");
+	int rc = cli_persist_lock(cli, "unpersist");
 
 	if (!rc)
 		rc = read_persisted(cli, &fns, &n, &malformed);
@@ -740,7 +872,7 @@ static int unpersist(struct cli *cli, struct persist_run *p)
 			printf("unpersisted every persisted function\n");
 		else
 			printf("unpersisted %zu function%s\n", ndrop, ndrop == 1 ? "" : "s");
-		print_files(cli, p->files, ndrop == n ? NULL : "rewrote");
+		cli_persist_print_files(cli, p->files, ndrop == n ? NULL : "rewrote");
 	}
 	return rc;
 }
@@ -748,17 +880,17 @@ static int unpersist(struct cli *cli, struct persist_run *p)
 static int run_unpersist(struct cli *cli)
 {
 	struct persist_run p = { 0 };
-	char *before = persisted_state(cli);
+	char *before = cli_persist_state(cli);
 	int rc = unpersist(cli, &p);
 
-	cli->changed = !cli->dry_run && files_changed(cli, before);
+	cli->changed = !cli->dry_run && cli_persist_changed(cli, before);
 	/* the initramfs still carries the modules until it is rebuilt */
 	if (!rc && (cli->dry_run || cli->changed))
-		rc = refresh_initramfs(cli, &p);
+		rc = cli_persist_initramfs(cli, &p);
 	if (cli->json)
-		set_json(cli, &p);
+		cli_persist_json(cli, &p);
 	free(before);
-	run_free(&p);
+	cli_persist_free(&p);
 	return rc;
 }
 
@@ -786,7 +918,7 @@ const struct command cmd_persist = {
 	},
 	.run = run_persist,
 	.needs = PCI_NEED_BOOT_VGA,
-	.json_keys = persist_keys,
+	.json_keys = cli_persist_keys,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
 };
@@ -812,7 +944,7 @@ const struct command cmd_unpersist = {
 	},
 	.run = run_unpersist,
 	.needs = PCI_NEED_BOOT_VGA,
-	.json_keys = persist_keys,
+	.json_keys = cli_persist_keys,
 	.caps = persist_caps,
 	.ncaps = ARRAY_SIZE(persist_caps),
 	.needs_sysfs = unpersist_needs_sysfs,

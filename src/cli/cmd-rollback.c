@@ -142,6 +142,43 @@ static int lock_and_reread(struct cli *cli, size_t nslots, struct journal *j,
 	return rc;
 }
 
+/* An empty journal, and functions on vfio-pci all the same: taken at boot
+ * (an ids= line) or by another tool.  Each GPU named, with the rollback
+ * that gives it back (a function without a record gets the kernel's
+ * choice of driver). */
+static void name_unrecorded(struct cli *cli, struct journal *j)
+{
+	const struct pci_host *h = &cli->host;
+	char list[512], ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN], fix[128];
+
+	if (cli->lean && pci_host_read_all(&cli->host, 0) < 0)
+		return;
+	for (size_t i = 0; i < h->nfuncs;) {
+		size_t count, first = pci_host_slot(h, &h->funcs[i].addr, &count), n = 0;
+
+		list[0] = '\0';
+		for (size_t k = first; k < first + count; k++) {
+			const struct pci_func *f = &h->funcs[k];
+
+			if (strcmp(f->driver, "vfio-pci") || journal_find(j, &f->addr))
+				continue;
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 n++ ? ", " : "", pci_addr_fmt(&f->addr, ab));
+		}
+		i = first + (count ? count : 1);
+		if (!n)
+			continue;
+		pci_slot_fmt(&h->funcs[first].addr, sb);
+		log_warn(MSG_UNRECORDED, log_fixf(fix, sizeof(fix), "give %s back with: "
+			 "vfio-handover rollback %s", n == 1 ? "it" : "them", sb),
+			 "%s %s on vfio-pci, and the journal has no record of %s: vfio-pci took %s "
+			 "at boot (an 'options vfio-pci ids=' line, or vfio-pci.ids= on the kernel "
+			 "command line: vfio-handover check names those), or another tool bound %s",
+			 list, n == 1 ? "is" : "are", n == 1 ? "it" : "them", n == 1 ? "it" : "them",
+			 n == 1 ? "it" : "them");
+	}
+}
+
 static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t nslots,
 			struct journal *j, struct pci_addr **fns, size_t *nfns)
 {
@@ -170,6 +207,8 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		json_set(cli, "outcome", json_object_new_string("nothing"));
 		if (!cli->json)
 			printf("nothing to roll back: the journal is empty\n");
+		if (!nslots)
+			name_unrecorded(cli, j);
 		return EXIT_DONE;
 	}
 	rc = refuse_running_vm(cli, *fns, *nfns);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "checks.h"
 #include "cli.h"
 #include "json-out.h"
 #include "log.h"
@@ -51,18 +52,61 @@ static void print_func(struct cli *cli, const struct pci_func *f)
 		printf("\tIOMMU group: none\n");
 }
 
-/* What is wrong with a function that should be on vfio-pci, or NULL. */
-static void explain(const struct pci_func *f, const struct pci_addr *slot)
+/* What bind of this GPU alone would refuse (a hard refusal before one
+ * --force passes): the item's message and fix, strdup'ed; false when bind
+ * would go ahead, or the checks could not run (then bind says why). */
+static bool bind_refusal(struct cli *cli, const struct pci_addr *slot, char **message,
+			 char **fix, bool *forceable)
 {
-	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN], fix[128];
+	const struct check_item *pick = NULL;
+	struct check_env env;
+	struct check_report r;
+
+	*message = *fix = NULL;
+	cli_check_env(cli, &env);
+	env.refusals_only = true;
+	if (check_run(&env, slot, 1, &r) < 0)
+		return false;
+	for (size_t i = 0; i < r.n; i++) {
+		enum refusal kind = safety_refusal(&r.items[i]);
+
+		if (kind == REFUSAL_HARD || (kind == REFUSAL_FORCEABLE && !pick))
+			pick = &r.items[i];
+		if (kind == REFUSAL_HARD)
+			break;
+	}
+	if (pick) {
+		*forceable = safety_refusal(pick) == REFUSAL_FORCEABLE;
+		*message = strdup(pick->message);
+		*fix = pick->fix ? strdup(pick->fix) : NULL;
+	}
+	check_report_free(&r);
+	return *message != NULL;
+}
+
+/* What is wrong with a function that should be on vfio-pci, and what to
+ * do: bind, where bind would hand it over; else what bind would refuse. */
+static void explain(struct cli *cli, const struct pci_func *f)
+{
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN], fix[1200], on[96], *why, *why_fix;
+	bool forceable = false;
 
 	pci_addr_fmt(&f->addr, ab);
-	pci_slot_fmt(slot, sb);
-	log_fixf(fix, sizeof(fix), "hand it over with: vfio-handover bind %s", sb);
-	if (!f->driver[0])
-		log_error(MSG_NOT_ON_VFIO_PCI, fix, "%s has no driver, not vfio-pci", ab);
+	pci_slot_fmt(&f->addr, sb);
+	if (f->driver[0])
+		snprintf(on, sizeof(on), "is on %s", f->driver);
 	else
-		log_error(MSG_NOT_ON_VFIO_PCI, fix, "%s is on %s, not vfio-pci", ab, f->driver);
+		snprintf(on, sizeof(on), "has no driver");
+	if (!bind_refusal(cli, &f->addr, &why, &why_fix, &forceable)) {
+		log_error(MSG_NOT_ON_VFIO_PCI, log_fixf(fix, sizeof(fix), "hand it over with: "
+			  "vfio-handover bind %s", sb), "%s %s, not vfio-pci", ab, on);
+		return;
+	}
+	log_error(MSG_NOT_ON_VFIO_PCI, why_fix ? log_fixf(fix, sizeof(fix), "%s%s", why_fix,
+		  forceable ? " (bind --force passes this check)" : "") : NULL,
+		  "%s %s, not vfio-pci; vfio-handover bind %s would refuse it: %s", ab, on, sb, why);
+	free(why);
+	free(why_fix);
 }
 
 static int verify_slots(struct cli *cli, const struct pci_addr *fns, size_t nfns,
@@ -88,7 +132,7 @@ static int verify_slots(struct cli *cli, const struct pci_addr *fns, size_t nfns
 		if (on_vfio(f))
 			good++;
 		else
-			explain(f, &f->addr);
+			explain(cli, f);
 	}
 	return (int)good;
 }

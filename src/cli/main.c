@@ -25,6 +25,7 @@ static const struct command *const commands[] = {
 	&cmd_persist,
 	&cmd_unpersist,
 	&cmd_apply,
+	&cmd_migrate,
 	&cmd_help,
 };
 
@@ -34,14 +35,16 @@ static const struct command *const commands[] = {
 static const struct option_def option_defs[] = {
 	{ "all", 0, NULL, "every PCI function, not only GPUs", "list" },
 	{ "json", 0, NULL, "one JSON document on stdout (doc/json.md)", NULL },
-	{ "dry-run", 0, NULL, "print every change, make none", "bind rollback persist unpersist apply" },
+	{ "dry-run", 0, NULL, "print every change, make none",
+	  "bind rollback persist unpersist apply migrate" },
 	{ "force", 0, NULL, "go past the boot-VGA and device-in-use refusals", "bind" },
 	{ "timeout", 0, "SEC", "limit for each kernel step (default 10)", NULL },
 	{ "sysfs", 0, "DIR", "read the PCI tree from DIR instead of /sys", NULL },
 	{ "root", 0, "DIR", "prefix for configuration and state paths", NULL },
-	{ "no-initramfs", 0, NULL, "do not refresh the initramfs", "persist unpersist" },
-	{ "kernel", 0, "VERSION", "the kernel the next boot runs", "check persist unpersist" },
-	{ "aleph", 0, NULL, "also manage the Aleph supervisor", "bind rollback persist unpersist" },
+	{ "no-initramfs", 0, NULL, "do not refresh the initramfs", "persist unpersist migrate" },
+	{ "kernel", 0, "VERSION", "the kernel the next boot runs", "check persist unpersist migrate" },
+	{ "aleph", 0, NULL, "also manage the Aleph supervisor",
+	  "bind rollback persist unpersist migrate" },
 	{ "driver", 0, "NAME", "the VFIO driver: vfio-pci (default), auto (the variant made for "
 	  "each function, by modalias) or a variant's module", "bind apply" },
 	{ "verbose", 'v', NULL, "say more", NULL },

@@ -10,6 +10,7 @@
 #include "checks.h"
 #include "persist.h"
 #include "kmodules.h"
+#include "leftovers.h"
 #include "models.h"
 #include "qemu-version.h"
 #include "safety.h"
@@ -133,10 +134,17 @@ static int check_vfio_module(const struct check_env *env, struct sysfs *sfs,
 			   text("vfio-pci is %s", detail), NULL);
 	case VFIO_MODULE:
 		return add(r, CHECK_PASS, CHECK_VFIO_PCI, NULL,
-			   text("vfio-pci is available: %s", detail), NULL);
+			   text("vfio-pci is available%s%s: %s", env->kernel ? " for kernel " : "",
+				env->kernel ? env->kernel : "", detail), NULL);
 	case VFIO_MISSING:
 		break;
 	}
+	if (env->kernel)
+		return add(r, CHECK_FAIL, CHECK_VFIO_PCI, NULL,
+			   text("no vfio-pci module for kernel %s (--kernel) in %s", env->kernel,
+				detail),
+			   text("install that kernel's modules package (on Debian: linux-image-%s), "
+				"or name the kernel the next boot runs (ls /lib/modules)", env->kernel));
 	return add(r, CHECK_FAIL, CHECK_VFIO_PCI, NULL,
 		   text("no vfio-pci module for this kernel in %s", detail),
 		   text("install the kernel's modules package (on Debian: linux-image-$(uname "
@@ -513,6 +521,16 @@ static int check_link(const struct check_env *env, const struct pci_func *f,
 	else
 		snprintf(pl, sizeof(pl), "none above");
 	link_text(f->link.cur_gts, f->link.cur_width, cl, sizeof(cl));
+	/* what is unknown of the GPU or its port may be less than the other
+	 * says: never a PASS on half the facts */
+	if (cap >= TARGET_GTS - 0.01 && width >= TARGET_WIDTH &&
+	    (f->link.max_gts <= 0 || f->link.max_width <= 0 || (port && (pmax <= 0 || pw <= 0))))
+		return add(r, CHECK_WARN, CHECK_PCIE_LINK, &f->addr,
+			   text("%s: PCIe link capability unknown (device %s, port %s): sysfs has "
+				"no readable max_link_speed/max_link_width for the %s", where, dl, pl,
+				f->link.max_gts <= 0 || f->link.max_width <= 0 ? "GPU" : "port above it"),
+			   text("check the GPU and its slot with lspci -vv (LnkCap): Aleph asks for "
+				"PCIe 4.0 x16"));
 	if (cap >= TARGET_GTS - 0.01 && width >= TARGET_WIDTH)
 		return add(r, CHECK_PASS, CHECK_PCIE_LINK, &f->addr,
 			   text("%s can run PCIe %d.0 x%d (device %s, port %s); now %s (an idle "
@@ -904,6 +922,22 @@ static int check_boot(const struct check_env *env, struct check_report *r)
 	return err;
 }
 
+/* ---- lines of a hand-made VFIO setup (leftovers.h) ---- */
+
+static int check_leftovers(const struct check_env *env, struct check_report *r)
+{
+	struct leftover_env le = { .root = env->root, .kernel = env->kernel, .host = env->host };
+	struct leftover *v;
+	size_t n;
+	int err = leftovers_scan(&le, &v, &n);
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = add(r, v[i].fail ? CHECK_FAIL : CHECK_WARN, v[i].check, NULL,
+			  leftover_message(&v[i], env->root, env->host), strdup(v[i].fix));
+	leftovers_free(v, n);
+	return err;
+}
+
 /* A function that cannot be identified is not handed over. */
 static int check_readable(const struct check_env *env, const struct pci_addr *slot,
 			  struct check_report *r)
@@ -919,10 +953,17 @@ static int check_readable(const struct check_env *env, const struct pci_addr *sl
 		if (!f->bad)
 			continue;
 		if (f->blocked) {
+			pci_addr_fmt(&f->addr, ab);
 			err = add(r, CHECK_FAIL, CHECK_SYSFS, &f->addr,
-				  text("%s: reading its driver_override did not return within the "
-				       "--timeout limit: a driver's unbind or bind of it is still "
-				       "blocked in the kernel", pci_addr_fmt(&f->addr, ab)),
+				  f->unbinding[0] ?
+				  text("%s: its unbind from %s is still under way in the kernel "
+				       "(its driver link is gone, the kernel still names the "
+				       "driver): a driver's unbind of it is blocked", ab,
+				       f->unbinding) :
+				  text("%s: reading its %s did not return within the --timeout "
+				       "limit: a driver's unbind or bind of it is still blocked "
+				       "in the kernel", ab, f->bad & PCI_BAD_OVERRIDE ?
+				       "driver_override" : "uevent"),
 				  text("see dmesg, stop what holds the device (a process with one "
 				       "of its nodes open), and run this again once the kernel "
 				       "returns"));
@@ -938,6 +979,31 @@ static int check_readable(const struct check_env *env, const struct pci_addr *sl
 			       ab));
 	}
 	return err;
+}
+
+/* check without a selector: the host's console is no candidate, and not
+ * checked as one (a FAIL on every server with a BMC console). */
+static int console_not_candidate(const struct check_env *env, const struct pci_addr *slot,
+				 struct check_report *r)
+{
+	const struct pci_host *h = env->host;
+	size_t first, count;
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+
+	first = pci_host_slot(h, slot, &count);
+	for (size_t i = first; i < first + count; i++)
+		if (h->funcs[i].boot_vga == 1) {
+			/* (message and fix are formatted in either order: ab and sb first) */
+			pci_addr_fmt(&h->funcs[i].addr, ab);
+			pci_slot_fmt(slot, sb);
+			return add(r, CHECK_WARN, CHECK_BOOT_VGA, &h->funcs[i].addr,
+				   text("%s is the boot VGA device, the host's console: not a "
+					"candidate for a hand-over, not checked further", ab),
+				   text("nothing to do: the host keeps its console; to lend this GPU, "
+					"give the host another primary display in the firmware setup, "
+					"then vfio-handover check %s", sb));
+		}
+	return 1;
 }
 
 static int check_slot(const struct check_env *env, const struct shared *sh,
@@ -997,11 +1063,19 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 		err = check_vfio_module(env, h->sfs, r);
 	if (!err && !env->refusals_only)
 		err = check_boot(env, r);
+	if (!err && env->leftovers)
+		err = check_leftovers(env, r);
 	if (!err)
 		err = shared_read(env, nslots ? slots : all, nslots ? nslots : nall, &sh);
-	for (size_t i = 0; i < (nslots ? nslots : nall) && !err; i++)
-		err = nslots ? check_slot(env, &sh, &slots[i], slots, nslots, r) :
-			       check_slot(env, &sh, &all[i], NULL, 0, r);
+	for (size_t i = 0; i < (nslots ? nslots : nall) && !err; i++) {
+		if (nslots) {
+			err = check_slot(env, &sh, &slots[i], slots, nslots, r);
+			continue;
+		}
+		err = console_not_candidate(env, &all[i], r);
+		if (err > 0)
+			err = check_slot(env, &sh, &all[i], NULL, 0, r);
+	}
 	if (!err && !env->refusals_only)
 		err = check_aleph(env, r);
 	shared_free(&sh);

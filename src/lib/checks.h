@@ -31,6 +31,8 @@ struct check_env {
 	const struct pci_addr *named;/* functions named by their own address */
 	size_t nnamed;
 	bool refusals_only;          /* only the items that can refuse a hand-over */
+	bool leftovers;              /* the lines of a hand-made VFIO setup under root too
+				      * (check, and persist's refusals) */
 	int timeout_ms;              /* limit of each scan of the processes; 0: none */
 };
 

@@ -185,14 +185,20 @@ static int load_now(struct run *r, struct sysfs *sfs, const struct pci_addr *a,
  * nothing may be written to the function, nor may it pass as restored. */
 static int override_known(struct run *r, const struct pci_func *f)
 {
-	if (!(f->bad & PCI_BAD_OVERRIDE))
-		return 0;
-	if (f->blocked) {           /* a blocked unbind holds the device's lock */
-		note_fault(r, &f->addr, -ETIMEDOUT, "read its driver_override: the device is "
-			   "locked by an unbind that has not returned (wait for it to finish: stop "
-			   "what holds the device)");
+	if (f->blocked && f->unbinding[0]) {
+		note_fault(r, &f->addr, -ETIMEDOUT, "its unbind from %s, still under way (wait for "
+			   "it to finish: stop what holds the device)",
+			   f->unbinding);
 		return -ETIMEDOUT;
 	}
+	if (f->blocked) {           /* a blocked unbind holds the device's lock */
+		note_fault(r, &f->addr, -ETIMEDOUT, "read its %s: the device is locked by an "
+			   "unbind that has not returned (wait for it to finish: stop what holds "
+			   "the device)", f->bad & PCI_BAD_OVERRIDE ? "driver_override" : "uevent");
+		return -ETIMEDOUT;
+	}
+	if (!(f->bad & PCI_BAD_OVERRIDE))
+		return 0;
 	note_fault(r, &f->addr, -EIO, "read its driver_override whole (the read failed, or it is "
 		   "longer than %zu bytes)", sizeof(f->override) - 2);
 	return -EIO;

@@ -37,7 +37,8 @@ int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 	enum kmod_where where = KMOD_ABSENT;
 	int err;
 
-	if (sysfs_driver_registered(sfs, "vfio-pci")) {
+	/* registered now says something of the running kernel only */
+	if (!kver && sysfs_driver_registered(sfs, "vfio-pci")) {
 		*st = VFIO_LOADED;
 		snprintf(detail, len, "driver vfio-pci is registered");
 		return 0;

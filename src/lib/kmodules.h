@@ -11,8 +11,10 @@ enum vfio_avail {
 	VFIO_MISSING,
 };
 
-/* root: --root prefix (NULL for /); kver: kernel release (NULL: running).
- * detail gets the module path or the modules directory searched. */
+/* root: --root prefix (NULL for /); kver: kernel release (NULL: running,
+ * whose registered driver counts as loaded; another kernel is looked up in
+ * its module index only).  detail gets the module path or the modules
+ * directory searched. */
 int kmodules_vfio_pci(struct sysfs *sfs, const char *root, const char *kver,
 		      enum vfio_avail *st, char *detail, size_t len);
 /* The running kernel's release (uname -r). */

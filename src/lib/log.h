@@ -26,11 +26,14 @@ enum msg_code {
 	/* the kernel sequence and its outcome */
 	MSG_VFIO_PCI_MISSING, MSG_KERNEL_TIMEOUT, MSG_KERNEL_ERROR, MSG_HOLDER, MSG_UNDONE,
 	MSG_UNRESTORED, MSG_POSITION, MSG_JOURNAL_KEPT, MSG_DRIVER_UNAVAILABLE,
-	MSG_IDS_RETAKEN, MSG_UDEV_TIMEOUT, MSG_NOT_ON_VFIO_PCI,
+	MSG_IDS_RETAKEN, MSG_UDEV_TIMEOUT, MSG_NOT_ON_VFIO_PCI, MSG_UNRECORDED,
 	/* --driver: a VFIO variant driver */
 	MSG_VARIANT_LOOKUP, MSG_VARIANT_UNAVAILABLE,
 	/* safety refusals and --force (with the check id) */
 	MSG_REFUSED, MSG_FORCED,
+	/* a line of a hand-made VFIO setup (with its check id), and a device
+	 * migrate does not persist (with the refusal's) */
+	MSG_LEFTOVER, MSG_NOT_MIGRATED,
 	/* the Aleph supervisor (--aleph) */
 	MSG_SUPERVISOR_RESTART, MSG_SUPERVISOR_NOT_RUNNING, MSG_SUPERVISOR_ADDRESS,
 	MSG_SUPERVISOR_NO_ANSWER, MSG_SUPERVISOR_NOT_LISTED, MSG_SUPERVISOR_STILL_LISTED,

@@ -275,8 +275,32 @@ void pci_func_take_override(struct pci_func *f, int err)
 		f->override[0] = '\0';
 		f->bad |= PCI_BAD_OVERRIDE;
 	}
-	f->blocked = err == -ETIMEDOUT;
+	f->blocked |= err == -ETIMEDOUT;
 	f->loaded |= PCI_NEED_OVERRIDE;
+}
+
+void pci_func_check_unbinding(struct sysfs *sfs, struct pci_func *f)
+{
+	char buf[1024], *save = NULL, *line;
+	int n;
+
+	if (f->driver[0] || f->bad & PCI_BAD_DRIVER || !sysfs_read_by_writer(sfs, "uevent"))
+		return;
+	n = sysfs_dev_read(sfs, &f->addr, "uevent", buf, sizeof(buf));
+	if (n == -ETIMEDOUT) {          /* a kernel that shows uevent under the lock */
+		f->blocked = true;
+		f->bad |= PCI_BAD_DRIVER;
+		return;
+	}
+	if (n <= 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, "DRIVER=", 7) && line[7]) {
+			snprintf(f->unbinding, sizeof(f->unbinding), "%s", line + 7);
+			f->blocked = true;
+			f->bad |= PCI_BAD_DRIVER;
+			return;
+		}
 }
 
 /* What needs asks beyond what f has, but driver_override (read apart). */
@@ -319,9 +343,11 @@ int pci_func_load_needs(struct sysfs *sfs, const struct pci_addr *a, struct pci_
 	read_identity(sfs, f);
 	read_binding(sfs, f);
 	load_more(sfs, f, needs);
-	if (needs & PCI_NEED_OVERRIDE)
+	if (needs & PCI_NEED_OVERRIDE) {
 		pci_func_take_override(f, sysfs_dev_read(sfs, a, "driver_override", f->override,
 							 sizeof(f->override)));
+		pci_func_check_unbinding(sfs, f);
+	}
 	return 0;
 }
 
@@ -330,9 +356,11 @@ int pci_func_load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs)
 	if (!sysfs_dev_exists(sfs, &f->addr))
 		return -ENODEV;
 	load_more(sfs, f, needs);
-	if (needs & PCI_NEED_OVERRIDE & ~f->loaded)
+	if (needs & PCI_NEED_OVERRIDE & ~f->loaded) {
 		pci_func_take_override(f, sysfs_dev_read(sfs, &f->addr, "driver_override",
 							 f->override, sizeof(f->override)));
+		pci_func_check_unbinding(sfs, f);
+	}
 	return 0;
 }
 

@@ -53,8 +53,12 @@ struct pci_func {
 	bool has_reset_method;       /* reset_method attribute present */
 	bool has_reset;              /* "reset" attribute present (older kernels) */
 	struct pci_link link;
-	bool blocked;                /* driver_override did not answer within the limit:
-				      * the device's lock is held (a blocked unbind) */
+	bool blocked;                /* a driver's unbind (or bind) of it has not returned:
+				      * driver_override or uevent did not answer within
+				      * the limit (the device's lock is held), or ... */
+	char unbinding[64];          /* ... the kernel still names this driver (uevent's
+				      * DRIVER=) while the driver link is gone: its
+				      * remove() is under way (blocked stays set) */
 	bool has_upstream;
 	struct pci_addr upstream;    /* the bridge or port above, if any */
 	unsigned bad;                /* enum pci_attr_bit */
@@ -72,6 +76,12 @@ int pci_func_load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs);
 /* For loading many at once (pci_host_load): driver_override read for all
  * of them in one go, then given to each with its read's result. */
 void pci_func_take_override(struct pci_func *f, int err);
+/* Where the kernel shows no driver link, is a driver's unbind of f still
+ * under way?  On a live tree (and an emulated one that says so), after
+ * driver_override: kernels that show driver_override without the device's
+ * lock (6.12) answer it during a blocked unbind, but uevent's DRIVER=
+ * still names the driver being removed. */
+void pci_func_check_unbinding(struct sysfs *sfs, struct pci_func *f);
 
 static inline unsigned pci_base_class(const struct pci_func *f) { return f->class >> 16; }
 static inline unsigned pci_class16(const struct pci_func *f) { return f->class >> 8; }

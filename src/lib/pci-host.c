@@ -23,6 +23,7 @@ static int load_overrides(struct sysfs *sfs, struct pci_host *host)
 	for (size_t i = 0; i < n; i++) {
 		memcpy(host->funcs[i].override, text + i * len, len);
 		pci_func_take_override(&host->funcs[i], res[i]);
+		pci_func_check_unbinding(sfs, &host->funcs[i]);
 	}
 out:
 	free(addrs);

@@ -11,8 +11,13 @@
 
 /* Drivers a GPU's functions are commonly claimed by at boot. */
 static const char *const usual_gpu_modules[] = {
-	"nouveau", "nvidia", "nvidia_drm", "amdgpu", "radeon", "snd_hda_intel",
+	"nouveau", "nvidia", "nvidia_drm", "amdgpu", "radeon", "snd_hda_intel", NULL,
 };
+
+const char *const *persist_usual_gpu_modules(void)
+{
+	return usual_gpu_modules;
+}
 
 int persist_chain_from_link(const char *target, char *buf, size_t len)
 {
@@ -240,7 +245,7 @@ int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct j
 		if (sysfs_driver_module(sfs, drv, mod, sizeof(mod)) == 0)
 			err = add_module(&pf->softdeps, &count, mod);
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(usual_gpu_modules) && !err; i++)
+	for (size_t i = 0; usual_gpu_modules[i] && !err; i++)
 		err = add_module(&pf->softdeps, &count, usual_gpu_modules[i]);
 	return err;
 }

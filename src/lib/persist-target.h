@@ -46,6 +46,9 @@ void persist_facts_ids(const struct pci_host *h, const struct pci_addr *fns, siz
  * on vfio-pci), and the usual GPU drivers. */
 int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct journal *j,
 			   const struct pci_addr *fns, size_t n, struct persist_facts *pf);
+/* The drivers a GPU's functions are commonly claimed by at boot, which
+ * persist softdeps on vfio-pci whatever the host has now: NULL-terminated. */
+const char *const *persist_usual_gpu_modules(void);
 /* Add modules to softdep (those an earlier persist wrote), keeping the
  * order: the list is built from them first. */
 int persist_facts_add_softdeps(struct persist_facts *pf, char *const *mods);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "atomic-file.h"
+#include "leftovers.h"
 #include "persist-text.h"
 #include "root-path.h"
 #include "util.h"
@@ -75,7 +76,7 @@ const struct persist_problem *persist_last_problem(void)
 }
 
 struct op {
-	const char *rel;        /* path under the root */
+	char rel[PATH_MAX];     /* path under the root */
 	char path[PATH_MAX];
 	char *old, *new;        /* contents before and after; NULL: no file */
 	struct stat st;         /* of the old file */
@@ -85,8 +86,8 @@ struct op {
 struct plan {
 	const char *root;
 	int rootfd;                /* every path is resolved inside it */
-	struct op op[6];
-	size_t nop;
+	struct op *op;
+	size_t nop, cap;
 	unsigned mkdirs, made;     /* bits of known_dirs: to create, created */
 	unsigned rmdirs, gone;     /* to remove when empty, removed */
 };
@@ -121,16 +122,36 @@ static int plan_open(struct plan *p, const char *root)
 	return p->rootfd < 0 ? p->rootfd : 0;
 }
 
-/* Read the file at rel into a new op. */
+/* The op of the file at rel, NULL if there is none yet. */
+static struct op *plan_find(struct plan *p, const char *rel)
+{
+	for (size_t i = 0; i < p->nop; i++)
+		if (!strcmp(p->op[i].rel, rel))
+			return &p->op[i];
+	return NULL;
+}
+
+/* Read the file at rel into a new op: *op is the new one, also on an
+ * error (then its rel and path say which file). */
 static int plan_add(struct plan *p, const char *rel, struct op **op)
 {
-	struct op *o = &p->op[p->nop];
+	struct op *o;
 	int err;
 
-	if (p->nop == sizeof(p->op) / sizeof(p->op[0]))
-		return -E2BIG;
+	if (p->nop == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 8;
+		struct op *v = realloc(p->op, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->op = v;
+		p->cap = cap;
+	}
+	o = *op = &p->op[p->nop];
 	memset(o, 0, sizeof(*o));
-	o->rel = rel;
+	if (strlen(rel) >= sizeof(o->rel))
+		return -ENAMETOOLONG;
+	strcpy(o->rel, rel);
 	err = root_show_path(p->root, rel, o->path, sizeof(o->path));
 	snprintf(last_path, sizeof(last_path), "%s", o->path);
 	if (!err)
@@ -144,7 +165,6 @@ static int plan_add(struct plan *p, const char *rel, struct op **op)
 	if (err)
 		return err;
 	p->nop++;
-	*op = o;
 	return 0;
 }
 
@@ -160,6 +180,8 @@ static void plan_free(struct plan *p)
 {
 	while (p->nop)
 		plan_drop_last(p);
+	free(p->op);
+	p->op = NULL;
 	if (p->rootfd >= 0)
 		close(p->rootfd);
 	p->rootfd = -1;
@@ -202,15 +224,71 @@ static int check_shared(const struct op *o)
 	return err == -EBADMSG && !last_problem.line ? our_fault(err) : err;
 }
 
-static int add_block(struct plan *p, const char *rel, const char *body)
+/* The text of o's file with the lines of t->takeout in it taken out
+ * (migrate): *out malloc'ed, NULL when the file has none of them. */
+static int taken_out(const struct persist_target *t, const struct op *o, char **out)
 {
+	bool any = false;
+	int err;
+
+	*out = NULL;
+	for (size_t i = 0; i < t->ntakeout && !any; i++)
+		any = !strcmp(t->takeout[i].file, o->rel);
+	if (!any)
+		return 0;
+	if (!o->old)
+		return -EINVAL;
+	err = leftovers_take_out(o->old, o->rel, t->takeout, t->ntakeout, out);
+	/* the file changed since its lines were read: nothing is written */
+	if (err == -EINVAL)
+		problem_set(&last_problem, 0, "it changed since vfio-handover read it; run this again");
+	return err == -EINVAL ? -EBADMSG : err;
+}
+
+static int add_block(struct plan *p, const struct persist_target *t, const char *rel,
+		     const char *body)
+{
+	char *base = NULL, *old;
 	struct op *o;
 	int err = plan_add(p, rel, &o);
 
 	if (!err)
+		err = taken_out(t, o, &base);
+	/* the block goes into the file as migrate leaves it: what unpersist
+	 * cuts it out of, before it puts the lines back */
+	if (!err && base) {
+		old = o->old;
+		o->old = base;
+		err = block_set(base, body, false, &o->new, &last_problem);
+		if (!err)
+			err = check_shared(o);
+		o->old = old;
+		free(base);
+		return err;
+	}
+	if (!err)
 		err = block_set(o->old ? o->old : "", body, !o->old, &o->new, &last_problem);
 	if (!err)
 		err = check_shared(o);
+	return err;
+}
+
+/* The other files whose lines migrate takes out, each once. */
+static int add_takeouts(struct plan *p, const struct persist_target *t)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < t->ntakeout && !err; i++) {
+		struct op *o;
+
+		if (t->takeout[i].cmdline || plan_find(p, t->takeout[i].file))
+			continue;
+		err = plan_add(p, t->takeout[i].file, &o);
+		if (!err && !o->old)
+			err = -ENOENT;
+		if (!err)
+			err = taken_out(t, o, &o->new);
+	}
 	return err;
 }
 
@@ -344,6 +422,9 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 	char *dev = NULL, *mp = NULL, *ml = NULL, *rd = NULL;
 	int err;
 
+	/* migrate with no GPU to persist: its lines alone */
+	if (!n)
+		return add_takeouts(p, t);
 	err = persist_render_devices_conf(fns, n, &dev);
 	if (!err)
 		err = persist_render_modprobe(t, fns, n, &mp);
@@ -360,9 +441,11 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 		err = add_owned(p, PERSIST_MODULES_LOAD_CONF, &ml);
 	if (!err)
 		err = t->dracut ? add_owned(p, PERSIST_DRACUT_CONF, &rd) :
-				  add_block(p, PERSIST_INITRAMFS_MODULES, rd);
+				  add_block(p, t, PERSIST_INITRAMFS_MODULES, rd);
 	if (!err && t->aleph)
 		err = add_env(p);
+	if (!err)
+		err = add_takeouts(p, t);
 	if (!err)
 		err = plan_dirs(p);
 	if (!err)
@@ -394,7 +477,7 @@ static int remove_check_link(const struct plan *p, const struct op *o, bool owne
 
 static int remove_one(struct plan *p, const char *rel, bool owned)
 {
-	struct op *o = &p->op[p->nop];
+	struct op *o = NULL;
 	bool created;
 	int err = plan_add(p, rel, &o);
 
@@ -420,6 +503,44 @@ static int remove_one(struct plan *p, const char *rel, bool owned)
 	return 0;
 }
 
+/* Every line migrate took out, put back where its note is (in the text
+ * remove_one left of a file persist wrote in too). */
+static int plan_put_back(struct plan *p)
+{
+	char **files;
+	int err = leftovers_editable_files(p->rootfd, &files);
+
+	for (char **f = files; !err && f && *f; f++) {
+		struct op *o = plan_find(p, *f);
+		char *back;
+
+		if (o) {
+			snprintf(last_path, sizeof(last_path), "%s", o->path);
+			if (!o->new || !leftovers_marked(o->new))
+				continue;
+			err = leftovers_put_back(o->new, o->rel, &back, &last_problem);
+			if (!err) {
+				free(o->new);
+				o->new = back;
+			}
+			continue;
+		}
+		err = plan_add(p, *f, &o);
+		/* not text (a NUL byte, over 1 MiB): no note of migrate's is in it */
+		if (err == -EBADMSG || err == -EFBIG || err == -ENOENT) {
+			memset(&last_problem, 0, sizeof(last_problem));
+			err = 0;
+			continue;
+		}
+		if (!err && (!o->old || !leftovers_marked(o->old)))
+			plan_drop_last(p);
+		else if (!err)
+			err = leftovers_put_back(o->old, o->rel, &o->new, &last_problem);
+	}
+	persist_free_list(files);
+	return err;
+}
+
 static int plan_remove(struct plan *p)
 {
 	int err;
@@ -433,6 +554,8 @@ static int plan_remove(struct plan *p)
 		err = remove_one(p, PERSIST_MODULES_LOAD_CONF, true);
 	if (!err)
 		err = remove_one(p, PERSIST_MODPROBE_CONF, true);
+	if (!err)
+		err = plan_put_back(p);
 	if (!err)
 		err = remove_one(p, PERSIST_DEVICES_CONF, true);
 	/* last, so that it names the directories until everything else is gone */
@@ -596,7 +719,7 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
 	if (written)
 		*written = NULL;
 	memset(&last_problem, 0, sizeof(last_problem));
-	if (!n)
+	if (!n && !t->ntakeout)
 		return -EINVAL;
 	err = plan_open(&p, t->root);
 	if (err)
@@ -606,6 +729,26 @@ int persist_write(const struct persist_target *t, const struct persist_fn *fns, 
 		err = plan_run(&p);
 	if (!err && written)
 		err = plan_list(&p, written);
+	plan_free(&p);
+	return err;
+}
+
+int persist_plan_write(const struct persist_target *t, const struct persist_fn *fns, size_t n,
+		       persist_change_fn *change, void *ctx)
+{
+	struct plan p;
+	int err;
+
+	memset(&last_problem, 0, sizeof(last_problem));
+	if (!n)
+		return -EINVAL;
+	err = plan_open(&p, t->root);
+	if (err)
+		return err;
+	err = plan_write(&p, t, fns, n);
+	for (size_t i = 0; !err && i < p.nop; i++)
+		if (p.op[i].new && (!p.op[i].old || strcmp(p.op[i].old, p.op[i].new)))
+			change(p.op[i].rel, p.op[i].new, ctx);
 	plan_free(&p);
 	return err;
 }

@@ -241,6 +241,17 @@ static const struct check_def {
 	[CHECK_ALEPH_VENDOR] = { "aleph-vendor", "no display controller on vfio-pci from a vendor "
 				 "aleph-vm does not know", REFUSAL_NONE },
 	[CHECK_ALEPH_QEMU] = { "aleph-qemu", "QEMU 9.0 or later for aleph-vm", REFUSAL_NONE },
+	/* a hand-made setup fights what persist writes, and unpersist could not
+	 * take it back: persist refuses (migrate takes it over); bind and
+	 * apply never look */
+	[CHECK_IDS_BINDING] = { "ids-binding", "no line hands devices to vfio-pci by ids",
+				REFUSAL_HARD },
+	[CHECK_BLACKLIST]  = { "blacklist", "no line keeps a host driver from loading",
+			       REFUSAL_HARD },
+	[CHECK_SOFTDEP]    = { "softdep", "no softdep on vfio-pci outside vfio-handover's files",
+			       REFUSAL_NONE },
+	[CHECK_MODULE_LINE] = { "module-line", "module lists hold module lines only",
+				REFUSAL_HARD },
 	/* --driver NAME made for other devices: the user's choice cannot be kept */
 	[CHECK_VFIO_DRIVER] = { "vfio-driver", "the VFIO driver made for each function",
 				REFUSAL_HARD },

@@ -56,6 +56,11 @@ enum check_id {
 	CHECK_ALEPH,         /* the Aleph supervisor's settings */
 	CHECK_ALEPH_VENDOR,  /* no display controller on vfio-pci aleph-vm's detection raises on */
 	CHECK_ALEPH_QEMU,    /* the QEMU aleph-vm runs GPU instances with: 9.0 or later */
+	/* lines of a hand-made VFIO setup (leftovers.h): persist refuses on them */
+	CHECK_IDS_BINDING,   /* hands devices to vfio-pci by ids or modalias */
+	CHECK_BLACKLIST,     /* keeps a host driver from loading */
+	CHECK_SOFTDEP,       /* vfio-pci before a host driver, outside vfio-handover's file */
+	CHECK_MODULE_LINE,   /* not a line a module list can read */
 	CHECK_VFIO_DRIVER,   /* the VFIO driver for each function (--driver; auto's choice) */
 	/* refusals that are no item of `check` */
 	CHECK_VM_RUNNING,    /* rollback: a VM holds the IOMMU group */

@@ -387,14 +387,15 @@ void *sysfs_backend_priv(const struct sysfs *sfs)
 	return sfs->priv;
 }
 
-/* The kernel shows driver_override under the device's lock, which a blocked
- * unbind holds (ours, abandoned, or anyone's): on a live tree, and on a
- * backend that emulates one, the writer reads it, within the limit, so the
- * tool itself never waits on it.  The writer's own reads are its own. */
+/* Some kernels show driver_override (6.1) or uevent (some stable kernels)
+ * under the device's lock, which a blocked unbind holds (ours, abandoned,
+ * or anyone's): on a live tree, and on a backend that emulates one, the
+ * writer reads them, within the limit, so the tool itself never waits on
+ * them.  The writer's own reads are its own. */
 bool sysfs_read_by_writer(const struct sysfs *sfs, const char *attr)
 {
 	return (sfs->live || sfs->ops->locked_reads) && !sfs->in_writer &&
-	       strcmp(attr, "driver_override") == 0;
+	       (strcmp(attr, "driver_override") == 0 || strcmp(attr, "uevent") == 0);
 }
 
 int sysfs_clone(const struct sysfs *sfs, struct sysfs **out)

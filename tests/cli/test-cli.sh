@@ -82,7 +82,7 @@ run_case() {
 		echo "--- exit $rc"
 		# what persist and unpersist leave in the root (its /lib and /usr
 		# aside), and where a relative link planted in it led a run
-		case "$name" in rw-persist*|rw-unpersist*|rw-*-link-relative)
+		case "$name" in rw-persist*|rw-unpersist*|rw-migrate*|rw-*-link-relative)
 			echo "--- files"
 			(cd "$root" && for top in *; do case $top in lib|usr|'*') ;;
 				*) find "$top" -printf '/%p %y %m\n' ;; esac; done | not_locks |

@@ -21,7 +21,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
-for layout in rtx4000 gpu-nic rtx4000-vfio twins; do
+for layout in rtx4000 gpu-nic rtx4000-vfio twins guide-console; do
 	"$MKFIXTURE" "$layout" "$tmp/$layout" >/dev/null || exit 99
 done
 mkdir -p "$tmp/root"            # --root must name a directory
@@ -106,7 +106,7 @@ awk '
 	}
 ' "$doc" | sort -u >"$tmp/top"
 [ -s "$tmp/top" ] || { echo "FAIL: no keys read from $doc"; exit 1; }
-for sec in all list check verify bind rollback persist unpersist apply help; do
+for sec in all list check verify bind rollback persist unpersist apply migrate help; do
 	grep -q "^$sec " "$tmp/top" || bad "$doc lists no key for $sec"
 done
 
@@ -153,7 +153,7 @@ run list 1 "$tmp/nonexistent" "$R" list
 run list 2 "$tmp/rtx4000" "$R" list 01:00
 run list 2 "$tmp/rtx4000" "$R" --bogus list
 run check 0 "$tmp/rtx4000" "$R" check 01:00
-run check 1 "$tmp/rtx4000" "$R" check
+run check 1 "$tmp/rtx4000" "$R" check 03:00
 run check 2 "$tmp/rtx4000" "$R" check --all
 run verify 0 "$tmp/rtx4000-vfio" "$R" verify 01:00
 run verify 1 "$tmp/rtx4000" "$R" verify 01:00
@@ -179,6 +179,13 @@ run apply 2 "$tmp/rtx4000" "$R" apply 01:00
 boot=$(root_of none)
 devices_conf "$boot" '0000:03:00.0 1a03:2000 1a03:2000 slot=- path=-'
 run apply 3 "$tmp/rtx4000" "$boot" --dry-run apply
+run migrate 0 "$tmp/rtx4000" "$(root_of guide-check)" migrate
+run migrate 0 "$tmp/rtx4000" "$R" migrate --dry-run
+nokernel=$(root_of guide-check)
+rm -rf "$nokernel/lib"
+run migrate 1 "$tmp/rtx4000" "$nokernel" migrate
+run migrate 2 "$tmp/rtx4000" "$R" migrate 01:00
+run migrate 3 "$tmp/rtx4000" "$(root_of migrate-grub-refused)" migrate
 run help 0 "$tmp/rtx4000" "$R" help bind
 run help 2 "$tmp/rtx4000" "$R" help frobnicate
 
@@ -213,13 +220,16 @@ full apply "$tmp/rtx4000" "$boot" --dry-run apply
 missing=$(root_of none)
 devices_conf "$missing" '0000:07:00.0 10de:27b0 10de:16fa slot=- path=-'
 full apply "$tmp/rtx4000" "$missing" apply
+# the guide's lines on twins whose second is the console: "gpus" has one
+# persisted and one left out
+full migrate "$(tree_of guide-console)" "$(root_of guide-check)" migrate
 full help "$tmp/rtx4000" "$R" help
 full all "$tmp/rtx4000" "$R" --bogus verify      # a message, with its keys
 cat "$tmp/full-bind" >"$tmp/full-planned"
 cat "$tmp/full-list" "$tmp/full-verify" "$tmp/full-bind" "$tmp/full-persist" >"$tmp/full-function"
 while read -r _ sec key; do
 	case $sec in
-	all)	files="all list check verify bind rollback persist unpersist apply help" ;;
+	all)	files="all list check verify bind rollback persist unpersist apply migrate help" ;;
 	*)	files=$sec ;;
 	esac
 	for f in $files; do

@@ -40,6 +40,22 @@ kernel_root() {	# CASE DEST: a golden case's root, its kernels made
 	fake_kernels "$2"
 }
 
+# PLAN FILE ROOT: the content a dry run printed for FILE ("write FILE:"
+# and the lines up to the next change) is ROOT/FILE's
+planned_as_written() {
+	awk -v want="write $2:" '$0 == want { on = 1; next }
+		on && /^(write |set |run |vfio-handover: )/ { on = 0 } on' "$1" >"$tmp/planned-file"
+	[ -s "$tmp/planned-file" ] && cmp -s "$tmp/planned-file" "$3$2"
+}
+# TREE ROOT ARGS...: a dry run plans no file (it is as persist would write it)
+plans_nothing() {
+	t=$1 r=$2
+	shift 2
+	VFIO_HANDOVER_NO_HWDB=1 "$VH_BIN" --sysfs "$t" --root "$r" persist --dry-run "$@" >"$tmp/out" 2>&1 &&
+		! grep -q '^write ' "$tmp/out" && grep -q 'no file would change' "$tmp/out" ||
+		{ cat "$tmp/out"; return 1; }
+}
+
 cycle() {	# NAME LAYOUT ROOTCASE PERSIST-ARGS...
 	name=$1 layout=$2 rootcase=$3
 	shift 3
@@ -48,9 +64,13 @@ cycle() {	# NAME LAYOUT ROOTCASE PERSIST-ARGS...
 	"$MKFIXTURE" "$layout" "$t" >/dev/null || { echo "FAIL $name: mkfixture"; fail=$((fail + 1)); return; }
 	kernel_root "$rootcase" "$r" || { echo "FAIL $name: depmod"; fail=$((fail + 1)); return; }
 	snapshot "$r" > "$tmp/before"
+	VFIO_HANDOVER_NO_HWDB=1 "$VH_BIN" --sysfs "$t" --root "$r" persist --dry-run "$@" >"$tmp/plan" 2>&1
 	check "$name: persist $*" vh "$t" "$r" persist "$@"
 	snapshot "$r" > "$tmp/persisted"
 	check "$name: persist changed the root" sh -c "! cmp -s '$tmp/before' '$tmp/persisted'"
+	check "$name: the dry run planned devices.conf as persist wrote it" \
+		planned_as_written "$tmp/plan" /etc/vfio-handover/devices.conf "$r"
+	check "$name: a dry run after persisting plans no file" plans_nothing "$t" "$r" "$@"
 	check "$name: persist again" vh "$t" "$r" persist "$@"
 	snapshot "$r" > "$tmp/again"
 	check "$name: persisting twice changes nothing" cmp -s "$tmp/persisted" "$tmp/again"
@@ -95,6 +115,56 @@ check "malformed: unpersist 01:00 refuses" sh -c "! VFIO_HANDOVER_NO_HWDB=1 '$VH
 check "malformed: unpersist" vh "$t" "$r" unpersist
 snapshot "$r" > "$tmp/after"
 check "malformed: unpersist leaves the root byte-identical" diff -u "$tmp/before" "$tmp/after"
+
+# migrate on a root set up as the operators' guide says (and as Proxmox's
+# pages say): check finds no line of a hand-made setup after it, a second
+# migrate changes nothing, unpersist gives the root back byte for byte, mode
+# for mode (a file of mode 600, one without a final newline)
+migrate_cycle() {	# NAME LAYOUT ROOTCASE MIGRATE-ARGS...
+	name=$1 layout=$2 rootcase=$3
+	shift 3
+	t=$tmp/tree-$name r=$tmp/root-$name
+	mkdir -p "$r"
+	"$MKFIXTURE" "$layout" "$t" >/dev/null || { echo "FAIL $name: mkfixture"; fail=$((fail + 1)); return; }
+	kernel_root "$rootcase" "$r" || { echo "FAIL $name: depmod"; fail=$((fail + 1)); return; }
+	find "$r" -name '*.symlink' | while read -r l; do ln -s "$(cat "$l")" "${l%.symlink}" && rm "$l"; done
+	[ ! -f "$r/etc/modprobe.d/vfio.conf" ] || chmod 600 "$r/etc/modprobe.d/vfio.conf"
+	snapshot "$r" > "$tmp/before"
+	check "$name: check reports the lines" sh -c "VFIO_HANDOVER_NO_HWDB=1 '$VH_BIN' --sysfs '$t' \
+		--root '$r' check | grep -q -e '^FAIL  ids-binding'"
+	check "$name: migrate $*" vh "$t" "$r" migrate "$@"
+	snapshot "$r" > "$tmp/migrated"
+	check "$name: migrate changed the root" sh -c "! cmp -s '$tmp/before' '$tmp/migrated'"
+	check "$name: check finds no line of a hand-made setup" sh -c "! VFIO_HANDOVER_NO_HWDB=1 \
+		'$VH_BIN' --sysfs '$t' --root '$r' check | grep -e ids-binding -e blacklist \
+		-e softdep -e module-line"
+	check "$name: migrate again" vh "$t" "$r" migrate "$@"
+	snapshot "$r" > "$tmp/again"
+	check "$name: migrating twice changes nothing" cmp -s "$tmp/migrated" "$tmp/again"
+	check "$name: unpersist" vh "$t" "$r" unpersist
+	snapshot "$r" > "$tmp/after"
+	check "$name: unpersist leaves the root byte-identical" diff -u "$tmp/before" "$tmp/after"
+}
+migrate_cycle guide rtx4000 guide-check --aleph
+migrate_cycle guide-console guide-console guide-check
+migrate_cycle proxmox twins rw-migrate-changed-line
+# links planted to a file outside the root, a binary file, a line of
+# 300,000 bytes, CRLF, a line continued with a backslash
+mkdir -p "$tmp/root-hostile/lib/modules"
+cp -R "$TESTS_SRCDIR/roots/guide-check/lib/modules/." "$tmp/root-hostile/lib/modules/"
+migrate_cycle hostile rtx4000 check-leftover-hostile
+
+# the user edits a file after migrate: unpersist puts the lines back where
+# the notes are, and keeps the edit
+t=$tmp/tree-edited r=$tmp/root-edited
+mkdir -p "$r"
+"$MKFIXTURE" rtx4000 "$t" >/dev/null && kernel_root guide-check "$r" || exit 99
+rm "$r/etc/modules-load.d/modules.conf.symlink"
+check "edited: migrate" vh "$t" "$r" migrate
+sed -i '2a options kvm ignore_msrs=1' "$r/etc/modprobe.d/vfio.conf"
+check "edited: unpersist" vh "$t" "$r" unpersist
+printf 'blacklist nouveau\nblacklist snd_hda_intel\noptions kvm ignore_msrs=1\nalias pci:v000010DEd000027B0sv000010DEsd000016FAbc03sc00i00 vfio-pci\noptions vfio-pci ids=10de:27b0,10de:22bc\n' >"$tmp/want"
+check "edited: the lines back around the edit" cmp "$tmp/want" "$r/etc/modprobe.d/vfio.conf"
 
 echo "cycle: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -27,6 +27,8 @@ struct fk_shared {
 	/* the first write about meet_slot waits for a write about another */
 	char meet_slot[PCI_SLOT_LEN];
 	int others;
+	/* FK_HANG_UNBINDING: the function whose driver's remove() is under way */
+	char unbinding[PCI_ADDR_LEN];
 };
 
 struct fake_kernel {
@@ -161,7 +163,7 @@ static int do_probe(struct fake_kernel *fk, struct sysfs *sfs, const char *addr,
 	if (!device_exists(fk, addr))
 		return -ENODEV;
 	current(sfs, addr, drv, ovr);
-	if (drv[0])
+	if (drv[0] || !strcmp(fk->sh->unbinding, addr))
 		return 0;
 	if (wrong) {
 		const char *w = fk->sh->wrong_driver[0] ? fk->sh->wrong_driver : "nouveau";
@@ -185,7 +187,7 @@ static int do_bind(struct fake_kernel *fk, struct sysfs *sfs, const char *drv, c
 	if (!device_exists(fk, addr))
 		return -ENODEV;
 	current(sfs, addr, cur, ovr);
-	if (cur[0])
+	if (cur[0] || !strcmp(fk->sh->unbinding, addr))
 		return -EBUSY;
 	if (ovr[0] && strcmp(ovr, drv) != 0)
 		return -ENODEV;    /* driver_override does not match */
@@ -290,6 +292,27 @@ static void rendezvous(struct fk_shared *sh, const char *rel, const char *val)
 	sh->meet_slot[0] = '\0';
 }
 
+/* The unbind's first half, as the kernel does it before the driver's
+ * remove(): the driver link goes; uevent still says DRIVER= (dev->driver
+ * is cleared after remove() returns). */
+static void hang_unbinding(struct fake_kernel *fk, struct sysfs *sfs, const char *rel,
+			   const char *val)
+{
+	char addr[PCI_ADDR_LEN], path[4096], uevent[4096] = "";
+	FILE *in;
+
+	write_addr(rel, val, addr);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/uevent", fx_root(fk->fx), addr);
+	in = fopen(path, "r");
+	if (in) {
+		uevent[fread(uevent, 1, sizeof(uevent) - 1, in)] = '\0';
+		fclose(in);
+	}
+	snprintf(fk->sh->unbinding, sizeof(fk->sh->unbinding), "%s", addr);
+	apply(fk, sfs, rel, val, 0);
+	fx_set_attr(fk->fx, addr, "uevent", uevent);
+}
+
 static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 {
 	struct fake_kernel *fk = sysfs_backend_priv(sfs);
@@ -317,6 +340,10 @@ static int fk_write(struct sysfs *sfs, const char *rel, const char *val)
 			return apply(fk, sfs, rel, val, 0);
 		}
 		return apply(fk, sfs, rel, val, 1);
+	case FK_HANG_UNBINDING:
+		hang_unbinding(fk, sfs, rel, val);
+		for (;;)
+			pause();
 	case FK_HANG_LOCKED: {
 		char addr[PCI_ADDR_LEN] = "";
 
@@ -445,6 +472,16 @@ void fk_locked_reads(struct fake_kernel *fk, bool on)
 void fk_hang_override_reads(struct fake_kernel *fk, const char *addr)
 {
 	snprintf(fk->sh->hang_override, sizeof(fk->sh->hang_override), "%s", addr ? addr : "");
+}
+
+void fk_finish_unbinding(struct fake_kernel *fk)
+{
+	char addr[PCI_ADDR_LEN];
+
+	snprintf(addr, sizeof(addr), "%s", fk->sh->unbinding);
+	fk->sh->unbinding[0] = '\0';
+	if (addr[0])
+		fx_set_driver(fk->fx, addr, NULL);
 }
 
 int fk_writes(const struct fake_kernel *fk)

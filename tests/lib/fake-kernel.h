@@ -17,6 +17,10 @@ enum fk_fault {
 	FK_KILL,           /* the write succeeds, then the writing process is killed */
 	FK_HANG_LOCKED,    /* an unbind that never returns, holding the device's lock:
 			    * its driver_override reads do not answer either */
+	FK_HANG_UNBINDING, /* an unbind that never returns, as 6.12 shows it: the
+			    * driver link gone, uevent still naming the driver,
+			    * driver_override answering; a probe or bind of the
+			    * function does nothing (the kernel's dev->driver is set) */
 };
 
 struct fake_kernel;
@@ -41,6 +45,8 @@ int fk_writes(const struct fake_kernel *fk);
 /* Reads of addr's driver_override never return (NULL: they do again), as
  * when a blocked unbind holds the device's lock. */
 void fk_hang_override_reads(struct fake_kernel *fk, const char *addr);
+/* The FK_HANG_UNBINDING unbind ends at last: uevent names no driver. */
+void fk_finish_unbinding(struct fake_kernel *fk);
 /* How many processes took turns at the writes (1: one writer did them
  * all), and the last one's PID. */
 int fk_writers(const struct fake_kernel *fk, pid_t *last);

@@ -1688,6 +1688,82 @@ static int lay_gh200_variant(struct fx *fx)
 	return r ?: fx_set_attr(fx, "0009:01:00.0", "driver_override", "nvgrace_gpu_vfio_pci\n");
 }
 
+/* A function's class devices (drm, sound) gone with its host driver, and
+ * the function on vfio-pci without a driver_override: vfio-pci took it
+ * at boot through ids=. */
+static int taken_by_ids(struct fx *fx, const char *addr)
+{
+	static const char *const subs[] = { "drm", "sound" };
+	char path[4096], sub[4200];
+	int r = fx_set_driver(fx, addr, "vfio-pci");
+
+	r = r ?: fx_func_path(fx, addr, path, sizeof(path));
+	for (size_t i = 0; i < 2 && !r; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", path, subs[i]);
+		r = rm_tree(sub);
+		r = r == -ENOENT ? 0 : r;
+	}
+	return r;
+}
+
+/*
+ * A workstation set up by the operators' guide and rebooted: two identical
+ * RTX 4000s, the second the firmware's console (no BMC), both taken by
+ * vfio-pci at boot through the guide's ids=; the onboard HD audio without
+ * a driver (the guide's blacklist snd_hda_intel).
+ */
+static int lay_guide_console(struct fx *fx)
+{
+	static const struct fx_func hda = {
+		.vendor = 0x8086, .device = 0x7a50, .subvendor = 0x1043, .subdevice = 0x8882,
+		.class = 0x040300, .revision = 0x11, .driver = NULL, .boot_vga = -1,
+	};
+	struct card a = {
+		.gpu = &m_rtx4000, .audio = &m_rtx4000_audio,
+		.slot = "0000:01:00", .parent = "0000:00:01.0", .group = 14,
+		.drm_card = 1, .render = 128, .snd_card = 1, .snd_ctl = 7,
+	};
+	struct card b = a;
+	struct fx_func console = m_rtx4000;
+	static const char *const taken[] = {
+		"0000:01:00.0", "0000:01:00.1", "0000:02:00.0", "0000:02:00.1",
+	};
+	int r;
+
+	console.boot_vga = 1;
+	b.gpu = &console;
+	b.slot = "0000:02:00";
+	b.parent = "0000:00:03.0";
+	b.group = 15;
+	b.drm_card = 0;
+	b.render = 129;
+	b.snd_card = 2;
+	b.snd_ctl = 14;
+	r = host_base(fx, true);
+	r = r ?: fx_add_driver(fx, "vfio-pci");
+	r = r ?: put(fx, &hda, "0000:00:1f.3", NULL, 8);
+	r = r ?: put(fx, &m_rp_a70d, "0000:00:01.0", NULL, 1);
+	r = r ?: put(fx, &m_rp_a72d, "0000:00:03.0", NULL, 3);
+	r = r ?: add_card(fx, &a);
+	r = r ?: add_card(fx, &b);
+	for (size_t i = 0; i < 4 && !r; i++)
+		r = taken_by_ids(fx, taken[i]);
+	r = r ?: fx_add_slot(fx, "1", "0000:01:00");
+	r = r ?: fx_add_slot(fx, "2", "0000:02:00");
+	return r;
+}
+
+/* rtx4000 whose GPU does not say what link it can run (max_link_speed
+ * "Unknown", no max_link_width), under a PCIe 4.0 x16 root port: the
+ * port's capability says nothing of the GPU's own. */
+static int lay_rtx4000_nolink(struct fx *fx)
+{
+	int r = lay_rtx4000(fx);
+
+	r = r ?: fx_set_attr(fx, "0000:01:00.0", "max_link_speed", "Unknown\n");
+	return r ?: fx_set_attr(fx, "0000:01:00.0", "max_link_width", NULL);
+}
+
 /* rtx4000 with a NIC as function .2 of the GPU's slot, no driver bound:
  * nothing holds it, and it still must not go along unless named. */
 static int lay_gpu_slot_nic(struct fx *fx)
@@ -1921,14 +1997,16 @@ static const struct layout layouts[] = {
 	{ "rtx4000-vfio", lay_rtx4000_vfio },
 	{ "gpu-slot-nic", lay_gpu_slot_nic },
 	{ "bmc-vfio", lay_bmc_vfio },
+	{ "rtx4000-nolink", lay_rtx4000_nolink },
+	{ "guide-console", lay_guide_console },
 	{ "gh200", lay_gh200 },
 	{ "gh200-variant", lay_gh200_variant },
 };
 
 static const char *const layout_names[] = {
 	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000", "group1000",
-	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", "bmc-vfio",
-	"gh200", "gh200-variant", NULL,
+	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", "bmc-vfio", "rtx4000-nolink",
+	"guide-console", "gh200", "gh200-variant", NULL,
 };
 
 const char *const *fx_layout_names(void)

@@ -570,6 +570,52 @@ START_TEST(rollback_override_unknown)
 }
 END_TEST
 
+/* The audio function's unbind never returns, as 6.12 shows it: no lock
+ * on driver_override, the driver link gone, uevent still naming the
+ * driver, a probe that does nothing.  The undo must not take "no driver,
+ * driver_override readable" for a function it can give back: it is
+ * reported as still unbinding, nothing written to it, its entry kept; a
+ * rollback meanwhile says the same; once the unbind ends, rollback
+ * restores it. */
+START_TEST(undo_while_unbinding)
+{
+	struct pci_addr audio = addr("0000:01:00.1");
+	struct bench b;
+	struct pci_func f;
+	char now[8192];
+	int writes;
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	bench_live(&b);
+	fk_fail(b.fk, 5, FK_HANG_UNBINDING, 0);    /* the audio function's unbind */
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_UNRESTORED);
+	ck_assert_int_eq(b.e.fault.err, -ETIMEDOUT);
+	ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &audio), 0);
+	ck_assert_uint_eq(journal_on_disk(&b), 1);
+	ck_assert_ptr_nonnull(journal_find(&b.j, &audio));
+	/* as the tool sees it now */
+	ck_assert_int_eq(pci_func_load(b.t.sfs, &audio, &f), 0);
+	ck_assert(f.blocked);
+	ck_assert_str_eq(f.unbinding, "snd_hda_intel");
+	ck_assert_str_eq(f.override, "vfio-pci");
+	ck_assert_str_eq(f.driver, "");
+	/* a rollback meanwhile writes nothing to it */
+	fk_fail(b.fk, 0, FK_NONE, 0);
+	writes = fk_writes(b.fk);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_UNRESTORED);
+	ck_assert_int_eq(pci_addr_cmp(&b.e.fault.fn, &audio), 0);
+	ck_assert_ptr_nonnull(strstr(b.e.fault.what, "unbind from snd_hda_intel"));
+	ck_assert_int_eq(fk_writes(b.fk), writes);
+	/* the unbind ends: rollback gives it back */
+	fk_finish_unbinding(b.fk);
+	fk_snapshot(b.t.sfs, now, sizeof(now));
+	ck_assert_ptr_nonnull(strstr(now, "0000:01:00.1 - vfio-pci\n"));
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "rollback once the unbind ended");
+	bench_close(&b);
+}
+END_TEST
+
 /* A function the journal does not hold, on its host driver, whose
  * driver_override does not answer: not "nothing to undo". */
 START_TEST(rollback_unjournaled_override_unknown)
@@ -1336,6 +1382,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, undo_override_unknown);
 	tcase_add_test(tc, rollback_override_unknown);
 	tcase_add_test(tc, rollback_unjournaled_override_unknown);
+	tcase_add_test(tc, undo_while_unbinding);
 	tcase_add_test(tc, rollback_driver_missing_no_loader);
 	tcase_add_test(tc, bind_records_modules);
 	tcase_add_test(tc, rollback_loads_recorded_module);

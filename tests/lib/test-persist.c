@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "aleph.h"
 #include "atomic-file.h"
+#include "leftovers.h"
 #include "persist.h"
 #include "root-path.h"
 
@@ -1574,6 +1575,144 @@ START_TEST(initramfs_tool_changed)
 }
 END_TEST
 
+/* ---- migrate: lines of a hand-made setup taken out with persist_write,
+ * put back by persist_remove ---- */
+
+#define GUIDE_VFIO "blacklist nouveau\nblacklist snd_hda_intel\n" \
+	"alias pci:v000010DEd000027B0sv000010DEsd000016FAbc03sc00i00 vfio-pci\n" \
+	"options vfio-pci ids=10de:27b0,10de:22bc\n"
+#define GUIDE_ATTACH "attach : vfio vfio_iommu_type1 vfio_virqfd vfio_pci ids=10de:27b0,10de:22bc\n"
+
+/* A root set up as the guide says, and a Proxmox-style file of mode 600
+ * without a final newline. */
+static char *guide_root(void)
+{
+	char *root = mkroot(), path[4096];
+
+	put(root, "/etc/modprobe.d/vfio.conf", GUIDE_VFIO);
+	put(root, "/etc/modprobe.d/nvidia.conf", "softdep nouveau pre: vfio-pci\n");
+	put(root, "/etc/modprobe.d/proxmox.conf", "options vfio-pci ids=1002:67df disable_vga=1");
+	put(root, "/etc/modules", "# /etc/modules\nattach: vfio vfio_pci ids=10de:27b0,10de:22bc\n");
+	put(root, PERSIST_INITRAMFS_MODULES, GUIDE_ATTACH);
+	snprintf(path, sizeof(path), "%s/etc/modprobe.d/proxmox.conf", root);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	return root;
+}
+
+/* The lines of the root's hand-made setup: all of them migrate's here. */
+static size_t takeout_of(const char *root, struct leftover **v)
+{
+	struct leftover_env env = { .root = root, .kernel = "6.1.0-test-amd64" };
+	size_t n;
+
+	ck_assert_int_eq(leftovers_scan(&env, v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert((*v)[i].vfio && !(*v)[i].cmdline);
+	return n;
+}
+
+START_TEST(migrate_takeout_roundtrip)
+{
+	char *root = guide_root(), *before = snapshot(root), *s, *after, path[4096];
+	struct persist_target t = target(root);
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	struct leftover *v;
+	size_t nv = takeout_of(root, &v);
+	struct stat st;
+	char **written;
+
+	ck_assert_uint_eq(nv, 8);
+	t.takeout = v;
+	t.ntakeout = nv;
+	ck_assert_int_eq(persist_write(&t, f, n, &written), 0);
+	ck_assert(list_has(written, root, "/etc/modprobe.d/vfio.conf"));
+	ck_assert(list_has(written, root, "/etc/modules"));
+	persist_free_list(written);
+	s = get(root, "/etc/modprobe.d/vfio.conf");
+	ck_assert(has_line(s, "# vfio-handover migrate took this line out: blacklist snd_hda_intel"));
+	ck_assert(!has_line(s, "blacklist snd_hda_intel"));
+	free(s);
+	/* the initramfs list: the note, then persist's block */
+	s = get(root, PERSIST_INITRAMFS_MODULES);
+	ck_assert(!strncmp(s, "# vfio-handover migrate took this line out: attach : vfio", 57));
+	ck_assert(has_line(s, "vfio_pci"));
+	free(s);
+	assert_file(root, "/etc/modprobe.d/proxmox.conf", "# vfio-handover migrate changed the next "
+		    "line; it was: options vfio-pci ids=1002:67df disable_vga=1\noptions vfio-pci "
+		    "disable_vga=1");
+	snprintf(path, sizeof(path), "%s/etc/modprobe.d/proxmox.conf", root);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	/* nothing left of the setup for a scan, and persisting again keeps the notes */
+	leftovers_free(v, nv);
+	ck_assert_uint_eq(takeout_of(root, &v), 0);
+	free(v);
+	t.takeout = NULL;
+	t.ntakeout = 0;
+	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	after = snapshot(root);
+	ck_assert_str_eq(after, before);
+	free(after);
+	free(before);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
+/* no GPU to persist: the lines alone; and the whole of it or nothing */
+START_TEST(migrate_takeout_alone_and_refused)
+{
+	char *root = guide_root(), *before = snapshot(root), *mid, *after;
+	struct persist_target t = target(root);
+	struct leftover *v;
+	size_t nv = takeout_of(root, &v);
+
+	t.takeout = v;
+	t.ntakeout = nv;
+	ck_assert(!exists(root, PERSIST_DEVICES_CONF));
+	ck_assert_int_eq(persist_write(&t, NULL, 0, NULL), 0);
+	ck_assert(!exists(root, PERSIST_DEVICES_CONF));
+	ck_assert(!exists(root, PERSIST_MODPROBE_CONF));
+	/* a changed line edited since: refused, and no other file is put back */
+	put(root, "/etc/modprobe.d/proxmox.conf", "# vfio-handover migrate changed the next line; "
+	    "it was: options vfio-pci ids=1002:67df disable_vga=1\noptions vfio-pci disable_vga=0");
+	mid = snapshot(root);
+	ck_assert_int_eq(persist_remove(&t, NULL), -ENOMSG);
+	ck_assert_uint_eq(persist_last_problem()->line, 1);
+	ck_assert_ptr_nonnull(strstr(persist_last_path(), "/etc/modprobe.d/proxmox.conf"));
+	after = snapshot(root);
+	ck_assert_str_eq(after, mid);
+	free(after);
+	/* put back as the note says: then it all comes back */
+	put(root, "/etc/modprobe.d/proxmox.conf", "# vfio-handover migrate changed the next line; "
+	    "it was: options vfio-pci ids=1002:67df disable_vga=1\noptions vfio-pci disable_vga=1");
+	ck_assert_int_eq(persist_remove(&t, NULL), 0);
+	/* (proxmox.conf was rewritten by hand: its mode is the test's now) */
+	assert_file(root, "/etc/modprobe.d/vfio.conf", GUIDE_VFIO);
+	assert_file(root, PERSIST_INITRAMFS_MODULES, GUIDE_ATTACH);
+	assert_file(root, "/etc/modprobe.d/proxmox.conf", "options vfio-pci ids=1002:67df disable_vga=1");
+	free(mid);
+	/* a file that changed between the scan and the write: nothing written */
+	leftovers_free(v, nv);
+	nv = takeout_of(root, &v);
+	t.takeout = v;
+	t.ntakeout = nv;
+	put(root, "/etc/modprobe.d/vfio.conf", "blacklist nouveau\n");
+	mid = snapshot(root);
+	ck_assert_int_eq(persist_write(&t, NULL, 0, NULL), -EBADMSG);
+	after = snapshot(root);
+	ck_assert_str_eq(after, mid);
+	free(after);
+	free(mid);
+	free(before);
+	leftovers_free(v, nv);
+	rm_rf(root);
+	free(root);
+}
+END_TEST
+
 START_TEST(nothing_to_remove)
 {
 	char *root = mkroot(), *before, *after, **list;
@@ -1982,6 +2121,8 @@ static Suite *suite(void)
 	tcase_add_test(files, shared_file_not_text);
 	tcase_add_test(files, initramfs_tool_changed);
 	tcase_add_test(files, nothing_to_remove);
+	tcase_add_test(files, migrate_takeout_roundtrip);
+	tcase_add_test(files, migrate_takeout_alone_and_refused);
 	tcase_add_test(files, user_file_at_owned_path);
 	tcase_add_test(files, symlink_refused);
 	tcase_add_test(files, symlink_refused_on_remove);

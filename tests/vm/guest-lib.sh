@@ -55,6 +55,14 @@ vh_out_has() {
 	if printf '%s\n' "$VH_OUT" | grep -Eq -- "$2"; then vh_ok "$1"; else vh_fail "$1: no line matches /$2/"; fi
 }
 
+# vh_override_locked: does this kernel show driver_override under the
+# device's lock, which a blocked unbind holds (its read then blocks too)?
+# Debian 12's 6.1 does; its 6.12 does not, and there uevent still names the
+# driver whose remove() is under way while the driver link is gone.
+vh_override_locked() {
+	case $(uname -r) in 6.1.*) return 0 ;; *) return 1 ;; esac
+}
+
 # vh_wait SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds
 vh_wait() {
 	_n=$(($1 * 10))
@@ -64,6 +72,22 @@ vh_wait() {
 		[ "$_n" -gt 0 ] || return 1
 		sleep 0.1
 	done
+}
+
+# vh_hold PATH: start a process (sleep) holding PATH open, its PID in
+# VH_HOLDER, and return once it does: the shell opens PATH in the child
+# before exec, so right after "&" the holder may not hold it yet, or not be
+# called sleep yet (a loaded CI host showed both)
+vh_holding() {	# PID PATH
+	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = sleep ] &&
+		[ "$(readlink "/proc/$1/fd/0")" = "$(readlink -f "$2")" ]
+}
+vh_hold() {
+	# shellcheck disable=SC2217 # (the file held open is the point)
+	sleep 600 <"$1" &
+	VH_HOLDER=$!
+	vh_wait 10 vh_holding "$VH_HOLDER" "$1" ||
+		vh_fail "PID $VH_HOLDER did not hold $1 open within 10 s"
 }
 
 vh_finish() {

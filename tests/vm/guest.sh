@@ -43,10 +43,12 @@
 #
 # Environment: VH_VM_CACHE (cache dir), VH_VM_TIMEOUT (seconds, default 180),
 # VH_VM_MEM (MiB, default 512), VH_VM_KERNEL_DEB (use this .deb instead of
-# apt-get download), VH_VM_KERNEL_PKG (package name instead of the one
-# linux-image-amd64 depends on), VH_QEMU (the QEMU binary), VH_VM_APPEND
+# apt-get download), VH_VM_KERNEL_PKG (the kernel package, default
+# linux-image-amd64; a meta-package such as linux-image-6.12-amd64 stands
+# for the versioned one it depends on), VH_QEMU (the QEMU binary), VH_VM_APPEND
 # (more kernel parameters), VH_VM_EXTRA_CPIO (an archive of more files for
-# the guest's root: a benchmark's tools), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
+# the guest's root: a benchmark's tools), VH_VM_QEMU_ARGS (more QEMU
+# arguments, split at white space: a NIC for tests/ansible), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
 # VH_VM_CPU (QEMU's -cpu under KVM, default host).
 set -euo pipefail
 # depmod lives in /sbin, outside a user's PATH
@@ -141,18 +143,31 @@ profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
 # holding usr/lib/modules/$KVER with only GUEST_MODULES and their
 # dependencies, depmod'ed).
 kernel_deb() {	# -> path of the kernel .deb, downloading it if needed
-	local pkg debs=$CACHE/debs deb why
+	local pkg meta="" series debs=$CACHE/debs deb why
 	mkdir -p "$debs"
 	if [ -n "${VH_VM_KERNEL_DEB:-}" ]; then
 		[ -f "$VH_VM_KERNEL_DEB" ] || skip "VH_VM_KERNEL_DEB=$VH_VM_KERNEL_DEB: no such file"
 		echo "$VH_VM_KERNEL_DEB"
 		return
 	fi
-	pkg=${VH_VM_KERNEL_PKG:-}
-	if [ -z "$pkg" ] && command -v apt-cache >/dev/null 2>&1; then
-		pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-			sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
-	fi
+	pkg=${VH_VM_KERNEL_PKG:-linux-image-amd64}
+	# a meta-package (linux-image-amd64, linux-image-6.12-amd64): the
+	# versioned package it depends on
+	case $pkg in
+	linux-image-amd64 | linux-image-[0-9]*.[0-9]*-amd64)
+		meta=$pkg
+		pkg=""
+		command -v apt-cache >/dev/null 2>&1 &&
+			pkg=$(apt-cache depends "$meta" 2>/dev/null |
+				sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
+		# remembered for a run without apt's lists
+		if [ -n "$pkg" ]; then
+			echo "$pkg" >"$debs/$meta.resolved"
+		elif [ -f "$debs/$meta.resolved" ]; then
+			pkg=$(cat "$debs/$meta.resolved")
+		fi
+		;;
+	esac
 	if [ -n "$pkg" ]; then
 		deb=$(ls -t "$debs/${pkg}_"*_amd64.deb 2>/dev/null | head -n 1 || true)
 		if [ -z "$deb" ] && command -v apt-get >/dev/null 2>&1; then
@@ -164,10 +179,13 @@ kernel_deb() {	# -> path of the kernel .deb, downloading it if needed
 		[ -n "$deb" ] && { echo "$deb"; return; }
 		why="apt-get download $pkg failed"
 	else
-		why="apt knows no linux-image-amd64 (run apt-get update)"
+		why="apt knows no $meta (run apt-get update)"
 	fi
-	# Offline, or apt knows no linux-image-amd64: any kernel cached before.
-	deb=$(ls -t "$debs"/linux-image-*_amd64.deb 2>/dev/null | head -n 1 || true)
+	# Offline, and no package known for the meta-package: a kernel of its
+	# series cached before (any at all for linux-image-amd64)
+	series=linux-image-
+	case $meta in linux-image-[0-9]*) series=${meta%-amd64}. ;; esac
+	deb=$(ls -t "$debs/$series"*_amd64.deb 2>/dev/null | head -n 1 || true)
 	[ -n "$deb" ] && { note "using the cached $(basename "$deb")"; echo "$deb"; return; }
 	skip "no Debian kernel package: $why, and none is cached in $debs"
 }
@@ -298,7 +316,8 @@ initrd_build() {	# DESTDIR
 		tar -C "$destdir" --sort=name -cf - .
 	} | sha256sum | cut -c1-16)
 	INITRD=$CACHE/initrd-$key.cpio
-	[ -f "$INITRD" ] && return
+	# (touched: the pruning below goes by age, and a reused image is young)
+	[ -f "$INITRD" ] && { touch "$INITRD"; return; }
 	note "building the initramfs from $destdir"
 	root=$CACHE/root.$$
 	rm -rf "$root"
@@ -374,8 +393,10 @@ initrd_build() {	# DESTDIR
 	mv "$INITRD.tmp" "$INITRD"
 	rm -rf "$root"
 	trap - EXIT
-	# keep the three newest initramfs images
-	ls -t "$CACHE"/initrd-*.cpio 2>/dev/null | tail -n +4 | xargs -r rm -f
+	# images unused for a day go: not "all but the newest N", which would
+	# take an image from under another checkout's test run (a guest per
+	# kernel, several trees tested at once)
+	find "$CACHE" -maxdepth 1 -name 'initrd-*.cpio' -mmin +1440 -delete 2>/dev/null || true
 }
 
 # ------------------------------------------------------------------- boot --
@@ -396,6 +417,9 @@ boot() {
 	# files carried over from an earlier boot: unpacked last, they win
 	[ -z "$extra" ] || cat "$extra" >>"$img"
 	profile_args "$profile"
+	# more devices, from the caller (tests/ansible: a NIC with a port forwarded)
+	# shellcheck disable=SC2206  # words, split on purpose
+	[ -z "${VH_VM_QEMU_ARGS:-}" ] || QEMU_ARGS+=(${VH_VM_QEMU_ARGS})
 	accel=${ACCEL:-tcg}
 	QEMU_ARGS[1]="${QEMU_ARGS[1]},accel=$accel"
 	[ "$accel" != kvm ] || QEMU_ARGS+=(-cpu "${VH_VM_CPU:-host}")

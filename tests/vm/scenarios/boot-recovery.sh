@@ -40,9 +40,8 @@ boot1() {
 
 	node=$(control_node "$GPU_A.1")
 	vh_check "GPU A's sound card has a control node ($node)" [ -c "$node" ]
-	# shellcheck disable=SC2217 # (the node held open is the point)
-	sleep 600 <"$node" &
-	holder=$!
+	vh_hold "$node"
+	holder=$VH_HOLDER
 	vh_run 3 "$VH_BIN" apply
 	vh_out_has "apply names the holder" "refused: $GPU_A.1: PID $holder \(sleep\) holds $node open"
 	vh_check "the record says refused" grep -q '"outcome":"refused"' /run/vfio-handover/apply.json

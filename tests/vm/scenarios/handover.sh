@@ -7,6 +7,7 @@
 # SIGKILL in the middle of a bind, then rollback.
 # vh-vm-profile: default
 # vh-vm-udev: both
+# vh-vm-kernels: all
 # shellcheck source=../guest-lib.sh
 . /vh-lib.sh
 
@@ -77,9 +78,8 @@ vh_run 3 "$VH_BIN" bind "$BOOT_VGA"
 vh_out_has "boot VGA refused" 'is the boot VGA device'
 vh_eq "the console keeps its driver" "$(vh_driver "$BOOT_VGA")" bochs-drm
 CARD=$(ls "$SYSPCI/$GPU_A.0/drm" | grep '^card' | head -n 1)
-sleep 600 <"/dev/dri/$CARD" &
-HOLDER=$!
-sleep 0.2
+vh_hold "/dev/dri/$CARD"
+HOLDER=$VH_HOLDER
 vh_run 3 "$VH_BIN" bind "$A"
 vh_out_has "a holder of /dev/dri/$CARD is named" "PID $HOLDER \\(sleep\\) holds /dev/dri/$CARD"
 on_host "held GPU untouched" "$GPU_A"
@@ -116,9 +116,8 @@ vh_check "dry run leaves no journal" test ! -e /run/vfio-handover/state.json
 vh_run 0 "$VH_BIN" bind "$A"
 G=$(vh_group "$GPU_A.0")
 vh_wait 5 test -e "/dev/vfio/$G"
-sleep 600 <"/dev/vfio/$G" &
-VM=$!
-sleep 0.2
+vh_hold "/dev/vfio/$G"
+VM=$VH_HOLDER
 vh_run 3 "$VH_BIN" --json rollback
 vh_out_has "the VM's PID is named" "PID $VM \\(sleep\\) holds /dev/vfio/$G"
 vh_out_has "--json rollback refused: exit_status 3" '"exit_status": 3,'

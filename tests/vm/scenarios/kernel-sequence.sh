@@ -8,6 +8,7 @@
 # rounds, timed.
 # vh-vm-profile: default
 # vh-vm-udev: both
+# vh-vm-kernels: all
 # shellcheck source=../guest-lib.sh
 . /vh-lib.sh
 

@@ -23,9 +23,8 @@ on_vfio() { vh_eq "$1: $2 on vfio-pci" "$(host_drivers "$2")" "vfio-pci vfio-pci
 
 # --- a process holding the GPU's DRM node ---------------------------------------
 CARD=$(ls "$SYSPCI/$GPU_A.0/drm" | grep '^card' | head -n 1)
-sleep 600 <"/dev/dri/$CARD" &
-HOLDER=$!
-sleep 0.2
+vh_hold "/dev/dri/$CARD"
+HOLDER=$VH_HOLDER
 # shellcheck disable=SC2086  # $VH is the command and its --sysfs
 vh_run 1 $VH check "$A"
 vh_out_has "check: the holder is a FAIL, not 'not checked'" "^FAIL +in-use +$GPU_A.0 .*PID $HOLDER \\(sleep\\)"
@@ -68,9 +67,8 @@ on_host "bind through $S: the twin" "$GPU_B"
 vh_run 0 $VH verify "$A"
 G=$(vh_group "$GPU_A.0")
 vh_check "/dev/vfio/$G exists" vh_wait 5 test -e "/dev/vfio/$G"
-sleep 600 <"/dev/vfio/$G" &
-VM=$!
-sleep 0.2
+vh_hold "/dev/vfio/$G"
+VM=$VH_HOLDER
 # shellcheck disable=SC2086
 vh_run 3 $VH rollback
 vh_out_has "rollback: the VM's PID is named" "PID $VM \\(sleep\\) holds /dev/vfio/$G"
