@@ -162,10 +162,12 @@ static int choose_one(struct cli *cli, struct vfio_choice_run *c, const struct p
 		return -EPERM;
 	if (t->variant && cli->aleph) {
 		pci_addr_fmt(&f->addr, ab);
-		refuse_choice(c->jref, CHECK_ALEPH_DRIVER, &f->addr, "hand it over with --driver "
-			      "vfio-pci for the Aleph network, or without --aleph for a VM of your own",
-			      "%s: --aleph and %s: the Aleph supervisor counts only functions on vfio-pci "
-			      "itself, and would not offer it", ab, t->module);
+		refuse_choice(c->jref, CHECK_ALEPH_DRIVER, &f->addr, "for the Aleph network, hand it "
+			      "over with --driver vfio-pci (a GPU made for its variant, such as a GH200, "
+			      "may not work in a VM on plain vfio-pci); for a VM of your own, without "
+			      "--aleph", "%s: --aleph and the VFIO variant driver %s: the Aleph supervisor "
+			      "counts only functions whose driver is exactly vfio-pci, and would not "
+			      "offer this GPU", ab, t->module);
 		return -EPERM;
 	}
 	return 0;

@@ -123,6 +123,21 @@ for w in 'apt install ./vfio-handover_' 'make install' 'apt purge vfio-handover'
 done
 if grep -q 'replaces the set' "$aleph"; then bad "aleph-node.md says persist replaces the set (it adds)"; else ok "aleph-node.md: no 'replaces the set'"; fi
 if grep -q '`persist` adds to what is persisted' "$aleph"; then ok "aleph-node.md: persist adds"; else bad "aleph-node.md does not say that persist adds"; fi
+# variant drivers: the guide says why --aleph refuses them, with the
+# refusal the tool prints (tests/cli/golden/bind-variant-aleph.txt)
+sed -n '/^### A GPU with a VFIO variant driver/,/^### /p' "$aleph" > "$tmp/avariant"
+if grep -q "counts only the functions whose driver is exactly \`vfio-pci\`" "$tmp/avariant"; then
+	ok "aleph-node.md: the supervisor counts only functions on exactly vfio-pci"
+else
+	bad "aleph-node.md does not say that the supervisor counts only functions on exactly vfio-pci"
+fi
+sed -n '/^vfio-handover: /p' "$TESTS_SRCDIR/golden/bind-variant-aleph.txt" > "$tmp/arefusal"
+if [ -s "$tmp/arefusal" ] && grep -q -x -F -f "$tmp/arefusal" "$tmp/avariant" &&
+	[ "$(grep -c -x -F -f "$tmp/arefusal" "$tmp/avariant")" = "$(wc -l < "$tmp/arefusal")" ]; then
+	ok "aleph-node.md shows the --aleph refusal of a variant as the tool prints it"
+else
+	bad "aleph-node.md does not show the --aleph refusal of a variant as golden/bind-variant-aleph.txt has it"
+fi
 sed -n '/^## [0-9]*\.* *Recovery/,/^## /p' "$aleph" > "$tmp/arecovery"
 for w in systemd.mask=vfio-handover.service module_blacklist=vfio_pci modprobe.blacklist=vfio_pci \
 	'vfio-handover check' 'vfio-handover rollback' 'vfio-handover unpersist'; do

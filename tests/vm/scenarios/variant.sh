@@ -56,7 +56,7 @@ vh_check "refused: no journal" test ! -e /run/vfio-handover/state.json
 
 # --- --aleph: the supervisor counts only functions on vfio-pci itself ----------
 vh_run 3 "$VH_BIN" --aleph bind --driver auto "$A"
-vh_out_has "--aleph with a variant refused" "refused: $GPU_A.0: --aleph and $MOD: the Aleph supervisor counts only functions on vfio-pci"
+vh_out_has "--aleph with a variant refused" "refused: $GPU_A.0: --aleph and the VFIO variant driver $MOD: the Aleph supervisor counts only functions whose driver is exactly vfio-pci"
 vh_eq "--aleph refused: GPU A untouched" "$(drivers "$GPU_A")" "bochs-drm snd_hda_intel"
 
 # --- --dry-run: the load planned, nothing done -----------------------------------
