@@ -74,6 +74,19 @@ int problem_set(struct persist_problem *why, unsigned line, const char *fmt, ...
  * other bytes outside printable ASCII escaped, cut at SHOWN_MAX with "...". */
 const char *text_shown(const char *s, size_t len, char buf[SHOWN_LEN]);
 
+/* A module's or driver's name as the files may say it: no wildcard, no
+ * space, nothing a line could hide; shorter than 64 bytes. */
+static inline bool persist_name_ok(const char *m)
+{
+	size_t n = 0;
+
+	for (; m[n]; n++)
+		if (!(m[n] >= 'a' && m[n] <= 'z') && !(m[n] >= 'A' && m[n] <= 'Z') &&
+		    !(m[n] >= '0' && m[n] <= '9') && m[n] != '_' && m[n] != '-')
+			return false;
+	return n > 0 && n < 64 && m[0] != '-';
+}
+
 /* ids that fit the files' four hex digits */
 static inline bool persist_fn_ids_ok(const struct persist_fn *fn)
 {
