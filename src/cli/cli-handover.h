@@ -40,6 +40,8 @@ struct vfio_choice_run {
 	struct kmodules_index ix;
 	int index_err;          /* the index could not be opened: why */
 	bool warned;
+	bool boot;              /* persist: for the boots of kver, a function on a VFIO
+				 * driver now included */
 };
 /* The driver of each function of fns (asked[i], NULL: cli->driver, NULL:
  * vfio-pci) in the running kernel: auto's pick, a name checked against its
@@ -48,6 +50,13 @@ struct vfio_choice_run {
  * --aleph meets a variant; nothing is touched. */
 int cli_vfio_choose(struct cli *cli, const struct pci_addr *fns, size_t n, char *const *asked,
 		    struct json_object *jref, struct vfio_target **out);
+/* persist: the same for the boots of kernel kver, each function whatever
+ * it is on now; asked[i] NULL: vfio-pci (the caller puts --driver, or the
+ * variant a function is on now or was persisted for, in asked).  A
+ * variant's driver name is the kernel's where kver is the running kernel
+ * and its module is loaded, else "". */
+int cli_vfio_choose_boot(struct cli *cli, const char *kver, const struct pci_addr *fns, size_t n,
+			 char *const *asked, struct json_object *jref, struct vfio_target **out);
 /* Every chosen driver there: vfio-pci loaded (cli_ensure_vfio), each
  * variant's module loaded and the name of the PCI driver it registered
  * read from the kernel (module/M/drivers/pci:NAME), which must be a VFIO

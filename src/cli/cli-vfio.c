@@ -74,6 +74,13 @@ static void named_module(struct cli *cli, const char *name, char *buf, size_t le
 		snprintf(buf, len, "%s", name);
 }
 
+/* What the run does with a function, for the fixes: bind and apply hand
+ * it over now, persist at every boot. */
+static const char *verb(const struct vfio_choice_run *c)
+{
+	return c->boot ? "persist it" : "hand it over";
+}
+
 /* --driver NAME for f: kept, or refused (-EPERM) with the reason. */
 static int choose_named(struct cli *cli, struct vfio_choice_run *c, const struct pci_func *f,
 			struct vfio_target *t)
@@ -84,8 +91,8 @@ static int choose_named(struct cli *cli, struct vfio_choice_run *c, const struct
 
 	pci_addr_fmt(&f->addr, ab);
 	named_module(cli, t->asked, mod, sizeof(mod));
-	log_fixf(fix, sizeof(fix), "hand it over with --driver auto (the variant made for it, "
-		 "else vfio-pci), or name the driver its model needs");
+	log_fixf(fix, sizeof(fix), "%s with --driver auto (the variant made for it, else "
+		 "vfio-pci), or name the driver its model needs", verb(c));
 	if (c->index_err) {
 		char why[512];
 
@@ -119,6 +126,23 @@ static int choose_named(struct cli *cli, struct vfio_choice_run *c, const struct
 	return 0;
 }
 
+/* A device known to need its variant goes to vfio-pci: its VM would get
+ * a broken device.  Said, with what to do. */
+static void warn_known(struct vfio_choice_run *c, const struct pci_func *f)
+{
+	const struct vfio_known_variant *k = vfio_known_variant(f->vendor, f->device);
+	char ab[PCI_ADDR_LEN], fix[256];
+
+	if (!k)
+		return;
+	log_fixf(fix, sizeof(fix), "boot a kernel that has %s (Linux %s or later with it built as "
+		 "a module), or %s with --driver vfio-pci knowingly", k->module, k->since ? k->since :
+		 "6.9", c->boot ? "persist it" : "hand it over");
+	log_warn(MSG_VARIANT_MISSING, fix, "%s: a %s is made for %s, which kernel %s does not have: "
+		 "--driver auto gives it to vfio-pci, and a VM gets a GPU whose memory is not exposed "
+		 "the way its driver needs", pci_addr_fmt(&f->addr, ab), k->model, k->module, c->kver);
+}
+
 /* --driver auto for f: the most specific, vfio-pci when none is better or
  * the index cannot be read (said once). */
 static void choose_auto(struct vfio_choice_run *c, const struct pci_func *f, struct vfio_target *t)
@@ -139,6 +163,7 @@ static void choose_auto(struct vfio_choice_run *c, const struct pci_func *f, str
 		t->variant = true;
 		return;
 	}
+	warn_known(c, f);
 	/* -ENOENT: not even vfio-pci has a vfio_pci: alias (before 5.15) */
 	if (err && err != -ENOENT && !c->warned) {
 		c->warned = true;
@@ -161,25 +186,37 @@ static int choose_one(struct cli *cli, struct vfio_choice_run *c, const struct p
 	else if (choose_named(cli, c, f, t) < 0)
 		return -EPERM;
 	if (t->variant && cli->aleph) {
+		char fix[300];
+
 		pci_addr_fmt(&f->addr, ab);
-		refuse_choice(c->jref, CHECK_ALEPH_DRIVER, &f->addr, "for the Aleph network, hand it "
-			      "over with --driver vfio-pci (a GPU made for its variant, such as a GH200, "
-			      "may not work in a VM on plain vfio-pci); for a VM of your own, without "
-			      "--aleph", "%s: --aleph and the VFIO variant driver %s: the Aleph supervisor "
-			      "counts only functions whose driver is exactly vfio-pci, and would not "
-			      "offer this GPU", ab, t->module);
+		log_fixf(fix, sizeof(fix), "for the Aleph network, %s with --driver vfio-pci (a GPU "
+			 "made for its variant, such as a GH200, may not work in a VM on plain vfio-pci); "
+			 "for a VM of your own, without --aleph", verb(c));
+		refuse_choice(c->jref, CHECK_ALEPH_DRIVER, &f->addr, fix, "%s: --aleph and the VFIO "
+			      "variant driver %s: the Aleph supervisor counts only functions whose driver "
+			      "is exactly vfio-pci, and would not offer this GPU", ab, t->module);
 		return -EPERM;
 	}
 	return 0;
 }
 
-int cli_vfio_choose(struct cli *cli, const struct pci_addr *fns, size_t n, char *const *asked,
-		    struct json_object *jref, struct vfio_target **out)
+/* persist, for the running kernel: the name of the PCI driver a variant's
+ * module registered, when it is loaded (else the boot learns it). */
+static void boot_driver_name(struct cli *cli, const struct vfio_choice_run *c, struct vfio_target *t)
 {
-	struct vfio_choice_run c = { .jref = jref, .index_err = -ENOENT };
+	char kbuf[256];
+
+	t->driver[0] = '\0';
+	if (t->variant && !strcmp(c->kver, kmodules_running_release(kbuf, sizeof(kbuf))) &&
+	    sysfs_module_pci_driver(cli->sfs, t->module, t->driver, sizeof(t->driver)) < 0)
+		t->driver[0] = '\0';
+}
+
+static int choose_all(struct cli *cli, struct vfio_choice_run *c, const struct pci_addr *fns,
+		      size_t n, char *const *asked, struct vfio_target **out)
+{
 	struct vfio_target *t = calloc(n ? n : 1, sizeof(*t));
 	bool any = false, refused = false;
-	char kbuf[256];
 
 	*out = t;
 	if (!t) {
@@ -187,27 +224,48 @@ int cli_vfio_choose(struct cli *cli, const struct pci_addr *fns, size_t n, char 
 		return EXIT_FAILED;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *a = asked && asked[i] ? asked[i] : cli->driver;
+		/* (persist's asked already says what --driver says) */
+		const char *a = asked && asked[i] ? asked[i] : c->boot ? NULL : cli->driver;
 
 		snprintf(t[i].asked, sizeof(t[i].asked), "%s", a ? a : VFIO_PCI_DRIVER);
 		any |= !is_plain(t[i].asked);
 	}
-	/* the running kernel's index: bind and apply hand over now */
-	c.kver = kmodules_running_release(kbuf, sizeof(kbuf));
 	if (any)
-		c.index_err = kmodules_index_open(cli->root, c.kver, &c.ix);
+		c->index_err = kmodules_index_open(cli->root, c->kver, &c->ix);
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
 
-		/* already on a VFIO driver: stays there */
-		if (!f || f->vfio)
+		/* bind: already on a VFIO driver, it stays there */
+		if (!f || (f->vfio && !c->boot))
 			set_plain(&t[i]);
-		else if (choose_one(cli, &c, f, &t[i]) < 0)
+		else if (choose_one(cli, c, f, &t[i]) < 0)
 			refused = true;
+		else if (c->boot)
+			boot_driver_name(cli, c, &t[i]);
 	}
-	if (!c.index_err)
-		kmodules_index_close(&c.ix);
+	if (!c->index_err)
+		kmodules_index_close(&c->ix);
 	return refused ? EXIT_REFUSED : EXIT_DONE;
+}
+
+int cli_vfio_choose(struct cli *cli, const struct pci_addr *fns, size_t n, char *const *asked,
+		    struct json_object *jref, struct vfio_target **out)
+{
+	char kbuf[256];
+	/* the running kernel's index: bind and apply hand over now */
+	struct vfio_choice_run c = {
+		.jref = jref, .index_err = -ENOENT, .kver = kmodules_running_release(kbuf, sizeof(kbuf)),
+	};
+
+	return choose_all(cli, &c, fns, n, asked, out);
+}
+
+int cli_vfio_choose_boot(struct cli *cli, const char *kver, const struct pci_addr *fns, size_t n,
+			 char *const *asked, struct json_object *jref, struct vfio_target **out)
+{
+	struct vfio_choice_run c = { .jref = jref, .index_err = -ENOENT, .kver = kver, .boot = true };
+
+	return choose_all(cli, &c, fns, n, asked, out);
 }
 
 /* Until the module has a PCI driver registered, within --timeout. */

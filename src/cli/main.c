@@ -46,7 +46,7 @@ static const struct option_def option_defs[] = {
 	{ "aleph", 0, NULL, "also manage the Aleph supervisor",
 	  "bind rollback persist unpersist migrate" },
 	{ "driver", 0, "NAME", "the VFIO driver: vfio-pci (default), auto (the variant made for "
-	  "each function, by modalias) or a variant's module", "bind apply" },
+	  "each function, by modalias) or a variant's module", "bind apply persist" },
 	{ "verbose", 'v', NULL, "say more", NULL },
 	{ "quiet", 'q', NULL, "say only errors", NULL },
 	{ "help", 'h', NULL, "this help; with a command, that command's", NULL },

@@ -49,6 +49,7 @@ static const struct log_code_def {
 	[MSG_NOT_ON_VFIO_PCI]        = { "not-on-vfio-pci", "", "; " },
 	[MSG_VARIANT_LOOKUP]         = { "variant-lookup", "", "; " },
 	[MSG_VARIANT_UNAVAILABLE]    = { "variant-unavailable", "", "; " },
+	[MSG_VARIANT_MISSING]        = { "variant-missing", "", "; " },
 	[MSG_UNRECORDED]             = { "unrecorded", "", "; " },
 	[MSG_REFUSED]                = { "refused", "refused: ", "\n  fix: " },
 	[MSG_FORCED]                 = { "forced", "--force: going past: ", "; " },

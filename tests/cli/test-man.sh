@@ -317,7 +317,8 @@ printf '%s\n' '# Aliases extracted from modules themselves.' \
 offers "vfio-handover --root $tmp/root bind --driver " vfio-pci auto nvgrace_gpu_vfio_pci
 offers_not "vfio-handover --root $tmp/root bind --driver " vfio_pci nouveau 01:00
 offers "vfio-handover --root=$tmp/root bind --driver=nv" nvgrace_gpu_vfio_pci
-offers_not "vfio-handover persist --dr" --driver
+offers "vfio-handover --root=$tmp/root persist --driver=nv" nvgrace_gpu_vfio_pci
+offers_not "vfio-handover unpersist --dr" --driver
 offers "vfio-handover apply --dr" --driver
 offers_not "vfio-handover rollback --" --driver
 
