@@ -135,9 +135,8 @@ static void warn_known(struct vfio_choice_run *c, const struct pci_func *f)
 
 	if (!k)
 		return;
-	log_fixf(fix, sizeof(fix), "boot a kernel that has %s (Linux %s or later with it built as "
-		 "a module), or %s with --driver vfio-pci knowingly", k->module, k->since ? k->since :
-		 "6.9", c->boot ? "persist it" : "hand it over");
+	log_fixf(fix, sizeof(fix), "boot a kernel that has %s (%s), or %s with --driver vfio-pci "
+		 "knowingly", k->module, k->kernel, verb(c));
 	log_warn(MSG_VARIANT_MISSING, fix, "%s: a %s is made for %s, which kernel %s does not have: "
 		 "--driver auto gives it to vfio-pci, and a VM gets a GPU whose memory is not exposed "
 		 "the way its driver needs", pci_addr_fmt(&f->addr, ab), k->model, k->module, c->kver);

@@ -16,7 +16,7 @@
 #include "safety.h"
 #include "util.h"
 #include "usage.h"
-#include "util.h"
+#include "vfio-variant.h"
 
 #define TARGET_GTS 16.0      /* PCIe 4.0 */
 #define TARGET_WIDTH 16
@@ -579,6 +579,99 @@ static int check_reset(const struct pci_func *f, struct check_report *r)
 		   text("update the GPU's firmware, or plan to reboot the host between tenants"));
 }
 
+/* The target kernel's module index, for the VFIO driver --driver auto
+ * would choose (opened once a run). */
+struct variant_index {
+	struct kmodules_index ix;
+	int err;                /* it could not be opened: why */
+	char kver[256];
+};
+
+/* An index that cannot be read is said once, for the host. */
+static int variant_index_open(const struct check_env *env, struct variant_index *vi,
+			      struct check_report *r)
+{
+	if (env->kernel)
+		snprintf(vi->kver, sizeof(vi->kver), "%s", env->kernel);
+	else
+		kmodules_running_release(vi->kver, sizeof(vi->kver));
+	vi->err = kmodules_index_open(env->root, vi->kver, &vi->ix);
+	if (!vi->err)
+		return 0;
+	return add(r, CHECK_WARN, CHECK_VFIO_DRIVER, NULL,
+		   text("which VFIO driver --driver auto would choose for each function is unknown: "
+			"kernel %s's module index cannot be read (%s)", vi->kver, vi->err == -ENOENT ?
+			"no modules.dep.bin" : vi->err == -ENOPKG ? "no libkmod" : strerror(-vi->err)),
+		   text("run depmod %s (libkmod2 installed), then check again", vi->kver));
+}
+
+static void variant_index_close(struct variant_index *vi)
+{
+	if (!vi->err)
+		kmodules_index_close(&vi->ix);
+	vi->err = -EBADF;
+}
+
+/* A device known to need its variant, and the kernel lacks it: WARN. */
+static int warn_variant_lacking(const struct variant_index *vi, const struct pci_func *f,
+				const struct vfio_known_variant *k, struct check_report *r)
+{
+	char ab[PCI_ADDR_LEN];
+
+	return add(r, CHECK_WARN, CHECK_VFIO_DRIVER, &f->addr,
+		   text("%s is a %s, made for the VFIO variant driver %s, which kernel %s does not "
+			"have: --driver auto would give it to vfio-pci, and a VM gets a GPU whose "
+			"memory is not exposed the way its driver needs", pci_addr_fmt(&f->addr, ab),
+			k->model, k->module, vi->kver),
+		   text("run a kernel that has %s (%s), then hand it over with --driver auto; check "
+			"--kernel VERSION looks at another installed kernel", k->module, k->kernel));
+}
+
+/* Per function: the VFIO driver --driver auto chooses in the target
+ * kernel (vfio-pci when no variant is made for it). */
+static int check_vfio_driver_fn(struct variant_index *vi, const struct pci_func *f,
+				struct check_report *r)
+{
+	const struct vfio_known_variant *k = vfio_known_variant(f->vendor, f->device);
+	char ab[PCI_ADDR_LEN];
+	struct vfio_pick p;
+	int err;
+
+	pci_addr_fmt(&f->addr, ab);
+	if (vi->err)
+		return 0;       /* said once, for the host */
+	err = (f->bad & PCI_BAD_MODALIAS) ? -EINVAL : vfio_variant_auto(&vi->ix, f->modalias, &p);
+	if (!err && vfio_pick_variant(&p))
+		return add(r, CHECK_PASS, CHECK_VFIO_DRIVER, &f->addr,
+			   text("%s: --driver auto chooses the VFIO variant driver %s, which kernel %s "
+				"has (%s)", ab, p.module, vi->kver, p.alias), NULL);
+	if (k)
+		return warn_variant_lacking(vi, f, k, r);
+	if (!err)
+		return add(r, CHECK_PASS, CHECK_VFIO_DRIVER, &f->addr,
+			   text("%s: --driver auto chooses vfio-pci: no VFIO variant driver of kernel %s "
+				"is made for it", ab, vi->kver), NULL);
+	if (err == -ENOENT)
+		return add(r, CHECK_PASS, CHECK_VFIO_DRIVER, &f->addr,
+			   text("%s: --driver auto chooses vfio-pci: kernel %s lists no vfio_pci: alias "
+				"(it predates Linux 5.15, or its vfio-pci is built in)", ab, vi->kver), NULL);
+	return add(r, CHECK_WARN, CHECK_VFIO_DRIVER, &f->addr,
+		   text("%s: the VFIO driver --driver auto would choose is unknown: %s", ab,
+			err == -EINVAL ? "its modalias cannot be read" : strerror(-err)),
+		   text("check that %s/modalias reads, then check again", ab));
+}
+
+static int check_vfio_driver(const struct check_env *env, struct variant_index *vi,
+			     const struct pci_addr *slot, struct check_report *r)
+{
+	size_t count, first = pci_host_slot(env->host, slot, &count);
+	int err = 0;
+
+	for (size_t i = first; i < first + count && !err; i++)
+		err = check_vfio_driver_fn(vi, &env->host->funcs[i], r);
+	return err;
+}
+
 /* aleph-vm's GPU detection raises on a VGA or 3D controller on vfio-pci
  * from a vendor it does not know, and its supervisor then does not start
  * (aleph-supervisor.h): every function of the host, not only the selection. */
@@ -1007,8 +1100,8 @@ static int console_not_candidate(const struct check_env *env, const struct pci_a
 }
 
 static int check_slot(const struct check_env *env, const struct shared *sh,
-		      const struct pci_addr *slot, const struct pci_addr *slots, size_t nslots,
-		      struct check_report *r)
+		      struct variant_index *vi, const struct pci_addr *slot,
+		      const struct pci_addr *slots, size_t nslots, struct check_report *r)
 {
 	const struct pci_func *disp = slot_display(env->host, slot);
 	int err;
@@ -1032,6 +1125,8 @@ static int check_slot(const struct check_env *env, const struct shared *sh,
 		err = check_model(disp, r);
 	if (!err)
 		err = check_reset(disp, r);
+	if (!err)
+		err = check_vfio_driver(env, vi, slot, r);
 	return err;
 }
 
@@ -1041,6 +1136,7 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 	const struct pci_host *h = env->host;
 	struct pci_addr *all = NULL;
 	struct shared sh = { 0 };
+	struct variant_index vi = { .err = -EBADF };
 	size_t nall = 0;
 	int err;
 
@@ -1067,17 +1163,20 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 		err = check_leftovers(env, r);
 	if (!err)
 		err = shared_read(env, nslots ? slots : all, nslots ? nslots : nall, &sh);
+	if (!err && !env->refusals_only)
+		err = variant_index_open(env, &vi, r);
 	for (size_t i = 0; i < (nslots ? nslots : nall) && !err; i++) {
 		if (nslots) {
-			err = check_slot(env, &sh, &slots[i], slots, nslots, r);
+			err = check_slot(env, &sh, &vi, &slots[i], slots, nslots, r);
 			continue;
 		}
 		err = console_not_candidate(env, &all[i], r);
 		if (err > 0)
-			err = check_slot(env, &sh, &all[i], NULL, 0, r);
+			err = check_slot(env, &sh, &vi, &all[i], NULL, 0, r);
 	}
 	if (!err && !env->refusals_only)
 		err = check_aleph(env, r);
+	variant_index_close(&vi);
 	shared_free(&sh);
 	free(all);
 	if (err)

@@ -143,12 +143,16 @@ int vfio_variant_named(struct kmodules_index *ix, const char *name, const char *
 
 /* Linux 6.9 added nvgrace_gpu_vfio_pci with the GH200's ids; the Blackwell
  * superchips' came with later kernels. */
+/* nvgrace-gpu-vfio-pci depends on ARM64 (drivers/vfio/pci/nvgrace-gpu/Kconfig) */
+#define GH200_KERNEL "Linux 6.9 or later for arm64, built with CONFIG_NVGRACE_GPU_VFIO_PCI"
+#define GB_KERNEL "Linux for arm64 whose nvgrace_gpu_vfio_pci lists this device, built with " \
+	"CONFIG_NVGRACE_GPU_VFIO_PCI"
 static const struct vfio_known_variant known[] = {
-	{ 0x10de, 0x2342, "nvgrace_gpu_vfio_pci", "GH200 (Grace Hopper)", "6.9" },
-	{ 0x10de, 0x2345, "nvgrace_gpu_vfio_pci", "GH200 (Grace Hopper)", "6.9" },
-	{ 0x10de, 0x2348, "nvgrace_gpu_vfio_pci", "GH200 (Grace Hopper)", "6.9" },
-	{ 0x10de, 0x2941, "nvgrace_gpu_vfio_pci", "GB200 (Grace Blackwell)", NULL },
-	{ 0x10de, 0x31c2, "nvgrace_gpu_vfio_pci", "GB300 (Grace Blackwell Ultra)", NULL },
+	{ 0x10de, 0x2342, "nvgrace_gpu_vfio_pci", "GH200 (Grace Hopper)", "6.9", GH200_KERNEL },
+	{ 0x10de, 0x2345, "nvgrace_gpu_vfio_pci", "GH200 (Grace Hopper)", "6.9", GH200_KERNEL },
+	{ 0x10de, 0x2348, "nvgrace_gpu_vfio_pci", "GH200 (Grace Hopper)", "6.9", GH200_KERNEL },
+	{ 0x10de, 0x2941, "nvgrace_gpu_vfio_pci", "GB200 (Grace Blackwell)", NULL, GB_KERNEL },
+	{ 0x10de, 0x31c2, "nvgrace_gpu_vfio_pci", "GB300 (Grace Blackwell Ultra)", NULL, GB_KERNEL },
 };
 
 const struct vfio_known_variant *vfio_known_variant(unsigned vendor, unsigned device)

@@ -53,5 +53,7 @@ struct vfio_known_variant {
 	const char *module;     /* the variant driver's module */
 	const char *model;      /* "GH200 (Grace Hopper)" */
 	const char *since;      /* the Linux release that has it for this device, or NULL */
+	const char *kernel;     /* the kernel it takes, for a fix: "Linux 6.9 or later for
+				 * arm64, built with CONFIG_NVGRACE_GPU_VFIO_PCI" */
 };
 const struct vfio_known_variant *vfio_known_variant(unsigned vendor, unsigned device);

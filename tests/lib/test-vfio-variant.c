@@ -214,6 +214,7 @@ START_TEST(known_variants)
 	ck_assert_ptr_nonnull(k);
 	ck_assert_str_eq(k->module, "nvgrace_gpu_vfio_pci");
 	ck_assert_str_eq(k->since, "6.9");
+	ck_assert_ptr_nonnull(strstr(k->kernel, "arm64"));
 	ck_assert_ptr_nonnull(vfio_known_variant(0x10de, 0x31c2));
 	ck_assert_ptr_null(vfio_known_variant(0x10de, 0x27b0));
 }
