@@ -859,6 +859,35 @@ static char *rec_devices(struct json_object *rec, bool found, size_t *count)
 	return out;
 }
 
+/* The VFIO drivers the GPUs found went to, as devices.conf records them
+ * (a record without vfio_module: vfio-pci), each once: "vfio-pci", or
+ * "vfio-pci and vh_variant_vfio". */
+static char *rec_vfio(struct json_object *rec)
+{
+	struct json_object *devs = rec_array(rec, "devices");
+	size_t n = devs ? json_object_array_length(devs) : 0, nv = 0;
+	const char *v[8];
+	char buf[512] = "";
+
+	for (size_t i = 0; i < n && nv < 8; i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		const char *match = rec_str(d, "match"), *mod = rec_str(d, "vfio_module");
+		const char *name = !mod || kmodules_name_eq(mod, VFIO_PCI_MODULE) ? VFIO_PCI_DRIVER : mod;
+		size_t k = 0;
+
+		if (!match || (strcmp(match, "here") && strcmp(match, "moved")))
+			continue;
+		while (k < nv && strcmp(v[k], name))
+			k++;
+		if (k == nv)
+			v[nv++] = name;
+	}
+	for (size_t k = 0; k < nv; k++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s",
+			 !k ? "" : k + 1 == nv ? " and " : ", ", v[k]);
+	return strdup(nv ? buf : VFIO_PCI_DRIVER);
+}
+
 /* The error messages apply left, joined: what check repeats of a
  * failure; *fix the first of their fixes (NULL: none). */
 static char *rec_errors(struct json_object *rec, const char **fix)
@@ -911,7 +940,7 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 {
 	const char *outcome = rec_str(rec, "outcome"), *root = root_is_host(env->root) ? "" : env->root;
 	long started = rec_int(rec, "started_s"), rc = rec_int(rec, "exit_status");
-	char when[64] = "", *errors = NULL, *found = NULL, *skipped = NULL;
+	char when[64] = "", *errors = NULL, *found = NULL, *skipped = NULL, *vfio = NULL;
 	const char *fix = NULL;
 	size_t nfound = 0, nskipped = 0;
 	int err;
@@ -925,7 +954,8 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 	errors = rec_errors(rec, &fix);
 	found = rec_devices(rec, true, &nfound);
 	skipped = rec_devices(rec, false, &nskipped);
-	if (!errors || !found || !skipped)
+	vfio = rec_vfio(rec);
+	if (!errors || !found || !skipped || !vfio)
 		err = -ENOMEM;
 	else if (!strcmp(outcome, "started") && apply_running(env, rec_int(rec, "pid")))
 		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
@@ -964,11 +994,12 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 			       "SELECTOR); " BOOT_JOURNAL));
 	else if (!strcmp(outcome, "already"))
 		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
-			  text("apply%s found %s on vfio-pci already: nothing to hand over", when, found),
-			  NULL);
+			  text("apply%s found %s on %s already: nothing to hand over", when, found,
+			       vfio), NULL);
 	else if (!strcmp(outcome, "done"))
 		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
-			  text("apply%s handed %s over to vfio-pci", when, found), NULL);
+			  text("apply%s handed %s over to %s", when, found, vfio),
+			  NULL);
 	else
 		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
 			  text("%s%s says apply's outcome was '%s', which this version does not know",
@@ -977,6 +1008,7 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 	free(errors);
 	free(found);
 	free(skipped);
+	free(vfio);
 	return err;
 }
 
