@@ -47,6 +47,7 @@ static const struct persisted_file {
 	{ PERSIST_MODULES_LOAD_CONF, false },
 	{ PERSIST_DRACUT_CONF, false },
 	{ PERSIST_INITRAMFS_MODULES, true },
+	{ PERSIST_UDEV_RULE, false },
 	{ PERSIST_SUPERVISOR_ENV, true },
 };
 
@@ -223,11 +224,13 @@ void cli_persist_print_files(struct cli *cli, char **files, const char *verb)
 void cli_persist_explain(struct cli *cli, const struct persist_facts *pf)
 {
 	if (pf->vfio_builtin)
-		log_info("vfio-pci is built into kernel %s: it ignores modprobe.d options, so the boot "
-			 "service (vfio-handover apply) hands the GPU over", pf->kernel);
+		log_info("vfio-pci is built into kernel %s: it ignores modprobe.d options, so the udev "
+			 "rule (as the GPU is added) and the boot service (vfio-handover apply) hand the "
+			 "GPU over", pf->kernel);
 	else if (!pf->ids_exclusive)
-		log_info("no 'options vfio-pci ids=' line: %s; the boot service (vfio-handover apply) "
-			 "hands the GPU over by address", pf->ids_reason);
+		log_info("no 'options vfio-pci ids=' line: %s; the udev rule (as the GPU is added) and "
+			 "the boot service (vfio-handover apply) hand the GPU over by address",
+			 pf->ids_reason);
 	if (!cli->json && !cli->dry_run && root_is_host(cli->root))
 		printf("at the next boot vfio-handover.service runs apply; if it is not enabled: "
 		       "systemctl enable vfio-handover.service\n");
@@ -453,8 +456,8 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 
 /* The files a dry run finds persist_write would change, and their content. */
 struct changes {
-	char *rel[8];
-	char *content[8];
+	char *rel[16];
+	char *content[16];
 	size_t n;
 	bool nomem;
 };
@@ -507,9 +510,10 @@ static void show_takeout(struct cli *cli, const struct persist_run *p)
 static int show_plan(struct cli *cli, const char *cmd, const struct persist_target *t,
 		     const struct persist_run *p)
 {
-	char *text[4] = { NULL }, shown[4096];
-	const char *path[4] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
-				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES };
+	char *text[5] = { NULL }, shown[4096];
+	const char *path[5] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
+				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES,
+				PERSIST_UDEV_RULE };
 	struct changes changes = { .n = 0 };
 	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]), planned = 0;
 
@@ -519,6 +523,8 @@ static int show_plan(struct cli *cli, const char *cmd, const struct persist_targ
 		err = persist_render_modules_load(t, &text[2]);
 	if (!err)
 		err = t->dracut ? persist_render_dracut(t, &text[3]) : persist_render_initramfs_block(t, &text[3]);
+	if (!err)
+		err = persist_render_udev_rule(p->pfns, p->n, &text[4]);
 	if (!err) {
 		err = persist_plan_write(t, p->pfns, p->n, note_change, &changes);
 		if (!err && changes.nomem)
@@ -528,7 +534,7 @@ static int show_plan(struct cli *cli, const char *cmd, const struct persist_targ
 			err = 1;
 		}
 	}
-	for (size_t i = 0; !err && i < 4; i++) {
+	for (size_t i = 0; !err && i < ARRAY_SIZE(text); i++) {
 		bool block = i == 3 && !t->dracut;
 		const char *whole = change_of(&changes, path[i]);
 		const char *value = block ? text[i] : whole;
@@ -550,7 +556,7 @@ static int show_plan(struct cli *cli, const char *cmd, const struct persist_targ
 	}
 	if (!err && !planned)
 		log_info("no file would change: the boot configuration is as %s would write it", cmd);
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(text); i++)
 		free(text[i]);
 	for (size_t i = 0; i < changes.n; i++) {
 		free(changes.rel[i]);
@@ -1004,10 +1010,11 @@ const struct command cmd_persist = {
 	.args = "[SELECTOR...]",
 	.help = "write the boot configuration that hands the GPUs over at every boot (no selector: again)",
 	.about = "Write the boot configuration that hands the selected GPUs over at every\n"
-		 "boot (devices.conf, modprobe.d, modules-load.d, the initramfs list; with\n"
-		 "--aleph the supervisor's setting), then refresh the initramfs.  It adds to\n"
-		 "what is persisted.  Without a selector, write what is persisted again, for\n"
-		 "the target kernel (--kernel): the kernel hook does that for a new kernel.",
+		 "boot (devices.conf, modprobe.d, modules-load.d, the initramfs list, the\n"
+		 "udev rule that gives them to vfio-pci as they are added; with --aleph the\n"
+		 "supervisor's setting), then refresh the initramfs.  It adds to what is\n"
+		 "persisted.  Without a selector, write what is persisted again, for the\n"
+		 "target kernel (--kernel): the kernel hook does that for a new kernel.",
 	.exits = {
 		[0] = "the files are written and read back",
 		[1] = "failed; the files are as they were (or written, and the initramfs\n"

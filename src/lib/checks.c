@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include "aleph.h"
 #include "aleph-supervisor.h"
@@ -13,6 +15,7 @@
 #include "leftovers.h"
 #include "models.h"
 #include "qemu-version.h"
+#include "root-path.h"
 #include "safety.h"
 #include "util.h"
 #include "usage.h"
@@ -933,7 +936,7 @@ static bool apply_running(const struct check_env *env, long pid)
 
 #define BOOT_JOURNAL "journalctl -b -u vfio-handover.service has every message"
 #define BOOT_RETRY "then run vfio-handover apply (or reboot); to boot without the hand-over " \
-	"meanwhile: vfio-handover unpersist, or systemd.mask=vfio-handover.service on the kernel " \
+	"meanwhile: vfio-handover unpersist, or vfio_handover.off on the kernel " \
 	"command line (vfio-handover(8), RECOVERY)"
 
 static int boot_outcome(const struct check_env *env, struct json_object *rec, struct check_report *r)
@@ -1061,6 +1064,111 @@ static int check_leftovers(const struct check_env *env, struct check_report *r)
 			  leftover_message(&v[i], env->root, env->host), strdup(v[i].fix));
 	leftovers_free(v, n);
 	return err;
+}
+
+/* ---- udev-rule: persist's rule says what devices.conf lists ---- */
+
+#define RULE_AGAIN "vfio-handover persist (without a selector) writes it again, with the rest of " \
+	"the boot configuration, and refreshes the initramfs"
+
+/* The rule on disk against the one persist renders from devices.conf:
+ * 0 the same, 1 stale, -ENOENT missing, -ELOOP a link, -EEXIST not ours. */
+static int rule_state(const char *root, const struct persist_fn *fns, size_t n)
+{
+	char *want = NULL, *now = NULL;
+	int rootfd = root_dir_open(root), err;
+
+	if (rootfd < 0)
+		return rootfd;
+	err = persist_render_udev_rule(fns, n, &want);
+	if (!err)
+		err = root_read_file(rootfd, PERSIST_UDEV_RULE, O_NOFOLLOW, 1 << 20, &now, NULL, NULL);
+	close(rootfd);
+	if (!err && strncmp(now, PERSIST_HEADER, strlen(PERSIST_HEADER)))
+		err = -EEXIST;
+	else if (!err)
+		err = strcmp(now, want) != 0;
+	free(want);
+	free(now);
+	return err;
+}
+
+/* The first function persisted for a variant whose driver's name is not
+ * known (the rule cannot give it), and how many have a variant. */
+static const struct persist_fn *variant_unnamed(const struct persist_fn *fns, size_t n,
+						 size_t *variants)
+{
+	const struct persist_fn *un = NULL;
+
+	*variants = 0;
+	for (size_t i = 0; i < n; i++) {
+		*variants += persist_fn_variant(&fns[i]);
+		if (!un && persist_fn_variant(&fns[i]) && !fns[i].vfio_driver[0])
+			un = &fns[i];
+	}
+	return un;
+}
+
+/* The rule is as persist writes it: each function given to its driver, but
+ * one for a variant whose driver's name no kernel said. */
+static int udev_rule_current(const char *root, const struct persist_fn *fns, size_t n,
+			     struct check_report *r)
+{
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+	size_t variants;
+	const struct persist_fn *un = variant_unnamed(fns, n, &variants);
+
+	if (un)
+		return add(r, CHECK_WARN, CHECK_UDEV_RULE, NULL,
+			   text("%s%s cannot give %s to the VFIO variant driver of %s: the kernel has not "
+				"said that driver's name yet, so at boot a host driver may bind it first, "
+				"and apply then unbinds it", root, PERSIST_UDEV_RULE,
+				pci_addr_fmt(&un->addr, ab), un->vfio_module),
+			   text("vfio-handover bind --driver %s %s (which loads %s), then vfio-handover "
+				"persist %s again", un->vfio_module, pci_slot_fmt(&un->addr, sb),
+				un->vfio_module, sb));
+	return add(r, CHECK_PASS, CHECK_UDEV_RULE, NULL,
+		   text("%s%s gives the %zu persisted function%s to %s as they are added", root,
+			PERSIST_UDEV_RULE, n, n == 1 ? "" : "s", variants ? "their VFIO drivers "
+			"(vfio-pci, or the variant devices.conf names)" : "vfio-pci"), NULL);
+}
+
+static int check_udev_rule(const struct check_env *env, struct check_report *r)
+{
+	const char *root = root_is_host(env->root) ? "" : env->root;
+	struct persist_fn *fns;
+	size_t n;
+	int state;
+
+	/* nothing persisted, or a devices.conf the boot item names */
+	if (persist_read_devices(env->root, &fns, &n, NULL) < 0)
+		return 0;
+	state = n ? rule_state(env->root, fns, n) : 0;
+	if (n && state == 0) {
+		state = udev_rule_current(root, fns, n, r);
+		free(fns);
+		return state;
+	}
+	free(fns);
+	if (!n)
+		return 0;
+	if (state == -ENOMEM)
+		return state;
+	if (state == -ENOENT)
+		return add(r, CHECK_WARN, CHECK_UDEV_RULE, NULL,
+			   text("GPUs are persisted, but there is no %s%s (persisted by a version that wrote "
+				"none, or removed since): at boot a host driver may bind them first, and apply "
+				"then unbinds them", root, PERSIST_UDEV_RULE), text(RULE_AGAIN));
+	if (state == 1)
+		return add(r, CHECK_WARN, CHECK_UDEV_RULE, NULL,
+			   text("%s%s does not say what %s%s lists (edited, or written for other "
+				"functions)", root, PERSIST_UDEV_RULE, root, PERSIST_DEVICES_CONF),
+			   text(RULE_AGAIN));
+	return add(r, CHECK_WARN, CHECK_UDEV_RULE, NULL,
+		   text("%s%s %s", root, PERSIST_UDEV_RULE, state == -EEXIST ? "is not vfio-handover's "
+			"(it does not start with its '" PERSIST_HEADER "' line)" : state == -ELOOP ?
+			"is a symbolic link" : strerror(-state)),
+		   text("move it away, then " RULE_AGAIN));
 }
 
 /* A function that cannot be identified is not handed over. */
@@ -1193,6 +1301,8 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 		err = check_boot(env, r);
 	if (!err && env->leftovers)
 		err = check_leftovers(env, r);
+	if (!err && !env->refusals_only)
+		err = check_udev_rule(env, r);
 	if (!err)
 		err = shared_read(env, nslots ? slots : all, nslots ? nslots : nall, &sh);
 	if (!err && !env->refusals_only)

@@ -77,17 +77,34 @@ static bool variant_ok(const struct persist_fn *fn)
 	return persist_name_ok(fn->vfio_module) && (!fn->vfio_driver[0] || persist_name_ok(fn->vfio_driver));
 }
 
+int persist_fns_sorted(const struct persist_fn *fns, size_t n, const struct persist_fn ***sorted)
+{
+	const struct persist_fn **v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &fns[i];
+	qsort(v, n, sizeof(*v), cmp_fn);
+	for (size_t i = 0; i < n; i++) {
+		if (!addr_ok(&v[i]->addr) || !persist_fn_ids_ok(v[i]) || !variant_ok(v[i]) ||
+		    (i && pci_addr_cmp(&v[i - 1]->addr, &v[i]->addr) == 0)) {
+			free(v);
+			return -EINVAL;
+		}
+	}
+	*sorted = v;
+	return 0;
+}
+
+/* What devices.conf adds: a slot and a path it can write and read back. */
 static int check_fns(const struct persist_fn *const *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!addr_ok(&v[i]->addr) || !persist_fn_ids_ok(v[i]) ||
-		    !memchr(v[i]->phys_slot, '\0', sizeof(v[i]->phys_slot)) ||
+	for (size_t i = 0; i < n; i++)
+		if (!memchr(v[i]->phys_slot, '\0', sizeof(v[i]->phys_slot)) ||
 		    !memchr(v[i]->path, '\0', sizeof(v[i]->path)) ||
-		    path_check(v[i]->path, &v[i]->addr) != PATH_OK || !variant_ok(v[i]))
+		    path_check(v[i]->path, &v[i]->addr) != PATH_OK)
 			return -EINVAL;
-		if (i && pci_addr_cmp(&v[i - 1]->addr, &v[i]->addr) == 0)
-			return -EINVAL;
-	}
 	return 0;
 }
 
@@ -115,16 +132,12 @@ static bool any_variant(const struct persist_fn *const *v, size_t n)
 
 int persist_render_devices_conf(const struct persist_fn *fns, size_t n, char **out)
 {
-	const struct persist_fn **v = calloc(n ? n : 1, sizeof(*v));
+	const struct persist_fn **v;
 	struct text x;
-	int err;
+	int err = persist_fns_sorted(fns, n, &v);
 
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		v[i] = &fns[i];
-	/* sorted, so that the same selection always gives the same file */
-	qsort(v, n, sizeof(*v), cmp_fn);
+	if (err)
+		return err;
 	err = check_fns(v, n);
 	if (!err)
 		err = text_open(&x);

@@ -130,7 +130,10 @@ int persist_render_dracut(const struct persist_target *t, char **out)
 		fprintf(x.f, "%s ", *m);
 	for (const char *const *m = t->variant_modules; m && *m; m++)
 		fprintf(x.f, "%s ", *m);
-	fputs("\"\n", x.f);
+	fputs("\"\n"
+	      "# And the udev rule that gives the persisted functions to vfio-pci as\n"
+	      "# they are added (install_items: dracut's udev takes only the rules it knows).\n"
+	      "install_items+=\" " PERSIST_UDEV_RULE " \"\n", x.f);
 	return text_close(&x, 0, out);
 }
 

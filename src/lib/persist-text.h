@@ -94,6 +94,13 @@ static inline bool persist_fn_ids_ok(const struct persist_fn *fn)
 	       fn->subdevice <= 0xffff;
 }
 
+/* fns as a malloc'ed array of pointers in address order (*sorted; free
+ * it), so that the same selection always gives the same file: -EINVAL
+ * when an address cannot be a function's, an id has more than four hex
+ * digits, a VFIO variant's module or driver is no name a line can hold,
+ * or a function is there twice. */
+int persist_fns_sorted(const struct persist_fn *fns, size_t n, const struct persist_fn ***sorted);
+
 /* ---- managed blocks (managed-block.c) ---- */
 
 struct block {

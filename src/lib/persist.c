@@ -21,7 +21,7 @@
  * those it did create, so that unpersist removes them and no other. */
 static const char *const known_dirs[] = {
 	"/etc", "/etc/dracut.conf.d", "/etc/initramfs-tools", "/etc/modprobe.d",
-	"/etc/modules-load.d", "/etc/vfio-handover",
+	"/etc/modules-load.d", "/etc/udev", "/etc/udev/rules.d", "/etc/vfio-handover",
 };
 #define NDIRS ARRAY_SIZE(known_dirs)
 
@@ -419,13 +419,15 @@ static int check_devices(const struct op *o, const struct persist_fn *fns, size_
 static int plan_write(struct plan *p, const struct persist_target *t, const struct persist_fn *fns,
 		      size_t n)
 {
-	char *dev = NULL, *mp = NULL, *ml = NULL, *rd = NULL;
+	char *dev = NULL, *mp = NULL, *ml = NULL, *rd = NULL, *rule = NULL;
 	int err;
 
 	/* migrate with no GPU to persist: its lines alone */
 	if (!n)
 		return add_takeouts(p, t);
 	err = persist_render_devices_conf(fns, n, &dev);
+	if (!err)
+		err = persist_render_udev_rule(fns, n, &rule);
 	if (!err)
 		err = persist_render_modprobe(t, fns, n, &mp);
 	if (!err)
@@ -442,6 +444,8 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 	if (!err)
 		err = t->dracut ? add_owned(p, PERSIST_DRACUT_CONF, &rd) :
 				  add_block(p, t, PERSIST_INITRAMFS_MODULES, rd);
+				  	if (!err)
+		err = add_owned(p, PERSIST_UDEV_RULE, &rule);
 	if (!err && t->aleph)
 		err = add_env(p);
 	if (!err)
@@ -456,6 +460,7 @@ static int plan_write(struct plan *p, const struct persist_target *t, const stru
 	free(mp);
 	free(ml);
 	free(rd);
+	free(rule);
 	return err;
 }
 
@@ -546,6 +551,8 @@ static int plan_remove(struct plan *p)
 	int err;
 
 	err = remove_one(p, PERSIST_SUPERVISOR_ENV, false);
+	if (!err)
+		err = remove_one(p, PERSIST_UDEV_RULE, true);
 	if (!err)
 		err = remove_one(p, PERSIST_INITRAMFS_MODULES, false);
 	if (!err)

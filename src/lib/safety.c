@@ -223,6 +223,7 @@ static const struct check_def {
 	[CHECK_IOMMU]      = { "iommu", "IOMMU active", REFUSAL_HARD },
 	[CHECK_VFIO_PCI]   = { "vfio-pci", "vfio-pci available", REFUSAL_NONE },
 	[CHECK_BOOT]       = { "boot", "the boot's hand-over", REFUSAL_NONE },
+	[CHECK_UDEV_RULE]  = { "udev-rule", "persist's udev rule", REFUSAL_NONE },
 	/* a function we cannot identify */
 	[CHECK_SYSFS]      = { "sysfs", "functions readable in sysfs", REFUSAL_HARD },
 	/* a foreign device would go along */

@@ -45,6 +45,7 @@ enum check_id {
 	CHECK_IOMMU,         /* the kernel made IOMMU groups */
 	CHECK_VFIO_PCI,      /* vfio-pci for the target kernel */
 	CHECK_BOOT,          /* what apply did at this boot (its record) */
+	CHECK_UDEV_RULE,     /* persist's udev rule says what devices.conf lists */
 	CHECK_SYSFS,         /* every attribute of the GPU's functions reads */
 	CHECK_GROUP,         /* the IOMMU group holds nothing else with a host driver */
 	CHECK_BOOT_VGA,      /* not the firmware's console */

@@ -85,8 +85,8 @@ for f in $paths /run/vfio-handover/state.json /run/vfio-handover/lock /run/vfio-
 done
 sed -n '/^\.SH "BOOT SERVICE"/,/^\.SH /p' "$tmp/man" > "$tmp/boot"
 for w in 'systemctl enable vfio-handover.service' 'vfio-handover apply' \
-	'ConditionPathExists=/etc/vfio-handover/devices.conf' sysinit.target \
-	nvidia-persistenced.service aleph-vm-supervisor.service; do
+	'ConditionPathExists=/etc/vfio-handover/devices.conf' 'ConditionKernelCommandLine=!vfio_handover.off' \
+	sysinit.target nvidia-persistenced.service aleph-vm-supervisor.service; do
 	if grep -q -F -e "$w" "$tmp/boot"; then
 		ok "man page BOOT SERVICE says $w"
 	else
@@ -96,8 +96,9 @@ done
 # RECOVERY: the kernel command-line words that skip the hand-over at boot,
 # then how to get the GPUs back
 sed -n '/^\.SH RECOVERY/,/^\.SH /p' "$tmp/man" > "$tmp/recovery"
-for w in systemd.mask=vfio-handover.service module_blacklist=vfio_pci modprobe.blacklist=vfio_pci \
-	'vfio-handover check' 'vfio-handover rollback' 'vfio-handover unpersist' ids=; do
+for w in vfio_handover.off systemd.mask=vfio-handover.service module_blacklist=vfio_pci \
+	modprobe.blacklist=vfio_pci 'vfio-handover check' 'vfio-handover rollback' \
+	'vfio-handover unpersist' ids=; do
 	if grep -q -F -e "$w" "$tmp/recovery"; then
 		ok "man page RECOVERY says $w"
 	else
@@ -139,13 +140,15 @@ else
 	bad "aleph-node.md does not show the --aleph refusal of a variant as golden/bind-variant-aleph.txt has it"
 fi
 sed -n '/^## [0-9]*\.* *Recovery/,/^## /p' "$aleph" > "$tmp/arecovery"
-for w in systemd.mask=vfio-handover.service module_blacklist=vfio_pci modprobe.blacklist=vfio_pci \
-	'vfio-handover check' 'vfio-handover rollback' 'vfio-handover unpersist'; do
+for w in vfio_handover.off systemd.mask=vfio-handover.service module_blacklist=vfio_pci \
+	modprobe.blacklist=vfio_pci 'vfio-handover check' 'vfio-handover rollback' \
+	'vfio-handover unpersist'; do
 	if grep -q -F -e "$w" "$tmp/arecovery"; then ok "aleph-node.md Recovery says $w"; else bad "aleph-node.md Recovery does not say $w"; fi
 done
 # what that section says, the unit says
 unit="$TESTS_SRCDIR/../../contrib/systemd/vfio-handover.service.in"
 for w in ConditionPathExists=/etc/vfio-handover/devices.conf WantedBy=sysinit.target \
+	'ConditionKernelCommandLine=!vfio_handover.off' \
 	nvidia-persistenced.service aleph-vm-supervisor.service 'vfio-handover apply'; do
 	if grep -q -F -e "$w" "$unit"; then
 		ok "the unit says $w"

@@ -84,6 +84,8 @@ cycle user-content rtx4000 rw-persist-user-content --aleph 01:00
 cycle dracut rtx4000 rw-persist-dracut 01:00
 cycle builtin rtx4000 rw-persist-builtin 01:00
 cycle twins-both twins rw-persist-twins 10de:27b0
+# the host's own udev rules beside the one persist writes
+cycle udev-user-rules rtx4000 rw-persist-udev-user-rules 01:00
 # a GH200 for its VFIO variant driver (--driver auto, the running kernel's
 # index has nvgrace_gpu_vfio_pci)
 cycle variant gh200 persist-variant-dry-run --driver auto 0009:01:00

@@ -66,6 +66,14 @@ rc=0
 [ -f "$root/run/vfio-handover/apply.json" ] || { echo "FAIL: apply left no record"; exit 1; }
 echo "ok apply writes only /run/vfio-handover"
 
+# one word on the kernel command line skips both the unit and persist's udev rule
+rule=$root/etc/udev/rules.d/05-vfio-handover.rules
+word=$(sed -n 's/^IMPORT{cmdline}="\([^"]*\)".*GOTO="vfio_handover_end"$/\1/p' "$rule")
+[ -n "$word" ] || { echo "FAIL: $rule skips itself on no kernel command-line word"; exit 1; }
+grep -qx "ConditionKernelCommandLine=!$word" "$unit" ||
+	{ echo "FAIL: the unit does not skip itself on '$word', as the udev rule does"; exit 1; }
+echo "ok '$word' on the kernel command line skips the unit and the udev rule"
+
 # within the unit's capability bounding set, as root, no new privileges
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
 sed -n '/^static const int apply_caps\[\]/,/};/p' "$top/src/cli/cmd-apply.c" | grep -o 'CAP_[A-Z_]*' >"$tmp/apply-caps"

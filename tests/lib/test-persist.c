@@ -368,7 +368,10 @@ static const char dracut_68[] =
 	"# Puts the vfio modules into the initramfs dracut builds, so that vfio-pci\n"
 	"# is there before the GPU's host drivers (add_drivers in dracut.conf(5)).\n"
 	"# No vfio_virqfd: kernel 6.8.0-49-generic has no such module (it is part of vfio from Linux 6.2).\n"
-	"add_drivers+=\" vfio vfio_iommu_type1 vfio_pci \"\n";
+	"add_drivers+=\" vfio vfio_iommu_type1 vfio_pci \"\n"
+	"# And the udev rule that gives the persisted functions to vfio-pci as\n"
+	"# they are added (install_items: dracut's udev takes only the rules it knows).\n"
+	"install_items+=\" /etc/udev/rules.d/05-vfio-handover.rules \"\n";
 
 /* What no file may say: the guide's mistakes. */
 static void assert_no_guide_errors(const char *s)
@@ -584,6 +587,150 @@ START_TEST(render_bad_functions)
 	ck_assert_int_eq(persist_render_devices_conf(f, 2, &s), -EINVAL);
 	/* ids= needs ids */
 	ck_assert_int_eq(persist_render_modprobe(&t, f, 0, &s), -EINVAL);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* The rule of the function at addr: from its comment to the next blank line. */
+static char *rule_of(const char *text, const char *addr)
+{
+	char head[64];
+	const char *b, *e;
+
+	snprintf(head, sizeof(head), "\n# %s ", addr);
+	b = strstr(text, head);
+	if (!b)
+		return NULL;
+	e = strstr(b + 1, "\n\n");
+	return strndup(b + 1, e ? (size_t)(e - b) : strlen(b + 1));
+}
+
+static size_t count_of(const char *text, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+/* One line per function, in address order, each matching the ids of every
+ * function of its GPU and of no other, taking only its own function, and
+ * the whole file skipped on its kernel command-line word. */
+START_TEST(render_udev_rule)
+{
+	static const char *const addrs[] = {
+		"0000:01:00.0", "0000:01:00.1", "0000:02:00.0", "0000:02:00.1",
+	};
+	struct persist_fn f[4];
+	size_t n = twin_gpus(f);
+	const char *last = NULL;
+	char *s, *r, want[256];
+
+	ck_assert_int_eq(persist_render_udev_rule(f, n, &s), 0);
+	ck_assert(!strncmp(s, PERSIST_HEADER, strlen(PERSIST_HEADER)));
+	ck_assert(has_line_prefix(s, "ACTION!=\"add\", GOTO=\"vfio_handover_end\"\n"));
+	ck_assert(has_line_prefix(s, "SUBSYSTEM!=\"pci\", GOTO=\"vfio_handover_end\"\n"));
+	ck_assert(has_line_prefix(s, "IMPORT{cmdline}=\"vfio_handover.off\", ENV{vfio_handover.off}=\"\", "
+				  "GOTO=\"vfio_handover_end\"\n"));
+	ck_assert_uint_eq(count_of(s, "RUN{builtin}+=\"kmod load vfio_pci\""), 4);
+	ck_assert(strlen(s) > 26 && !strcmp(s + strlen(s) - 27, "\nLABEL=\"vfio_handover_end\"\n"));
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		const char *other = i < 2 ? "[pci/0000:02:00." : "[pci/0000:01:00.";
+		char slot[16];
+
+		r = rule_of(s, addrs[i]);
+		ck_assert_msg(r, "no line for %s in:\n%s", addrs[i], s);
+		ck_assert(!last || strstr(s, last) < strstr(s, r));
+		snprintf(slot, sizeof(slot), "%.10s", addrs[i]);
+		for (int fn = 0; fn < 2; fn++) {
+			snprintf(want, sizeof(want), "ATTR{[pci/%s.%d]device}==\"0x%s\"", slot, fn,
+				 fn ? "22bc" : "27b0");
+			ck_assert_msg(strstr(r, want), "%s lacks %s:\n%s", addrs[i], want, r);
+			snprintf(want, sizeof(want), "ATTR{[pci/%s.%d]subsystem_device}==\"0x16fa\"", slot, fn);
+			ck_assert_msg(strstr(r, want), "%s lacks %s:\n%s", addrs[i], want, r);
+		}
+		ck_assert_msg(!strstr(r, other), "%s names the other GPU:\n%s", addrs[i], r);
+		snprintf(want, sizeof(want), "TEST!=\"[pci/%s]driver\", ATTR{[pci/%s]driver_override}==\"(null)\"",
+			 addrs[i], addrs[i]);
+		ck_assert_msg(strstr(r, want), "%s lacks %s:\n%s", addrs[i], want, r);
+		snprintf(want, sizeof(want), "ATTR{[pci/%s]driver_override}=\"vfio-pci\"", addrs[i]);
+		ck_assert_uint_eq(count_of(r, "driver_override}=\"vfio-pci\""), 1);
+		ck_assert_msg(strstr(r, want), "%s lacks %s:\n%s", addrs[i], want, r);
+		snprintf(want, sizeof(want), "ATTR{[subsystem/pci]drivers_probe}=\"%s\"", addrs[i]);
+		ck_assert_msg(strstr(r, want), "%s lacks %s:\n%s", addrs[i], want, r);
+		/* continued lines only: udev joins them into one rule */
+		for (const char *p = r; (p = strchr(p, '\n')) && p[1]; p++)
+			ck_assert_msg(p[-1] == '\\' || p[1] == 'A', "a line of %s is not continued:\n%s", addrs[i], r);
+		last = strstr(s, r);
+		free(r);
+	}
+	free(s);
+	/* one function of a GPU persisted: its own ids only */
+	ck_assert_int_eq(persist_render_udev_rule(f + 2, 1, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "\n# 0000:01:00.0 10de:27b0, of GPU 0000:01:00 (1 function persisted)\n"));
+	ck_assert_uint_eq(count_of(s, "]vendor}=="), 1);
+	free(s);
+}
+END_TEST
+
+/* A function for a VFIO variant driver is given to that driver, by the
+ * name the kernel gave, and its module loaded; one whose driver's name is
+ * not known yet gets no line that could name a driver wrongly. */
+START_TEST(render_udev_rule_variant)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *s, *r;
+
+	snprintf(f[0].vfio_module, sizeof(f[0].vfio_module), "vh_variant_vfio");
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "vh-variant-vfio-pci");
+	ck_assert_int_eq(persist_render_udev_rule(f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "# A function persisted for a VFIO variant driver"));
+	r = rule_of(s, "0000:01:00.0");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(strstr(r, "ATTR{[pci/0000:01:00.0]driver_override}=\"vh-variant-vfio-pci\""), "%s", r);
+	ck_assert_msg(strstr(r, "RUN{builtin}+=\"kmod load vh_variant_vfio\"\n"), "%s", r);
+	ck_assert(!strstr(r, "vfio_pci"));
+	free(r);
+	r = rule_of(s, "0000:01:00.1");
+	ck_assert_msg(strstr(r, "ATTR{[pci/0000:01:00.1]driver_override}=\"vfio-pci\""), "%s", r);
+	ck_assert_msg(strstr(r, "RUN{builtin}+=\"kmod load vfio_pci\"\n"), "%s", r);
+	free(r);
+	free(s);
+	/* the driver's name unknown: a comment, no rule for that function */
+	f[0].vfio_driver[0] = '\0';
+	ck_assert_int_eq(persist_render_udev_rule(f, n, &s), 0);
+	r = rule_of(s, "0000:01:00.0");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!strstr(r, "driver_override}="));
+	ck_assert(!strstr(r, "TEST"));
+	ck_assert_msg(strstr(r, "the kernel has not said the name of the PCI driver vh_variant_vfio "
+			     "registers"), "%s", r);
+	free(r);
+	ck_assert_uint_eq(count_of(s, "driver_override}=\"vfio-pci\""), 1);
+	free(s);
+	/* names a rule could be broken by */
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "x\", RUN+=\"/bin/sh");
+	ck_assert_int_eq(persist_render_udev_rule(f, n, &s), -EINVAL);
+}
+END_TEST
+
+START_TEST(render_udev_rule_refused)
+{
+	struct persist_fn f[2];
+	char *s = NULL;
+
+	one_gpu(f);
+	ck_assert_int_eq(persist_render_udev_rule(f, 0, &s), -EINVAL);
+	f[1].subdevice = 0x10000;
+	ck_assert_int_eq(persist_render_udev_rule(f, 2, &s), -EINVAL);
+	one_gpu(f);
+	f[1].addr.fn = 8;
+	ck_assert_int_eq(persist_render_udev_rule(f, 2, &s), -EINVAL);
+	one_gpu(f);
+	f[1].addr = f[0].addr;
+	ck_assert_int_eq(persist_render_udev_rule(f, 2, &s), -EINVAL);
 	ck_assert_ptr_null(s);
 }
 END_TEST
@@ -1340,6 +1487,7 @@ END_TEST
 
 static const char *const owned_paths[] = {
 	PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF, PERSIST_DRACUT_CONF,
+	PERSIST_UDEV_RULE,
 };
 
 /* persist_write, twice (nothing changes), persist_remove (all as before), and again (no-op). */
@@ -1384,11 +1532,12 @@ START_TEST(fresh_root_initramfs_tools)
 
 	t.aleph = true;     /* no supervisor.env: not created */
 	ck_assert_int_eq(persist_write(&t, f, n, &list), 0);
-	ck_assert_uint_eq(list_len(list), 4);
+	ck_assert_uint_eq(list_len(list), 5);
 	ck_assert(list_has(list, root, PERSIST_DEVICES_CONF));
 	ck_assert(list_has(list, root, PERSIST_MODPROBE_CONF));
 	ck_assert(list_has(list, root, PERSIST_MODULES_LOAD_CONF));
 	ck_assert(list_has(list, root, PERSIST_INITRAMFS_MODULES));
+	ck_assert(list_has(list, root, PERSIST_UDEV_RULE));
 	persist_free_list(list);
 	ck_assert(!exists(root, PERSIST_DRACUT_CONF));
 	ck_assert(!exists(root, "/etc/dracut.conf.d"));
@@ -1409,6 +1558,8 @@ START_TEST(fresh_root_initramfs_tools)
 			 "# created directory: /etc/initramfs-tools\n"
 			 "# created directory: /etc/modprobe.d\n"
 			 "# created directory: /etc/modules-load.d\n"
+			 "# created directory: /etc/udev\n"
+			 "# created directory: /etc/udev/rules.d\n"
 			 "# created directory: /etc/vfio-handover\n");
 	ck_assert_int_eq(parse(s, &got, &n, NULL), 0);
 	ck_assert_uint_eq(n, 2);
@@ -1424,13 +1575,13 @@ START_TEST(fresh_root_initramfs_tools)
 	ck_assert_uint_eq(st.st_mode & 07777, 0755);
 	/* and nothing left behind, not even the directories */
 	ck_assert_int_eq(persist_remove(&t, &list), 0);
-	ck_assert_uint_eq(list_len(list), 9);
+	ck_assert_uint_eq(list_len(list), 12);
 	ck_assert(list_has(list, root, "/etc"));
 	persist_free_list(list);
 	s = snapshot(root);
 	ck_assert_str_eq(s, "");
 	free(s);
-	roundtrip(&t, f, 2, 4);
+	roundtrip(&t, f, 2, 5);
 	rm_rf(root);
 	free(root);
 }
@@ -1447,8 +1598,9 @@ START_TEST(fresh_root_dracut)
 	t.ids_exclusive = false;
 	t.ids_reason = "10de:27b0 also matches 0000:02:00.0, which the host keeps";
 	ck_assert_int_eq(persist_write(&t, f, n, &list), 0);
-	ck_assert_uint_eq(list_len(list), 4);
+	ck_assert_uint_eq(list_len(list), 5);
 	ck_assert(list_has(list, root, PERSIST_DRACUT_CONF));
+	ck_assert(list_has(list, root, PERSIST_UDEV_RULE));
 	persist_free_list(list);
 	assert_file(root, PERSIST_DRACUT_CONF, dracut_68);
 	assert_file(root, PERSIST_MODPROBE_CONF, modprobe_twin);
@@ -1456,7 +1608,7 @@ START_TEST(fresh_root_dracut)
 	ck_assert_int_eq(persist_remove(&t, NULL), 0);
 	/* with dracut, initramfs-tools' list is not touched */
 	put(root, PERSIST_INITRAMFS_MODULES, "loop\n");
-	roundtrip(&t, f, n, 4);
+	roundtrip(&t, f, n, 5);
 	ck_assert_int_eq(persist_write(&t, f, n, NULL), 0);
 	assert_file(root, PERSIST_INITRAMFS_MODULES, "loop\n");
 	ck_assert_int_eq(persist_remove(&t, NULL), 0);
@@ -1518,7 +1670,7 @@ START_TEST(user_content_roundtrip)
 		ck_assert_str_eq(after, before);
 		free(after);
 		free(before);
-		roundtrip(&t, f, n, 5);
+		roundtrip(&t, f, n, 6);
 		rm_rf(root);
 		free(root);
 	}
@@ -2271,6 +2423,8 @@ static Suite *suite(void)
 	tcase_add_test(render, render_softdeps);
 	tcase_add_test(render, parse_softdeps_back);
 	tcase_add_test(render, render_bad_functions);
+	tcase_add_test(render, render_udev_rule);
+	tcase_add_test(render, render_udev_rule_refused);
 	tcase_add_test(render, parse_roundtrip);
 	tcase_add_test(render, parse_errors);
 	tcase_add_test(render, parse_long_lines_and_crlf);
@@ -2278,6 +2432,7 @@ static Suite *suite(void)
 	tcase_add_test(render, render_variant_devices_conf);
 	tcase_add_test(render, parse_variant_fields);
 	tcase_add_test(render, render_variant_modules);
+	tcase_add_test(render, render_udev_rule_variant);
 	tcase_add_test(blocks, block_set_and_cut);
 	tcase_add_test(blocks, block_refusals);
 	tcase_add_test(blocks, env_set_and_cut);

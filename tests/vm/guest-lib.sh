@@ -172,6 +172,48 @@ vh_dmesg_clean() {
 	fi
 }
 
+# --- the driver core's own log ----------------------------------------------
+# With dyndbg="file drivers/base/dd.c +p" on the kernel command line (a
+# scenario's "# vh-vm-append:" or "# vh-vm-boot2-append:"), the kernel logs
+# every probe of every device by every driver from the first one on.
+# vh_probe_re DRIVER ADDR: the kernel log line (grep -E) of the driver core's
+# dyndbg as DRIVER starts probing ADDR: 6.1 logs "bus: 'pci': really_probe:
+# probing driver D with device A", 6.12 "PREFIX A: bus: 'pci': really_probe:
+# probing driver D with device"
+vh_probe_re() {
+	echo "really_probe: probing driver $1 with device $2\$| $2: bus: 'pci': really_probe: probing driver $1 with device\$"
+}
+# vh_probed DRIVER ADDR: DRIVER was ever asked to probe ADDR since boot
+vh_probed() {
+	dmesg | grep -q -E "$(vh_probe_re "$1" "$2")"
+}
+# vh_dmesg_line REGEX: the number of the first kernel log line matching
+# REGEX (grep -E), 0 when none does
+vh_dmesg_line() {
+	_l=$(dmesg | grep -n -m 1 -E -- "$1" | cut -d: -f1)
+	echo "${_l:-0}"
+}
+
+# vh_hold_add_events SLOT ADDR...: a udev rule, /etc/udev/rules.d/04-vh-test-hold.rules,
+# that holds the add event of each of SLOT's functions until every ADDR has
+# a driver (20 s at most), then logs "vh-test: the add event of FUNCTION goes
+# on" in the kernel log: the other devices' events, and the drivers they
+# load, come first.  The script it runs is /etc/vh-test/hold-event.
+vh_hold_add_events() {
+	_slot=$1
+	shift
+	mkdir -p /etc/vh-test /etc/udev/rules.d
+	# shellcheck disable=SC2016 # (the script's own expansions)
+	printf '%s\n' '#!/bin/sh' 'ev=$1' 'shift' 'n=0' 'while [ "$n" -lt 200 ]; do' \
+		'	missing=0' \
+		'	for a in "$@"; do [ -e "/sys/bus/pci/devices/$a/driver" ] || missing=1; done' \
+		'	[ "$missing" = 0 ] && break' '	sleep 0.1' '	n=$((n + 1))' 'done' \
+		'echo "vh-test: the add event of $ev goes on" >/dev/kmsg' >/etc/vh-test/hold-event
+	chmod 755 /etc/vh-test/hold-event
+	printf 'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="%s.*", PROGRAM="/etc/vh-test/hold-event %%k %s"\n' \
+		"$_slot" "$*" >/etc/udev/rules.d/04-vh-test-hold.rules
+}
+
 # --- discovery --------------------------------------------------------------
 vh_discover() {
 	BOOT_VGA=""

@@ -48,7 +48,7 @@ boot1() {
 	vh_run 1 "$VH_BIN" check "$(vh_short "$GPU_A")"
 	vh_out_has "check: FAIL boot, apply refused, and why" \
 		"^FAIL  boot .*refused \(status 3\), nothing was handed over: $GPU_A.1: PID $holder \(sleep\) holds $node open"
-	vh_out_has "check: what to do" "fix: stop that process.*then run vfio-handover apply.*systemd.mask=vfio-handover.service"
+	vh_out_has "check: what to do" "fix: stop that process.*then run vfio-handover apply.*vfio_handover.off"
 	kill "$holder"
 	wait "$holder" 2>/dev/null
 

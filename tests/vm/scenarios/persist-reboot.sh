@@ -10,7 +10,10 @@
 # as udev would), so modprobe.d is read for real; then `apply` must find
 # GPU A at its new address by its place (root port and the chain below
 # it; the kernel's slot names shift with the new card) and hand it over, while
-# its identical twin, the console and the new card keep their drivers.
+# its identical twin, the console and the new card keep their drivers.  The
+# udev rule persist wrote (read by udevd in the [udev] run) names GPU A's old
+# address, where the new card's ids do not match it: it takes nothing there,
+# and the moved GPU is apply's (persist-udev proves the rule where GPU A stays).
 # shellcheck source=../guest-lib.sh
 . /vh-lib.sh
 
@@ -66,6 +69,8 @@ boot1() {
 		"$want_modules"
 	vh_check "the user's initramfs module list is kept above the block" \
 		sh -c 'head -2 /etc/initramfs-tools/modules | cmp -s - /etc/vh-test/orig-modules'
+	vh_check "the udev rule takes GPU A at its address" \
+		grep -q "^# $GPU_A.0 1234:1111, of GPU $GPU_A" /etc/udev/rules.d/05-vfio-handover.rules
 	vh_check "devices.conf records the chain from root port $(root_port "$GPU_A")" \
 		grep -q "^$GPU_A.0 1234:1111 .* path=$(root_port "$GPU_A")/$GPU_A.0\$" /etc/vfio-handover/devices.conf
 
@@ -78,7 +83,7 @@ boot1() {
 
 	vh_say "rebooting with this /etc"
 	[ "$VH_FAILS" -eq 0 ] && vh_carry /etc/vfio-handover /etc/modprobe.d /etc/modules-load.d \
-		/etc/initramfs-tools /etc/vh-test
+		/etc/initramfs-tools /etc/udev /etc/vh-test
 	vh_finish
 }
 
@@ -90,7 +95,10 @@ boot2() {
 	vh_check "modules-load.d loaded vfio-pci at boot" [ -d /sys/bus/pci/drivers/vfio-pci ]
 	vh_check "kmod reads the persisted softdep" \
 		sh -c '/usr/sbin/modprobe -c | grep -qx "softdep bochs pre: vfio-pci"'
+	# the udev rule names GPU A's old address, which now holds other ids
 	vh_eq "before apply, GPU A is on" "$(vh_driver "$GPU_A.0")" bochs-drm
+	vh_eq "the new card at $was_addr.0: its driver_override (the rule's ids do not match)" \
+		"$(vh_override "$was_addr.0")" "(null)"
 
 	vh_run 0 "$VH_BIN" apply
 	vh_out_has "apply finds the moved GPU by its place" \
@@ -125,7 +133,7 @@ boot2() {
 	vh_check "initramfs-tools/modules is the user's again, byte for byte" \
 		cmp -s /etc/initramfs-tools/modules /etc/vh-test/orig-modules
 	for f in /etc/vfio-handover/devices.conf /etc/modprobe.d/vfio-handover.conf \
-		/etc/modules-load.d/vfio-handover.conf; do
+		/etc/modules-load.d/vfio-handover.conf /etc/udev/rules.d/05-vfio-handover.rules; do
 		vh_check "$f removed" [ ! -e "$f" ]
 	done
 	vh_run 0 "$VH_BIN" rollback

@@ -2,6 +2,7 @@
 # vh-vm-profile: variant
 # vh-vm-test-module: variant
 # vh-vm-boots: 2
+# vh-vm-udev: both
 # A VFIO variant driver persisted across a reboot, on a real kernel, with
 # vh_variant_vfio (tests/vm/variant: module vh_variant_vfio, PCI driver
 # vh-variant-vfio-pci, an override-only entry for 1234:1111).  Boot 1: check
@@ -11,10 +12,12 @@
 # without --driver records the variant A is on, with the driver's name the
 # kernel gave; the module goes into modules-load.d and the initramfs list
 # after vfio_pci, the softdeps name it after vfio-pci, and there is no ids=.
-# Boot 2 starts from that /etc: modules-load.d loaded the variant, apply
-# hands the display function to it and the audio function to vfio-pci,
-# verify, check and the journal say so, rollback gives the host drivers back;
-# a kernel whose index lacks the variant: apply skips the GPU, says why.
+# Boot 2 starts from that /etc: modules-load.d loaded the variant; with
+# udevd, the udev rule persist wrote gave the display function to the
+# variant (by its driver's name) and the audio function to vfio-pci before
+# apply, which finds them there; without, apply hands them over; verify,
+# check and the journal say so, rollback gives the host drivers back; a
+# kernel whose index lacks the variant: apply skips the GPU, says why.
 # shellcheck source=../guest-lib.sh
 . /vh-lib.sh
 
@@ -65,13 +68,16 @@ boot1() {
 		grep -qx "softdep bochs pre: vfio-pci $MOD" /etc/modprobe.d/vfio-handover.conf
 	vh_check "no ids= (the console and the twins share 1234:1111)" \
 		sh -c '! grep -q "^options vfio-pci" /etc/modprobe.d/vfio-handover.conf'
+	vh_check "the udev rule gives $GPU_A.0 to $DRV" \
+		grep -q "ATTR{\\[pci/$GPU_A.0\\]driver_override}=\"$DRV\", " /etc/udev/rules.d/05-vfio-handover.rules
+	vh_check "and loads $MOD" grep -q "RUN{builtin}+=\"kmod load $MOD\"" /etc/udev/rules.d/05-vfio-handover.rules
 	vh_run 0 "$VH_BIN" rollback "$A"
 	vh_eq "rollback: A on its host drivers" "$(drivers "$GPU_A")" "bochs-drm snd_hda_intel"
 	rmmod "$MOD" 2>/dev/null
 	vh_check "the variant unloaded before the reboot" test ! -e "/sys/module/$MOD"
 	vh_say "rebooting with this /etc"
 	[ "$VH_FAILS" -eq 0 ] && vh_carry /etc/vfio-handover /etc/modprobe.d /etc/modules-load.d \
-		/etc/initramfs-tools
+		/etc/initramfs-tools /etc/udev/rules.d/05-vfio-handover.rules
 	vh_finish
 }
 
@@ -79,6 +85,14 @@ boot2() {
 	vh_dmesg_mark
 	vh_check "modules-load.d loaded the variant at boot" test -e "/sys/module/$MOD/drivers/pci:$DRV"
 	vh_check "kmod reads the softdep" sh -c "/usr/sbin/modprobe -c | grep -qx 'softdep bochs pre: vfio-pci $MOD'"
+	if grep -q 'vh.udev=1' /proc/cmdline; then
+		vh_eq "the udev rule gave A to the variant and vfio-pci at boot" "$(drivers "$GPU_A")" \
+			"$DRV vfio-pci"
+		vh_run 0 "$VH_BIN" apply
+		vh_out_has "apply finds A there" "^already on $DRV and vfio-pci: nothing to do"
+		# (no journal: the rule did it) back to the host, for apply to do it live
+		vh_run 0 "$VH_BIN" rollback "$A"
+	fi
 	vh_eq "before apply, A is on its host drivers" "$(drivers "$GPU_A")" "bochs-drm snd_hda_intel"
 	vh_run 0 "$VH_BIN" apply
 	vh_out_has "apply hands A to the variant and to vfio-pci" "^$GPU_A: 2 functions on $DRV and vfio-pci"

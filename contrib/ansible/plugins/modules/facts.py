@@ -18,7 +18,7 @@ description:
     C(persist --dry-run) reads it).
   - Sets the fact C(vfio_handover), for conditionals and reports. Never changes anything.
 author:
-  - vfio-handover contributors
+  - vfio-handover contributors (!UNKNOWN)
 requirements:
   - vfio-handover 0.1.0 or later on the managed host
 options:

@@ -27,7 +27,7 @@ description:
   - Persisting refreshes the initramfs only when a file changed (the tool itself refreshes it on
     every C(persist)).
 author:
-  - vfio-handover contributors
+  - vfio-handover contributors (!UNKNOWN)
 requirements:
   - vfio-handover 0.1.0 or later on the managed host (the C(vfio-handover) package)
   - root on the managed host (become)
@@ -447,8 +447,8 @@ class Handover(object):
                 self.boot_config('unpersist', gpus)
         res = self.result()
         for w in self.warnings:
-            self.module.warn('vfio-handover %s: %s%s' % (w['command'], w['text'],
-                                                          ' (fix: %s)' % w['fix'] if w.get('fix') else ''))
+            fix = ' (fix: %s)' % w['fix'] if w.get('fix') else ''
+            self.module.warn('vfio-handover %s: %s%s' % (w['command'], w['text'], fix))
         self.module.exit_json(changed=self.changed, **res)
 
 
