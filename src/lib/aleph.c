@@ -11,50 +11,53 @@
 /* an env file is a few lines; more is not one */
 #define ALEPH_ENV_MAX (1u << 20)
 
-static char *trim(char *s)
+static const char *skip_blanks(const char *p, const char *end)
 {
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	return p;
 }
 
-/* KEY=VALUE with optional "export " and quotes, as a shell or systemd reads it. */
-static int parse_line(char *line, char **key, char **val)
+bool env_line_parse(const char *l, size_t len, struct env_assign *a)
 {
-	char *eq, *v;
-	size_t n;
+	const char *end = l + len, *eq, *k;
 
-	line = trim(line);
-	if (!*line || *line == '#')
-		return 0;
-	if (strncmp(line, "export ", 7) == 0)
-		line = trim(line + 7);
-	eq = strchr(line, '=');
+	l = skip_blanks(l, end);
+	if (l == end || *l == '#')
+		return false;
+	if (end - l > 6 && !memcmp(l, "export", 6) && isspace((unsigned char)l[6]))
+		l = skip_blanks(l + 6, end);
+	eq = memchr(l, '=', (size_t)(end - l));
 	if (!eq)
-		return 0;
-	*eq = '\0';
-	*key = trim(line);
-	v = trim(eq + 1);
-	n = strlen(v);
-	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-		v[n - 1] = '\0';
-		v++;
+		return false;
+	for (k = eq; k > l && isspace((unsigned char)k[-1]); k--)
+		;
+	a->key = l;
+	a->klen = (size_t)(k - l);
+	l = skip_blanks(eq + 1, end);
+	while (end > l && isspace((unsigned char)end[-1]))
+		end--;
+	if (end - l >= 2 && (*l == '"' || *l == '\'') && end[-1] == *l) {
+		l++;
+		end--;
 	}
-	*val = v;
-	return 1;
+	a->val = l;
+	a->vlen = (size_t)(end - l);
+	return true;
+}
+
+static bool key_is(const struct env_assign *a, const char *key, bool anycase)
+{
+	return a->klen == strlen(key) &&
+	       !(anycase ? strncasecmp(a->key, key, a->klen) : strncmp(a->key, key, a->klen));
 }
 
 int aleph_env_read(const char *root, struct aleph_env *env)
 {
-	char line[1024], *key, *val, *text;
 	int rootfd = root_dir_open(root), err;
+	struct env_assign a;
+	char *text;
 	size_t len;
-	FILE *fp;
 
 	memset(env, 0, sizeof(*env));
 	if (rootfd < 0)
@@ -64,31 +67,30 @@ int aleph_env_read(const char *root, struct aleph_env *env)
 	close(rootfd);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	fp = len ? fmemopen(text, len, "r") : NULL;
-	if (!fp && len) {
-		free(text);
-		return -ENOMEM;
-	}
 	env->present = true;
-	while (fp && fgets(line, sizeof(line), fp)) {
-		if (!parse_line(line, &key, &val))
+	/* line by line, whatever their length; the last assignment wins, as
+	 * in the shell */
+	for (size_t pos = 0, e; pos < len; pos = e + 1) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+
+		e = nl ? (size_t)(nl - text) : len;
+		if (!env_line_parse(text + pos, e - pos, &a))
 			continue;
-		/* the last assignment wins, as in the shell */
-		if (strcmp(key, "ALEPH_VM_ENABLE_GPU_SUPPORT") == 0) {
+		if (key_is(&a, "ALEPH_VM_ENABLE_GPU_SUPPORT", false)) {
 			env->has_gpu_support = true;
-			snprintf(env->gpu_support, sizeof(env->gpu_support), "%s", val);
-		} else if (strcmp(key, "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS") == 0) {
-			env->has_receiver = val[0] != '\0';
-			snprintf(env->receiver, sizeof(env->receiver), "%s", val);
-		} else if (strcasecmp(key, "ALEPH_VM_SUPERVISOR_HOST") == 0) {
+			snprintf(env->gpu_support, sizeof(env->gpu_support), "%.*s", (int)a.vlen, a.val);
+		} else if (key_is(&a, "ALEPH_VM_PAYMENT_RECEIVER_ADDRESS", false)) {
+			env->has_receiver = a.vlen > 0;
+			snprintf(env->receiver, sizeof(env->receiver), "%.*s", (int)a.vlen, a.val);
+		} else if (key_is(&a, "ALEPH_VM_SUPERVISOR_HOST", true)) {
 			/* pydantic-settings reads aleph-vm's names case-insensitively */
-			snprintf(env->supervisor_host, sizeof(env->supervisor_host), "%s", val);
-		} else if (strcasecmp(key, "ALEPH_VM_SUPERVISOR_PORT") == 0) {
-			snprintf(env->supervisor_port, sizeof(env->supervisor_port), "%s", val);
+			snprintf(env->supervisor_host, sizeof(env->supervisor_host), "%.*s",
+				 (int)a.vlen, a.val);
+		} else if (key_is(&a, "ALEPH_VM_SUPERVISOR_PORT", true)) {
+			snprintf(env->supervisor_port, sizeof(env->supervisor_port), "%.*s",
+				 (int)a.vlen, a.val);
 		}
 	}
-	if (fp)
-		fclose(fp);
 	free(text);
 	return 0;
 }

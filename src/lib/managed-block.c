@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "aleph.h"
 #include "persist-text.h"
 #include "util.h"
 
@@ -286,36 +287,16 @@ int persist_check_managed(const char *old, const char *new, struct persist_probl
 	return err;
 }
 
-/* Does the line [l, l + len) assign key, as a shell or systemd reads it,
- * and as aleph_env_read (check) does: any whitespace around the key, "\r"
- * and "\f" too (KEY\r=False assigns KEY for them)?  *val, *vlen: the
- * value, unquoted. */
+/* Does the line [l, l + len) assign key, as check reads it
+ * (env_line_parse)?  *val, *vlen: the value, unquoted. */
 static bool assigns(const char *l, size_t len, const char *key, const char **val, size_t *vlen)
 {
-	const char *end = l + len, *v;
-	size_t k = strlen(key);
+	struct env_assign a;
 
-	while (l < end && isspace((unsigned char)*l))
-		l++;
-	if (end - l > 7 && !memcmp(l, "export", 6) && (l[6] == ' ' || l[6] == '\t'))
-		for (l += 6; l < end && isspace((unsigned char)*l); l++)
-			;
-	if ((size_t)(end - l) <= k || memcmp(l, key, k))
+	if (!env_line_parse(l, len, &a) || a.klen != strlen(key) || memcmp(a.key, key, a.klen))
 		return false;
-	for (l += k; l < end && isspace((unsigned char)*l); l++)
-		;
-	if (l == end || *l != '=')
-		return false;
-	for (v = l + 1; v < end && isspace((unsigned char)*v); v++)
-		;
-	while (end > v && isspace((unsigned char)end[-1]))
-		end--;
-	if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) {
-		v++;
-		end--;
-	}
-	*val = v;
-	*vlen = (size_t)(end - v);
+	*val = a.val;
+	*vlen = a.vlen;
 	return true;
 }
 

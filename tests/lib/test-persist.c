@@ -1459,17 +1459,26 @@ END_TEST
 
 /* What persist sets, check reads (aleph_env_read, as the supervisor's own
  * reader does): a line that assigns the key with other whitespace than
- * spaces and tabs around it ("KEY\r=False") is an assignment to both. */
+ * spaces and tabs around it ("KEY\r=False") is an assignment to both;
+ * so is "export" and a tab before the key (the fuzzer's, check read it
+ * unset); a comment longer than check's old line buffer is one comment. */
 START_TEST(env_agrees_with_check)
 {
-	static const char *const texts[] = {
+	static char long_comment[sizeof(GPU_KEY "=True\n") + 1200 + sizeof(GPU_KEY "=False\n")];
+	const char *const texts[] = {
 		GPU_KEY "=True\n" GPU_KEY "\r=False\n",
 		GPU_KEY "=True\n\f" GPU_KEY "=False\n",
 		GPU_KEY "=False\n" GPU_KEY "\v= no\n",
+		"export\t" GPU_KEY "\t\t=True \t",
+		long_comment,
 	};
 	char *root = mkroot(), *set;
 	struct aleph_env a;
 
+	/* KEY=True, then a comment that ends in KEY=False past its 1,023rd byte */
+	strcpy(long_comment, GPU_KEY "=True\n#");
+	memset(long_comment + strlen(long_comment), 'x', 1022);
+	strcat(long_comment, GPU_KEY "=False\n");
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		ck_assert_int_eq(persist_set_env(texts[i], GPU_KEY, "True", &set, NULL), 0);
 		put(root, PERSIST_SUPERVISOR_ENV, set);
