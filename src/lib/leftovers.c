@@ -242,7 +242,9 @@ static char *rewrite(enum leftover_format fmt, const char *line, size_t len)
 
 	if ((fmt != LF_MODPROBE && fmt != LF_INITRAMFS) || (len && line[len - 1] == '\\'))
 		return NULL;
-	if (words_split(line, len, fmt == LF_MODPROBE ? " \t" : " \t\n", &w) < 0)
+	/* the words as the parse of its format splits them (initramfs_line
+	 * takes "\r" for a blank): no ids= the parse would find may stay */
+	if (words_split(line, len, fmt == LF_MODPROBE ? " \t\n" : " \t\r", &w) < 0)
 		return NULL;
 	if (w.n <= first || w.n == MAX_WORDS ||
 	    (fmt == LF_MODPROBE && strcmp(w.w[0], "options")) || !is_vfio_pci(w.w[first - 1]))

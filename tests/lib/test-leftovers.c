@@ -143,6 +143,12 @@ START_TEST(changed_line)
 	ck_assert_str_eq(p.v[0].replacement, "vfio_pci disable_vga=1");
 	roundtrip(PERSIST_INITRAMFS_MODULES, "vfio_pci ids=1002:67df disable_vga=1\n", &p);
 	leftovers_free(p.v, p.n);
+	/* a carriage return is a blank for the parse, so for the change too (the
+	 * fuzzer's: "\rids=" stayed, and the changed line bound ids again) */
+	p = parse(LF_INITRAMFS, PERSIST_INITRAMFS_MODULES, "vfio_pci ids=10de:1b80 a=1 \r\rids=10de:1b81");
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_str_eq(p.v[0].replacement, "vfio_pci a=1");
+	leftovers_free(p.v, p.n);
 	free(out);
 	free(edited);
 }
