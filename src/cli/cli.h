@@ -34,6 +34,8 @@ struct cli {
 	const char *sysfs;
 	const char *root;
 	const char *kernel;     /* --kernel: target kernel release */
+	const char *driver;     /* --driver: vfio-pci, auto, or a module's name; NULL:
+				 * not given (vfio-pci; apply: devices.conf's) */
 	char **args;            /* selectors */
 	int nargs;
 	/* set up by cli_open() */

@@ -15,14 +15,17 @@
 #include "persist-match.h"
 #include "safety.h"
 #include "util.h"
+#include "vfio-variant.h"
 
 struct apply_run {
 	struct persist_fn *fns;
 	size_t n;
 	struct pci_addr *now;           /* present functions to hand over */
+	const struct persist_fn **of;   /* per function of now: what persist recorded */
 	size_t nnow;
 	struct json_object *devices;
 	size_t ambiguous;
+	size_t skipped;                 /* GPUs present but skipped: no variant driver */
 };
 
 static void device_json(struct apply_run *a, const struct persist_fn *f, const struct persist_match *m)
@@ -41,6 +44,8 @@ static void device_json(struct apply_run *a, const struct persist_fn *f, const s
 	json_object_object_add(o, "match", json_object_new_string(persist_match_name(m->kind)));
 	json_object_object_add(o, "address", m->kind == PERSIST_HERE || m->kind == PERSIST_MOVED ?
 			       json_object_new_string(pci_addr_fmt(&m->now, ab)) : NULL);
+	json_object_object_add(o, "vfio_module", json_object_new_string(persist_fn_variant(f) ?
+			       f->vfio_module : VFIO_PCI_MODULE));
 	json_object_array_add(a->devices, o);
 }
 
@@ -53,12 +58,14 @@ static void place_one(struct cli *cli, struct apply_run *a, const struct persist
 	pci_addr_fmt(&f->addr, ab);
 	switch (m->kind) {
 	case PERSIST_HERE:
+		a->of[a->nnow] = f;
 		a->now[a->nnow++] = m->now;
 		break;
 	case PERSIST_MOVED:
 		log_info("%s: persisted at %s, found at %s (same ids %04x:%04x, same %s)",
 			 pci_addr_fmt(&m->now, nb), ab, nb, f->vendor, f->device,
 			 f->path[0] ? "place behind its root port" : "physical slot");
+		a->of[a->nnow] = f;
 		a->now[a->nnow++] = m->now;
 		break;
 	case PERSIST_CHANGED: {
@@ -107,7 +114,8 @@ static int locate(struct cli *cli, struct apply_run *a)
 	int rc = EXIT_DONE;
 
 	a->now = calloc(a->n ? a->n : 1, sizeof(*a->now));
-	if (!a->now || !m) {
+	a->of = calloc(a->n ? a->n : 1, sizeof(*a->of));
+	if (!a->now || !a->of || !m) {
 		free(m);
 		return EXIT_FAILED;
 	}
@@ -137,6 +145,65 @@ static int locate(struct cli *cli, struct apply_run *a)
 	if (rc)
 		return rc;
 	return a->ambiguous ? EXIT_REFUSED : EXIT_DONE;
+}
+
+/* Take the GPU of now[k] out of the hand-over. */
+static void drop_gpu(struct apply_run *a, size_t k)
+{
+	struct pci_addr slot = a->now[k];
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->nnow; i++) {
+		if (pci_same_slot(&a->now[i], &slot))
+			continue;
+		a->of[kept] = a->of[i];
+		a->now[kept++] = a->now[i];
+	}
+	a->nnow = kept;
+}
+
+/* A GPU persisted for a VFIO variant driver the running kernel does not
+ * have is skipped, said with what to do: on vfio-pci its VM would not get
+ * the device it was persisted for. */
+static void skip_missing_variants(struct cli *cli, struct apply_run *a)
+{
+	char kbuf[256], ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN], fix[300];
+	const char *kver = kmodules_running_release(kbuf, sizeof(kbuf));
+
+	for (size_t k = 0; k < a->nnow;) {
+		enum kmod_where where;
+		const struct persist_fn *f = a->of[k];
+
+		if (!persist_fn_variant(f) || (kmodules_lookup(cli->root, kver, f->vfio_module, &where,
+							       NULL, 0) == 0 && where != KMOD_ABSENT)) {
+			k++;
+			continue;
+		}
+		pci_slot_fmt(&a->now[k], sb);
+		log_fixf(fix, sizeof(fix), "boot a kernel with %s, or vfio-handover persist %s --driver "
+			 "vfio-pci", f->vfio_module, sb);
+		log_warn(MSG_VARIANT_MISSING, fix, "%s: persisted for the VFIO variant driver %s, which "
+			 "kernel %s does not have; GPU %s skipped (its host driver keeps it)",
+			 pci_addr_fmt(&a->now[k], ab), f->vfio_module, kver, sb);
+		drop_gpu(a, k);
+		a->skipped++;
+	}
+}
+
+/* Each function's recorded driver, unless --driver says otherwise. */
+static struct driver_ask *asks_of(struct cli *cli, const struct apply_run *a, size_t *n)
+{
+	struct driver_ask *asks = calloc(a->nnow ? a->nnow : 1, sizeof(*asks));
+
+	*n = 0;
+	for (size_t i = 0; asks && !cli->driver && i < a->nnow; i++) {
+		if (!persist_fn_variant(a->of[i]))
+			continue;
+		asks[*n].at = a->now[i];
+		snprintf(asks[*n].driver, sizeof(asks[*n].driver), "%s", a->of[i]->vfio_module);
+		(*n)++;
+	}
+	return asks;
 }
 
 /* ---- the record check reads (/run/vfio-handover/apply.json) ---- */
@@ -230,7 +297,7 @@ static bool all_on_vfio(struct cli *cli, const struct pci_addr *slots, size_t ns
 	for (size_t i = 0; all && i < n; i++) {
 		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
 
-		all = f && strcmp(f->driver, "vfio-pci") == 0;
+		all = f && f->vfio;
 	}
 	free(fns);
 	return all;
@@ -313,17 +380,26 @@ static int run_apply(struct cli *cli)
 		goto out;
 	}
 	rc = locate(cli, &a);
+	if (!rc && !cli->driver)
+		skip_missing_variants(cli, &a);
 	if (!rc)
 		rc = to_slots(cli, &a, &slots, &nslots);
 	if (!rc && nslots) {
-		size_t handed = nslots;
+		size_t handed = nslots, nasks;
+		struct driver_ask *asks = asks_of(cli, &a, &nasks);
 
 		already = all_on_vfio(cli, slots, nslots);
-		rc = cli_handover(cli, "apply", slots, nslots);
-		slots = NULL;
+		if (asks) {
+			rc = cli_handover(cli, "apply", slots, nslots, asks, nasks);
+			slots = NULL;
+		} else {
+			rc = EXIT_FAILED;
+		}
+		free(asks);
 		nslots = handed;
 	} else if (!rc && !cli->json) {
-		printf("no persisted device is present: nothing to hand over\n");
+		printf("%s: nothing to hand over\n", a.skipped ? "the persisted GPUs present were skipped" :
+		       "no persisted device is present");
 	}
 out:
 	record_end(cli, &rec, outcome_of(rc, nslots, already), rc, a.devices);
@@ -333,6 +409,7 @@ out:
 	json_object_put(a.devices);
 	free(slots);
 	free(a.now);
+	free(a.of);
 	free(a.fns);
 	return rc;
 }

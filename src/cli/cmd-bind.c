@@ -1,4 +1,5 @@
 /* bind: hand the selected GPUs over to vfio-pci now. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,40 @@ static bool all_on_vfio(const struct pci_host *h, const struct pci_addr *fns, si
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_func *f = pci_host_find(h, &fns[i]);
-		if (!f || strcmp(f->driver, "vfio-pci") != 0)
+		if (!f || !f->vfio)
 			return false;
 	}
 	return true;
 }
 
+/* "vfio-pci", "vh-variant-vfio-pci and vfio-pci": the drivers of the
+ * slot's functions now, each once, in the functions' order. */
+static void slot_drivers(struct cli *cli, size_t first, size_t count, char *buf, size_t len)
+{
+	char seen[8][64];
+	size_t n = 0, off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = first; i < first + count; i++) {
+		struct pci_func f;
+		size_t k;
+
+		if (pci_func_load_needs(cli->sfs, &cli->host.funcs[i].addr, &f, 0) < 0 || !f.driver[0])
+			continue;
+		for (k = 0; k < n && strcmp(seen[k], f.driver); k++)
+			;
+		if (k < n || n == 8)
+			continue;
+		snprintf(seen[n++], sizeof(seen[0]), "%s", f.driver);
+	}
+	for (size_t k = 0; k < n && off < len; k++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", !k ? "" : k + 1 == n ? " and " : ", ",
+					seen[k]);
+}
+
 static void print_done(struct cli *cli, const struct pci_addr *slots, size_t nslots, long ms)
 {
-	char sb[PCI_SLOT_LEN];
+	char sb[PCI_SLOT_LEN], drivers[600];
 
 	for (size_t s = 0; s < nslots; s++) {
 		size_t count, first = pci_host_slot(&cli->host, &slots[s], &count);
@@ -36,26 +62,12 @@ static void print_done(struct cli *cli, const struct pci_addr *slots, size_t nsl
 
 		if (pci_func_load_needs(cli->sfs, &cli->host.funcs[first].addr, &f, 0) < 0)
 			continue;
-		printf("%s: %zu function%s on vfio-pci, IOMMU group %d (/dev/vfio/%d)\n",
+		slot_drivers(cli, first, count, drivers, sizeof(drivers));
+		printf("%s: %zu function%s on %s, IOMMU group %d (/dev/vfio/%d)\n",
 		       pci_slot_fmt(&slots[s], sb), count, count == 1 ? "" : "s",
-		       f.iommu_group, f.iommu_group);
+		       drivers[0] ? drivers : "vfio-pci", f.iommu_group, f.iommu_group);
 	}
 	printf("handed over in %ld ms; verified by reading back driver and modalias\n", ms);
-}
-
-/* Every function as it is now, and the driver it had before the command. */
-static struct json_object *functions_json(struct cli *cli, const struct pci_addr *fns, size_t n)
-{
-	struct json_object *arr = json_object_new_array();
-
-	for (size_t i = 0; i < n; i++) {
-		const struct pci_func *before = pci_host_find(&cli->host, &fns[i]);
-		struct json_object *o = json_func_now(cli, &fns[i]);
-
-		json_object_object_add(o, "driver_before", before ? json_str_or_null(before->driver) : NULL);
-		json_object_array_add(arr, o);
-	}
-	return arr;
 }
 
 struct bind_run {
@@ -63,7 +75,45 @@ struct bind_run {
 	size_t nslots, nfns;
 	struct journal j;
 	struct json_object *jref;
+	const struct driver_ask *asks;  /* apply: each function's driver */
+	size_t nasks;
+	char **asked;                   /* per function of fns: asks' driver, or NULL */
+	struct vfio_target *targets;    /* per function: the VFIO driver chosen */
 };
+
+/* Every function as it is now, the driver it had before the command, and
+ * the VFIO driver chosen for it (null where none was). */
+static struct json_object *functions_json(struct cli *cli, const struct bind_run *b)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < b->nfns; i++) {
+		const struct pci_func *before = pci_host_find(&cli->host, &b->fns[i]);
+		struct json_object *o = json_func_now(cli, &b->fns[i]);
+		const char *chosen = b->targets ? b->targets[i].driver : NULL;
+
+		/* one already on a VFIO driver stays on it */
+		if (before && before->vfio)
+			chosen = before->driver;
+		json_object_object_add(o, "driver_before", before ? json_str_or_null(before->driver) : NULL);
+		json_object_object_add(o, "vfio_driver", json_str_or_null(chosen));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* Each function's own driver, from asks (by address). */
+static int asked_of(struct bind_run *b)
+{
+	b->asked = calloc(b->nfns ? b->nfns : 1, sizeof(*b->asked));
+	if (!b->asked)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->nfns; i++)
+		for (size_t k = 0; k < b->nasks; k++)
+			if (pci_addr_cmp(&b->asks[k].at, &b->fns[i]) == 0)
+				b->asked[i] = (char *)b->asks[k].driver;
+	return 0;
+}
 
 /* Everything before the first write: functions, refusals, the locks of
  * their IOMMU groups, the journal. */
@@ -74,7 +124,7 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 
 	if (rc)
 		return rc;
-	if (cli_functions(cli, b->slots, b->nslots, &b->fns, &b->nfns) < 0)
+	if (cli_functions(cli, b->slots, b->nslots, &b->fns, &b->nfns) < 0 || asked_of(b) < 0)
 		return EXIT_FAILED;
 	if (all_on_vfio(&cli->host, b->fns, b->nfns))
 		return EXIT_DONE;       /* nothing to change, not even a lock */
@@ -86,6 +136,9 @@ static int bind_prepare(struct cli *cli, struct bind_run *b, const char *cmd)
 	 * lock files included */
 	rc = cli_refuse(cli, b->slots, b->nslots, b->jref, false);
 	log_debug("safety checks done");
+	/* which VFIO driver each goes to: refused, too, before any lock */
+	if (!rc)
+		rc = cli_vfio_choose(cli, b->fns, b->nfns, b->asked, b->jref, &b->targets);
 	if (!rc)
 		rc = cli_load_journal(cli, &b->j);
 	journal_free(&b->j);
@@ -113,25 +166,38 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 		.sfs = cli->sfs, .root = cli->root, .timeout_ms = (int)(cli->timeout * 1000),
 		.dry_run = cli->dry_run, .plan = cli_engine_plan, .plan_data = cli, .journal = &b->j,
 	};
+	const char **drivers = calloc(b->nfns ? b->nfns : 1, sizeof(*drivers));
 	struct timespec t0;
 	enum engine_outcome o;
 	int rc;
 
 	if (all_on_vfio(&cli->host, b->fns, b->nfns)) {
+		char on[600];
+		size_t count, first;
+
 		*outcome = "already";
+		first = pci_host_slot(&cli->host, &b->fns[0], &count);
+		slot_drivers(cli, first, count, on, sizeof(on));
 		if (!cli->json)
-			printf("already on vfio-pci: nothing to do\n");
+			printf("already on %s: nothing to do\n", b->nslots == 1 && on[0] ? on : "vfio-pci");
+		free(drivers);
 		return EXIT_DONE;
 	}
-	rc = cli_ensure_vfio(cli);
-	if (rc)
+	rc = drivers ? cli_vfio_load(cli, b->fns, b->nfns, b->targets) : EXIT_FAILED;
+	if (rc) {
+		free(drivers);
 		return rc;
+	}
+	for (size_t i = 0; i < b->nfns; i++)
+		drivers[i] = b->targets[i].driver;
+	e.drivers = drivers;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	log_debug("hand-over starts");
 	o = engine_bind(&e, b->fns, b->nfns);
 	log_debug("hand-over ended: %d kernel writes", e.writes);
 	json_set(cli, "writes", json_object_new_int(e.writes));
 	json_set(cli, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
+	free(drivers);
 	/* a failure that was undone changed nothing; one that was not, did */
 	cli->changed = !cli->dry_run && e.writes > 0 && o != ENGINE_FAILED;
 	if (o == ENGINE_DONE) {
@@ -171,9 +237,10 @@ void cli_handover_keys(struct cli *cli)
 	cli_aleph_keys(cli);
 }
 
-int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots)
+int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_t nslots,
+		 const struct driver_ask *asks, size_t nasks)
 {
-	struct bind_run b = { .slots = slots, .nslots = nslots };
+	struct bind_run b = { .slots = slots, .nslots = nslots, .asks = asks, .nasks = nasks };
 	const char *outcome = NULL;
 	int rc;
 
@@ -196,8 +263,10 @@ int cli_handover(struct cli *cli, const char *cmd, struct pci_addr *slots, size_
 	}
 	if (cli->json) {
 		json_set(cli, "outcome", outcome ? json_object_new_string(outcome) : NULL);
-		json_set(cli, "functions", functions_json(cli, b.fns, b.nfns));
+		json_set(cli, "functions", functions_json(cli, &b));
 	}
+	free(b.targets);
+	free(b.asked);
 	journal_free(&b.j);
 	free(b.fns);
 	free(b.slots);
@@ -218,7 +287,7 @@ static int run_bind(struct cli *cli)
 	rc = cli_resolve(cli, &slots, &nslots);
 	if (rc)
 		return rc;
-	return cli_handover(cli, "bind", slots, nslots);
+	return cli_handover(cli, "bind", slots, nslots, NULL, 0);
 }
 
 /* sysfs writes, module loading, the holder scan */

@@ -17,6 +17,7 @@
 #include "persist-target.h"
 #include "root-path.h"
 #include "util.h"
+#include "vfio-variant.h"
 
 
 /* /etc is root's: say so before anything, like bind does for /sys.  Then
@@ -238,6 +239,8 @@ void cli_persist_explain(struct cli *cli, const struct persist_facts *pf)
 /* ids= and softdeps, for every function p->pfns holds. */
 static int facts_of_set(struct cli *cli, struct persist_run *p)
 {
+	char conflict[256];
+	const char *why;
 	struct pci_addr *addrs = calloc(p->n ? p->n : 1, sizeof(*addrs));
 	struct journal j = { 0 };
 	int err;
@@ -247,6 +250,12 @@ static int facts_of_set(struct cli *cli, struct persist_run *p)
 	for (size_t i = 0; i < p->n; i++)
 		addrs[i] = p->pfns[i].addr;
 	persist_facts_ids(&cli->host, addrs, p->n, &p->facts);
+	/* ids= would give a variant's function to vfio-pci first */
+	why = persist_variant_ids_conflict(p->pfns, p->n, conflict, sizeof(conflict));
+	if (p->facts.ids_exclusive && why) {
+		snprintf(p->facts.ids_reason, sizeof(p->facts.ids_reason), "%s", why);
+		p->facts.ids_exclusive = false;
+	}
 	/* a function already on vfio-pci: its host driver is in the journal */
 	err = cli_load_journal(cli, &j) ? -EBADMSG : 0;
 	if (!err)
@@ -307,6 +316,88 @@ static int keep_softdeps(struct cli *cli, struct persist_run *p)
 	return err == -ENOMEM ? err : 0;
 }
 
+/* Without --driver, what a function goes to at boot: the variant it is on
+ * now (bind --driver put it there), else the one it was persisted for,
+ * else vfio-pci (NULL).  buf: room for a module's name. */
+static const char *default_driver(struct cli *cli, const struct pci_addr *a,
+				  const struct persist_fn *old, size_t nold, char *buf, size_t len)
+{
+	const struct pci_func *f = pci_host_find(&cli->host, a);
+
+	if (cli->driver)
+		return cli->driver;
+	if (f && f->vfio && strcmp(f->driver, VFIO_PCI_DRIVER) &&
+	    sysfs_driver_module(cli->sfs, f->driver, buf, len) == 0)
+		return buf;
+	for (size_t i = 0; i < nold; i++)
+		if (!pci_addr_cmp(&old[i].addr, a) && persist_fn_variant(&old[i]))
+			return snprintf(buf, len, "%s", old[i].vfio_module), buf;
+	return NULL;
+}
+
+/* The VFIO driver each function of fns goes to at the target kernel's
+ * boots (cli_vfio_choose_boot): into p->pfns[0..n).  EXIT_REFUSED (said,
+ * and in "refusals") when it cannot be kept. */
+static int choose_drivers(struct cli *cli, struct persist_run *p, const struct pci_addr *fns,
+			  size_t n)
+{
+	char (*mods)[64] = calloc(n ? n : 1, sizeof(*mods)), **asked = calloc(n ? n : 1, sizeof(*asked));
+	struct persist_fn *old = NULL;
+	struct vfio_target *t = NULL;
+	size_t nold = 0;
+	int rc = EXIT_FAILED;
+
+	if (!mods || !asked)
+		goto out;
+	/* (a devices.conf that does not parse: keep_earlier says so) */
+	if (persist_read_devices(cli->root, &old, &nold, NULL) < 0)
+		nold = 0;
+	for (size_t i = 0; i < n; i++)
+		asked[i] = (char *)default_driver(cli, &fns[i], old, nold, mods[i], sizeof(mods[i]));
+	rc = cli_vfio_choose_boot(cli, p->facts.kernel, fns, n, asked, json_doc_array(cli, "refusals"),
+				  &t);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!t[i].variant)
+			continue;
+		snprintf(p->pfns[i].vfio_module, sizeof(p->pfns[i].vfio_module), "%s", t[i].module);
+		snprintf(p->pfns[i].vfio_driver, sizeof(p->pfns[i].vfio_driver), "%s", t[i].driver);
+	}
+out:
+	free(t);
+	free(old);
+	free(asked);
+	free(mods);
+	return rc;
+}
+
+/* The variants' modules the target kernel has go into its lists; one it
+ * lacks is said, with what its boots do instead. */
+static int variant_facts(struct cli *cli, struct persist_run *p)
+{
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN], fix[300];
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct persist_fn *f = &p->pfns[i];
+		enum kmod_where where;
+
+		if (!persist_fn_variant(f))
+			continue;
+		if (kmodules_lookup(cli->root, p->facts.kernel, f->vfio_module, &where, NULL, 0) == 0 &&
+		    where != KMOD_ABSENT) {
+			if (persist_facts_add_variant(&p->facts, f->vfio_module) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		pci_slot_fmt(&f->addr, sb);
+		log_fixf(fix, sizeof(fix), "install kernel %s's module %s, or persist %s --driver "
+			 "vfio-pci", p->facts.kernel, f->vfio_module, sb);
+		log_warn(MSG_VARIANT_MISSING, fix, "%s is persisted for the VFIO variant driver %s, "
+			 "which kernel %s does not have: at its boots apply skips GPU %s, and its host "
+			 "driver keeps it", pci_addr_fmt(&f->addr, ab), f->vfio_module, p->facts.kernel, sb);
+	}
+	return 0;
+}
+
 /* Facts of the target system, and the functions: these (present on the
  * host) and those persisted earlier. */
 int cli_persist_gather(struct cli *cli, struct persist_run *p, const struct pci_addr *fns, size_t n)
@@ -334,7 +425,11 @@ int cli_persist_gather(struct cli *cli, struct persist_run *p, const struct pci_
 		}
 	}
 	p->n = n;
-	if (keep_earlier(cli, p, &kept) < 0 || keep_softdeps(cli, p) < 0 || facts_of_set(cli, p) < 0)
+	err = choose_drivers(cli, p, fns, n);
+	if (err)
+		return err;
+	if (keep_earlier(cli, p, &kept) < 0 || keep_softdeps(cli, p) < 0 || variant_facts(cli, p) < 0 ||
+	    facts_of_set(cli, p) < 0)
 		return EXIT_FAILED;
 	if (kept && n)
 		log_info("%zu function%s persisted earlier stay%s persisted (vfio-handover unpersist "
@@ -355,6 +450,7 @@ static void target_of(const struct cli *cli, const struct persist_facts *pf,
 	t->ids_exclusive = pf->ids_exclusive;
 	t->ids_reason = pf->ids_reason;
 	t->softdep_modules = (const char *const *)pf->softdeps;
+	t->variant_modules = (const char *const *)pf->variants;
 	t->aleph = cli->aleph;
 }
 
@@ -560,6 +656,10 @@ static struct json_object *fns_json(struct cli *cli, const struct persist_run *p
 		json_object_object_add(o, "subsystem", json_object_new_string(sub));
 		json_object_object_add(o, "physical_slot", json_str_or_null(f->phys_slot));
 		json_object_object_add(o, "path", json_str_or_null(f->path));
+		json_object_object_add(o, "vfio_driver", persist_fn_variant(f) ?
+				       json_str_or_null(f->vfio_driver) : json_object_new_string(VFIO_PCI_DRIVER));
+		json_object_object_add(o, "vfio_module", json_object_new_string(persist_fn_variant(f) ?
+				       f->vfio_module : VFIO_PCI_MODULE));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -821,7 +921,7 @@ static int keep_rest(struct cli *cli, struct persist_run *p, struct persist_fn *
 		log_error(MSG_TARGET_KERNEL, NULL, "cannot rewrite the boot configuration: %s", why);
 		return EXIT_FAILED;
 	}
-	if (facts_of_set(cli, p) < 0)
+	if (variant_facts(cli, p) < 0 || facts_of_set(cli, p) < 0)
 		return EXIT_FAILED;
 	return cli_persist_write(cli, "unpersist", p);
 }

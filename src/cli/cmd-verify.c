@@ -11,7 +11,19 @@
 
 static bool on_vfio(const struct pci_func *f)
 {
-	return strcmp(f->driver, "vfio-pci") == 0;
+	return f->vfio;
+}
+
+/* A function on a VFIO driver other than vfio-pci itself? */
+static bool any_variant(struct cli *cli, const struct pci_addr *fns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
+
+		if (f && f->vfio && strcmp(f->driver, "vfio-pci") != 0)
+			return true;
+	}
+	return false;
 }
 
 static void print_func(struct cli *cli, const struct pci_func *f)
@@ -157,7 +169,8 @@ static int run_verify(struct cli *cli)
 	if (arr) {
 		json_set(cli, "functions", arr);
 	} else {
-		printf("\n%d of %zu functions on vfio-pci\n", good, nfns);
+		printf("\n%d of %zu functions on %s\n", good, nfns,
+		       any_variant(cli, fns, nfns) ? "a VFIO driver (vfio-pci or a variant)" : "vfio-pci");
 	}
 	free(fns);
 	free(slots);

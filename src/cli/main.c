@@ -1,4 +1,5 @@
 /* vfio-handover: hand GPUs over to vfio-pci live, prove it, give them back. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -44,6 +45,8 @@ static const struct option_def option_defs[] = {
 	{ "kernel", 0, "VERSION", "the kernel the next boot runs", "check persist unpersist migrate" },
 	{ "aleph", 0, NULL, "also manage the Aleph supervisor",
 	  "bind rollback persist unpersist migrate" },
+	{ "driver", 0, "NAME", "the VFIO driver: vfio-pci (default), auto (the variant made for "
+	  "each function, by modalias) or a variant's module", "bind apply persist" },
 	{ "verbose", 'v', NULL, "say more", NULL },
 	{ "quiet", 'q', NULL, "say only errors", NULL },
 	{ "help", 'h', NULL, "this help; with a command, that command's", NULL },
@@ -54,7 +57,7 @@ static const struct option_def option_defs[] = {
 enum {
 	OPT_BASE = 256,
 	OPT_ALL = OPT_BASE, OPT_JSON, OPT_DRY_RUN, OPT_FORCE, OPT_TIMEOUT, OPT_SYSFS, OPT_ROOT,
-	OPT_NO_INITRAMFS, OPT_KERNEL, OPT_ALEPH, OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_VERSION,
+	OPT_NO_INITRAMFS, OPT_KERNEL, OPT_ALEPH, OPT_DRIVER, OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_VERSION,
 	OPT_END
 };
 
@@ -175,6 +178,19 @@ static int check_root(const char *root)
 	return EXIT_USAGE;
 }
 
+/* --driver: a module's or driver's name (letters, digits, '_', '-'). */
+static bool driver_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= 64 || s[0] == '-')
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
 /* What the command line asked for besides the cli fields. */
 struct request {
 	bool seen[OPT_END - OPT_BASE];  /* each option given */
@@ -227,6 +243,14 @@ static void take_option(int c, const char *arg, const char *given, struct cli *c
 			req->usage = EXIT_USAGE;
 		}
 		cli->kernel = arg;
+		break;
+	case OPT_DRIVER:
+		if (!driver_name_ok(arg)) {
+			log_error(MSG_BAD_VALUE, NULL, "bad --driver '%s': expected vfio-pci, auto, or "
+				  "the module of a VFIO variant driver, e.g. nvgrace_gpu_vfio_pci", arg);
+			req->usage = EXIT_USAGE;
+		}
+		cli->driver = arg;
 		break;
 	case OPT_TIMEOUT:
 		if (parse_timeout(arg, &cli->timeout) < 0) {

@@ -19,7 +19,7 @@
 #include "safety.h"
 #include "util.h"
 #include "usage.h"
-#include "util.h"
+#include "vfio-variant.h"
 
 #define TARGET_GTS 16.0      /* PCIe 4.0 */
 #define TARGET_WIDTH 16
@@ -582,6 +582,99 @@ static int check_reset(const struct pci_func *f, struct check_report *r)
 		   text("update the GPU's firmware, or plan to reboot the host between tenants"));
 }
 
+/* The target kernel's module index, for the VFIO driver --driver auto
+ * would choose (opened once a run). */
+struct variant_index {
+	struct kmodules_index ix;
+	int err;                /* it could not be opened: why */
+	char kver[256];
+};
+
+/* An index that cannot be read is said once, for the host. */
+static int variant_index_open(const struct check_env *env, struct variant_index *vi,
+			      struct check_report *r)
+{
+	if (env->kernel)
+		snprintf(vi->kver, sizeof(vi->kver), "%s", env->kernel);
+	else
+		kmodules_running_release(vi->kver, sizeof(vi->kver));
+	vi->err = kmodules_index_open(env->root, vi->kver, &vi->ix);
+	if (!vi->err)
+		return 0;
+	return add(r, CHECK_WARN, CHECK_VFIO_DRIVER, NULL,
+		   text("which VFIO driver --driver auto would choose for each function is unknown: "
+			"kernel %s's module index cannot be read (%s)", vi->kver, vi->err == -ENOENT ?
+			"no modules.dep.bin" : vi->err == -ENOPKG ? "no libkmod" : strerror(-vi->err)),
+		   text("run depmod %s (libkmod2 installed), then check again", vi->kver));
+}
+
+static void variant_index_close(struct variant_index *vi)
+{
+	if (!vi->err)
+		kmodules_index_close(&vi->ix);
+	vi->err = -EBADF;
+}
+
+/* A device known to need its variant, and the kernel lacks it: WARN. */
+static int warn_variant_lacking(const struct variant_index *vi, const struct pci_func *f,
+				const struct vfio_known_variant *k, struct check_report *r)
+{
+	char ab[PCI_ADDR_LEN];
+
+	return add(r, CHECK_WARN, CHECK_VFIO_DRIVER, &f->addr,
+		   text("%s is a %s, made for the VFIO variant driver %s, which kernel %s does not "
+			"have: --driver auto would give it to vfio-pci, and a VM gets a GPU whose "
+			"memory is not exposed the way its driver needs", pci_addr_fmt(&f->addr, ab),
+			k->model, k->module, vi->kver),
+		   text("run a kernel that has %s (%s), then hand it over with --driver auto; check "
+			"--kernel VERSION looks at another installed kernel", k->module, k->kernel));
+}
+
+/* Per function: the VFIO driver --driver auto chooses in the target
+ * kernel (vfio-pci when no variant is made for it). */
+static int check_vfio_driver_fn(struct variant_index *vi, const struct pci_func *f,
+				struct check_report *r)
+{
+	const struct vfio_known_variant *k = vfio_known_variant(f->vendor, f->device);
+	char ab[PCI_ADDR_LEN];
+	struct vfio_pick p;
+	int err;
+
+	pci_addr_fmt(&f->addr, ab);
+	if (vi->err)
+		return 0;       /* said once, for the host */
+	err = (f->bad & PCI_BAD_MODALIAS) ? -EINVAL : vfio_variant_auto(&vi->ix, f->modalias, &p);
+	if (!err && vfio_pick_variant(&p))
+		return add(r, CHECK_PASS, CHECK_VFIO_DRIVER, &f->addr,
+			   text("%s: --driver auto chooses the VFIO variant driver %s, which kernel %s "
+				"has (%s)", ab, p.module, vi->kver, p.alias), NULL);
+	if (k)
+		return warn_variant_lacking(vi, f, k, r);
+	if (!err)
+		return add(r, CHECK_PASS, CHECK_VFIO_DRIVER, &f->addr,
+			   text("%s: --driver auto chooses vfio-pci: no VFIO variant driver of kernel %s "
+				"is made for it", ab, vi->kver), NULL);
+	if (err == -ENOENT)
+		return add(r, CHECK_PASS, CHECK_VFIO_DRIVER, &f->addr,
+			   text("%s: --driver auto chooses vfio-pci: kernel %s lists no vfio_pci: alias "
+				"(it predates Linux 5.15, or its vfio-pci is built in)", ab, vi->kver), NULL);
+	return add(r, CHECK_WARN, CHECK_VFIO_DRIVER, &f->addr,
+		   text("%s: the VFIO driver --driver auto would choose is unknown: %s", ab,
+			err == -EINVAL ? "its modalias cannot be read" : strerror(-err)),
+		   text("check that %s/modalias reads, then check again", ab));
+}
+
+static int check_vfio_driver(const struct check_env *env, struct variant_index *vi,
+			     const struct pci_addr *slot, struct check_report *r)
+{
+	size_t count, first = pci_host_slot(env->host, slot, &count);
+	int err = 0;
+
+	for (size_t i = first; i < first + count && !err; i++)
+		err = check_vfio_driver_fn(vi, &env->host->funcs[i], r);
+	return err;
+}
+
 /* aleph-vm's GPU detection raises on a VGA or 3D controller on vfio-pci
  * from a vendor it does not know, and its supervisor then does not start
  * (aleph-supervisor.h): every function of the host, not only the selection. */
@@ -769,6 +862,35 @@ static char *rec_devices(struct json_object *rec, bool found, size_t *count)
 	return out;
 }
 
+/* The VFIO drivers the GPUs found went to, as devices.conf records them
+ * (a record without vfio_module: vfio-pci), each once: "vfio-pci", or
+ * "vfio-pci and vh_variant_vfio". */
+static char *rec_vfio(struct json_object *rec)
+{
+	struct json_object *devs = rec_array(rec, "devices");
+	size_t n = devs ? json_object_array_length(devs) : 0, nv = 0;
+	const char *v[8];
+	char buf[512] = "";
+
+	for (size_t i = 0; i < n && nv < 8; i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		const char *match = rec_str(d, "match"), *mod = rec_str(d, "vfio_module");
+		const char *name = !mod || kmodules_name_eq(mod, VFIO_PCI_MODULE) ? VFIO_PCI_DRIVER : mod;
+		size_t k = 0;
+
+		if (!match || (strcmp(match, "here") && strcmp(match, "moved")))
+			continue;
+		while (k < nv && strcmp(v[k], name))
+			k++;
+		if (k == nv)
+			v[nv++] = name;
+	}
+	for (size_t k = 0; k < nv; k++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s",
+			 !k ? "" : k + 1 == nv ? " and " : ", ", v[k]);
+	return strdup(nv ? buf : VFIO_PCI_DRIVER);
+}
+
 /* The error messages apply left, joined: what check repeats of a
  * failure; *fix the first of their fixes (NULL: none). */
 static char *rec_errors(struct json_object *rec, const char **fix)
@@ -821,7 +943,7 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 {
 	const char *outcome = rec_str(rec, "outcome"), *root = root_is_host(env->root) ? "" : env->root;
 	long started = rec_int(rec, "started_s"), rc = rec_int(rec, "exit_status");
-	char when[64] = "", *errors = NULL, *found = NULL, *skipped = NULL;
+	char when[64] = "", *errors = NULL, *found = NULL, *skipped = NULL, *vfio = NULL;
 	const char *fix = NULL;
 	size_t nfound = 0, nskipped = 0;
 	int err;
@@ -835,7 +957,8 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 	errors = rec_errors(rec, &fix);
 	found = rec_devices(rec, true, &nfound);
 	skipped = rec_devices(rec, false, &nskipped);
-	if (!errors || !found || !skipped)
+	vfio = rec_vfio(rec);
+	if (!errors || !found || !skipped || !vfio)
 		err = -ENOMEM;
 	else if (!strcmp(outcome, "started") && apply_running(env, rec_int(rec, "pid")))
 		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
@@ -874,11 +997,12 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 			       "SELECTOR); " BOOT_JOURNAL));
 	else if (!strcmp(outcome, "already"))
 		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
-			  text("apply%s found %s on vfio-pci already: nothing to hand over", when, found),
-			  NULL);
+			  text("apply%s found %s on %s already: nothing to hand over", when, found,
+			       vfio), NULL);
 	else if (!strcmp(outcome, "done"))
 		err = add(r, CHECK_PASS, CHECK_BOOT, NULL,
-			  text("apply%s handed %s over to vfio-pci", when, found), NULL);
+			  text("apply%s handed %s over to %s", when, found, vfio),
+			  NULL);
 	else
 		err = add(r, CHECK_WARN, CHECK_BOOT, NULL,
 			  text("%s%s says apply's outcome was '%s', which this version does not know",
@@ -887,6 +1011,7 @@ static int boot_outcome(const struct check_env *env, struct json_object *rec, st
 	free(errors);
 	free(found);
 	free(skipped);
+	free(vfio);
 	return err;
 }
 
@@ -968,6 +1093,46 @@ static int rule_state(const char *root, const struct persist_fn *fns, size_t n)
 	return err;
 }
 
+/* The first function persisted for a variant whose driver's name is not
+ * known (the rule cannot give it), and how many have a variant. */
+static const struct persist_fn *variant_unnamed(const struct persist_fn *fns, size_t n,
+						 size_t *variants)
+{
+	const struct persist_fn *un = NULL;
+
+	*variants = 0;
+	for (size_t i = 0; i < n; i++) {
+		*variants += persist_fn_variant(&fns[i]);
+		if (!un && persist_fn_variant(&fns[i]) && !fns[i].vfio_driver[0])
+			un = &fns[i];
+	}
+	return un;
+}
+
+/* The rule is as persist writes it: each function given to its driver, but
+ * one for a variant whose driver's name no kernel said. */
+static int udev_rule_current(const char *root, const struct persist_fn *fns, size_t n,
+			     struct check_report *r)
+{
+	char ab[PCI_ADDR_LEN], sb[PCI_SLOT_LEN];
+	size_t variants;
+	const struct persist_fn *un = variant_unnamed(fns, n, &variants);
+
+	if (un)
+		return add(r, CHECK_WARN, CHECK_UDEV_RULE, NULL,
+			   text("%s%s cannot give %s to the VFIO variant driver of %s: the kernel has not "
+				"said that driver's name yet, so at boot a host driver may bind it first, "
+				"and apply then unbinds it", root, PERSIST_UDEV_RULE,
+				pci_addr_fmt(&un->addr, ab), un->vfio_module),
+			   text("vfio-handover bind --driver %s %s (which loads %s), then vfio-handover "
+				"persist %s again", un->vfio_module, pci_slot_fmt(&un->addr, sb),
+				un->vfio_module, sb));
+	return add(r, CHECK_PASS, CHECK_UDEV_RULE, NULL,
+		   text("%s%s gives the %zu persisted function%s to %s as they are added", root,
+			PERSIST_UDEV_RULE, n, n == 1 ? "" : "s", variants ? "their VFIO drivers "
+			"(vfio-pci, or the variant devices.conf names)" : "vfio-pci"), NULL);
+}
+
 static int check_udev_rule(const struct check_env *env, struct check_report *r)
 {
 	const char *root = root_is_host(env->root) ? "" : env->root;
@@ -979,13 +1144,14 @@ static int check_udev_rule(const struct check_env *env, struct check_report *r)
 	if (persist_read_devices(env->root, &fns, &n, NULL) < 0)
 		return 0;
 	state = n ? rule_state(env->root, fns, n) : 0;
+	if (n && state == 0) {
+		state = udev_rule_current(root, fns, n, r);
+		free(fns);
+		return state;
+	}
 	free(fns);
 	if (!n)
 		return 0;
-	if (state == 0)
-		return add(r, CHECK_PASS, CHECK_UDEV_RULE, NULL,
-			   text("%s%s gives the %zu persisted function%s to vfio-pci as they are added",
-				root, PERSIST_UDEV_RULE, n, n == 1 ? "" : "s"), NULL);
 	if (state == -ENOMEM)
 		return state;
 	if (state == -ENOENT)
@@ -1074,8 +1240,8 @@ static int console_not_candidate(const struct check_env *env, const struct pci_a
 }
 
 static int check_slot(const struct check_env *env, const struct shared *sh,
-		      const struct pci_addr *slot, const struct pci_addr *slots, size_t nslots,
-		      struct check_report *r)
+		      struct variant_index *vi, const struct pci_addr *slot,
+		      const struct pci_addr *slots, size_t nslots, struct check_report *r)
 {
 	const struct pci_func *disp = slot_display(env->host, slot);
 	int err;
@@ -1099,6 +1265,8 @@ static int check_slot(const struct check_env *env, const struct shared *sh,
 		err = check_model(disp, r);
 	if (!err)
 		err = check_reset(disp, r);
+	if (!err)
+		err = check_vfio_driver(env, vi, slot, r);
 	return err;
 }
 
@@ -1108,6 +1276,7 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 	const struct pci_host *h = env->host;
 	struct pci_addr *all = NULL;
 	struct shared sh = { 0 };
+	struct variant_index vi = { .err = -EBADF };
 	size_t nall = 0;
 	int err;
 
@@ -1136,17 +1305,20 @@ int check_run(const struct check_env *env, const struct pci_addr *slots, size_t 
 		err = check_udev_rule(env, r);
 	if (!err)
 		err = shared_read(env, nslots ? slots : all, nslots ? nslots : nall, &sh);
+	if (!err && !env->refusals_only)
+		err = variant_index_open(env, &vi, r);
 	for (size_t i = 0; i < (nslots ? nslots : nall) && !err; i++) {
 		if (nslots) {
-			err = check_slot(env, &sh, &slots[i], slots, nslots, r);
+			err = check_slot(env, &sh, &vi, &slots[i], slots, nslots, r);
 			continue;
 		}
 		err = console_not_candidate(env, &all[i], r);
 		if (err > 0)
-			err = check_slot(env, &sh, &all[i], NULL, 0, r);
+			err = check_slot(env, &sh, &vi, &all[i], NULL, 0, r);
 	}
 	if (!err && !env->refusals_only)
 		err = check_aleph(env, r);
+	variant_index_close(&vi);
 	shared_free(&sh);
 	free(all);
 	if (err)

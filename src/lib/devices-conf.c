@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "kmodules.h"
 #include "persist-text.h"
 
 enum path_fault { PATH_OK, PATH_MALFORMED, PATH_NOT_FN };
@@ -64,6 +65,18 @@ static int cmp_fn(const void *a, const void *b)
 			    &(*(const struct persist_fn *const *)b)->addr);
 }
 
+/* A variant's module, and its driver's name when known; both "" or neither
+ * for vfio-pci. */
+static bool variant_ok(const struct persist_fn *fn)
+{
+	if (!memchr(fn->vfio_module, '\0', sizeof(fn->vfio_module)) ||
+	    !memchr(fn->vfio_driver, '\0', sizeof(fn->vfio_driver)))
+		return false;
+	if (!fn->vfio_module[0])
+		return !fn->vfio_driver[0];
+	return persist_name_ok(fn->vfio_module) && (!fn->vfio_driver[0] || persist_name_ok(fn->vfio_driver));
+}
+
 int persist_fns_sorted(const struct persist_fn *fns, size_t n, const struct persist_fn ***sorted)
 {
 	const struct persist_fn **v = calloc(n ? n : 1, sizeof(*v));
@@ -74,7 +87,7 @@ int persist_fns_sorted(const struct persist_fn *fns, size_t n, const struct pers
 		v[i] = &fns[i];
 	qsort(v, n, sizeof(*v), cmp_fn);
 	for (size_t i = 0; i < n; i++) {
-		if (!addr_ok(&v[i]->addr) || !persist_fn_ids_ok(v[i]) ||
+		if (!addr_ok(&v[i]->addr) || !persist_fn_ids_ok(v[i]) || !variant_ok(v[i]) ||
 		    (i && pci_addr_cmp(&v[i - 1]->addr, &v[i]->addr) == 0)) {
 			free(v);
 			return -EINVAL;
@@ -102,7 +115,19 @@ static void put_fn(FILE *f, const struct persist_fn *fn)
 	fprintf(f, "%s %04x:%04x %04x:%04x slot=", pci_addr_fmt(&fn->addr, a), fn->vendor,
 		fn->device, fn->subvendor, fn->subdevice);
 	put_slot(f, fn->phys_slot);
-	fprintf(f, " path=%s\n", fn->path[0] ? fn->path : "-");
+	fprintf(f, " path=%s", fn->path[0] ? fn->path : "-");
+	if (persist_fn_variant(fn))
+		fprintf(f, " driver=%s module=%s", fn->vfio_driver[0] ? fn->vfio_driver : "-",
+			fn->vfio_module);
+	fputc('\n', f);
+}
+
+static bool any_variant(const struct persist_fn *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (persist_fn_variant(v[i]))
+			return true;
+	return false;
 }
 
 int persist_render_devices_conf(const struct persist_fn *fns, size_t n, char **out)
@@ -133,6 +158,15 @@ int persist_render_devices_conf(const struct persist_fn *fns, size_t n, char **o
 	      "# Lines \"" CREATED_DIR "DIR\" name the directories persist created,\n"
 	      "# which unpersist removes when they are empty.  Other lines starting\n"
 	      "# with \"#\", and empty lines, are ignored.\n", x.f);
+	/* (said only where it applies: a file without a variant stays as it was) */
+	if (any_variant(v, n))
+		fputs("# A function handed to a VFIO variant driver instead of vfio-pci\n"
+		      "# (--driver) has two more fields:\n"
+		      "#   driver=DRIVER module=MODULE\n"
+		      "# DRIVER is the PCI driver's name as the kernel gave it (what\n"
+		      "# driver_override gets; \"-\" if the module was not loaded to say it:\n"
+		      "# apply learns it at boot), MODULE the module that registers it.\n"
+		      "# Without them, a function goes to vfio-pci.\n", x.f);
 	for (size_t i = 0; i < n; i++)
 		put_fn(x.f, v[i]);
 	err = text_close(&x, 0, out);
@@ -158,6 +192,8 @@ static const char *const field_names[] = {
 	"ADDRESS", "VENDOR:DEVICE", "SUBVENDOR:SUBDEVICE", "slot=SLOT", "path=PATH",
 };
 #define NFIELDS 5
+#define NFIELDS_VARIANT 7       /* driver=DRIVER module=MODULE after path=PATH */
+#define VARIANT_FIELDS "(a function for a VFIO variant driver ends with driver=DRIVER module=MODULE)"
 
 static const char *shown(const char *s, char buf[SHOWN_LEN])
 {
@@ -271,14 +307,49 @@ static int parse_path(const char *s, const struct pci_addr *fn, char *buf, size_
 	return 0;
 }
 
+/* driver=DRIVER module=MODULE: "-" is a driver not known yet; vfio-pci
+ * spelled out is no variant. */
+static int parse_variant(char *const *f, int nf, struct persist_fn *fn, struct persist_problem *why)
+{
+	char sb[SHOWN_LEN];
+	const char *drv, *mod;
+
+	if (strncmp(f[0], "module=", 7) == 0)
+		return problem_set(why, 0, "the field '%s' is not driver=DRIVER " VARIANT_FIELDS,
+				   shown(f[0], sb));
+	if (strncmp(f[0], "driver=", 7))
+		return problem_set(why, 0, "an extra field '%s' after path=PATH " FIELDS, shown(f[0], sb));
+	if (nf < 2 || strncmp(f[1], "module=", 7))
+		return problem_set(why, 0, "the field module=MODULE is missing after driver=DRIVER "
+				   VARIANT_FIELDS);
+	drv = f[0] + 7;
+	mod = f[1] + 7;
+	if (strcmp(drv, "-") && !persist_name_ok(drv))
+		return problem_set(why, 0, "the driver '%s' is not a driver's name (letters, digits, '_' "
+				   "and '-'), nor '-'", shown(drv, sb));
+	if (!persist_name_ok(mod))
+		return problem_set(why, 0, "the module '%s' is not a module's name (letters, digits, "
+				   "'_' and '-')", shown(mod, sb));
+	if (nf > 2)
+		return problem_set(why, 0, "an extra field '%s' after module=MODULE " FIELDS,
+				   shown(f[2], sb));
+	if (kmodules_name_eq(mod, "vfio_pci"))
+		return 0;
+	snprintf(fn->vfio_module, sizeof(fn->vfio_module), "%s", mod);
+	snprintf(fn->vfio_driver, sizeof(fn->vfio_driver), "%s", strcmp(drv, "-") ? drv : "");
+	return 0;
+}
+
 /* One line of devices.conf: five fields, as put_fn writes them, each
- * checked in turn so that the first one wrong is the one named. */
+ * checked in turn so that the first one wrong is the one named; then a
+ * variant's two. */
 static int parse_fn(char *line, struct persist_fn *fn, struct persist_problem *why)
 {
-	char *f[NFIELDS + 1], *save = NULL, *tok, sb[SHOWN_LEN];
+	char *f[NFIELDS_VARIANT + 1], *save = NULL, *tok, sb[SHOWN_LEN];
 	int nf = 0, err = 0;
 
-	for (tok = strtok_r(line, " \t", &save); tok && nf <= NFIELDS; tok = strtok_r(NULL, " \t", &save))
+	for (tok = strtok_r(line, " \t", &save); tok && nf <= NFIELDS_VARIANT;
+	     tok = strtok_r(NULL, " \t", &save))
 		f[nf++] = tok;
 	memset(fn, 0, sizeof(*fn));
 	for (int i = 0; !err && i < NFIELDS; i++) {
@@ -300,8 +371,7 @@ static int parse_fn(char *line, struct persist_fn *fn, struct persist_problem *w
 			err = parse_path(f[4] + 5, &fn->addr, fn->path, sizeof(fn->path), why);
 	}
 	if (!err && nf > NFIELDS)
-		err = problem_set(why, 0, "an extra field '%s' after path=PATH " FIELDS,
-				  shown(f[NFIELDS], sb));
+		err = parse_variant(f + NFIELDS, nf - NFIELDS, fn, why);
 	return err;
 }
 
@@ -415,7 +485,8 @@ static bool fn_same(const struct persist_fn *a, const struct persist_fn *b)
 	return pci_addr_cmp(&a->addr, &b->addr) == 0 && a->vendor == b->vendor &&
 	       a->device == b->device && a->subvendor == b->subvendor &&
 	       a->subdevice == b->subdevice && !strcmp(a->phys_slot, b->phys_slot) &&
-	       !strcmp(a->path, b->path);
+	       !strcmp(a->path, b->path) && !strcmp(a->vfio_module, b->vfio_module) &&
+	       !strcmp(a->vfio_driver, b->vfio_driver);
 }
 
 int persist_check_devices_conf(const char *text, const struct persist_fn *fns, size_t n,

@@ -27,6 +27,12 @@
 
 #define VFIO_DRIVER "vfio-pci"
 
+/* The driver function i of a bind is handed to. */
+static const char *target(const struct engine *e, size_t i)
+{
+	return e->drivers && e->drivers[i] ? e->drivers[i] : VFIO_DRIVER;
+}
+
 /* What a run's lanes share. */
 struct run {
 	struct engine *e;
@@ -287,17 +293,18 @@ static void stop_all(struct lane *l)
 	__atomic_store_n(&l->r->stop, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Read back: on vfio-pci, and still the same device (modalias unchanged). */
-static int verify_on_vfio(struct lane *l, const struct pci_func *before)
+/* Read back: on the driver it was handed to, and still the same device
+ * (modalias unchanged). */
+static int verify_on_vfio(struct lane *l, const struct pci_func *before, const char *driver)
 {
 	struct pci_func now;
 	int err = load_now(l->r, l->sfs, &before->addr, &now, 0);
 
 	if (err)
 		return err;
-	if (strcmp(now.driver, VFIO_DRIVER) != 0) {
+	if (strcmp(now.driver, driver) != 0) {
 		note_fault(l->r, &before->addr, -EPROTO, "read back the driver: %s instead of %s",
-			   now.driver[0] ? now.driver : "none", VFIO_DRIVER);
+			   now.driver[0] ? now.driver : "none", driver);
 		return -EPROTO;
 	}
 	if (strcmp(now.modalias, before->modalias) != 0) {
@@ -315,7 +322,7 @@ static int bind_one(struct lane *l, const struct pci_func *f, struct journal_ent
 	int err;
 
 	pci_addr_fmt(&f->addr, ab);
-	err = write_dev(l, &f->addr, "driver_override", VFIO_DRIVER);
+	err = write_dev(l, &f->addr, "driver_override", je->vfio_driver);
 	if (!err)
 		err = set_step(l, je, STEP_OVERRIDE);
 	if (!err && f->driver[0])
@@ -327,7 +334,7 @@ static int bind_one(struct lane *l, const struct pci_func *f, struct journal_ent
 	if (!err)
 		err = set_step(l, je, STEP_PROBED);
 	if (!err && !dry)
-		err = verify_on_vfio(l, f);
+		err = verify_on_vfio(l, f, je->vfio_driver);
 	if (!err)
 		err = set_step(l, je, STEP_VERIFIED);
 	return err;
@@ -576,22 +583,27 @@ static int bind_record(struct bind_run *b)
 
 		err = load_now(r, e->sfs, &r->fns[i], f, PCI_NEED_OVERRIDE);
 		b->group[i] = err ? -1 : f->iommu_group;
-		if (!err && strcmp(f->driver, VFIO_DRIVER) != 0)
+		if (!err && !f->vfio)
 			err = recordable(r, f);
 	}
 	for (size_t i = 0; i < r->n && !err; i++) {
 		const struct pci_func *f = &b->before[i];
 		struct journal_entry je = { .addr = r->fns[i] };
 
-		if (strcmp(f->driver, VFIO_DRIVER) == 0)
+		if (f->vfio)
 			continue;           /* already handed over: no writes */
 		je.vendor = f->vendor;
 		je.device = f->device;
+		snprintf(je.vfio_driver, sizeof(je.vfio_driver), "%s", target(e, i));
 		snprintf(je.driver, sizeof(je.driver), "%s", f->driver);
 		record_module(e, &je);
 		snprintf(je.override, sizeof(je.override), "%s", f->override);
-		/* an entry a killed run left holds the real "before": it stays */
+		/* an entry a killed run left holds the real "before": it stays,
+		 * handed to the driver this run hands it to */
 		err = journal_add(e->journal, &je);
+		if (!err)
+			snprintf(journal_find(e->journal, &r->fns[i])->vfio_driver,
+				 sizeof(je.vfio_driver), "%s", target(e, i));
 		b->touched[i] = !err;
 	}
 	if (!err)
@@ -694,8 +706,8 @@ static int release_from_ids(struct lane *l, const struct pci_addr *a, struct pci
 	return err;
 }
 
-/* A function the journal does not know: clear the override, off vfio-pci,
- * and let the kernel pick its driver. */
+/* A function the journal does not know: clear the override, off its VFIO
+ * driver, and let the kernel pick its driver. */
 static int release_unjournaled(struct lane *l, const struct pci_addr *a)
 {
 	char ab[PCI_ADDR_LEN];
@@ -704,12 +716,12 @@ static int release_unjournaled(struct lane *l, const struct pci_addr *a)
 
 	if (err)
 		return err;
-	if (!now.override[0] && strcmp(now.driver, VFIO_DRIVER) != 0)
+	if (!now.override[0] && !now.vfio)
 		return 0;               /* nothing of ours to undo */
 	pci_addr_fmt(a, ab);
 	if (now.override[0])
 		err = write_dev(l, a, "driver_override", "\n");
-	if (!err && strcmp(now.driver, VFIO_DRIVER) == 0) {
+	if (!err && now.vfio) {
 		err = write_dev(l, a, "driver/unbind", ab);
 		if (!err)
 			err = write_probe(l, a);
@@ -717,9 +729,10 @@ static int release_unjournaled(struct lane *l, const struct pci_addr *a)
 	if (err || l->r->e->dry_run)
 		return err;
 	err = load_known(l, a, &now);
+	/* only vfio-pci takes ids (its ids= option, new_id) */
 	if (!err && !now.override[0] && strcmp(now.driver, VFIO_DRIVER) == 0)
 		err = release_from_ids(l, a, &now);
-	if (!err && (now.override[0] || strcmp(now.driver, VFIO_DRIVER) == 0)) {
+	if (!err && (now.override[0] || now.vfio)) {
 		note_fault(l->r, a, -EPROTO, "read back: still on %s", now.driver);
 		err = -EPROTO;
 	}

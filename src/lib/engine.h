@@ -33,6 +33,10 @@ struct engine {
 	void (*plan)(void *data, const char *path, const char *value, const char *text);
 	void *plan_data;
 	struct journal *journal;
+	/* bind: the driver each function (of fns, by index) is handed to, as
+	 * the kernel names it (vfio-pci, or a variant: nvgrace_gpu_vfio_pci);
+	 * NULL: vfio-pci for all */
+	const char *const *drivers;
 	/* rollback: load a module (or the modules of an alias, as modprobe
 	 * does) into the running kernel, 0 or -errno: kmodules_load, or a
 	 * test's emulation.  NULL where none can be loaded (a captured tree). */
@@ -41,8 +45,8 @@ struct engine {
 	int writes;          /* kernel writes made (or printed) */
 };
 
-/* Hand the functions over to vfio-pci.  Functions already on vfio-pci are
- * left alone.  On failure every function of fns that the journal holds
+/* Hand the functions over to vfio-pci, or each to its driver of
+ * e->drivers.  Functions already on a VFIO driver are left alone.  On failure every function of fns that the journal holds
  * (this run's, and any a killed run left) is given back in reverse and
  * read back: ENGINE_FAILED only when each one is as the journal recorded. */
 enum engine_outcome engine_bind(struct engine *e, const struct pci_addr *fns, size_t n);

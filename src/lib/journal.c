@@ -18,8 +18,9 @@
 #include "sysfs.h"
 #include "util.h"
 
-/* 2: each entry's driver_module; version 1 journals are read still */
-#define JOURNAL_FORMAT 2
+/* 2: each entry's driver_module; 3: its vfio_driver (the driver it is
+ * handed to: vfio-pci or a variant).  Versions 1 and 2 are read still. */
+#define JOURNAL_FORMAT 3
 
 static const char *const step_names[] = {
 	"recorded", "override", "unbound", "probed", "verified", "complete",
@@ -108,6 +109,8 @@ static struct json_object *entry_json(const struct journal_entry *e)
 				       e->module[0] ? json_object_new_string(e->module) : NULL);
 	json_object_object_add(o, "driver_override_before",
 			       e->override[0] ? json_object_new_string(e->override) : NULL);
+	json_object_object_add(o, "vfio_driver",
+			       json_object_new_string(e->vfio_driver[0] ? e->vfio_driver : "vfio-pci"));
 	json_object_object_add(o, "step", json_object_new_string(journal_step_name(e->step)));
 	return o;
 }
@@ -361,12 +364,32 @@ static int parse_before(struct parse_ctx *c, struct json_object *o, struct journ
 	return 0;
 }
 
+/* vfio_driver: from version 3; before, every hand-over was to vfio-pci. */
+static int parse_vfio_driver(struct parse_ctx *c, struct json_object *o, struct journal_entry *e)
+{
+	const char *drv = "vfio-pci";
+	char q[80];
+	int err;
+
+	if (c->version >= 3) {
+		err = get_string(c, o, "vfio_driver", false, &drv);
+		if (err)
+			return err;
+		if (!sysfs_valid_driver_name(drv) || strlen(drv) >= sizeof(e->vfio_driver))
+			return invalid(c, "vfio_driver", "%s is not a driver name", quote(drv, q, sizeof(q)));
+	} else if (json_object_object_get_ex(o, "vfio_driver", NULL)) {
+		return invalid(c, NULL, "vfio_driver is not in a version %" PRId64 " journal", c->version);
+	}
+	snprintf(e->vfio_driver, sizeof(e->vfio_driver), "%s", drv);
+	return 0;
+}
+
 static int parse_entry(struct parse_ctx *c, struct json_object *o, struct journal *j,
 		       struct journal_entry *e)
 {
 	static const char *const keys[] = {
 		"address", "vendor_id", "device_id", "driver_before", "driver_module",
-		"driver_override_before", "step", NULL,
+		"driver_override_before", "vfio_driver", "step", NULL,
 	};
 	const char *addr, *step;
 	char ab[PCI_ADDR_LEN], q[80];
@@ -390,6 +413,8 @@ static int parse_entry(struct parse_ctx *c, struct json_object *o, struct journa
 		err = parse_ids(c, o, e);
 	if (!err)
 		err = parse_before(c, o, e);
+	if (!err)
+		err = parse_vfio_driver(c, o, e);
 	if (!err)
 		err = get_string(c, o, "step", false, &step);
 	if (!err && (step_parse(step, &e->step) || (c->version < 2 && e->step == STEP_COMPLETE)))

@@ -14,7 +14,7 @@
 
 enum handover_step {
 	STEP_RECORDED,       /* state before noted; nothing written yet */
-	STEP_OVERRIDE,       /* driver_override = vfio-pci written */
+	STEP_OVERRIDE,       /* driver_override = the VFIO driver written */
 	STEP_UNBOUND,        /* unbound from the host driver */
 	STEP_PROBED,         /* drivers_probe written */
 	STEP_VERIFIED,       /* read back on vfio-pci */
@@ -29,6 +29,8 @@ struct journal_entry {
 	char module[64];     /* the driver's module, "" when built in or unbound */
 	bool module_known;   /* false: not recorded (a version 1 journal) */
 	char override[SYSFS_ATTR_MAX]; /* driver_override before, "" when unset */
+	char vfio_driver[64];/* the VFIO driver it is handed to (vfio-pci, or a
+			      * variant); vfio-pci in a journal before version 3 */
 	enum handover_step step;
 	bool gone;           /* given back by this run: not saved any more */
 };
@@ -47,9 +49,10 @@ struct journal {
  * journal (see journal_parse; why says what is wrong, may be NULL). */
 int journal_load(const char *root, struct journal *j, char *why, size_t whylen);
 /* The journal's text, validated whole before anything uses it: its
- * format_version (1, or 2 which adds driver_module), pid, and each entry's
- * address (canonical, once), ids (four hex digits), driver before and its
- * module (null or a name), driver_override before, step.
+ * format_version (1; 2 adds driver_module; 3 vfio_driver), pid, and each
+ * entry's address (canonical, once), ids (four hex digits), driver before
+ * and its module (null or a name), driver_override before, the VFIO driver
+ * it is handed to (a driver's name), step.
  * -EBADMSG with why (the entry's index and address, the field, what is
  * wrong) and j empty; -ENOMEM. */
 int journal_parse(const char *text, size_t len, struct journal *j, char *why, size_t whylen);

@@ -9,7 +9,9 @@
 	X(kmod_module_new_from_lookup) X(kmod_module_new_from_name) \
 	X(kmod_module_get_module) X(kmod_module_get_path) X(kmod_module_get_name) \
 	X(kmod_module_unref) X(kmod_module_unref_list) \
-	X(kmod_module_probe_insert_module)
+	X(kmod_module_probe_insert_module) \
+	X(kmod_module_get_info) X(kmod_module_info_get_key) X(kmod_module_info_get_value) \
+	X(kmod_module_info_free_list)
 
 struct kmod_dl {
 #define KMOD_DL_FIELD(sym) __typeof__(sym) *sym;

@@ -146,6 +146,39 @@ static int modules_dir(const char *root, const char *kver, int *dfd, char *dir, 
 	return 0;
 }
 
+int kmodules_index_open(const char *root, const char *kver, struct kmodules_index *ix)
+{
+	const struct kmod_dl *k = kmod_dl();
+	char dir[64 + 512];
+	int err;
+
+	ix->ctx = NULL;
+	ix->dfd = -1;
+	if (!k)
+		return -ENOPKG;
+	err = modules_dir(root, kver, &ix->dfd, dir, sizeof(dir), ix->shown, sizeof(ix->shown));
+	if (err)
+		return err;
+	ix->ctx = k->kmod_new(dir, NULL);
+	if (!ix->ctx) {
+		close(ix->dfd);
+		ix->dfd = -1;
+		return -ENOMEM;
+	}
+	k->kmod_set_log_fn(ix->ctx, kmod_quiet, NULL);
+	return 0;
+}
+
+void kmodules_index_close(struct kmodules_index *ix)
+{
+	if (ix->ctx)
+		kmod_dl()->kmod_unref(ix->ctx);
+	if (ix->dfd >= 0)
+		close(ix->dfd);
+	ix->ctx = NULL;
+	ix->dfd = -1;
+}
+
 int kmodules_lookup(const char *root, const char *kver, const char *name,
 		    enum kmod_where *where, char *path, size_t len)
 {

@@ -36,6 +36,17 @@ enum kmod_where {
  * directory has no module index, -ENOPKG without libkmod, or -errno. */
 int kmodules_lookup(const char *root, const char *kver, const char *name,
 		    enum kmod_where *where, char *path, size_t len);
+/* The module index of ROOT/lib/modules/KVER, opened with libkmod for
+ * several look-ups (vfio-variant.h).  0, -ENOENT when that directory has no
+ * module index, -ENOPKG without libkmod, or -errno. */
+struct kmod_ctx;
+struct kmodules_index {
+	struct kmod_ctx *ctx;
+	int dfd;                /* the directory, open while libkmod reads it */
+	char shown[4096];       /* its path, for messages */
+};
+int kmodules_index_open(const char *root, const char *kver, struct kmodules_index *ix);
+void kmodules_index_close(struct kmodules_index *ix);
 /* The newest kernel release with a directory under ROOT/lib/modules
  * (version order); -ENOENT if none. */
 int kmodules_newest_release(const char *root, char *buf, size_t len);

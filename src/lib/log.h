@@ -27,6 +27,8 @@ enum msg_code {
 	MSG_VFIO_PCI_MISSING, MSG_KERNEL_TIMEOUT, MSG_KERNEL_ERROR, MSG_HOLDER, MSG_UNDONE,
 	MSG_UNRESTORED, MSG_POSITION, MSG_JOURNAL_KEPT, MSG_DRIVER_UNAVAILABLE,
 	MSG_IDS_RETAKEN, MSG_UDEV_TIMEOUT, MSG_NOT_ON_VFIO_PCI, MSG_UNRECORDED,
+	/* --driver: a VFIO variant driver */
+	MSG_VARIANT_LOOKUP, MSG_VARIANT_UNAVAILABLE, MSG_VARIANT_MISSING,
 	/* safety refusals and --force (with the check id) */
 	MSG_REFUSED, MSG_FORCED,
 	/* a line of a hand-made VFIO setup (with its check id), and a device

@@ -232,6 +232,17 @@ static void read_binding(struct sysfs *sfs, struct pci_func *f)
 		if (err != -ENOENT)
 			f->bad |= PCI_BAD_DRIVER;
 	}
+	switch (sysfs_driver_vfio(sfs, f->driver)) {
+	case SYSFS_VFIO_YES:
+		f->vfio = true;
+		break;
+	case SYSFS_VFIO_ASK:
+		/* vfio-pci-core built in: a VFIO driver registered the device */
+		f->vfio = sysfs_dev_has(sfs, &f->addr, "vfio-dev");
+		break;
+	case SYSFS_VFIO_NO:
+		break;
+	}
 	f->iommu_group = -1;
 	err = sysfs_dev_link(sfs, &f->addr, "iommu_group", buf, sizeof(buf));
 	if (err == 0) {
@@ -385,7 +396,7 @@ bool pci_func_is_gpu_part(const struct pci_func *f)
 
 const char *pci_func_state(const struct pci_func *f)
 {
-	if (strcmp(f->driver, "vfio-pci") == 0)
+	if (f->vfio)
 		return "vfio";
 	if (strcmp(f->driver, "pci-stub") == 0)
 		return "stub";

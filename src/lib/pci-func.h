@@ -42,6 +42,8 @@ struct pci_func {
 	unsigned class;              /* 24 bits: base, sub, prog-if */
 	unsigned revision;
 	char driver[64];             /* "" when unbound */
+	bool vfio;                   /* that driver is a VFIO driver: vfio-pci or a
+				      * variant (sysfs_driver_vfio) */
 	char override[SYSFS_ATTR_MAX]; /* driver_override, "" when unset or not
 					* read whole (PCI_BAD_OVERRIDE) */
 	char modalias[128];
@@ -89,7 +91,8 @@ bool pci_func_is_bridge(const struct pci_func *f);
  * UCSI, an accelerator.  Anything else in a GPU's slot (a NIC, a disk
  * controller) goes along only when named by its own address. */
 bool pci_func_is_gpu_part(const struct pci_func *f);
-/* "vfio" (on vfio-pci), "stub" (pci-stub), "unbound", "host" */
+/* "vfio" (on vfio-pci or a VFIO variant driver), "stub" (pci-stub),
+ * "unbound", "host" */
 const char *pci_func_state(const struct pci_func *f);
 /* "10de:27b0", with ???? for what could not be read. */
 const char *pci_func_id_text(const struct pci_func *f, char buf[10]);

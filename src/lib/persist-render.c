@@ -63,10 +63,28 @@ static void put_module_lines(FILE *f, const char *const *mods)
 		fprintf(f, "%s\n", *m);
 }
 
+/* The variants' modules are names a line can hold. */
+static int variants_ok(const struct persist_target *t)
+{
+	for (const char *const *m = t->variant_modules; m && *m; m++)
+		if (!persist_name_ok(*m))
+			return -EINVAL;
+	return 0;
+}
+
+/* After vfio_pci: the VFIO variant drivers' modules, one per line. */
+static void put_variant_lines(FILE *f, const struct persist_target *t)
+{
+	if (!t->variant_modules || !t->variant_modules[0])
+		return;
+	fputs("# A VFIO variant driver of a persisted function (devices.conf's module=):\n", f);
+	put_module_lines(f, t->variant_modules);
+}
+
 int persist_render_modules_load(const struct persist_target *t, char **out)
 {
 	struct text x;
-	int err = text_open(&x);
+	int err = variants_ok(t) ?: text_open(&x);
 
 	if (err)
 		return err;
@@ -77,13 +95,14 @@ int persist_render_modules_load(const struct persist_target *t, char **out)
 	      "# it with vfio_pci where the kernel still has it (before Linux 6.2),\n"
 	      "# and a kernel booted later may not have it.\n", x.f);
 	put_module_lines(x.f, vfio_modules_plain);
+	put_variant_lines(x.f, t);
 	return text_close(&x, 0, out);
 }
 
 int persist_render_initramfs_block(const struct persist_target *t, char **out)
 {
 	struct text x;
-	int err = text_open(&x);
+	int err = variants_ok(t) ?: text_open(&x);
 
 	if (err)
 		return err;
@@ -91,13 +110,14 @@ int persist_render_initramfs_block(const struct persist_target *t, char **out)
 	      "# One module name per line, no arguments.\n", x.f);
 	put_virqfd_note(x.f, t);
 	put_module_lines(x.f, vfio_modules(t));
+	put_variant_lines(x.f, t);
 	return text_close(&x, 0, out);
 }
 
 int persist_render_dracut(const struct persist_target *t, char **out)
 {
 	struct text x;
-	int err = text_open(&x);
+	int err = variants_ok(t) ?: text_open(&x);
 
 	if (err)
 		return err;
@@ -107,6 +127,8 @@ int persist_render_dracut(const struct persist_target *t, char **out)
 	put_virqfd_note(x.f, t);
 	fputs("add_drivers+=\" ", x.f);
 	for (const char *const *m = vfio_modules(t); *m; m++)
+		fprintf(x.f, "%s ", *m);
+	for (const char *const *m = t->variant_modules; m && *m; m++)
 		fprintf(x.f, "%s ", *m);
 	fputs("\"\n"
 	      "# And the udev rule that gives the persisted functions to vfio-pci as\n"
@@ -118,28 +140,39 @@ int persist_render_dracut(const struct persist_target *t, char **out)
 /* A name modprobe takes: no wildcard, no space, nothing a line could hide. */
 static bool module_name_ok(const char *m)
 {
-	size_t n = strlen(m);
-
-	if (!n || n >= 64)
-		return false;
-	for (; *m; m++)
-		if (!isalnum((unsigned char)*m) && *m != '_' && *m != '-')
-			return false;
-	return true;
+	return persist_name_ok(m);
 }
 
 
-static int put_softdeps(FILE *f, const char *const *mods)
+/* A module softdep'ed on itself would loop: vfio-pci, or a variant. */
+static bool is_vfio_module(const struct persist_target *t, const char *m)
 {
+	if (kmodules_name_eq(m, "vfio_pci"))
+		return true;
+	for (const char *const *v = t->variant_modules; v && *v; v++)
+		if (kmodules_name_eq(m, *v))
+			return true;
+	return false;
+}
+
+/* "softdep HOST pre: vfio-pci [VARIANT...]" for each host driver's module. */
+static int put_softdeps(FILE *f, const struct persist_target *t)
+{
+	const char *const *mods = t->softdep_modules;
+
 	for (size_t i = 0; mods && mods[i]; i++) {
-		bool seen = kmodules_name_eq(mods[i], "vfio_pci");    /* no loop on itself */
+		bool seen = is_vfio_module(t, mods[i]);
 
 		if (!module_name_ok(mods[i]))
 			return -EINVAL;
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = kmodules_name_eq(mods[i], mods[j]);
-		if (!seen)
-			fprintf(f, "softdep %s pre: vfio-pci\n", mods[i]);
+		if (seen)
+			continue;
+		fprintf(f, "softdep %s pre: vfio-pci", mods[i]);
+		for (const char *const *v = t->variant_modules; v && *v; v++)
+			fprintf(f, " %s", *v);
+		fputc('\n', f);
 	}
 	return 0;
 }
@@ -151,9 +184,11 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The ids of vfio-pci's functions (none of the variants'), sorted. */
 static int put_ids(FILE *f, const struct persist_fn *fns, size_t n)
 {
 	uint32_t *ids;
+	size_t k = 0;
 
 	if (!n)
 		return -EINVAL;
@@ -161,10 +196,11 @@ static int put_ids(FILE *f, const struct persist_fn *fns, size_t n)
 	if (!ids)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		ids[i] = (uint32_t)fns[i].vendor << 16 | fns[i].device;
-	qsort(ids, n, sizeof(*ids), cmp_u32);
+		if (!persist_fn_variant(&fns[i]))
+			ids[k++] = (uint32_t)fns[i].vendor << 16 | fns[i].device;
+	qsort(ids, k, sizeof(*ids), cmp_u32);
 	fputs("options vfio-pci ids=", f);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < k; i++)
 		if (!i || ids[i] != ids[i - 1])
 			fprintf(f, "%s%04x:%04x", i ? "," : "", ids[i] >> 16, ids[i] & 0xffffu);
 	fputc('\n', f);
@@ -172,39 +208,72 @@ static int put_ids(FILE *f, const struct persist_fn *fns, size_t n)
 	return 0;
 }
 
+/* Why ids= would take a function from its variant driver: every function
+ * goes to one, or a function for vfio-pci has a variant's ids.  NULL when
+ * ids= takes only vfio-pci's. */
+const char *persist_variant_ids_conflict(const struct persist_fn *fns, size_t n, char *buf,
+					size_t len)
+{
+	const struct persist_fn *plain = NULL;
+	char ab[PCI_ADDR_LEN];
+
+	for (size_t i = 0; i < n && !plain; i++)
+		if (!persist_fn_variant(&fns[i]))
+			plain = &fns[i];
+	if (n && !plain)
+		return "every persisted function goes to a VFIO variant driver, and ids= would give it to "
+		       "vfio-pci first";
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; persist_fn_variant(&fns[i]) && k < n; k++) {
+			if (persist_fn_variant(&fns[k]) || fns[k].vendor != fns[i].vendor ||
+			    fns[k].device != fns[i].device)
+				continue;
+			snprintf(buf, len, "%04x:%04x is also %s, which goes to the VFIO variant driver "
+				 "%s: ids= would give it to vfio-pci first", fns[i].vendor, fns[i].device,
+				 pci_addr_fmt(&fns[i].addr, ab), fns[i].vfio_module);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
 int persist_render_modprobe(const struct persist_target *t, const struct persist_fn *fns, size_t n,
 			    char **out)
 {
+	char conflict[256];
+	const char *variant_why;
 	struct text x;
 	int err;
 
 	for (size_t i = 0; i < n; i++)
 		if (!persist_fn_ids_ok(&fns[i]))
 			return -EINVAL;
-	err = text_open(&x);
+	err = variants_ok(t) ?: text_open(&x);
 	if (err)
 		return err;
+	variant_why = persist_variant_ids_conflict(fns, n, conflict, sizeof(conflict));
 	fputs(HEADER_LINE
 	      "# Loads vfio-pci before each driver that could claim a persisted GPU\n"
 	      "# function, so that vfio-pci can take it first at boot.\n"
 	      "# No \"blacklist\" lines: blacklisting snd_hda_intel would silence every\n"
 	      "# HD-audio device of the host, not only the GPU's; softdep does the job.\n", x.f);
-	err = put_softdeps(x.f, t->softdep_modules);
+	err = put_softdeps(x.f, t);
 	if (err)
 		return text_close(&x, err, out);
 	if (t->vfio_builtin) {
 		fputs("# No \"options vfio-pci ids=\": vfio-pci is built into ", x.f);
 		put_kernel(x.f, t);
 		fputs(": modprobe.d options are ignored.\n" APPLY_INSTEAD, x.f);
-	} else if (!t->ids_exclusive) {
-		const char *why = t->ids_reason && t->ids_reason[0] ? t->ids_reason :
-				  "these ids also match devices outside the selection";
+	} else if (!t->ids_exclusive || variant_why) {
+		const char *why = variant_why ? variant_why : t->ids_reason && t->ids_reason[0] ?
+				  t->ids_reason : "these ids also match devices outside the selection";
 
 		fputs("# No \"options vfio-pci ids=\": ", x.f);
 		put_comment_text(x.f, why);
 		fputs(why[strlen(why) - 1] == '.' ? "\n" : ".\n", x.f);
-		fputs("# (ids= takes every device with those ids, including ones the host keeps.)\n"
-		      APPLY_INSTEAD, x.f);
+		if (!variant_why)
+			fputs("# (ids= takes every device with those ids, including ones the host keeps.)\n", x.f);
+		fputs(APPLY_INSTEAD, x.f);
 	} else {
 		fputs("# ids= takes every device with these ids: no present device\n"
 		      "# outside the persisted GPUs has them.\n", x.f);
@@ -214,20 +283,50 @@ int persist_render_modprobe(const struct persist_target *t, const struct persist
 }
 
 
-/* "softdep NAME pre: vfio-pci", as put_softdeps writes it: NAME in m */
+/* The rest of a softdep line after "pre: vfio-pci": " MODULE" each, the
+ * VFIO variant drivers put_softdeps adds, one space before each. */
+static bool variant_tail(const char *s, size_t len)
+{
+	char m[64];
+
+	while (len) {
+		size_t k = 1;
+
+		if (s[0] != ' ')
+			return false;
+		while (k < len && s[k] != ' ')
+			k++;
+		if (k - 1 >= sizeof(m))
+			return false;
+		memcpy(m, s + 1, k - 1);
+		m[k - 1] = '\0';
+		if (!module_name_ok(m))
+			return false;
+		s += k;
+		len -= k;
+	}
+	return true;
+}
+
+/* "softdep NAME pre: vfio-pci [VARIANT...]", as put_softdeps writes it:
+ * NAME in m */
 static bool softdep_line(const char *line, size_t len, char *m, size_t mlen)
 {
-	static const char head[] = "softdep ", tail[] = " pre: vfio-pci";
-	size_t hl = sizeof(head) - 1, tl = sizeof(tail) - 1, nl;
+	static const char head[] = "softdep ", mid[] = " pre: vfio-pci";
+	size_t hl = sizeof(head) - 1, ml = sizeof(mid) - 1, nl;
+	const char *sp;
 
-	if (len <= hl + tl || strncmp(line, head, hl) || strncmp(line + len - tl, tail, tl))
+	if (len <= hl + ml || strncmp(line, head, hl))
 		return false;
-	nl = len - hl - tl;
+	sp = memchr(line + hl, ' ', len - hl);
+	if (!sp || (size_t)(line + len - sp) < ml || strncmp(sp, mid, ml))
+		return false;
+	nl = (size_t)(sp - line) - hl;
 	if (nl >= mlen)
 		return false;
 	memcpy(m, line + hl, nl);
 	m[nl] = '\0';
-	return module_name_ok(m);
+	return module_name_ok(m) && variant_tail(sp + ml, (size_t)(line + len - sp) - ml);
 }
 
 int persist_parse_softdeps(const char *text, char ***mods)

@@ -237,7 +237,7 @@ int persist_facts_softdeps(struct sysfs *sfs, const struct pci_host *h, struct j
 		const char *drv = f ? f->driver : "";
 		char mod[128];
 
-		if (strcmp(drv, "vfio-pci") == 0 || strcmp(drv, "pci-stub") == 0)
+		if ((f && f->vfio) || strcmp(drv, "pci-stub") == 0)
 			drv = je ? je->driver : "";
 		if (!drv[0] || strcmp(drv, "vfio-pci") == 0 || strcmp(drv, "pci-stub") == 0)
 			continue;
@@ -262,10 +262,36 @@ int persist_facts_add_softdeps(struct persist_facts *pf, char *const *mods)
 	return err;
 }
 
+int persist_facts_add_variant(struct persist_facts *pf, const char *module)
+{
+	size_t n = 0;
+	char **nv, *m;
+
+	for (; pf->variants && pf->variants[n]; n++)
+		if (kmodules_name_eq(pf->variants[n], module))
+			return 0;
+	m = strdup(module);
+	nv = m ? realloc(pf->variants, (n + 2) * sizeof(*nv)) : NULL;
+	if (!nv) {
+		free(m);
+		return -ENOMEM;
+	}
+	nv[n] = m;
+	nv[n + 1] = NULL;
+	pf->variants = nv;
+	return 0;
+}
+
+static void free_list(char ***v)
+{
+	for (size_t i = 0; *v && (*v)[i]; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+}
+
 void persist_facts_free(struct persist_facts *pf)
 {
-	for (size_t i = 0; pf->softdeps && pf->softdeps[i]; i++)
-		free(pf->softdeps[i]);
-	free(pf->softdeps);
-	pf->softdeps = NULL;
+	free_list(&pf->softdeps);
+	free_list(&pf->variants);
 }

@@ -26,6 +26,9 @@ struct persist_facts {
 	bool ids_exclusive;
 	char ids_reason[512];
 	char **softdeps;                /* NULL-terminated, malloc'ed */
+	char **variants;                /* the VFIO variant drivers' modules of the persisted
+					 * functions that the kernel has: NULL-terminated,
+					 * malloc'ed (NULL: none) */
 };
 
 /* The target kernel: kernel_opt, else for a --root other than "/" the
@@ -52,4 +55,6 @@ const char *const *persist_usual_gpu_modules(void);
 /* Add modules to softdep (those an earlier persist wrote), keeping the
  * order: the list is built from them first. */
 int persist_facts_add_softdeps(struct persist_facts *pf, char *const *mods);
+/* Add a variant's module to pf->variants, once. */
+int persist_facts_add_variant(struct persist_facts *pf, const char *module);
 void persist_facts_free(struct persist_facts *pf);

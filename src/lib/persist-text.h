@@ -74,6 +74,19 @@ int problem_set(struct persist_problem *why, unsigned line, const char *fmt, ...
  * other bytes outside printable ASCII escaped, cut at SHOWN_MAX with "...". */
 const char *text_shown(const char *s, size_t len, char buf[SHOWN_LEN]);
 
+/* A module's or driver's name as the files may say it: no wildcard, no
+ * space, nothing a line could hide; shorter than 64 bytes. */
+static inline bool persist_name_ok(const char *m)
+{
+	size_t n = 0;
+
+	for (; m[n]; n++)
+		if (!(m[n] >= 'a' && m[n] <= 'z') && !(m[n] >= 'A' && m[n] <= 'Z') &&
+		    !(m[n] >= '0' && m[n] <= '9') && m[n] != '_' && m[n] != '-')
+			return false;
+	return n > 0 && n < 64 && m[0] != '-';
+}
+
 /* ids that fit the files' four hex digits */
 static inline bool persist_fn_ids_ok(const struct persist_fn *fn)
 {
@@ -84,7 +97,8 @@ static inline bool persist_fn_ids_ok(const struct persist_fn *fn)
 /* fns as a malloc'ed array of pointers in address order (*sorted; free
  * it), so that the same selection always gives the same file: -EINVAL
  * when an address cannot be a function's, an id has more than four hex
- * digits, or a function is there twice. */
+ * digits, a VFIO variant's module or driver is no name a line can hold,
+ * or a function is there twice. */
 int persist_fns_sorted(const struct persist_fn *fns, size_t n, const struct persist_fn ***sorted);
 
 /* ---- managed blocks (managed-block.c) ---- */

@@ -38,7 +38,19 @@ struct persist_fn {
 	char phys_slot[32];     /* platform slot name ("" if none) */
 	char path[256];         /* bridges from the root port down to the function itself,
 				 * "0000:00:01.0/0000:01:00.0" ("" if unknown) */
+	/* the VFIO variant driver it goes to instead of vfio-pci (--driver):
+	 * the module that registers it, and the PCI driver's name as the
+	 * kernel said it ("" if the module was not loaded to say it); both
+	 * "" for vfio-pci */
+	char vfio_module[64];
+	char vfio_driver[64];
 };
+
+/* fn goes to a VFIO variant driver, not to vfio-pci */
+static inline bool persist_fn_variant(const struct persist_fn *fn)
+{
+	return fn->vfio_module[0] != '\0';
+}
 
 /* What the caller learned about the target system. */
 struct persist_target {
@@ -53,6 +65,9 @@ struct persist_target {
 	bool ids_exclusive;     /* the vendor:device ids match no present device outside the selection */
 	const char *ids_reason; /* when !ids_exclusive: why */
 	const char *const *softdep_modules; /* NULL-terminated: modules to get "softdep <m> pre: vfio-pci" */
+	const char *const *variant_modules; /* NULL-terminated (or NULL): the VFIO variant drivers'
+					     * modules the target kernel has, loaded early with
+					     * vfio-pci and softdep'ed after it */
 	bool aleph;             /* also set ALEPH_VM_ENABLE_GPU_SUPPORT=True in supervisor.env */
 	/* migrate: lines of a hand-made setup to take out on the way, each
 	 * replaced by a note unpersist puts it back from (leftovers.h); those
@@ -62,13 +77,22 @@ struct persist_target {
 };
 
 /* Render contents (malloc'ed, caller frees).  -EINVAL on a bad input
- * (a module name that is not one, an id over 0xffff, a bad path). */
+ * (a module name that is not one, an id over 0xffff, a bad path).
+ * devices.conf gives a function for a VFIO variant driver two more fields,
+ * driver=DRIVER module=MODULE (DRIVER "-" when unknown); a file without
+ * them reads as vfio-pci for every function.  modprobe.d's ids= leaves out
+ * the variants' functions, and any id one of them has. */
 int persist_render_devices_conf(const struct persist_fn *fns, size_t n, char **out);
 int persist_render_modprobe(const struct persist_target *t, const struct persist_fn *fns, size_t n,
 			    char **out);
 int persist_render_modules_load(const struct persist_target *t, char **out);
 int persist_render_initramfs_block(const struct persist_target *t, char **out);   /* block body */
 int persist_render_dracut(const struct persist_target *t, char **out);
+/* Why ids= would take a function from its VFIO variant driver (every
+ * function goes to one, or one for vfio-pci has a variant's ids), in buf
+ * or a constant; NULL when ids= may be written. */
+const char *persist_variant_ids_conflict(const struct persist_fn *fns, size_t n, char *buf,
+					size_t len);
 /* The udev rule that gives each function to vfio-pci as it is added
  * (udev-rule.c); -EINVAL for no function, or one it cannot name. */
 int persist_render_udev_rule(const struct persist_fn *fns, size_t n, char **out);

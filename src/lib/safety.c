@@ -132,7 +132,7 @@ bool safety_member_tolerated(const struct pci_func *f)
 {
 	/* a driver link that cannot be read is not the absence of a driver */
 	return pci_func_is_bridge(f) || (!f->driver[0] && !(f->bad & PCI_BAD_DRIVER)) ||
-	       strcmp(f->driver, "vfio-pci") == 0 || strcmp(f->driver, "pci-stub") == 0;
+	       f->vfio || strcmp(f->driver, "pci-stub") == 0;
 }
 
 bool safety_selected(const struct pci_host *host, const struct selection *sel,
@@ -253,10 +253,16 @@ static const struct check_def {
 			       REFUSAL_NONE },
 	[CHECK_MODULE_LINE] = { "module-line", "module lists hold module lines only",
 				REFUSAL_HARD },
+	/* --driver NAME made for other devices: the user's choice cannot be kept */
+	[CHECK_VFIO_DRIVER] = { "vfio-driver", "the VFIO driver made for each function",
+				REFUSAL_HARD },
 	/* unbinding under a running VM blocks in the kernel */
 	[CHECK_VM_RUNNING] = { "vm-running", "no VM holds the IOMMU group", REFUSAL_HARD },
 	/* apply never guesses which card is the persisted one */
 	[CHECK_AMBIGUOUS]  = { "ambiguous", "persisted function found once", REFUSAL_HARD },
+	/* the supervisor counts only functions on vfio-pci itself */
+	[CHECK_ALEPH_DRIVER] = { "aleph-driver", "vfio-pci itself for the Aleph supervisor",
+				  REFUSAL_HARD },
 };
 
 const char *check_id_name(enum check_id id)

@@ -18,7 +18,8 @@ int safety_slot_functions(const struct pci_host *host, const struct pci_addr *sl
 int safety_group_closure(const struct pci_host *host, const struct pci_addr *slots,
 			 size_t nslots, struct pci_addr **fns, size_t *nfns);
 bool safety_in_slots(const struct pci_addr *slots, size_t nslots, const struct pci_addr *a);
-/* vfio accepts a group member that is a bridge or on vfio-pci, pci-stub or no driver. */
+/* vfio accepts a group member that is a bridge or on a VFIO driver (vfio-pci
+ * or a variant), pci-stub or no driver. */
 bool safety_member_tolerated(const struct pci_func *f);
 /* What the user selected: whole GPUs (slots), and the functions named by
  * their own address (which alone bring a slot's non-GPU functions along). */
@@ -61,9 +62,12 @@ enum check_id {
 	CHECK_BLACKLIST,     /* keeps a host driver from loading */
 	CHECK_SOFTDEP,       /* vfio-pci before a host driver, outside vfio-handover's file */
 	CHECK_MODULE_LINE,   /* not a line a module list can read */
+	CHECK_VFIO_DRIVER,   /* the VFIO driver for each function (--driver; auto's choice) */
 	/* refusals that are no item of `check` */
 	CHECK_VM_RUNNING,    /* rollback: a VM holds the IOMMU group */
 	CHECK_AMBIGUOUS,     /* apply: a persisted function could be several present ones */
+	CHECK_ALEPH_DRIVER, /* --aleph: a function would go to a variant, which the
+			      * supervisor does not count */
 	CHECK_ID_COUNT
 };
 

@@ -39,6 +39,10 @@ struct sysfs {
 	 * child itself, in_writer: its reads are its own */
 	struct writer *writer;
 	bool in_writer;
+	/* what sysfs_driver_vfio found of each driver asked about: a driver
+	 * stays what it is while its module is loaded */
+	struct { char name[64]; signed char kind; } vfio_seen[16];
+	unsigned nvfio_seen;
 };
 
 #define WALK_MAX_DEPTH 8
@@ -490,6 +494,91 @@ int sysfs_driver_module(struct sysfs *sfs, const char *driver, char *buf, size_t
 	if (snprintf(buf, len, "%s", last_component(target)) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* Is module/<rel> there (links followed, inside the tree)? */
+static bool module_has(struct sysfs *sfs, const char *rel)
+{
+	char path[256];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "module/%s", rel) >= (int)sizeof(path))
+		return false;
+	fd = root_open(sfs->rootfd, path, O_PATH, 0);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The kernel's answer, driver by driver: vfio-pci itself (its name is
+ * vfio-pci's on the PCI bus), or a driver whose module is vfio_pci or is a
+ * holder of vfio_pci_core, as every VFIO variant driver is.  Where
+ * vfio_pci_core is built in there are no holders to read: the device is
+ * asked (SYSFS_VFIO_ASK). */
+static enum sysfs_vfio driver_vfio(struct sysfs *sfs, const char *driver)
+{
+	char mod[64], rel[128];
+	int err;
+
+	if (strcmp(driver, "vfio-pci") == 0)
+		return SYSFS_VFIO_YES;
+	err = sysfs_driver_module(sfs, driver, mod, sizeof(mod));
+	if (!err && strcmp(mod, "vfio_pci") == 0)
+		return SYSFS_VFIO_YES;
+	if (module_has(sfs, "vfio_pci_core/holders")) {
+		/* a module: a holder or not; built in: it cannot hold a module */
+		if (err || snprintf(rel, sizeof(rel), "vfio_pci_core/holders/%s", mod) >= (int)sizeof(rel))
+			return SYSFS_VFIO_NO;
+		return module_has(sfs, rel) ? SYSFS_VFIO_YES : SYSFS_VFIO_NO;
+	}
+	return module_has(sfs, "vfio_pci_core") ? SYSFS_VFIO_ASK : SYSFS_VFIO_NO;
+}
+
+enum sysfs_vfio sysfs_driver_vfio(struct sysfs *sfs, const char *driver)
+{
+	enum sysfs_vfio kind;
+	unsigned i;
+
+	if (!driver[0] || !sysfs_valid_driver_name(driver))
+		return SYSFS_VFIO_NO;
+	for (i = 0; i < sfs->nvfio_seen; i++)
+		if (strcmp(sfs->vfio_seen[i].name, driver) == 0)
+			return (enum sysfs_vfio)sfs->vfio_seen[i].kind;
+	kind = driver_vfio(sfs, driver);
+	if (strlen(driver) < sizeof(sfs->vfio_seen[0].name)) {
+		i = sfs->nvfio_seen < ARRAY_SIZE(sfs->vfio_seen) ? sfs->nvfio_seen++ :
+		    ARRAY_SIZE(sfs->vfio_seen) - 1;
+		snprintf(sfs->vfio_seen[i].name, sizeof(sfs->vfio_seen[i].name), "%s", driver);
+		sfs->vfio_seen[i].kind = (signed char)kind;
+	}
+	return kind;
+}
+
+int sysfs_module_pci_driver(struct sysfs *sfs, const char *module, char *buf, size_t len)
+{
+	const struct dirent64 *de;
+	struct dir_iter it;
+	char rel[128], best[64] = "";
+	int fd;
+
+	if (!sysfs_valid_driver_name(module) ||
+	    snprintf(rel, sizeof(rel), "module/%s/drivers", module) >= (int)sizeof(rel))
+		return -EINVAL;
+	fd = root_open(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	dir_iter_init(&it, fd);
+	/* "pci:NAME"; of several (no module of the kernel's has two), the first by name */
+	while ((de = dir_iter_next(&it)))
+		if (strncmp(de->d_name, "pci:", 4) == 0 && sysfs_valid_driver_name(de->d_name + 4) &&
+		    strlen(de->d_name + 4) < sizeof(best) &&
+		    (!best[0] || strcmp(de->d_name + 4, best) < 0))
+			snprintf(best, sizeof(best), "%s", de->d_name + 4);
+	close(fd);
+	if (!best[0])
+		return -ENOENT;
+	return snprintf(buf, len, "%s", best) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
 int sysfs_dev_has(struct sysfs *sfs, const struct pci_addr *a, const char *sub)

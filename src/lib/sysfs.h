@@ -89,6 +89,22 @@ int sysfs_driver_registered(struct sysfs *sfs, const char *driver);
 /* The module a PCI driver comes from (bus/pci/drivers/<d>/module);
  * -ENOENT for a driver built into the kernel. */
 int sysfs_driver_module(struct sysfs *sfs, const char *driver, char *buf, size_t len);
+/* Is a PCI driver a VFIO driver (vfio-pci, or a variant driver built on
+ * vfio-pci-core: mlx5_vfio_pci, nvgrace_gpu_vfio_pci, ...)?  The kernel
+ * says, never the name: the driver is vfio-pci, or its module (its
+ * bus/pci/drivers/<d>/module link) is vfio_pci or a holder of
+ * vfio_pci_core (module/vfio_pci_core/holders/<module>).  Where
+ * vfio_pci_core is built into the kernel it has no holders to read:
+ * SYSFS_VFIO_ASK, the device tells (pci_func_load: its vfio-dev/ entry,
+ * made for every device a VFIO driver registers).  Each driver's answer is
+ * kept for the life of the handle. */
+enum sysfs_vfio { SYSFS_VFIO_NO, SYSFS_VFIO_YES, SYSFS_VFIO_ASK };
+enum sysfs_vfio sysfs_driver_vfio(struct sysfs *sfs, const char *driver);
+/* The PCI driver a loaded module registered, as the kernel names it
+ * (module/<module>/drivers/pci:<name>): a module's name and its driver's
+ * differ in '-' and '_', or altogether (vh_variant_vfio registers
+ * vh-variant-vfio-pci).  -ENOENT when it registered none (not loaded). */
+int sysfs_module_pci_driver(struct sysfs *sfs, const char *module, char *buf, size_t len);
 /* Physical slot name whose address is the function's slot, "" if none. */
 int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size_t len);
 

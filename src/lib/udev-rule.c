@@ -32,13 +32,21 @@ static const char rule_head[] =
 	"# a GPU whose bus number moved, or whose host driver is built into the\n"
 	"# kernel or was loaded before udev started (it binds the GPU first).\n"
 	"# \"vfio_handover.off\" on the kernel command line skips this file and the\n"
-	"# boot service for that boot.\n"
+	"# boot service for that boot.\n";
+
+static const char rule_start[] =
 	"\n"
 	"ACTION!=\"add\", GOTO=\"vfio_handover_end\"\n"
 	"SUBSYSTEM!=\"pci\", GOTO=\"vfio_handover_end\"\n"
 	"IMPORT{cmdline}=\"vfio_handover.off\", ENV{vfio_handover.off}=\"\", GOTO=\"vfio_handover_end\"\n";
 
 static const char rule_tail[] = "\nLABEL=\"vfio_handover_end\"\n";
+
+/* (said only where it applies: a rule without a variant stays as it was) */
+static const char variant_note[] =
+	"# A function persisted for a VFIO variant driver (devices.conf's driver= and\n"
+	"# module=) is given to that driver instead, by the name the kernel gave it,\n"
+	"# and its module loaded.\n";
 
 /* The four ids of one function of the GPU, as sysfs spells them. */
 static void put_ids(FILE *f, const struct persist_fn *fn)
@@ -51,22 +59,40 @@ static void put_ids(FILE *f, const struct persist_fn *fn)
 		a, fn->vendor, a, fn->device, a, fn->subvendor, a, fn->subdevice);
 }
 
-/* v[which]'s line; v[first..last) is its GPU (its slot's functions). */
+/* v[which]'s line; v[first..last) is its GPU (its slot's functions).  A
+ * variant whose driver's name no kernel has said yet gets none: a wrong
+ * name in driver_override would keep every driver off the function. */
 static void put_line(FILE *f, const struct persist_fn *const *v, size_t first, size_t last,
 		     size_t which)
 {
+	const struct persist_fn *fn = v[which];
+	const char *drv = persist_fn_variant(fn) ? fn->vfio_driver : "vfio-pci";
+	const char *mod = persist_fn_variant(fn) ? fn->vfio_module : "vfio_pci";
 	char a[PCI_ADDR_LEN], s[PCI_SLOT_LEN];
 
-	pci_addr_fmt(&v[which]->addr, a);
-	fprintf(f, "\n# %s %04x:%04x, of GPU %s (%zu function%s persisted)\n", a, v[which]->vendor,
-		v[which]->device, pci_slot_fmt(&v[which]->addr, s), last - first,
-		last - first == 1 ? "" : "s");
+	pci_addr_fmt(&fn->addr, a);
+	fprintf(f, "\n# %s %04x:%04x, of GPU %s (%zu function%s persisted)\n", a, fn->vendor,
+		fn->device, pci_slot_fmt(&fn->addr, s), last - first, last - first == 1 ? "" : "s");
+	if (!drv[0]) {
+		fprintf(f, "# for the VFIO variant driver of module %s: the kernel has not said the name "
+			"of the PCI driver %s registers, so\n# \"vfio-handover apply\" hands it over at "
+			"boot (persist it again once %s is loaded)\n", mod, mod, mod);
+		return;
+	}
 	for (size_t k = first; k < last; k++)
 		put_ids(f, v[k]);
 	fprintf(f, "TEST!=\"" AT "driver\", ATTR{" AT "driver_override}==\"(null)\", \\\n  "
-		"ATTR{" AT "driver_override}=\"vfio-pci\", \\\n  "
-		"ATTR{[subsystem/pci]drivers_probe}=\"%s\", RUN{builtin}+=\"kmod load vfio_pci\"\n",
-		a, a, a, a);
+		"ATTR{" AT "driver_override}=\"%s\", \\\n  "
+		"ATTR{[subsystem/pci]drivers_probe}=\"%s\", RUN{builtin}+=\"kmod load %s\"\n",
+		a, a, a, drv, a, mod);
+}
+
+static bool any_variant(const struct persist_fn *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (persist_fn_variant(v[i]))
+			return true;
+	return false;
 }
 
 int persist_render_udev_rule(const struct persist_fn *fns, size_t n, char **out)
@@ -81,6 +107,9 @@ int persist_render_udev_rule(const struct persist_fn *fns, size_t n, char **out)
 	if (err)
 		goto out;
 	fputs(rule_head, x.f);
+	if (any_variant(v, n))
+		fputs(variant_note, x.f);
+	fputs(rule_start, x.f);
 	for (size_t first = 0, last; first < n; first = last) {
 		for (last = first + 1; last < n && pci_same_slot(&v[first]->addr, &v[last]->addr);)
 			last++;

@@ -1,7 +1,9 @@
 # Sourced by the shell tests: kernels libkmod can read, under a root.
-# A root's lib/modules/VER/fake-modules ("module PATH" or "builtin PATH" per
-# line) becomes empty objects at PATH and the indexes depmod builds from
-# them.  Needs $tmp (a scratch directory) and a C compiler.
+# A root's lib/modules/VER/fake-modules ("module PATH [ALIAS...]" or
+# "builtin PATH" per line) becomes empty objects at PATH, a module's with
+# its aliases in its .modinfo as Kbuild writes them, and the indexes depmod
+# builds from them.  A directory lib/modules/RUNNING is the running
+# kernel's (uname -r).  Needs $tmp (a scratch directory) and a C compiler.
 # shellcheck shell=sh
 
 fake_kernels_setup() {
@@ -9,21 +11,40 @@ fake_kernels_setup() {
 	${CC:-cc} -c "$tmp/empty.c" -o "$tmp/empty.o"
 }
 
+# fake_module PATH ALIAS...: an object whose modinfo lists the aliases
+fake_module() {
+	fm_out=$1
+	shift
+	[ $# -gt 0 ] || { cp "$tmp/empty.o" "$fm_out"; return; }
+	fm_n=0
+	for fm_a in "$@"; do
+		fm_n=$((fm_n + 1))
+		printf 'static const char a%d[] __attribute__((section(".modinfo"), used, aligned(1))) = "alias=%s";\n' \
+			"$fm_n" "$fm_a"
+	done > "$tmp/fake-module.c"
+	${CC:-cc} -c "$tmp/fake-module.c" -o "$fm_out"
+}
+
 # fake_kernels ROOT: turn every fake-modules spec under ROOT into a kernel
 fake_kernels() {
+	[ ! -d "$1/lib/modules/RUNNING" ] || mv "$1/lib/modules/RUNNING" "$1/lib/modules/$(uname -r)"
 	for spec in "$1"/lib/modules/*/fake-modules; do
 		[ -f "$spec" ] || continue
 		dir=${spec%/fake-modules}
 		: > "$dir/modules.order"
 		: > "$dir/modules.builtin"
-		while read -r kind path; do
+		# (aliases hold '*': no globbing)
+		set -f
+		while read -r kind path aliases; do
 			case $kind in
 			module)	mkdir -p "$dir/${path%/*}"
-				cp "$tmp/empty.o" "$dir/$path"
+				# shellcheck disable=SC2086
+				fake_module "$dir/$path" $aliases || { set +f; return 1; }
 				echo "$path" >> "$dir/modules.order" ;;
 			builtin) echo "$path" >> "$dir/modules.builtin" ;;
 			esac
 		done < "$spec"
+		set +f
 		rm "$spec"
 		# a real kernel always has built-in modinfo; libkmod reads an
 		# empty builtin alias index with uninitialised memory (valgrind)

@@ -124,6 +124,21 @@ for w in 'apt install ./vfio-handover_' 'make install' 'apt purge vfio-handover'
 done
 if grep -q 'replaces the set' "$aleph"; then bad "aleph-node.md says persist replaces the set (it adds)"; else ok "aleph-node.md: no 'replaces the set'"; fi
 if grep -q '`persist` adds to what is persisted' "$aleph"; then ok "aleph-node.md: persist adds"; else bad "aleph-node.md does not say that persist adds"; fi
+# variant drivers: the guide says why --aleph refuses them, with the
+# refusal the tool prints (tests/cli/golden/bind-variant-aleph.txt)
+sed -n '/^### A GPU with a VFIO variant driver/,/^### /p' "$aleph" > "$tmp/avariant"
+if grep -q "counts only the functions whose driver is exactly \`vfio-pci\`" "$tmp/avariant"; then
+	ok "aleph-node.md: the supervisor counts only functions on exactly vfio-pci"
+else
+	bad "aleph-node.md does not say that the supervisor counts only functions on exactly vfio-pci"
+fi
+sed -n '/^vfio-handover: /p' "$TESTS_SRCDIR/golden/bind-variant-aleph.txt" > "$tmp/arefusal"
+if [ -s "$tmp/arefusal" ] && grep -q -x -F -f "$tmp/arefusal" "$tmp/avariant" &&
+	[ "$(grep -c -x -F -f "$tmp/arefusal" "$tmp/avariant")" = "$(wc -l < "$tmp/arefusal")" ]; then
+	ok "aleph-node.md shows the --aleph refusal of a variant as the tool prints it"
+else
+	bad "aleph-node.md does not show the --aleph refusal of a variant as golden/bind-variant-aleph.txt has it"
+fi
 sed -n '/^## [0-9]*\.* *Recovery/,/^## /p' "$aleph" > "$tmp/arecovery"
 for w in vfio_handover.off systemd.mask=vfio-handover.service module_blacklist=vfio_pci \
 	modprobe.blacklist=vfio_pci 'vfio-handover check' 'vfio-handover rollback' \
@@ -294,6 +309,21 @@ for d in /lib/modules/*/; do
 	offers "vfio-handover persist --kernel " "${d##*/}"
 	break
 done
+# --driver: vfio-pci, auto, and the running kernel's variant drivers (its
+# modules.alias's vfio_pci: aliases), never vfio_pci itself nor a host driver
+mkdir -p "$tmp/root/lib/modules/$(uname -r)"
+printf '%s\n' '# Aliases extracted from modules themselves.' \
+	'alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci' \
+	'alias vfio_pci:v000010DEd00002342sv*sd*bc*sc*i* nvgrace_gpu_vfio_pci' \
+	'alias vfio_pci:v000010DEd00002345sv*sd*bc*sc*i* nvgrace_gpu_vfio_pci' \
+	'alias pci:v000010DEd*sv*sd*bc03sc*i* nouveau' > "$tmp/root/lib/modules/$(uname -r)/modules.alias"
+offers "vfio-handover --root $tmp/root bind --driver " vfio-pci auto nvgrace_gpu_vfio_pci
+offers_not "vfio-handover --root $tmp/root bind --driver " vfio_pci nouveau 01:00
+offers "vfio-handover --root=$tmp/root bind --driver=nv" nvgrace_gpu_vfio_pci
+offers "vfio-handover --root=$tmp/root persist --driver=nv" nvgrace_gpu_vfio_pci
+offers_not "vfio-handover unpersist --dr" --driver
+offers "vfio-handover apply --dr" --driver
+offers_not "vfio-handover rollback --" --driver
 
 echo "man: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -86,6 +86,53 @@ cycle builtin rtx4000 rw-persist-builtin 01:00
 cycle twins-both twins rw-persist-twins 10de:27b0
 # the host's own udev rules beside the one persist writes
 cycle udev-user-rules rtx4000 rw-persist-udev-user-rules 01:00
+# a GH200 for its VFIO variant driver (--driver auto, the running kernel's
+# index has nvgrace_gpu_vfio_pci)
+cycle variant gh200 persist-variant-dry-run --driver auto 0009:01:00
+
+# the variant stays: persisted again without --driver, and what apply does
+t=$tmp/tree-variant-kept r=$tmp/root-variant-kept
+mkdir -p "$r"
+"$MKFIXTURE" gh200 "$t" >/dev/null && kernel_root persist-variant-dry-run "$r" || exit 99
+snapshot "$r" > "$tmp/before"
+check "variant kept: persist --driver auto" vh "$t" "$r" persist --driver auto 0009:01:00
+V='^0009:01:00.0 10de:2342 10de:16eb slot=- path=0009:00:00.0/0009:01:00.0 driver=nvgrace_gpu_vfio_pci module=nvgrace_gpu_vfio_pci$'
+check "variant kept: devices.conf records it" grep -q "$V" "$r/etc/vfio-handover/devices.conf"
+check "variant kept: modules-load.d loads it" grep -qx nvgrace_gpu_vfio_pci "$r/etc/modules-load.d/vfio-handover.conf"
+check "variant kept: persist again without --driver" vh "$t" "$r" persist 0009:01:00
+check "variant kept: still recorded" grep -q "$V" "$r/etc/vfio-handover/devices.conf"
+check "variant kept: apply plans it" sh -c "VFIO_HANDOVER_NO_HWDB=1 '$VH_BIN' --sysfs '$t' --root '$r' apply --dry-run 2>&1 |
+	grep -q '^write nvgrace_gpu_vfio_pci to .*/0009:01:00.0/driver_override'"
+check "variant kept: persist --driver vfio-pci" vh "$t" "$r" persist --driver vfio-pci 0009:01:00
+check "variant kept: now for vfio-pci" grep -qx '0009:01:00.0 10de:2342 10de:16eb slot=- path=0009:00:00.0/0009:01:00.0' \
+	"$r/etc/vfio-handover/devices.conf"
+check "variant kept: no module line for it" sh -c "! grep -q nvgrace '$r/etc/modules-load.d/vfio-handover.conf'"
+check "variant kept: unpersist" vh "$t" "$r" unpersist
+snapshot "$r" > "$tmp/after"
+check "variant kept: byte-identical at the end" diff -u "$tmp/before" "$tmp/after"
+
+# twins, one GPU for a variant (vh_rtx_vfio, in the index, not loaded: its
+# driver's name unknown), the other for vfio-pci: no ids= (they share ids),
+# and unpersisting the other keeps the variant's module in the lists
+t=$tmp/tree-variant-twins r=$tmp/root-variant-twins
+mkdir -p "$r"
+"$MKFIXTURE" twins "$t" >/dev/null && kernel_root bind-variant-load-dry-run "$r" || exit 99
+snapshot "$r" > "$tmp/before"
+check "variant twins: persist --driver auto 01:00" vh "$t" "$r" persist --driver auto 01:00
+check "variant twins: its display function recorded, the driver's name unknown" \
+	grep -q '^0000:01:00.0 10de:27b0 .* driver=- module=vh_rtx_vfio$' "$r/etc/vfio-handover/devices.conf"
+check "variant twins: its audio function for vfio-pci" \
+	grep -q '^0000:01:00.1 10de:22bc [^ ]* slot=[^ ]* path=[^ ]*$' "$r/etc/vfio-handover/devices.conf"
+check "variant twins: persist --driver vfio-pci 02:00" vh "$t" "$r" persist --driver vfio-pci 02:00
+check "variant twins: no ids= (10de:27b0 is the variant's too)" \
+	sh -c "! grep -q '^options' '$r/etc/modprobe.d/vfio-handover.conf'"
+check "variant twins: unpersist 02:00" vh "$t" "$r" unpersist 02:00
+check "variant twins: the variant still loads early" grep -qx vh_rtx_vfio "$r/etc/modules-load.d/vfio-handover.conf"
+check "variant twins: and after vfio-pci in the softdeps" \
+	grep -qx 'softdep nvidia pre: vfio-pci vh_rtx_vfio' "$r/etc/modprobe.d/vfio-handover.conf"
+check "variant twins: unpersist" vh "$t" "$r" unpersist
+snapshot "$r" > "$tmp/after"
+check "variant twins: byte-identical at the end" diff -u "$tmp/before" "$tmp/after"
 
 # a subset: unpersist one GPU of two, then the other
 t=$tmp/tree-subset r=$tmp/root-subset

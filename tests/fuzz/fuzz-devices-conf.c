@@ -23,13 +23,17 @@ static void check_fn(const struct persist_fn *f)
 		   f->subdevice <= 0xffff, "%s: ids over four hex digits", ab);
 	FUZZ_CHECK(memchr(f->phys_slot, '\0', sizeof(f->phys_slot)) &&
 		   memchr(f->path, '\0', sizeof(f->path)), "%s: slot or path not terminated", ab);
+	FUZZ_CHECK(memchr(f->vfio_module, '\0', sizeof(f->vfio_module)) &&
+		   memchr(f->vfio_driver, '\0', sizeof(f->vfio_driver)) &&
+		   (f->vfio_module[0] || !f->vfio_driver[0]), "%s: a VFIO driver without its module", ab);
 }
 
 static bool same_fn(const struct persist_fn *a, const struct persist_fn *b)
 {
 	return pci_addr_cmp(&a->addr, &b->addr) == 0 && a->vendor == b->vendor &&
 	       a->device == b->device && a->subvendor == b->subvendor && a->subdevice == b->subdevice &&
-	       !strcmp(a->phys_slot, b->phys_slot) && !strcmp(a->path, b->path);
+	       !strcmp(a->phys_slot, b->phys_slot) && !strcmp(a->path, b->path) &&
+	       !strcmp(a->vfio_module, b->vfio_module) && !strcmp(a->vfio_driver, b->vfio_driver);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

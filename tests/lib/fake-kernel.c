@@ -17,6 +17,7 @@ struct fk_shared {
 	pid_t last_writer;
 	int writers;            /* changes of the writing process */
 	char hang_override[PCI_ADDR_LEN];  /* its driver_override reads never return */
+	char wrong_driver[64];  /* what FK_WRONG_DRIVER binds, "" for nouveau */
 	int fail_at;
 	enum fk_fault kind;
 	int err;
@@ -165,8 +166,10 @@ static int do_probe(struct fake_kernel *fk, struct sysfs *sfs, const char *addr,
 	if (drv[0] || !strcmp(fk->sh->unbinding, addr))
 		return 0;
 	if (wrong) {
-		fx_add_driver(fk->fx, "nouveau");
-		return fx_set_driver(fk->fx, addr, "nouveau");
+		const char *w = fk->sh->wrong_driver[0] ? fk->sh->wrong_driver : "nouveau";
+
+		fx_add_driver(fk->fx, w);
+		return fx_set_driver(fk->fx, addr, w);
 	}
 	func_id(sfs, addr, id);
 	pick = ovr[0] ? ovr : dynid_has(fk, id) ? "vfio-pci" : default_driver(fk, addr);
@@ -448,6 +451,11 @@ void fk_fail_slot(struct fake_kernel *fk, const char *slot, int at, enum fk_faul
 	fk->sh->fail_at = at;
 	fk->sh->kind = kind;
 	fk->sh->err = err;
+}
+
+void fk_wrong_driver(struct fake_kernel *fk, const char *driver)
+{
+	snprintf(fk->sh->wrong_driver, sizeof(fk->sh->wrong_driver), "%s", driver ? driver : "");
 }
 
 void fk_rendezvous(struct fake_kernel *fk, const char *slot)

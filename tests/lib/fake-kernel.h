@@ -11,7 +11,7 @@ enum fk_fault {
 	FK_NONE,
 	FK_ERRNO,          /* the write fails with err, nothing changes */
 	FK_ERRNO_FROM,     /* this write and every later one fail with err */
-	FK_WRONG_DRIVER,   /* a probe binds another driver ("nouveau") */
+	FK_WRONG_DRIVER,   /* a probe binds another driver ("nouveau", or fk_wrong_driver's) */
 	FK_HANG,           /* the write never returns */
 	FK_VANISH,         /* the device disappears, the write fails with ENODEV */
 	FK_KILL,           /* the write succeeds, then the writing process is killed */
@@ -50,6 +50,8 @@ void fk_finish_unbinding(struct fake_kernel *fk);
 /* How many processes took turns at the writes (1: one writer did them
  * all), and the last one's PID. */
 int fk_writers(const struct fake_kernel *fk, pid_t *last);
+/* The driver FK_WRONG_DRIVER's probe binds (default "nouveau"). */
+void fk_wrong_driver(struct fake_kernel *fk, const char *driver);
 /* Give vfio-pci dynamic ids, "vvvv dddd\n" lines (as its ids= option does). */
 int fk_vfio_ids(struct fake_kernel *fk, const char *ids);
 /* "address driver override" of every function, one per line, for comparing

@@ -453,12 +453,30 @@ static int parse_addr(const char *a, unsigned *bus)
 	return dev > 0x1f || fn > 7 ? -EINVAL : 0;
 }
 
+/* VFIO drivers: their module holds vfio_pci_core, as in the kernel. */
+static const char *const vfio_modules[][2] = {
+	{ "vfio-pci", "vfio_pci" },
+	{ "nvgrace_gpu_vfio_pci", "nvgrace_gpu_vfio_pci" },
+	{ "mlx5_vfio_pci", "mlx5_vfio_pci" },
+	/* tests/vm/variant: module and driver named apart */
+	{ "vh-variant-vfio-pci", "vh_variant_vfio" },
+};
+
+static bool is_vfio_module(const char *mod)
+{
+	for (size_t i = 0; i < sizeof(vfio_modules) / sizeof(vfio_modules[0]); i++)
+		if (!strcmp(mod, vfio_modules[i][1]))
+			return true;
+	return false;
+}
+
 static const char *module_of(const char *drv, char *buf, size_t len)
 {
 	static const char *const map[][2] = {
 		{ "pcieport", NULL },		/* built in */
 		{ "xhci_hcd", "xhci_pci" },
 		{ "nvidia-gpu", "i2c_nvidia_gpu" },
+		{ "vh-variant-vfio-pci", "vh_variant_vfio" },
 	};
 	size_t i;
 	char *p;
@@ -489,9 +507,15 @@ static int add_module(struct fx *fx, const char *drvdir, const char *drv)
 	    (r = linkf(fx, drvdir, "%s/pci:%s", drivers, drv)) ||
 	    (r = linkf(fx, m, "%s/module", drvdir)))
 		return r;
-	if ((r = attrf(fx, m, "initstate", "live\n")))
+	if ((r = attrf(fx, m, "initstate", "live\n")) ||
+	    (r = attrf(fx, m, "refcnt", "0\n")))
 		return r;
-	return attrf(fx, m, "refcnt", "0\n");
+	if (!is_vfio_module(mod))
+		return 0;
+	/* module/vfio_pci_core/holders/<mod> -> ../../<mod> */
+	if ((r = mkdirs(fx, "module/vfio_pci_core/holders")))
+		return r;
+	return linkf(fx, m, "module/vfio_pci_core/holders/%s", mod);
 }
 
 static int ensure_driver(struct fx *fx, const char *drv)
@@ -1628,6 +1652,42 @@ static int lay_bmc_vfio(struct fx *fx)
 	return r ?: fx_set_attr(fx, "0000:03:00.0", "driver_override", "vfio-pci\n");
 }
 
+/* A Grace Hopper superchip's GPU (GH200, 10de:2342) behind its root port
+ * in domain 0009, on nvidia, with vfio-pci and its VFIO variant driver
+ * nvgrace_gpu_vfio_pci (Linux 6.9) loaded; the host's own devices as in
+ * rtx4000. */
+static int lay_gh200(struct fx *fx)
+{
+	static const struct fx_func rp = {
+		.addr = "0009:00:00.0", .vendor = 0x10de, .device = 0x22b2, .subvendor = 0x10de,
+		.subdevice = 0x0000, .class = 0x060400, .driver = "pcieport", .iommu_group = 20,
+		.boot_vga = -1, .max_speed = SP32, .cur_speed = SP32, .max_width = 16, .cur_width = 16,
+	};
+	static const struct fx_func gpu = {
+		.addr = "0009:01:00.0", .parent = "0009:00:00.0", .vendor = 0x10de,
+		.device = 0x2342, .subvendor = 0x10de, .subdevice = 0x16eb, .class = 0x030200,
+		.revision = 0xa1, .driver = "nvidia", .iommu_group = 21, .boot_vga = -1,
+		.reset_method = "flr", .max_speed = SP32, .cur_speed = SP32, .max_width = 16,
+		.cur_width = 16,
+	};
+	int r = host_base(fx, true);
+
+	r = r ?: fx_add_driver(fx, "vfio-pci");
+	r = r ?: fx_add_driver(fx, "nvgrace_gpu_vfio_pci");
+	r = r ?: aspeed(fx, "0000:00:1c.0", "0000:02:00.0", "0000:03:00.0", 9);
+	r = r ?: fx_add_func(fx, &rp);
+	return r ?: fx_add_func(fx, &gpu);
+}
+
+/* gh200, its GPU handed to nvgrace_gpu_vfio_pci. */
+static int lay_gh200_variant(struct fx *fx)
+{
+	int r = lay_gh200(fx);
+
+	r = r ?: fx_set_driver(fx, "0009:01:00.0", "nvgrace_gpu_vfio_pci");
+	return r ?: fx_set_attr(fx, "0009:01:00.0", "driver_override", "nvgrace_gpu_vfio_pci\n");
+}
+
 /* A function's class devices (drm, sound) gone with its host driver, and
  * the function on vfio-pci without a driver_override: vfio-pci took it
  * at boot through ids=. */
@@ -1939,12 +1999,14 @@ static const struct layout layouts[] = {
 	{ "bmc-vfio", lay_bmc_vfio },
 	{ "rtx4000-nolink", lay_rtx4000_nolink },
 	{ "guide-console", lay_guide_console },
+	{ "gh200", lay_gh200 },
+	{ "gh200-variant", lay_gh200_variant },
 };
 
 static const char *const layout_names[] = {
 	"rtx4000", "h100x8", "consumer4", "gpu-nic", "iommu-off", "big1000", "group1000",
 	"garbled", "twins", "rtx4000-vfio", "gpu-slot-nic", "bmc-vfio", "rtx4000-nolink",
-	"guide-console", NULL,
+	"guide-console", "gh200", "gh200-variant", NULL,
 };
 
 const char *const *fx_layout_names(void)

@@ -153,6 +153,75 @@ START_TEST(bind_and_rollback)
 END_TEST
 
 /* Rollback goes back to the recorded driver, not to the kernel's default. */
+/* A GH200 handed to its variant driver: written to driver_override, read
+ * back on it, journaled as the driver handed to; then "already" there
+ * (any VFIO driver is), and given back to nvidia. */
+START_TEST(bind_to_variant)
+{
+	static const char *const drivers[] = { "nvgrace_gpu_vfio_pci" };
+	struct bench b;
+	const struct pci_func *f;
+	struct journal disk;
+
+	bench_open(&b, "gh200", "0009:01:00.0");
+	ck_assert_uint_eq(b.nfns, 1);
+	b.e.drivers = drivers;
+	ck_assert_msg(engine_bind(&b.e, b.fns, b.nfns) == ENGINE_DONE, "bind: %s", b.e.fault.what);
+	tree_reload(&b.t);
+	f = pci_host_find(&b.t.host, &b.fns[0]);
+	ck_assert_str_eq(f->driver, "nvgrace_gpu_vfio_pci");
+	ck_assert_str_eq(f->override, "nvgrace_gpu_vfio_pci");
+	ck_assert(f->vfio);
+	ck_assert_str_eq(journal_find(&b.j, &b.fns[0])->vfio_driver, "nvgrace_gpu_vfio_pci");
+	ck_assert_int_eq(journal_load(b.root, &disk, NULL, 0), 0);
+	ck_assert_str_eq(journal_find(&disk, &b.fns[0])->vfio_driver, "nvgrace_gpu_vfio_pci");
+	journal_free(&disk);
+	b.e.writes = 0;
+	b.e.drivers = NULL;
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_int_eq(b.e.writes, 0);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "after rollback");
+	bench_close(&b);
+}
+END_TEST
+
+/* Read back on the driver asked for, not on any VFIO driver: handed to
+ * vfio-pci's name, a probe that ends on the variant is a failure, undone. */
+START_TEST(variant_read_back_exactly)
+{
+	static const char *const drivers[] = { "vfio-pci" };
+	struct bench b;
+
+	bench_open(&b, "gh200", "0009:01:00.0");
+	b.e.drivers = drivers;
+	/* the override names vfio-pci, the probe binds another VFIO driver */
+	fk_wrong_driver(b.fk, "nvgrace_gpu_vfio_pci");
+	fk_fail(b.fk, 3, FK_WRONG_DRIVER, 0);
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_FAILED);
+	ck_assert_ptr_nonnull(strstr(b.e.fault.what, "nvgrace_gpu_vfio_pci instead of vfio-pci"));
+	assert_unchanged(&b, "after the undo");
+	bench_close(&b);
+}
+END_TEST
+
+/* Without a journal entry, rollback takes a function off whatever VFIO
+ * driver it is on, and the kernel picks its driver again. */
+START_TEST(unjournaled_variant_released)
+{
+	static const char *const drivers[] = { "nvgrace_gpu_vfio_pci" };
+	struct bench b;
+
+	bench_open(&b, "gh200", "0009:01:00.0");
+	b.e.drivers = drivers;
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	journal_free(&b.j);
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	assert_unchanged(&b, "after rollback without a journal");
+	bench_close(&b);
+}
+END_TEST
+
 START_TEST(rollback_to_recorded_driver)
 {
 	struct bench b;
@@ -1295,6 +1364,9 @@ static Suite *suite(void)
 
 	tcase_set_timeout(tc, 300 * slow());
 	tcase_add_test(tc, bind_and_rollback);
+	tcase_add_test(tc, bind_to_variant);
+	tcase_add_test(tc, variant_read_back_exactly);
+	tcase_add_test(tc, unjournaled_variant_released);
 	tcase_add_test(tc, rollback_to_recorded_driver);
 	tcase_add_test(tc, rollback_after_ids_boot);
 	tcase_add_test(tc, unbound_function);

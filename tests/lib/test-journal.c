@@ -24,6 +24,12 @@
 	"{ \"address\": \"0000:01:00.0\", \"vendor_id\": \"10de\", \"device_id\": \"27b0\", " \
 	"\"driver_before\": " drv ", \"driver_module\": " mod ", \"driver_override_before\": null, " \
 	"\"step\": \"verified\" }"
+/* Version 3: vfio_driver, the driver it is handed to. */
+#define V3(entry) "{ \"format_version\": 3, \"pid\": 1, \"functions\": [ " entry " ] }"
+#define ENTRY3(vfio) \
+	"{ \"address\": \"0009:01:00.0\", \"vendor_id\": \"10de\", \"device_id\": \"2342\", " \
+	"\"driver_before\": \"nvidia\", \"driver_module\": \"nvidia\", " \
+	"\"driver_override_before\": null, \"vfio_driver\": " vfio ", \"step\": \"complete\" }"
 #define GOOD_AUDIO AUDIO("\"10de\"", "\"22bc\"", "\"snd_hda_intel\"", "null", "\"verified\"")
 
 static int parse(const char *text, char *why, size_t len)
@@ -49,6 +55,8 @@ START_TEST(valid_journals)
 		V2(ENTRY2("\"nvidia-gpu\"", "\"i2c_nvidia_gpu\"")),
 		V2(ENTRY2("\"pcieport\"", "null")),
 		V2(ENTRY2("null", "null")),
+		V3(ENTRY3("\"nvgrace_gpu_vfio_pci\"")),
+		V3(ENTRY3("\"vh-variant-vfio-pci\"")),
 	};
 	char why[512];
 
@@ -72,6 +80,12 @@ START_TEST(parse_gives_the_entries)
 	ck_assert_str_eq(j.e[1].driver, "");
 	ck_assert_str_eq(j.e[1].override, "pci-stub");
 	ck_assert_int_eq(j.e[1].step, STEP_UNBOUND);
+	/* before version 3 every hand-over was to vfio-pci */
+	ck_assert_str_eq(j.e[1].vfio_driver, "vfio-pci");
+	journal_free(&j);
+	text = V3(ENTRY3("\"nvgrace_gpu_vfio_pci\""));
+	ck_assert_int_eq(journal_parse(text, strlen(text), &j, why, sizeof(why)), 0);
+	ck_assert_str_eq(j.e[0].vfio_driver, "nvgrace_gpu_vfio_pci");
 	journal_free(&j);
 }
 END_TEST
@@ -115,8 +129,14 @@ static const struct {
 	  "functions[1] (0000:01:00.1): device_id: \" fff\" is not four hex digits" },
 	{ DOC("", AUDIO("\"0x12\"", "\"22bc\"", "\"snd_hda_intel\"", "null", "\"verified\"")),
 	  "vendor_id: \"0x12\" is not four hex digits" },
-	{ "{ \"format_version\": 3, \"pid\": 1, \"functions\": [] }",
-	  "format_version: 3 is not a version this vfio-handover reads" },
+	{ "{ \"format_version\": 4, \"pid\": 1, \"functions\": [] }",
+	  "format_version: 4 is not a version this vfio-handover reads" },
+	/* the driver handed to: a driver's name, from version 3, always there */
+	{ V3(ENTRY3("\"../vfio-pci\"")), "functions[0] (0009:01:00.0): vfio_driver: \"../vfio-pci\" "
+	  "is not a driver name" },
+	{ V3(ENTRY3("null")), "functions[0] (0009:01:00.0): vfio_driver: " },
+	{ V3(ENTRY2("\"nvidia\"", "\"nvidia\"")), "functions[0] (0000:01:00.0): vfio_driver: missing" },
+	{ V2(ENTRY3("\"vfio-pci\"")), "vfio_driver is not in a version 2 journal" },
 	{ "{ \"format_version\": 0, \"pid\": 1, \"functions\": [] }", "format_version: 0 is not" },
 	{ "{ \"format_version\": \"1\", \"pid\": 1, \"functions\": [] }", "format_version: not an integer" },
 	{ "{ \"format_version\": 1.0, \"pid\": 1, \"functions\": [] }", "format_version: not an integer" },

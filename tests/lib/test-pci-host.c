@@ -370,6 +370,62 @@ START_TEST(strict_values)
 }
 END_TEST
 
+/* A handle of its own: what the last one found of each driver is kept. */
+static void reopen(struct tree *t)
+{
+	pci_host_free(&t->host);
+	sysfs_close(t->sfs);
+	tree_load(t);
+}
+
+/* A VFIO driver is known by its module, never by its name: vfio-pci, or
+ * a module vfio_pci_core's holders list. */
+START_TEST(vfio_drivers)
+{
+	char path[4096], rel[4200], drv[64];
+	struct tree t;
+	const struct pci_func *f;
+
+	tree_open(&t, "gh200-variant");
+	f = func(&t, "0009:01:00.0");
+	ck_assert_str_eq(f->driver, "nvgrace_gpu_vfio_pci");
+	ck_assert(f->vfio);
+	ck_assert_str_eq(pci_func_state(f), "vfio");
+	ck_assert(!func(&t, "0000:03:00.0")->vfio);
+	ck_assert_int_eq(sysfs_driver_vfio(t.sfs, "vfio-pci"), SYSFS_VFIO_YES);
+	ck_assert_int_eq(sysfs_driver_vfio(t.sfs, "ast"), SYSFS_VFIO_NO);
+	ck_assert_int_eq(sysfs_driver_vfio(t.sfs, ""), SYSFS_VFIO_NO);
+	ck_assert_int_eq(sysfs_module_pci_driver(t.sfs, "nvgrace_gpu_vfio_pci", drv, sizeof(drv)), 0);
+	ck_assert_str_eq(drv, "nvgrace_gpu_vfio_pci");
+	ck_assert_int_eq(sysfs_module_pci_driver(t.sfs, "nouveau", drv, sizeof(drv)), -ENOENT);
+	ck_assert_int_eq(sysfs_module_pci_driver(t.sfs, "../x", drv, sizeof(drv)), -EINVAL);
+	tree_close(&t);
+
+	/* named like a variant, but no holder of vfio_pci_core: a host driver */
+	tree_open(&t, "gh200-variant");
+	snprintf(path, sizeof(path), "%s/module/vfio_pci_core/holders/nvgrace_gpu_vfio_pci",
+		 fx_root(t.fx));
+	ck_assert_int_eq(unlink(path), 0);
+	reopen(&t);
+	ck_assert(!func(&t, "0009:01:00.0")->vfio);
+	ck_assert_str_eq(pci_func_state(func(&t, "0009:01:00.0")), "host");
+	tree_close(&t);
+
+	/* vfio_pci_core built in (no holders): the device says, by vfio-dev/ */
+	tree_open(&t, "gh200-variant");
+	snprintf(path, sizeof(path), "%s/module/vfio_pci_core/holders", fx_root(t.fx));
+	snprintf(rel, sizeof(rel), "rm -r '%s'", path);
+	ck_assert_int_eq(system(rel), 0);
+	reopen(&t);
+	ck_assert(!func(&t, "0009:01:00.0")->vfio);
+	ck_assert_int_eq(fx_set_attr(t.fx, "0009:01:00.0", "vfio-dev/vfio0/dev", "240:0\n"), 0);
+	reopen(&t);
+	ck_assert(func(&t, "0009:01:00.0")->vfio);
+	ck_assert(!func(&t, "0000:03:00.0")->vfio);
+	tree_close(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pci-host");
@@ -390,6 +446,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, speeds);
 	tcase_add_test(tc, links_naming_nothing);
 	tcase_add_test(tc, strict_values);
+	tcase_add_test(tc, vfio_drivers);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("captured trees");
 	tcase_set_timeout(tc, 10);

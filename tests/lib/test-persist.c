@@ -544,16 +544,21 @@ START_TEST(parse_softdeps_back)
 	ck_assert_ptr_null(got[3]);
 	persist_free_list(got);
 	free(s);
-	/* only the exact lines: no other module's softdep, no comment, no spaces */
+	/* only the exact lines: no other module's softdep, no comment, no spaces;
+	 * a VFIO variant driver's module after vfio-pci */
 	ck_assert_int_eq(persist_parse_softdeps("# softdep a pre: vfio-pci\n"
-						"softdep b pre: vfio-pci nvidia\n"
+						"softdep b pre: vfio-pci nvgrace_gpu_vfio_pci\n"
+						"softdep b2 pre: vfio-pci  x\n"
+						"softdep b3 pre: vfio-pci x*\n"
+						"softdep b4 pre: nvgrace_gpu_vfio_pci vfio-pci\n"
 						"softdep c  pre: vfio-pci\n"
 						"softdep d pre: other\n"
 						" softdep e pre: vfio-pci\n"
 						"softdep f* pre: vfio-pci\n"
 						"softdep g pre: vfio-pci", &got), 0);
-	ck_assert_str_eq(got[0], "g");
-	ck_assert_ptr_null(got[1]);
+	ck_assert_str_eq(got[0], "b");
+	ck_assert_str_eq(got[1], "g");
+	ck_assert_ptr_null(got[2]);
 	persist_free_list(got);
 	ck_assert_int_eq(persist_parse_softdeps("", &got), 0);
 	ck_assert_ptr_null(got[0]);
@@ -666,6 +671,48 @@ START_TEST(render_udev_rule)
 	ck_assert_ptr_nonnull(strstr(s, "\n# 0000:01:00.0 10de:27b0, of GPU 0000:01:00 (1 function persisted)\n"));
 	ck_assert_uint_eq(count_of(s, "]vendor}=="), 1);
 	free(s);
+}
+END_TEST
+
+/* A function for a VFIO variant driver is given to that driver, by the
+ * name the kernel gave, and its module loaded; one whose driver's name is
+ * not known yet gets no line that could name a driver wrongly. */
+START_TEST(render_udev_rule_variant)
+{
+	struct persist_fn f[2];
+	size_t n = one_gpu(f);
+	char *s, *r;
+
+	snprintf(f[0].vfio_module, sizeof(f[0].vfio_module), "vh_variant_vfio");
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "vh-variant-vfio-pci");
+	ck_assert_int_eq(persist_render_udev_rule(f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "# A function persisted for a VFIO variant driver"));
+	r = rule_of(s, "0000:01:00.0");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(strstr(r, "ATTR{[pci/0000:01:00.0]driver_override}=\"vh-variant-vfio-pci\""), "%s", r);
+	ck_assert_msg(strstr(r, "RUN{builtin}+=\"kmod load vh_variant_vfio\"\n"), "%s", r);
+	ck_assert(!strstr(r, "vfio_pci"));
+	free(r);
+	r = rule_of(s, "0000:01:00.1");
+	ck_assert_msg(strstr(r, "ATTR{[pci/0000:01:00.1]driver_override}=\"vfio-pci\""), "%s", r);
+	ck_assert_msg(strstr(r, "RUN{builtin}+=\"kmod load vfio_pci\"\n"), "%s", r);
+	free(r);
+	free(s);
+	/* the driver's name unknown: a comment, no rule for that function */
+	f[0].vfio_driver[0] = '\0';
+	ck_assert_int_eq(persist_render_udev_rule(f, n, &s), 0);
+	r = rule_of(s, "0000:01:00.0");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!strstr(r, "driver_override}="));
+	ck_assert(!strstr(r, "TEST"));
+	ck_assert_msg(strstr(r, "the kernel has not said the name of the PCI driver vh_variant_vfio "
+			     "registers"), "%s", r);
+	free(r);
+	ck_assert_uint_eq(count_of(s, "driver_override}=\"vfio-pci\""), 1);
+	free(s);
+	/* names a rule could be broken by */
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "x\", RUN+=\"/bin/sh");
+	ck_assert_int_eq(persist_render_udev_rule(f, n, &s), -EINVAL);
 }
 END_TEST
 
@@ -913,6 +960,174 @@ START_TEST(check_devices_conf)
 	/* a function no address can name: not rendered at all */
 	f[0].addr.dev = 0x28;
 	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), -EINVAL);
+}
+END_TEST
+
+/* ---- VFIO variant drivers (--driver) ---- */
+
+/* A GH200's GPU for nvgrace_gpu_vfio_pci (its PCI driver named as the
+ * kernel said), and an RTX 4000 for vfio-pci. */
+static size_t variant_set(struct persist_fn *f)
+{
+	f[0] = mkfn("0009:01:00.0", 0x10de, 0x2342, "", "0009:00:00.0/0009:01:00.0");
+	snprintf(f[0].vfio_module, sizeof(f[0].vfio_module), "nvgrace_gpu_vfio_pci");
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "nvgrace_gpu_vfio_pci");
+	one_gpu(f + 1);
+	return 3;
+}
+
+static const char *const gh200_variants[] = { "nvgrace_gpu_vfio_pci", NULL };
+#define APPLY_LINE "# \"vfio-handover apply\" hands the persisted functions over by address at boot instead.\n"
+
+START_TEST(render_variant_devices_conf)
+{
+	struct persist_fn f[4], *got;
+	size_t n = variant_set(f), ngot;
+	char *s, *plain;
+
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	/* the fields after path, for the variant only; vfio-pci's lines as before */
+	ck_assert_ptr_nonnull(strstr(s, "\n0000:01:00.0 10de:27b0 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.0\n"
+				     "0000:01:00.1 10de:22bc 10de:16fa slot=1 path=0000:00:01.0/0000:01:00.1\n"
+				     "0009:01:00.0 10de:2342 10de:16fa slot=- path=0009:00:00.0/0009:01:00.0 "
+				     "driver=nvgrace_gpu_vfio_pci module=nvgrace_gpu_vfio_pci\n"));
+	ck_assert_ptr_nonnull(strstr(s, "#   driver=DRIVER module=MODULE\n"));
+	ck_assert_int_eq(parse(s, &got, &ngot, NULL), 0);
+	ck_assert_uint_eq(ngot, 3);
+	ck_assert_str_eq(got[2].vfio_module, "nvgrace_gpu_vfio_pci");
+	ck_assert_str_eq(got[2].vfio_driver, "nvgrace_gpu_vfio_pci");
+	ck_assert_str_eq(got[0].vfio_module, "");
+	ck_assert_str_eq(got[0].vfio_driver, "");
+	free(got);
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n, NULL), 0);
+	/* the driver's name is part of what must read back */
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "nvgrace-gpu-vfio-pci");
+	ck_assert_int_eq(persist_check_devices_conf(s, f, n, NULL), -EBADMSG);
+	free(s);
+	/* a name the kernel has not said yet: "-"; a module named unlike its driver */
+	f[0].vfio_driver[0] = '\0';
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, " driver=- module=nvgrace_gpu_vfio_pci\n"));
+	ck_assert_int_eq(parse(s, &got, &ngot, NULL), 0);
+	ck_assert_str_eq(got[2].vfio_driver, "");
+	ck_assert_str_eq(got[2].vfio_module, "nvgrace_gpu_vfio_pci");
+	free(got);
+	free(s);
+	/* no variant: the file is byte for byte what it was before variants */
+	ck_assert_int_eq(persist_render_devices_conf(f + 1, 2, &plain), 0);
+	ck_assert_str_eq(plain, devices_one);
+	free(plain);
+	/* names a line could hide something in: not rendered */
+	snprintf(f[0].vfio_module, sizeof(f[0].vfio_module), "nv grace");
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), -EINVAL);
+	snprintf(f[0].vfio_module, sizeof(f[0].vfio_module), "nvgrace_gpu_vfio_pci");
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "a\nb");
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), -EINVAL);
+	/* a driver without its module */
+	snprintf(f[0].vfio_driver, sizeof(f[0].vfio_driver), "nvgrace_gpu_vfio_pci");
+	f[0].vfio_module[0] = '\0';
+	ck_assert_int_eq(persist_render_devices_conf(f, n, &s), -EINVAL);
+}
+END_TEST
+
+START_TEST(parse_variant_fields)
+{
+	static const struct {
+		const char *text;
+		const char *what;
+	} bad[] = {
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- driver=x\n",
+		  "the field module=MODULE is missing after driver=DRIVER (a function for a VFIO variant "
+		  "driver ends with driver=DRIVER module=MODULE)" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- module=x driver=y\n",
+		  "the field 'module=x' is not driver=DRIVER (a function for a VFIO variant driver ends "
+		  "with driver=DRIVER module=MODULE)" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- driver=x module=y z\n",
+		  "an extra field 'z' after module=MODULE " FIELDS },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- driver=x module=\n",
+		  "the module '' is not a module's name (letters, digits, '_' and '-')" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- driver=x* module=y\n",
+		  "the driver 'x*' is not a driver's name (letters, digits, '_' and '-'), nor '-'" },
+		{ "0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- driver=- module=-\n",
+		  "the module '-' is not a module's name (letters, digits, '_' and '-')" },
+	};
+	struct persist_fn *got;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct persist_problem why = { 0 };
+
+		ck_assert_msg(parse(bad[i].text, &got, &n, &why) == -EBADMSG, "accepted: %s", bad[i].text);
+		ck_assert_uint_eq(why.line, 1);
+		ck_assert_str_eq(why.what, bad[i].what);
+	}
+	/* an old file, without the fields: vfio-pci */
+	ck_assert_int_eq(parse(GOOD0, &got, &n, NULL), 0);
+	ck_assert_str_eq(got[0].vfio_module, "");
+	free(got);
+	/* vfio-pci written out is vfio-pci: no variant */
+	ck_assert_int_eq(parse("0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- driver=vfio-pci "
+			       "module=vfio-pci\n", &got, &n, NULL), 0);
+	ck_assert_str_eq(got[0].vfio_module, "");
+	ck_assert_str_eq(got[0].vfio_driver, "");
+	free(got);
+	ck_assert_int_eq(parse("0000:01:00.0 10de:27b0 10de:16fa slot=1 path=- driver=vh-variant-vfio-pci "
+			       "module=vh_variant_vfio\n", &got, &n, NULL), 0);
+	ck_assert_str_eq(got[0].vfio_module, "vh_variant_vfio");
+	ck_assert_str_eq(got[0].vfio_driver, "vh-variant-vfio-pci");
+	free(got);
+}
+END_TEST
+
+/* The boot files for a variant: loaded early like vfio-pci, never in ids=. */
+START_TEST(render_variant_modules)
+{
+	struct persist_fn f[4];
+	struct persist_target t = target(NULL);
+	size_t n = variant_set(f);
+	char *s, **mods;
+
+	t.variant_modules = gh200_variants;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert(has_line(s, "softdep nvidia pre: vfio-pci nvgrace_gpu_vfio_pci"));
+	ck_assert(has_line(s, "softdep snd_hda_intel pre: vfio-pci nvgrace_gpu_vfio_pci"));
+	/* ids= would hand the GH200 to vfio-pci first: only the RTX's ids */
+	ck_assert(has_line(s, "options vfio-pci ids=10de:22bc,10de:27b0"));
+	assert_no_guide_errors(s);
+	/* and persist reads its softdeps back */
+	ck_assert_int_eq(persist_parse_softdeps(s, &mods), 0);
+	ck_assert_str_eq(mods[0], "nouveau");
+	persist_free_list(mods);
+	free(s);
+	ck_assert_int_eq(persist_render_modules_load(&t, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "\nvfio_pci\n# A VFIO variant driver of a persisted function "
+				     "(devices.conf's module=):\nnvgrace_gpu_vfio_pci\n"));
+	free(s);
+	ck_assert_int_eq(persist_render_initramfs_block(&t, &s), 0);
+	ck_assert_ptr_nonnull(strstr(s, "\nvfio_pci\n# A VFIO variant driver of a persisted function "
+				     "(devices.conf's module=):\nnvgrace_gpu_vfio_pci\n"));
+	free(s);
+	ck_assert_int_eq(persist_render_dracut(&t, &s), 0);
+	ck_assert(has_line(s, "add_drivers+=\" vfio vfio_iommu_type1 vfio_pci nvgrace_gpu_vfio_pci \""));
+	free(s);
+	/* only variants: no ids= at all, and why */
+	ck_assert_int_eq(persist_render_modprobe(&t, f, 1, &s), 0);
+	ck_assert(!has_line_prefix(s, "options"));
+	ck_assert_ptr_nonnull(strstr(s, "# No \"options vfio-pci ids=\": every persisted function goes "
+				     "to a VFIO variant driver, and ids= would give it to vfio-pci first.\n"
+				     APPLY_LINE));
+	free(s);
+	/* a vfio-pci function with a variant's ids: ids= would take both */
+	f[1].device = 0x2342;
+	ck_assert_int_eq(persist_render_modprobe(&t, f, n, &s), 0);
+	ck_assert(!has_line_prefix(s, "options"));
+	ck_assert_ptr_nonnull(strstr(s, "# No \"options vfio-pci ids=\": 10de:2342 is also 0009:01:00.0, "
+				     "which goes to the VFIO variant driver nvgrace_gpu_vfio_pci: ids= would "
+				     "give it to vfio-pci first.\n" APPLY_LINE));
+	free(s);
+	/* a module name a line could hide something in */
+	t.variant_modules = (const char *const[]){ "nv grace", NULL };
+	ck_assert_int_eq(persist_render_modules_load(&t, &s), -EINVAL);
 }
 END_TEST
 
@@ -2223,6 +2438,10 @@ static Suite *suite(void)
 	tcase_add_test(render, parse_errors);
 	tcase_add_test(render, parse_long_lines_and_crlf);
 	tcase_add_test(render, check_devices_conf);
+	tcase_add_test(render, render_variant_devices_conf);
+	tcase_add_test(render, parse_variant_fields);
+	tcase_add_test(render, render_variant_modules);
+	tcase_add_test(render, render_udev_rule_variant);
 	tcase_add_test(blocks, block_set_and_cut);
 	tcase_add_test(blocks, block_refusals);
 	tcase_add_test(blocks, env_set_and_cut);

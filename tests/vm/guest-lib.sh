@@ -243,7 +243,7 @@ vh_discover() {
 			GPU_C=$_s
 		elif [ -z "$GPU_A" ]; then
 			GPU_A=$_s
-		else
+		elif [ -z "$GPU_B" ]; then
 			GPU_B=$_s
 		fi
 	done

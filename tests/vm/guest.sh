@@ -36,6 +36,9 @@
 #   with the "# vh-vm-boot2-profile: NAME" profile if there is one.
 #   "# vh-vm-append: WORDS" adds kernel parameters to the (first) boot,
 #   "# vh-vm-boot2-append: WORDS" to the second.
+#   "# vh-vm-test-module: DIR" builds tests/vm/DIR's module against the
+#   guest kernel's linux-headers package and adds it to the guest's module
+#   tree and index (SKIP without the headers).
 #
 # Exit status of run: the scenario's (from the guest's "VH-SCENARIO-EXIT N"
 # line); 99 when the guest gave no such line (crash, timeout); 77 when QEMU,
@@ -49,7 +52,9 @@
 # (more kernel parameters), VH_VM_EXTRA_CPIO (an archive of more files for
 # the guest's root: a benchmark's tools), VH_VM_QEMU_ARGS (more QEMU
 # arguments, split at white space: a NIC for tests/ansible), VH_VM_ACCEL (kvm or tcg: no probe of /dev/kvm),
-# VH_VM_CPU (QEMU's -cpu under KVM, default host).
+# VH_VM_CPU (QEMU's -cpu under KVM, default host), VH_VM_HEADERS (the
+# kernel headers a test module is built against, default
+# /usr/src/linux-headers-KERNEL).
 set -euo pipefail
 # depmod lives in /sbin, outside a user's PATH
 PATH=$PATH:/usr/sbin:/sbin
@@ -96,6 +101,10 @@ lock_cache() {
 # detection wants them) without a driver in the guest: rp4 00:13.0 -> an
 # ati-vga (1002, a vendor aleph-vm knows) at 04:00.0, rp5 00:14.0 -> a
 # cirrus-vga (1013, one its vendor table raises on) at 05:00.0.
+# Profile "variant" adds a single-function GPU D: rp4 00:13.0 -> a
+# secondary-vga (1234:1111, bochs-drm) at 04:00.0, alone in its IOMMU group,
+# for the VFIO variant driver of tests/vm/variant (a driver named for the
+# device takes every function of its slot: D has only the one it matches).
 # q35 adds its own ICH9 LPC (1f.0), AHCI (1f.2) and SMBus (1f.3).  The
 # ISA debug-exit port (0xf4, no PCI function) lets the guest end QEMU at
 # once: a real power-off spends 1.6 s in e1000e's shutdown under TCG.
@@ -103,9 +112,9 @@ lock_cache() {
 profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
 	local profile=$1 iommu=yes
 	case $profile in
-	default|shifted|aleph) ;;
+	default|shifted|aleph|variant) ;;
 	noiommu) iommu=no ;;
-	*) fail "unknown profile '$profile' (default, noiommu, shifted, aleph)" ;;
+	*) fail "unknown profile '$profile' (default, noiommu, shifted, aleph, variant)" ;;
 	esac
 	QEMU_ARGS=(-machine q35,kernel-irqchip=split -m "$MEM" -smp 1
 		-nodefaults -no-user-config -display none -vga none
@@ -135,6 +144,9 @@ profile_args() {	# PROFILE -> QEMU_ARGS[] and KERNEL_IOMMU
 			-device "ati-vga,bus=rp4,addr=00.0,romfile="
 			-device "pcie-root-port,id=rp5,chassis=5,slot=5,bus=pcie.0,addr=14.0"
 			-device "cirrus-vga,bus=rp5,addr=00.0,romfile=")
+	[ "$profile" != variant ] ||
+		QEMU_ARGS+=(-device "pcie-root-port,id=rp4,chassis=4,slot=4,bus=pcie.0,addr=13.0"
+			-device "secondary-vga,bus=rp4,addr=00.0")
 }
 
 # ----------------------------------------------------------------- kernel --
@@ -399,6 +411,55 @@ initrd_build() {	# DESTDIR
 	find "$CACHE" -maxdepth 1 -name 'initrd-*.cpio' -mmin +1440 -delete 2>/dev/null || true
 }
 
+# ------------------------------------------------------------ test module --
+# test_module DIR: an out-of-tree module of tests/vm (DIR holds its Kbuild
+# and sources), built against Debian's linux-headers package of the guest's
+# kernel (VH_VM_HEADERS, default /usr/src/linux-headers-$KVER), installed in
+# the guest's module tree as extra/NAME.ko and depmod'ed there with the
+# others, so that the guest's modules.alias and its .bin index have it from
+# boot.  Sets MODULE_CPIO: an archive of extra/ and the new index files,
+# unpacked over the initramfs; cached per kernel, headers and source.
+# Without the headers: SKIP (a failure under CI=true, test-vm.sh).
+test_module() {	# DIR
+	local dir=$1 name headers key tmp kdir=$CACHE/kernel-$KVER
+	name=$(basename "$dir")
+	headers=${VH_VM_HEADERS:-/usr/src/linux-headers-$KVER}
+	[ -f "$headers/Makefile" ] ||
+		skip "no headers of the guest's kernel in $headers, to build the test module $name against: apt-get install linux-headers-$KVER (contrib/install-deps does)"
+	need_tool make make
+	need_tool gcc gcc
+	key=$({
+		echo "$KVER $(cat "$kdir/stamp")"
+		declare -f test_module
+		ls -l --time-style=+%s "$headers/Makefile" "$headers/Module.symvers"
+		cat "$dir"/*
+	} | sha256sum | cut -c1-16)
+	MODULE_CPIO=$kdir/module-$name-$key.cpio
+	[ -f "$MODULE_CPIO" ] && return
+	note "building the test module $name against $headers"
+	tmp=$CACHE/module.$$
+	rm -rf "$tmp"
+	# shellcheck disable=SC2064 # the local's value, now: the trap runs outside
+	trap "rm -rf '$tmp'" EXIT
+	mkdir -p "$tmp/src" "$tmp/root/usr/lib/modules"
+	cp "$dir"/* "$tmp/src/"
+	if ! make -C "$headers" M="$tmp/src" modules >"$tmp/build.log" 2>&1; then
+		sed 's/^/guest.sh: make: /' "$tmp/build.log" >&2
+		fail "the test module $name did not build against $headers"
+	fi
+	cp -a "$KMODROOT/usr/lib/modules/$KVER" "$tmp/root/usr/lib/modules/"
+	mkdir -p "$tmp/root/usr/lib/modules/$KVER/extra"
+	cp "$tmp/src"/*.ko "$tmp/root/usr/lib/modules/$KVER/extra/"
+	depmod -b "$tmp/root/usr" "$KVER"
+	(cd "$tmp/root" && {
+		find "usr/lib/modules/$KVER/extra"
+		find "usr/lib/modules/$KVER" -maxdepth 1 -type f -name 'modules.*'
+	} | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$MODULE_CPIO.tmp"
+	mv "$MODULE_CPIO.tmp" "$MODULE_CPIO"
+	rm -rf "$tmp"
+	trap - EXIT
+}
+
 # ------------------------------------------------------------------- boot --
 # boot SCENARIO_FILE PROFILE UDEV VERBOSE LOG [EXTRA_CPIO]: the guest's
 # console goes to stdout (and LOG); returns QEMU's exit status.
@@ -414,6 +475,8 @@ boot() {
 	img=$work/initrd
 	(cd "$work/s" && printf '%s\n' scenario.sh vh-lib.sh | cpio -o -H newc -R 0:0 --quiet) >"$img"
 	cat "$INITRD" >>"$img"
+	# a test module and the module index that has it (test_module)
+	[ -z "${MODULE_CPIO:-}" ] || cat "$MODULE_CPIO" >>"$img"
 	# files carried over from an earlier boot: unpacked last, they win
 	[ -z "$extra" ] || cat "$extra" >>"$img"
 	profile_args "$profile"
@@ -483,6 +546,10 @@ parse_opts() {	# sets DESTDIR UDEV VERBOSE; leaves ARGS
 	done
 	if [ -n "$VMLINUZ" ] || [ -n "$INITRD" ]; then
 		[ -f "$VMLINUZ" ] && [ -f "$INITRD" ] || fail "-k and -i need an existing kernel and initramfs"
+		# (as build printed it: $CACHE/kernel-$KVER/vmlinux)
+		KVER=$(basename "$(dirname "$VMLINUZ")")
+		KVER=${KVER#kernel-}
+		KMODROOT=$(dirname "$VMLINUZ")/root
 		return
 	fi
 	[ -n "$DESTDIR" ] || fail "no install tree: give -d DESTDIR or set VH_DESTDIR"
@@ -610,6 +677,13 @@ run)
 		esac
 	fi
 	prepare
+	module=$(scenario_header "$scenario" test-module)
+	if [ -n "$module" ]; then
+		[ -f "$VM_DIR/$module/Kbuild" ] || fail "$scenario: no test module tests/vm/$module (a Kbuild file)"
+		lock_cache
+		test_module "$VM_DIR/$module"
+		unlock_cache
+	fi
 	boots=$(scenario_header "$scenario" boots)
 	if [ "${boots:-1}" = 2 ]; then
 		run_twice "$scenario" "$profile" "$(scenario_header "$scenario" boot2-profile)"
