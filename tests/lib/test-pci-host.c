@@ -246,7 +246,7 @@ START_TEST(live_wherever_mounted)
 	struct sysfs *sfs;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("sysfs", dir, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		fprintf(stderr, "live_wherever_mounted: cannot mount a sysfs here (%s): not tested "
 			"(tests/vm/scenarios/sysfs-elsewhere.sh tests it on a real kernel)\n",

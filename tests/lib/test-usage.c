@@ -291,7 +291,7 @@ START_TEST(holder_on_hung_mount)
 	fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fuse);
 	if (fuse < 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("vh-hung", dir, "fuse", MS_NOSUID | MS_NODEV, opts) < 0) {
 		fprintf(stderr, "holder_on_hung_mount: no FUSE mount here (%s): not tested\n",
 			strerror(errno));
