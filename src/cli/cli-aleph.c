@@ -3,14 +3,9 @@
  * --timeout, whether it lists the GPUs handed over, or no longer lists
  * those given back.  What aleph-vm does is in aleph-supervisor.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "aleph-supervisor.h"
 #include "cli-handover.h"
@@ -20,8 +15,6 @@
 #include "util.h"
 
 #define UNIT "aleph-vm-supervisor.service"
-
-extern char **environ;
 
 /* What a failure here leaves: the command's own work is done. */
 static const char *stays(bool handed_over)
@@ -154,41 +147,11 @@ static int compare(const struct aleph_env *env, const struct aleph_gpus *g,
 static int unit_state(int timeout_ms, char *state, size_t len)
 {
 	char *argv[] = { "systemctl", "is-active", UNIT, NULL };
-	long deadline = monotonic_ms() + timeout_ms;
-	posix_spawn_file_actions_t fa;
-	size_t got = 0;
-	int fds[2], err, status;
-	pid_t pid;
+	int n = spawn_read(NULL, argv, NULL, false, timeout_ms, state, len);
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
-	err = posix_spawn_file_actions_init(&fa);
-	if (!err)
-		err = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	if (!err)
-		err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	while (!err && got < len - 1) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		long left = deadline - monotonic_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
-		n = read(fds[0], state + got, len - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fds[0]);
-	if (err)
-		return -err;
-	state[got] = '\0';
+	if (n < 0)
+		return n;
 	state[strcspn(state, "\n")] = '\0';
-	kill(pid, SIGKILL);     /* it has exited, or is past its time */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	return 0;
 }
 

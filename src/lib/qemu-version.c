@@ -1,14 +1,9 @@
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "qemu-version.h"
 #include "root-path.h"
@@ -132,49 +127,9 @@ static int run_version(const char *path, int timeout_ms, char *out, size_t outle
 {
 	char *argv[] = { (char *)path, "--version", NULL };
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
-	posix_spawn_file_actions_t fa;
-	long deadline = monotonic_ms() + timeout_ms;
-	size_t len = 0;
-	int fds[2], err, status;
-	pid_t pid;
+	int n = spawn_read(path, argv, envp, true, timeout_ms, out, outlen);
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
-	err = posix_spawn_file_actions_init(&fa);
-	if (!err)
-		err = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	if (!err)
-		err = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	if (!err)
-		err = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	if (!err)
-		err = posix_spawn(&pid, path, &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	if (err) {
-		close(fds[0]);
-		return -err;
-	}
-	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		long left = deadline - monotonic_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
-		n = read(fds[0], out + len, outlen - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == outlen - 1)
-			break;
-	}
-	out[len] = '\0';
-	close(fds[0]);
-	kill(pid, SIGKILL);     /* it has exited, or is past its time */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return len ? 0 : -EIO;
+	return n < 0 ? n : n ? 0 : -EIO;
 }
 
 int qemu_version_find(const char *root, int timeout_ms, struct qemu_version *v)

@@ -13,6 +13,14 @@ bool root_is_host(const char *root);
 int root_show_path(const char *root, const char *path, char *buf, size_t len);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long monotonic_ms(void);
+/* Run ARGV (ARGV[0] looked up in PATH, with this environment; or, with
+ * ENVP, PATH an absolute path run with ENVP) and read its standard output
+ * into OUT, at most LEN - 1 bytes and NUL-terminated, until it closes it or
+ * TIMEOUT_MS pass; then kill and reap it.  QUIET: its standard input and
+ * error are /dev/null.  The number of bytes read, or -errno when it cannot
+ * be run. */
+int spawn_read(const char *path, char *const argv[], char *const envp[], bool quiet,
+	       int timeout_ms, char *out, size_t len);
 /* malloc'ed printf; NULL only when out of memory. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
