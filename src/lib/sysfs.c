@@ -628,17 +628,15 @@ static int open_dir_at(struct sysfs *sfs, const char *rel)
 	return root_open(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY, 0);
 }
 
-int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
+/* The PCI addresses named in the open directory fd, in its order; closes fd. */
+static int read_addrs(int fd, struct pci_addr **out, size_t *n)
 {
 	struct pci_addr *v = NULL, *nv;
 	size_t cnt = 0, cap = 0;
 	const struct dirent64 *de;
 	struct dir_iter it;
-	int fd, err = 0;
+	int err = 0;
 
-	fd = open_dir_at(sfs, "bus/pci/devices");
-	if (fd < 0)
-		return fd;
 	dir_iter_init(&it, fd);
 	while ((de = dir_iter_next(&it))) {
 		struct pci_addr a;
@@ -646,54 +644,7 @@ int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
 		if (pci_addr_parse(de->d_name, &a))
 			continue;
 		if (cnt == cap) {
-			cap = cap ? cap * 2 : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				err = -ENOMEM;
-				goto out;
-			}
-			v = nv;
-		}
-		v[cnt++] = a;
-	}
-	if (errno)
-		err = -errno;
-out:
-	close(fd);
-	if (err) {
-		free(v);
-		return err;
-	}
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), addr_cmp_qsort);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-int sysfs_group_members(struct sysfs *sfs, int group, struct pci_addr **out, size_t *n)
-{
-	struct pci_addr *v = NULL, *nv;
-	size_t cnt = 0, cap = 0;
-	const struct dirent64 *de;
-	struct dir_iter it;
-	char rel[64];
-	int fd, err = 0;
-
-	*out = NULL;
-	*n = 0;
-	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%d/devices", group);
-	fd = open_dir_at(sfs, rel);
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
-	dir_iter_init(&it, fd);
-	while ((de = dir_iter_next(&it))) {
-		struct pci_addr a;
-
-		if (pci_addr_parse(de->d_name, &a))
-			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 8;
+			cap = cap ? cap * 2 : 16;
 			nv = realloc(v, cap * sizeof(*v));
 			if (!nv) {
 				err = -ENOMEM;
@@ -713,6 +664,32 @@ int sysfs_group_members(struct sysfs *sfs, int group, struct pci_addr **out, siz
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
+{
+	int fd = open_dir_at(sfs, "bus/pci/devices"), err;
+
+	if (fd < 0)
+		return fd;
+	err = read_addrs(fd, out, n);
+	if (!err && *n)
+		qsort(*out, *n, sizeof(**out), addr_cmp_qsort);
+	return err;
+}
+
+int sysfs_group_members(struct sysfs *sfs, int group, struct pci_addr **out, size_t *n)
+{
+	char rel[64];
+	int fd;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%d/devices", group);
+	fd = open_dir_at(sfs, rel);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	return read_addrs(fd, out, n);
 }
 
 int sysfs_count_iommu_groups(struct sysfs *sfs)
