@@ -222,27 +222,6 @@ static long uptime_s(void)
 }
 
 /* The errors and warnings of this run (the kept messages of --json). */
-static struct json_object *record_messages(void)
-{
-	struct json_object *arr = json_object_new_array();
-	const struct log_msg *m;
-	size_t n;
-
-	m = log_kept(&n);
-	/* a record of a boot, not a log: the first ones say what went wrong */
-	for (size_t i = 0; i < n && i < 100; i++) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "level", json_object_new_string(log_level_name(m[i].level)));
-		json_object_object_add(o, "code", json_object_new_string(log_code_name(m[i].code)));
-		json_object_object_add(o, "check", json_str_or_null(m[i].check));
-		json_object_object_add(o, "text", json_object_new_string(m[i].text));
-		json_object_object_add(o, "fix", json_str_or_null(m[i].fix));
-		json_object_array_add(arr, o);
-	}
-	return arr;
-}
-
 static void record_save(struct cli *cli, struct apply_record *rec, const char *outcome, int rc,
 			struct json_object *devices)
 {
@@ -257,7 +236,8 @@ static void record_save(struct cli *cli, struct apply_record *rec, const char *o
 	json_object_object_add(doc, "started_s", json_object_new_int64(rec->start_s));
 	json_object_object_add(doc, "ended_s", rc < 0 ? NULL : json_object_new_int64(uptime_s()));
 	json_object_object_add(doc, "devices", json_object_get(devices));
-	json_object_object_add(doc, "messages", record_messages());
+	/* a record of a boot, not a log: the first ones say what went wrong */
+	json_object_object_add(doc, "messages", json_messages(100));
 	err = apply_record_save(cli->root, doc);
 	json_object_put(doc);
 	if (err < 0) {

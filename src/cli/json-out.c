@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "json-out.h"
@@ -41,14 +42,14 @@ struct json_object *json_doc_array(struct cli *cli, const char *key)
 	return a;
 }
 
-static struct json_object *messages_json(void)
+struct json_object *json_messages(size_t max)
 {
 	struct json_object *arr = json_object_new_array();
 	const struct log_msg *m;
 	size_t n;
 
 	m = log_kept(&n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && i < max; i++) {
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "level", json_object_new_string(log_level_name(m[i].level)));
@@ -72,7 +73,7 @@ void json_doc_finish(struct cli *cli, int rc)
 	json_set(cli, "ok", json_object_new_boolean(rc == EXIT_DONE));
 	json_set(cli, "exit_status", json_object_new_int(rc));
 	json_set(cli, "changed", json_object_new_boolean(cli->changed));
-	json_set(cli, "messages", messages_json());
+	json_set(cli, "messages", json_messages(SIZE_MAX));
 	if (cli->doc && json_object_object_get_ex(cli->doc, "outcome", &o) && !o &&
 	    rc >= 0 && rc < (int)(sizeof(outcomes) / sizeof(outcomes[0])))
 		json_set(cli, "outcome", json_object_new_string(outcomes[rc]));

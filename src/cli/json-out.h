@@ -33,6 +33,9 @@ struct json_object *json_func_absent(const struct pci_addr *a, unsigned vendor, 
 struct json_object *json_number(double v, int decimals);
 /* A string or JSON null for "" and NULL. */
 struct json_object *json_str_or_null(const char *s);
+/* The messages logged so far (log_kept), the first MAX of them, each with
+ * its level, code, check, text and fix: the document's "messages". */
+struct json_object *json_messages(size_t max);
 /* One refusal, in the document's "refusals" (jref: that array, or NULL). */
 void json_refusal(struct json_object *jref, const char *check, const char *device,
 		  const char *message, const char *fix, bool forceable);
