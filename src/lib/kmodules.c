@@ -302,41 +302,21 @@ out:
 
 int kmodules_newest_release(const char *root, char *buf, size_t len)
 {
-	const struct dirent64 *de;
-	struct dir_iter it;
-	char best[256] = "", sub[300];
-	int rootfd = root_dir_open(root), dfd, err = 0;
+	char **rel;
+	size_t n = 0;
+	int err = kmodules_releases(root, &rel);
 
-	if (rootfd < 0)
-		return rootfd;
-	dfd = root_open(rootfd, "/lib/modules", O_RDONLY | O_DIRECTORY, 0);
-	if (dfd < 0) {
-		close(rootfd);
-		return dfd;
-	}
-	dir_iter_init(&it, dfd);
-	while ((de = dir_iter_next(&it))) {
-		int fd;
-
-		if (de->d_name[0] == '.' || (best[0] && strverscmp(de->d_name, best) <= 0))
-			continue;
-		/* a directory, or a link to one inside the root */
-		snprintf(sub, sizeof(sub), "/lib/modules/%s", de->d_name);
-		fd = root_open(rootfd, sub, O_PATH | O_DIRECTORY, 0);
-		if (fd < 0)
-			continue;
-		close(fd);
-		snprintf(best, sizeof(best), "%s", de->d_name);
-	}
-	if (errno)
-		err = -errno;
-	close(dfd);
-	close(rootfd);
 	if (err)
 		return err;
-	if (!best[0])
-		return -ENOENT;
-	return snprintf(buf, len, "%s", best) >= (int)len ? -ENAMETOOLONG : 0;
+	while (rel[n])
+		n++;
+	/* (kmodules_releases sorts them by version) */
+	if (!n)
+		err = -ENOENT;
+	else if (snprintf(buf, len, "%s", rel[n - 1]) >= (int)len)
+		err = -ENAMETOOLONG;
+	kmodules_free_list(rel);
+	return err;
 }
 
 bool kmodules_name_eq(const char *a, const char *b)
