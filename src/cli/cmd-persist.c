@@ -510,21 +510,14 @@ static void show_takeout(struct cli *cli, const struct persist_run *p)
 static int show_plan(struct cli *cli, const char *cmd, const struct persist_target *t,
 		     const struct persist_run *p)
 {
-	char *text[5] = { NULL }, shown[4096];
-	const char *path[5] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
-				t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES,
-				PERSIST_UDEV_RULE };
+	const char *path[] = { PERSIST_DEVICES_CONF, PERSIST_MODPROBE_CONF, PERSIST_MODULES_LOAD_CONF,
+			       t->dracut ? PERSIST_DRACUT_CONF : PERSIST_INITRAMFS_MODULES,
+			       PERSIST_UDEV_RULE };
 	struct changes changes = { .n = 0 };
-	int err = persist_render_devices_conf(p->pfns, p->n, &text[0]), planned = 0;
+	char *block = NULL, shown[4096];
+	/* the initramfs list is the user's file: its block alone is shown */
+	int err = t->dracut ? 0 : persist_render_initramfs_block(t, &block), planned = 0;
 
-	if (!err)
-		err = persist_render_modprobe(t, p->pfns, p->n, &text[1]);
-	if (!err)
-		err = persist_render_modules_load(t, &text[2]);
-	if (!err)
-		err = t->dracut ? persist_render_dracut(t, &text[3]) : persist_render_initramfs_block(t, &text[3]);
-	if (!err)
-		err = persist_render_udev_rule(p->pfns, p->n, &text[4]);
 	if (!err) {
 		err = persist_plan_write(t, p->pfns, p->n, note_change, &changes);
 		if (!err && changes.nomem)
@@ -534,18 +527,18 @@ static int show_plan(struct cli *cli, const char *cmd, const struct persist_targ
 			err = 1;
 		}
 	}
-	for (size_t i = 0; !err && i < ARRAY_SIZE(text); i++) {
-		bool block = i == 3 && !t->dracut;
+	for (size_t i = 0; !err && i < ARRAY_SIZE(path); i++) {
+		bool in_block = i == 3 && !t->dracut;
 		const char *whole = change_of(&changes, path[i]);
-		const char *value = block ? text[i] : whole;
+		const char *value = in_block ? block : whole;
 
 		if (!whole)
 			continue;
 		planned++;
 		root_show_path(cli->root, path[i], shown, sizeof(shown));
 		/* (each text ends with its newline) */
-		cli_plan(cli, block ? "edit-file" : "write-file", shown, value, NULL, NULL,
-			 "write %s%s:\n%.*s", path[i], block ? " (its vfio-handover block)" : "",
+		cli_plan(cli, in_block ? "edit-file" : "write-file", shown, value, NULL, NULL,
+			 "write %s%s:\n%.*s", path[i], in_block ? " (its vfio-handover block)" : "",
 			 (int)strlen(value) - 1, value);
 	}
 	if (!err && t->aleph && change_of(&changes, PERSIST_SUPERVISOR_ENV)) {
@@ -556,8 +549,7 @@ static int show_plan(struct cli *cli, const char *cmd, const struct persist_targ
 	}
 	if (!err && !planned)
 		log_info("no file would change: the boot configuration is as %s would write it", cmd);
-	for (size_t i = 0; i < ARRAY_SIZE(text); i++)
-		free(text[i]);
+	free(block);
 	for (size_t i = 0; i < changes.n; i++) {
 		free(changes.rel[i]);
 		free(changes.content[i]);
