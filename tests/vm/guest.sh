@@ -618,7 +618,6 @@ run_once() {
 # boot (PROFILE2, or PROFILE) starts with them in its root, and with
 # /vh-boot saying 2.  code is the second boot's status.
 run_twice() {
-	local carry
 	carry=$(mktemp -d "${TMPDIR:-/tmp}/vh-vm-carry.XXXXXX")
 	echo "# --- boot 1 (profile $2)"
 	BOOT_APPEND=$(scenario_words "$1" append)
@@ -684,6 +683,10 @@ run)
 		test_module "$VM_DIR/$module"
 		unlock_cache
 	fi
+	# the console went to stdout as it came (boot's tee): its copy, and
+	# a reboot's carried files, go however the run ends
+	log="" carry=""
+	trap 'rm -rf ${log:+"$log"} ${carry:+"$carry"}' EXIT
 	boots=$(scenario_header "$scenario" boots)
 	if [ "${boots:-1}" = 2 ]; then
 		run_twice "$scenario" "$profile" "$(scenario_header "$scenario" boot2-profile)"
