@@ -211,11 +211,14 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 			name_unrecorded(cli, j);
 		return EXIT_DONE;
 	}
+	log_debug("locks taken");
 	rc = refuse_running_vm(cli, *fns, *nfns);
 	if (rc)
 		return rc;
+	log_debug("no VM holds the groups; give-back starts");
 	journaled = j->n;
 	o = engine_rollback(&e, *fns, *nfns);
+	log_debug("give-back ended: %d kernel writes", e.writes);
 	json_set(cli, "writes", json_object_new_int(e.writes));
 	/* a binding, or the journal (an entry of a function already back) */
 	cli->changed = !cli->dry_run && (e.writes > 0 || j->n != journaled);

@@ -427,6 +427,7 @@ static int run(struct cli *cli, int argc, char **argv)
 			  "refusing to go on", cmd->name);
 		return EXIT_NOPERM;
 	}
+	log_debug("capabilities limited");
 	if (!cmd->needs_sysfs || cmd->needs_sysfs(cli)) {
 		/* --json: function objects with their names in every command */
 		rc = cli_open(cli, cmd->names || cli->json, cli->json ? PCI_NEED_ALL : cmd->needs,

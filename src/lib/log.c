@@ -254,6 +254,7 @@ void log_debug(const char *fmt, ...)
 	static struct timespec t0;
 	struct timespec now;
 	char prefix[32];
+	long us;
 	va_list ap;
 
 	if (!log_verbose)
@@ -261,8 +262,9 @@ void log_debug(const char *fmt, ...)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (!t0.tv_sec)
 		t0 = now;
-	snprintf(prefix, sizeof(prefix), "[%5ld ms] ",
-		 (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+	/* tenths: a step of a hand-over takes a few milliseconds */
+	us = (now.tv_sec - t0.tv_sec) * 1000000L + (now.tv_nsec - t0.tv_nsec) / 1000L;
+	snprintf(prefix, sizeof(prefix), "[%5ld.%ld ms] ", us / 1000, us % 1000 / 100);
 	va_start(ap, fmt);
 	vlog(prefix, fmt, ap);
 	va_end(ap);
