@@ -300,11 +300,12 @@ void cli_wait_udev(struct cli *cli, const struct pci_addr *fns, size_t n)
 	if (!fns && !udev_wait(q, NULL, &left))
 		log_debug("udev still had events queued after %g s", cli->timeout);
 	for (size_t i = 0; fns && i < n; i++) {
-		struct pci_func f;
+		/* the group as read: a function keeps its group while on the bus */
+		const struct pci_func *f = pci_host_find(&cli->host, &fns[i]);
 
-		if (pci_func_load_needs(cli->sfs, &fns[i], &f, 0) < 0 || f.iommu_group < 0)
+		if (!f || f->iommu_group < 0)
 			continue;
-		snprintf(path, sizeof(path), "/dev/vfio/%d", f.iommu_group);
+		snprintf(path, sizeof(path), "/dev/vfio/%d", f->iommu_group);
 		if (!udev_wait(q, path, &left) && access(path, F_OK) < 0)
 			log_warn(MSG_UDEV_TIMEOUT, "see udevadm monitor", "%s did not appear within %g s; "
 				 "a VM manager cannot open the group yet", path, cli->timeout);

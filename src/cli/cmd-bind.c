@@ -27,49 +27,6 @@ static bool all_on_vfio(const struct pci_host *h, const struct pci_addr *fns, si
 	return true;
 }
 
-/* "vfio-pci", "vh-variant-vfio-pci and vfio-pci": the drivers of the
- * slot's functions now, each once, in the functions' order. */
-static void slot_drivers(struct cli *cli, size_t first, size_t count, char *buf, size_t len)
-{
-	char seen[8][64];
-	size_t n = 0, off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = first; i < first + count; i++) {
-		struct pci_func f;
-		size_t k;
-
-		if (pci_func_load_needs(cli->sfs, &cli->host.funcs[i].addr, &f, 0) < 0 || !f.driver[0])
-			continue;
-		for (k = 0; k < n && strcmp(seen[k], f.driver); k++)
-			;
-		if (k < n || n == 8)
-			continue;
-		snprintf(seen[n++], sizeof(seen[0]), "%s", f.driver);
-	}
-	for (size_t k = 0; k < n && off < len; k++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s", !k ? "" : k + 1 == n ? " and " : ", ",
-					seen[k]);
-}
-
-static void print_done(struct cli *cli, const struct pci_addr *slots, size_t nslots, long ms)
-{
-	char sb[PCI_SLOT_LEN], drivers[600];
-
-	for (size_t s = 0; s < nslots; s++) {
-		size_t count, first = pci_host_slot(&cli->host, &slots[s], &count);
-		struct pci_func f;
-
-		if (pci_func_load_needs(cli->sfs, &cli->host.funcs[first].addr, &f, 0) < 0)
-			continue;
-		slot_drivers(cli, first, count, drivers, sizeof(drivers));
-		printf("%s: %zu function%s on %s, IOMMU group %d (/dev/vfio/%d)\n",
-		       pci_slot_fmt(&slots[s], sb), count, count == 1 ? "" : "s",
-		       drivers[0] ? drivers : "vfio-pci", f.iommu_group, f.iommu_group);
-	}
-	printf("handed over in %ld ms; verified by reading back driver and modalias\n", ms);
-}
-
 struct bind_run {
 	struct pci_addr *slots, *fns;
 	size_t nslots, nfns;
@@ -80,6 +37,62 @@ struct bind_run {
 	char **asked;                   /* per function of fns: asks' driver, or NULL */
 	struct vfio_target *targets;    /* per function: the VFIO driver chosen */
 };
+
+/* Function f's driver after the run: the VFIO driver it was handed to
+ * (and read back on); one the run did not hand over (already on a VFIO
+ * driver, or not selected) keeps the one read under the locks. */
+static const char *driver_after(const struct bind_run *b, const struct pci_func *f)
+{
+	for (size_t i = 0; b->targets && i < b->nfns; i++)
+		if (pci_addr_cmp(&b->fns[i], &f->addr) == 0)
+			return f->vfio || !b->targets[i].driver[0] ? f->driver : b->targets[i].driver;
+	return f->driver;
+}
+
+/* "vfio-pci", "vh-variant-vfio-pci and vfio-pci": the drivers of the
+ * slot's functions after the run, each once, in the functions' order. */
+static void slot_drivers(struct cli *cli, const struct bind_run *b, size_t first, size_t count,
+			 char *buf, size_t len)
+{
+	char seen[8][64];
+	size_t n = 0, off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = first; i < first + count; i++) {
+		const char *driver = driver_after(b, &cli->host.funcs[i]);
+		size_t k;
+
+		if (!driver[0])
+			continue;
+		for (k = 0; k < n && strcmp(seen[k], driver); k++)
+			;
+		if (k < n || n == 8)
+			continue;
+		snprintf(seen[n++], sizeof(seen[0]), "%s", driver);
+	}
+	for (size_t k = 0; k < n && off < len; k++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", !k ? "" : k + 1 == n ? " and " : ", ",
+					seen[k]);
+}
+
+static void print_done(struct cli *cli, const struct bind_run *b, long ms)
+{
+	char sb[PCI_SLOT_LEN], drivers[600];
+
+	for (size_t s = 0; s < b->nslots; s++) {
+		size_t count, first = pci_host_slot(&cli->host, &b->slots[s], &count);
+		const struct pci_func *f = &cli->host.funcs[first];
+
+		if (!count)
+			continue;
+		slot_drivers(cli, b, first, count, drivers, sizeof(drivers));
+		printf("%s: %zu function%s on %s, IOMMU group %d (/dev/vfio/%d)\n",
+		       pci_slot_fmt(&b->slots[s], sb), count, count == 1 ? "" : "s",
+		       drivers[0] ? drivers : "vfio-pci", f->iommu_group, f->iommu_group);
+	}
+	printf("handed over in %ld ms; verified by reading back driver and modalias\n", ms);
+}
+
 
 /* Every function as it is now, the driver it had before the command, and
  * the VFIO driver chosen for it (null where none was). */
@@ -167,6 +180,7 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 		.dry_run = cli->dry_run, .plan = cli_engine_plan, .plan_data = cli, .journal = &b->j,
 	};
 	const char **drivers = calloc(b->nfns ? b->nfns : 1, sizeof(*drivers));
+	const struct pci_func **known = calloc(b->nfns ? b->nfns : 1, sizeof(*known));
 	struct timespec t0;
 	enum engine_outcome o;
 	int rc;
@@ -177,20 +191,26 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 
 		*outcome = "already";
 		first = pci_host_slot(&cli->host, &b->fns[0], &count);
-		slot_drivers(cli, first, count, on, sizeof(on));
+		slot_drivers(cli, b, first, count, on, sizeof(on));
 		if (!cli->json)
 			printf("already on %s: nothing to do\n", b->nslots == 1 && on[0] ? on : "vfio-pci");
 		free(drivers);
+		free(known);
 		return EXIT_DONE;
 	}
-	rc = drivers ? cli_vfio_load(cli, b->fns, b->nfns, b->targets) : EXIT_FAILED;
+	rc = drivers && known ? cli_vfio_load(cli, b->fns, b->nfns, b->targets) : EXIT_FAILED;
 	if (rc) {
 		free(drivers);
+		free(known);
 		return rc;
 	}
-	for (size_t i = 0; i < b->nfns; i++)
+	for (size_t i = 0; i < b->nfns; i++) {
 		drivers[i] = b->targets[i].driver;
+		/* as bind_prepare read them under the locks */
+		known[i] = pci_host_find(&cli->host, &b->fns[i]);
+	}
 	e.drivers = drivers;
+	e.known = known;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	log_debug("hand-over starts");
 	o = engine_bind(&e, b->fns, b->nfns);
@@ -198,6 +218,7 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 	json_set(cli, "writes", json_object_new_int(e.writes));
 	json_set(cli, "elapsed_ms", json_object_new_int64(elapsed_ms(&t0)));
 	free(drivers);
+	free(known);
 	/* a failure that was undone changed nothing; one that was not, did */
 	cli->changed = !cli->dry_run && e.writes > 0 && o != ENGINE_FAILED;
 	if (o == ENGINE_DONE) {
@@ -205,7 +226,7 @@ static int bind_execute(struct cli *cli, struct bind_run *b, const char **outcom
 		cli_wait_udev(cli, b->fns, b->nfns);
 		log_debug("udev settled");
 		if (!cli->json && !cli->dry_run)
-			print_done(cli, b->slots, b->nslots, elapsed_ms(&t0));
+			print_done(cli, b, elapsed_ms(&t0));
 		return EXIT_DONE;
 	}
 	cli_report_fault(cli, &e);

@@ -86,19 +86,49 @@ static int journaled_functions(const struct journal *j, struct pci_addr **fns, s
 	return 0;
 }
 
+/* Where each function went back to: a journaled one is on the driver
+ * its entry recorded (the engine read that back, and the entry is gone
+ * now: the caller took the names before), another on what the kernel
+ * chose for it, read here. */
+struct back_to {
+	bool journaled;
+	char driver[64];
+};
+
+static struct back_to *recorded_drivers(struct journal *j, const struct pci_addr *fns,
+					size_t n)
+{
+	struct back_to *to = calloc(n ? n : 1, sizeof(*to));
+
+	for (size_t i = 0; to && i < n; i++) {
+		const struct journal_entry *je = journal_find(j, &fns[i]);
+
+		if (je) {
+			to[i].journaled = true;
+			snprintf(to[i].driver, sizeof(to[i].driver), "%s", je->driver);
+		}
+	}
+	return to;
+}
+
 /* Where each function is, as text only when every one is back (on exit 4
  * stderr says where each is, and stdout claims nothing). */
-static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n)
+static void print_back(struct cli *cli, const struct pci_addr *fns, size_t n,
+		       const struct back_to *to)
 {
 	char ab[PCI_ADDR_LEN];
 
 	for (size_t i = 0; i < n; i++) {
 		struct pci_func f;
+		const char *driver = to[i].driver;
 
-		if (pci_func_load_needs(cli->sfs, &fns[i], &f, 0) < 0)
-			continue;
+		if (!to[i].journaled) {
+			if (pci_func_load_state(cli->sfs, &fns[i], &f, 0) < 0)
+				continue;
+			driver = f.driver;
+		}
 		printf("%s: back on %s\n", pci_addr_fmt(&fns[i], ab),
-		       f.driver[0] ? f.driver : "no driver (as before)");
+		       driver[0] ? driver : "no driver (as before)");
 	}
 }
 
@@ -188,6 +218,8 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		/* modules go into the running kernel only */
 		.load_module = sysfs_is_live(cli->sfs) ? kmodules_load : NULL,
 	};
+	const struct pci_func **known;
+	struct back_to *to;
 	enum engine_outcome o;
 	size_t journaled;
 	int rc = EXIT_DONE;
@@ -216,9 +248,22 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 	if (rc)
 		return rc;
 	log_debug("no VM holds the groups; give-back starts");
+	known = calloc(*nfns, sizeof(*known));
+	to = recorded_drivers(j, *fns, *nfns);
+	if (!known || !to) {
+		free(known);
+		free(to);
+		log_error(MSG_OUT_OF_MEMORY, NULL, "out of memory");
+		return EXIT_FAILED;
+	}
+	/* their groups, as read under the locks */
+	for (size_t i = 0; i < *nfns; i++)
+		known[i] = pci_host_find(&cli->host, &(*fns)[i]);
+	e.known = known;
 	journaled = j->n;
 	o = engine_rollback(&e, *fns, *nfns);
 	log_debug("give-back ended: %d kernel writes", e.writes);
+	free(known);
 	json_set(cli, "writes", json_object_new_int(e.writes));
 	/* a binding, or the journal (an entry of a function already back) */
 	cli->changed = !cli->dry_run && (e.writes > 0 || j->n != journaled);
@@ -226,8 +271,12 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		/* said here: an exit 1 of --aleph's confirmation leaves it done */
 		json_set(cli, "outcome", json_object_new_string(cli->dry_run ? "planned" : "done"));
 		cli_wait_udev(cli, NULL, 0);
+		if (!cli->json && !cli->dry_run)
+			print_back(cli, *fns, *nfns, to);
+		free(to);
 		return EXIT_DONE;
 	}
+	free(to);
 	cli_report_fault(cli, &e);
 	if (o == ENGINE_FAILED) {
 		log_error(MSG_DRIVER_UNAVAILABLE, "install or load that module (modprobe), then run "
@@ -269,8 +318,6 @@ static int run_rollback(struct cli *cli)
 	if (!rc)
 		rc = rollback_run(cli, slots, nslots, &j, &fns, &nfns);
 	free(slots);
-	if (rc == EXIT_DONE && !cli->json && !cli->dry_run)
-		print_back(cli, fns, nfns);
 	/* the supervisor after the lock: its restart and answer may take
 	 * --timeout; rolled back (or planned), nfns 0 when there was nothing */
 	cli_unlock_groups(cli);

@@ -181,6 +181,18 @@ static int load_now(struct run *r, struct sysfs *sfs, const struct pci_addr *a,
 	return err;
 }
 
+/* Where a function the run knows is now (pci_func_load_state): a read-back
+ * reads its driver, and what state asks, not the whole model. */
+static int load_state_now(struct run *r, struct sysfs *sfs, const struct pci_addr *a,
+			  struct pci_func *now, unsigned state)
+{
+	int err = pci_func_load_state(sfs, a, now, state);
+
+	if (err)
+		note_fault(r, a, err, "read the device: it is gone");
+	return err;
+}
+
 /* A driver_override that could not be read is unknown, never "unset":
  * nothing may be written to the function, nor may it pass as restored. */
 static int override_known(struct run *r, const struct pci_func *f)
@@ -208,6 +220,14 @@ static int override_known(struct run *r, const struct pci_func *f)
 static int load_known(struct lane *l, const struct pci_addr *a, struct pci_func *now)
 {
 	int err = load_now(l->r, l->sfs, a, now, PCI_NEED_OVERRIDE);
+
+	return err ? err : override_known(l->r, now);
+}
+
+/* Its driver and driver_override now, the latter known. */
+static int state_known(struct lane *l, const struct pci_addr *a, struct pci_func *now)
+{
+	int err = load_state_now(l->r, l->sfs, a, now, PCI_STATE_OVERRIDE);
 
 	return err ? err : override_known(l->r, now);
 }
@@ -298,7 +318,7 @@ static void stop_all(struct lane *l)
 static int verify_on_vfio(struct lane *l, const struct pci_func *before, const char *driver)
 {
 	struct pci_func now;
-	int err = load_now(l->r, l->sfs, &before->addr, &now, 0);
+	int err = load_state_now(l->r, l->sfs, &before->addr, &now, PCI_STATE_MODALIAS);
 
 	if (err)
 		return err;
@@ -348,7 +368,7 @@ static int restore_one(struct lane *l, const struct pci_addr *a, const char *dri
 	bool dry = l->r->e->dry_run;
 	char ab[PCI_ADDR_LEN];
 	struct pci_func now;
-	int err = load_known(l, a, &now);
+	int err = state_known(l, a, &now);
 
 	if (err)
 		return err;
@@ -361,7 +381,7 @@ static int restore_one(struct lane *l, const struct pci_addr *a, const char *dri
 		err = write_driver(l, driver, "bind", a);
 	if (err || dry)
 		return err;
-	err = load_known(l, a, &now);
+	err = state_known(l, a, &now);
 	if (!err && (strcmp(now.driver, driver) != 0 || strcmp(now.override, override) != 0)) {
 		note_fault(l->r, a, -EPROTO, "read back: on %s, expected %s",
 			   now.driver[0] ? now.driver : "no driver", driver[0] ? driver : "no driver");
@@ -580,8 +600,13 @@ static int bind_record(struct bind_run *b)
 
 	for (size_t i = 0; i < r->n && !err; i++) {
 		struct pci_func *f = &b->before[i];
+		const struct pci_func *k = e->known ? e->known[i] : NULL;
 
-		err = load_now(r, e->sfs, &r->fns[i], f, PCI_NEED_OVERRIDE);
+		if (k && !k->unread && k->loaded & PCI_NEED_OVERRIDE &&
+		    pci_addr_cmp(&k->addr, &r->fns[i]) == 0)
+			*f = *k;        /* the caller read it under the locks, just now */
+		else
+			err = load_now(r, e->sfs, &r->fns[i], f, PCI_NEED_OVERRIDE);
 		b->group[i] = err ? -1 : f->iommu_group;
 		if (!err && !f->vfio)
 			err = recordable(r, f);
@@ -886,9 +911,14 @@ enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
+		const struct pci_func *k = e->known ? e->known[i] : NULL;
 		struct pci_func f;
 
-		rb.group[i] = pci_func_load_needs(e->sfs, &fns[i], &f, 0) == 0 ? f.iommu_group : -1;
+		if (k && !k->unread && pci_addr_cmp(&k->addr, &fns[i]) == 0)
+			rb.group[i] = k->iommu_group;
+		else
+			rb.group[i] = pci_func_load_needs(e->sfs, &fns[i], &f, 0) == 0 ?
+				      f.iommu_group : -1;
 		all[i] = true;
 	}
 	if (lanes_make(&rb.r, rb.group, all, &lanes, &nl) < 0) {

@@ -37,6 +37,11 @@ struct engine {
 	 * the kernel names it (vfio-pci, or a variant: nvgrace_gpu_vfio_pci);
 	 * NULL: vfio-pci for all */
 	const char *const *drivers;
+	/* Optional: each function of fns (by index) as the caller read it
+	 * under the locks, or NULL.  bind takes one read with its
+	 * driver_override as the state it records; rollback takes the IOMMU
+	 * groups.  What is not there is read here. */
+	const struct pci_func *const *known;
 	/* rollback: load a module (or the modules of an alias, as modprobe
 	 * does) into the running kernel, 0 or -errno: kmodules_load, or a
 	 * test's emulation.  NULL where none can be loaded (a captured tree). */

@@ -86,11 +86,29 @@ void journal_remove(struct journal *j, const struct pci_addr *a)
 	j->n--;
 }
 
+/* The file on disk as a run last read or wrote it: its text, and the
+ * entries that text holds. */
+struct journal_seen {
+	char *text;          /* NULL: there was none */
+	struct journal disk;
+};
+
+static void seen_free(struct journal_seen *seen)
+{
+	if (!seen)
+		return;
+	free(seen->text);
+	free(seen->disk.e);
+	free(seen);
+}
+
 void journal_free(struct journal *j)
 {
 	free(j->e);
 	j->e = NULL;
 	j->n = 0;
+	seen_free(j->seen);
+	j->seen = NULL;
 }
 
 static struct json_object *entry_json(const struct journal_entry *e)
@@ -115,21 +133,27 @@ static struct json_object *entry_json(const struct journal_entry *e)
 	return o;
 }
 
-int journal_save(const char *root, const struct journal *j)
+static size_t live_entries(const struct journal *j)
 {
-	struct json_object *doc, *arr;
-	int dfd = open_dir(root), err;
 	size_t live = 0;
 
-	if (dfd < 0)
-		return dfd;
 	for (size_t i = 0; i < j->n; i++)
 		live += !j->e[i].gone;
-	if (!live) {
-		err = unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT ? -errno : 0;
-		close(dfd);
-		return err;
-	}
+	return live;
+}
+
+/* The journal into dfd (JOURNAL_DIR); *written (may be NULL) gets a copy
+ * of the text written (NULL when the file was removed, or no memory). */
+static int save_at(int dfd, const struct journal *j, char **written)
+{
+	struct json_object *doc, *arr;
+	const char *text;
+	int err;
+
+	if (written)
+		*written = NULL;
+	if (!live_entries(j))
+		return unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT ? -errno : 0;
 	doc = json_object_new_object();
 	arr = json_object_new_array();
 	json_object_object_add(doc, "format_version", json_object_new_int(JOURNAL_FORMAT));
@@ -138,10 +162,22 @@ int journal_save(const char *root, const struct journal *j)
 		if (!j->e[i].gone)
 			json_object_array_add(arr, entry_json(&j->e[i]));
 	json_object_object_add(doc, "functions", arr);
-	err = atomic_write_at(dfd, "state.json",
-			      json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	err = atomic_write_at(dfd, "state.json", text);
+	if (!err && written)
+		*written = strdup(text);        /* NULL: not remembered */
 	json_object_put(doc);
+	return err;
+}
+
+int journal_save(const char *root, const struct journal *j)
+{
+	int dfd = open_dir(root), err;
+
+	if (dfd < 0)
+		return dfd;
+	err = save_at(dfd, j, NULL);
 	close(dfd);
 	return err;
 }
@@ -501,32 +537,94 @@ int journal_parse(const char *text, size_t len, struct journal *j, char *why, si
 
 /* ROOT/run/vfio-handover/state.json, found inside the root: *text NULL
  * when there is none. */
-static int read_state(const char *root, char **text, size_t *len)
+static int copy_entries(struct journal *to, const struct journal *from)
 {
-	int rootfd = root_dir_open(root), err;
+	to->e = NULL;
+	to->n = 0;
+	if (!from->n)
+		return 0;
+	to->e = malloc(from->n * sizeof(*to->e));
+	if (!to->e)
+		return -ENOMEM;
+	memcpy(to->e, from->e, from->n * sizeof(*to->e));
+	to->n = from->n;
+	return 0;
+}
 
-	*text = NULL;
-	if (rootfd < 0)
-		return rootfd == -ENOENT ? 0 : rootfd;
-	err = root_read_file(rootfd, JOURNAL_DIR "/state.json", 0, JOURNAL_MAX_SIZE, text, len,
-			     NULL);
-	close(rootfd);
-	return err == -ENOENT ? 0 : err;
+/* Remember the file as j now has it: text (NULL: none), and disk, the
+ * entries it holds.  Without memory nothing is remembered, and the next
+ * update parses what it reads. */
+static void seen_set(struct journal *j, const char *text, const struct journal *disk)
+{
+	struct journal_seen *seen = calloc(1, sizeof(*seen));
+
+	seen_free(j->seen);
+	j->seen = NULL;
+	if (!seen || (text && !(seen->text = strdup(text))) || copy_entries(&seen->disk, disk) < 0) {
+		seen_free(seen);
+		return;
+	}
+	j->seen = seen;
+}
+
+static void seen_forget(struct journal *j)
+{
+	seen_free(j->seen);
+	j->seen = NULL;
+}
+
+/* The journal of the text read at dirfd's path (text NULL: there is none),
+ * parsed unless it is, byte for byte, the text j saw last. */
+static int journal_of_text(const char *text, size_t len, const struct journal *seen_by,
+			   struct journal *j, char *why, size_t whylen)
+{
+	const struct journal_seen *seen = seen_by ? seen_by->seen : NULL;
+	int err;
+
+	memset(j, 0, sizeof(*j));
+	if (why && whylen)
+		why[0] = '\0';
+	if (seen && (text ? seen->text && strlen(seen->text) == len &&
+			    memcmp(seen->text, text, len) == 0 : !seen->text))
+		return copy_entries(j, &seen->disk);
+	if (!text)
+		return 0;
+	err = journal_parse(text, len, j, why, whylen);
+	if (!err)
+		seen_set(j, text, j);
+	return err;
+}
+
+/* state.json at path inside rootfd; *text NULL when there is none. */
+static int read_state_at(int rootfd, const char *path, char **text, size_t *len)
+{
+	int err = root_read_file(rootfd, path, 0, JOURNAL_MAX_SIZE, text, len, NULL);
+
+	if (err == -ENOENT) {
+		*text = NULL;
+		*len = 0;
+		return 0;
+	}
+	return err;
 }
 
 int journal_load(const char *root, struct journal *j, char *why, size_t whylen)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int err;
+	int rootfd = root_dir_open(root), err;
 
 	memset(j, 0, sizeof(*j));
 	if (why && whylen)
 		why[0] = '\0';
-	err = read_state(root, &text, &len);
-	if (err || !text)
-		return err;
-	err = journal_parse(text, len, j, why, whylen);
+	if (rootfd < 0)
+		return rootfd == -ENOENT ? 0 : rootfd;
+	err = read_state_at(rootfd, JOURNAL_DIR "/state.json", &text, &len);
+	close(rootfd);
+	if (!err)
+		err = journal_of_text(text, len, NULL, j, why, whylen);
+	if (!err && !text)
+		seen_set(j, NULL, j);
 	free(text);
 	return err;
 }
@@ -564,19 +662,25 @@ static int lock_journal(int dfd)
 	return fd;
 }
 
-int journal_update(const char *root, const struct journal *j, const struct pci_addr *owned,
-		   size_t n)
+int journal_update(const char *root, struct journal *j, const struct pci_addr *owned, size_t n)
 {
 	struct journal disk = { 0 }, merged = { 0 };
 	int dfd = open_dir(root), lockfd, err;
+	char *text = NULL, *written = NULL;
+	size_t len = 0;
 
 	if (dfd < 0)
 		return dfd;
 	lockfd = lock_journal(dfd);
-	close(dfd);
-	if (lockfd < 0)
+	if (lockfd < 0) {
+		close(dfd);
 		return lockfd;
-	err = journal_load(root, &disk, NULL, 0);
+	}
+	/* as it is on disk now: parsed again only when another run (or a
+	 * hand) changed it since this run last read or wrote it */
+	err = read_state_at(dfd, "state.json", &text, &len);
+	if (!err)
+		err = journal_of_text(text, len, j, &disk, NULL, 0);
 	/* what other runs journaled, as it is on disk; ours, as we have it */
 	for (size_t i = 0; !err && i < disk.n; i++)
 		if (!owned_by(owned, n, &disk.e[i].addr))
@@ -585,9 +689,17 @@ int journal_update(const char *root, const struct journal *j, const struct pci_a
 		if (!j->e[i].gone && owned_by(owned, n, &j->e[i].addr))
 			err = journal_add(&merged, &j->e[i]);
 	if (!err)
-		err = journal_save(root, &merged);
+		err = save_at(dfd, &merged, &written);
+	/* as written (or removed), still under the lock */
+	if (!err && (written || !live_entries(&merged)))
+		seen_set(j, written, &merged);
+	else
+		seen_forget(j);
+	free(written);
+	free(text);
 	journal_free(&disk);
 	journal_free(&merged);
 	close(lockfd);
+	close(dfd);
 	return err;
 }

@@ -35,9 +35,15 @@ struct journal_entry {
 	bool gone;           /* given back by this run: not saved any more */
 };
 
+struct journal_seen;
+
 struct journal {
 	struct journal_entry *e;
 	size_t n;
+	/* the file as this run last read or wrote it (journal_load,
+	 * journal_update): an update that finds it unchanged neither reads
+	 * nor parses it again.  Freed by journal_free. */
+	struct journal_seen *seen;
 };
 
 /* A journal bigger than this is not one journal_save wrote. */
@@ -74,7 +80,6 @@ const char *journal_step_name(enum handover_step s);
  * other runs are kept as they are there.  Read, merged and written under
  * the journal's own short lock, so that two runs never lose each other's
  * entries.  -EBADMSG when the one on disk is no longer valid. */
-int journal_update(const char *root, const struct journal *j, const struct pci_addr *owned,
-		   size_t n);
+int journal_update(const char *root, struct journal *j, const struct pci_addr *owned, size_t n);
 /* The longest a run waits for the journal's own lock. */
 #define JOURNAL_LOCK_MS 10000

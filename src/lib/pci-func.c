@@ -205,6 +205,15 @@ static bool read_uevent_identity(struct sysfs *sfs, struct pci_func *f)
 	return true;
 }
 
+static void read_modalias(struct sysfs *sfs, struct pci_func *f)
+{
+	if (sysfs_dev_read(sfs, &f->addr, "modalias", f->modalias, sizeof(f->modalias)) <= 0 ||
+	    strncmp(f->modalias, "pci:v", 5) != 0) {
+		f->modalias[0] = '\0';
+		f->bad |= PCI_BAD_MODALIAS;
+	}
+}
+
 static void read_identity(struct sysfs *sfs, struct pci_func *f)
 {
 	if (read_uevent_identity(sfs, f))
@@ -214,16 +223,12 @@ static void read_identity(struct sysfs *sfs, struct pci_func *f)
 	read_hex(sfs, f, "subsystem_vendor", 0xffff, &f->subvendor, PCI_BAD_SUBVENDOR);
 	read_hex(sfs, f, "subsystem_device", 0xffff, &f->subdevice, PCI_BAD_SUBDEVICE);
 	read_hex(sfs, f, "class", 0xffffff, &f->class, PCI_BAD_CLASS);
-	if (sysfs_dev_read(sfs, &f->addr, "modalias", f->modalias, sizeof(f->modalias)) <= 0 ||
-	    strncmp(f->modalias, "pci:v", 5) != 0) {
-		f->modalias[0] = '\0';
-		f->bad |= PCI_BAD_MODALIAS;
-	}
+	read_modalias(sfs, f);
 }
 
-static void read_binding(struct sysfs *sfs, struct pci_func *f)
+/* The driver link, and whether that driver is a VFIO driver. */
+static void read_driver(struct sysfs *sfs, struct pci_func *f)
 {
-	char buf[64];
 	int err;
 
 	err = sysfs_dev_link(sfs, &f->addr, "driver", f->driver, sizeof(f->driver));
@@ -243,6 +248,14 @@ static void read_binding(struct sysfs *sfs, struct pci_func *f)
 	case SYSFS_VFIO_NO:
 		break;
 	}
+}
+
+static void read_binding(struct sysfs *sfs, struct pci_func *f)
+{
+	char buf[64];
+	int err;
+
+	read_driver(sfs, f);
 	f->iommu_group = -1;
 	err = sysfs_dev_link(sfs, &f->addr, "iommu_group", buf, sizeof(buf));
 	if (err == 0) {
@@ -344,6 +357,27 @@ int pci_func_load_needs(struct sysfs *sfs, const struct pci_addr *a, struct pci_
 	read_binding(sfs, f);
 	load_more(sfs, f, needs);
 	if (needs & PCI_NEED_OVERRIDE) {
+		pci_func_take_override(f, sysfs_dev_read(sfs, a, "driver_override", f->override,
+							 sizeof(f->override)));
+		pci_func_check_unbinding(sfs, f);
+	}
+	return 0;
+}
+
+int pci_func_load_state(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f,
+			unsigned state)
+{
+	memset(f, 0, sizeof(*f));
+	f->addr = *a;
+	f->boot_vga = -1;
+	f->iommu_group = -1;
+	f->unread = true;
+	if (!sysfs_dev_exists(sfs, a))
+		return -ENODEV;
+	read_driver(sfs, f);
+	if (state & PCI_STATE_MODALIAS)
+		read_modalias(sfs, f);
+	if (state & PCI_STATE_OVERRIDE) {
 		pci_func_take_override(f, sysfs_dev_read(sfs, a, "driver_override", f->override,
 							 sizeof(f->override)));
 		pci_func_check_unbinding(sfs, f);

@@ -71,6 +71,16 @@ int pci_func_load(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *
 /* The identity, driver and IOMMU group, and what needs asks. */
 int pci_func_load_needs(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f,
 			unsigned needs);
+/* What a read-back asks of a function the run already knows: its driver
+ * (and whether it is a VFIO driver) always, and these; the identity, the
+ * group and the rest are not read (f->unread stays set: f is no model of
+ * the function, only of where it is now). */
+enum pci_state {
+	PCI_STATE_OVERRIDE = 1u << 0,   /* driver_override, and an unbind under way */
+	PCI_STATE_MODALIAS = 1u << 1,   /* still the same device? */
+};
+int pci_func_load_state(struct sysfs *sfs, const struct pci_addr *a, struct pci_func *f,
+			unsigned state);
 /* What needs asks and f does not have yet. */
 int pci_func_load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs);
 /* For loading many at once (pci_host_load): driver_override read for all

@@ -237,6 +237,88 @@ START_TEST(journal_runs_keep_each_other)
 }
 END_TEST
 
+/* The text of a journal holding e alone, as journal_save writes it. */
+static char *journal_text(const struct journal_entry *e)
+{
+	char *root = make_root(), path[4096], *text = malloc(65536);
+	struct journal j = { 0 };
+	FILE *fp;
+	size_t n;
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(journal_add(&j, e), 0);
+	ck_assert_int_eq(journal_save(root, &j), 0);
+	snprintf(path, sizeof(path), "%s%s/state.json", root, JOURNAL_DIR);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(text, 1, 65535, fp);
+	text[n] = '\0';
+	fclose(fp);
+	journal_free(&j);
+	drop_root(root);
+	return text;
+}
+
+/* A run remembers the journal as it wrote it, and reads it again only
+ * when it changed: replaced by another run (a new file), edited in place
+ * (the same file, new times), or removed.  None of those is lost. */
+START_TEST(journal_changed_behind_a_run)
+{
+	char *root = make_root(), path[4096], *text;
+	struct journal a = { 0 }, disk;
+	struct journal_entry ea = entry("0000:01:00.0", STEP_OVERRIDE),
+			     eb = entry("0000:02:00.0", STEP_OVERRIDE),
+			     ec = entry("0000:03:00.0", STEP_PROBED);
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s%s/state.json", root, JOURNAL_DIR);
+	ck_assert_int_eq(journal_add(&a, &ea), 0);
+	ck_assert_int_eq(journal_update(root, &a, &ea.addr, 1), 0);
+	/* edited in place: b's entry where a's was, same inode */
+	text = journal_text(&eb);
+	fp = fopen(path, "r+");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(ftruncate(fileno(fp), 0), 0);
+	ck_assert_uint_eq(fwrite(text, 1, strlen(text), fp), strlen(text));
+	ck_assert_int_eq(fclose(fp), 0);
+	free(text);
+	a.e[0].step = STEP_UNBOUND;
+	ck_assert_int_eq(journal_update(root, &a, &ea.addr, 1), 0);
+	ck_assert_int_eq(journal_load(root, &disk, NULL, 0), 0);
+	ck_assert_uint_eq(disk.n, 2);
+	ck_assert_ptr_nonnull(journal_find(&disk, &eb.addr));
+	ck_assert_int_eq(journal_find(&disk, &ea.addr)->step, STEP_UNBOUND);
+	journal_free(&disk);
+	/* removed: a writes its own again */
+	ck_assert_int_eq(unlink(path), 0);
+	a.e[0].step = STEP_PROBED;
+	ck_assert_int_eq(journal_update(root, &a, &ea.addr, 1), 0);
+	ck_assert_int_eq(journal_load(root, &disk, NULL, 0), 0);
+	ck_assert_uint_eq(disk.n, 1);
+	ck_assert_int_eq(journal_find(&disk, &ea.addr)->step, STEP_PROBED);
+	journal_free(&disk);
+	/* a removes its entry (no file now); c's run writes one; a's next
+	 * update keeps it */
+	a.e[0].gone = true;
+	ck_assert_int_eq(journal_update(root, &a, &ea.addr, 1), 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	{
+		struct journal c = { 0 };
+
+		ck_assert_int_eq(journal_add(&c, &ec), 0);
+		ck_assert_int_eq(journal_update(root, &c, &ec.addr, 1), 0);
+		journal_free(&c);
+	}
+	ck_assert_int_eq(journal_update(root, &a, &ea.addr, 1), 0);
+	ck_assert_int_eq(journal_load(root, &disk, NULL, 0), 0);
+	ck_assert_uint_eq(disk.n, 1);
+	ck_assert_int_eq(journal_find(&disk, &ec.addr)->step, STEP_PROBED);
+	journal_free(&disk);
+	journal_free(&a);
+	drop_root(root);
+}
+END_TEST
+
 /* Many runs saving at once, each its own function, many times: every
  * entry is on disk in the end. */
 START_TEST(journal_concurrent_updates)
@@ -290,6 +372,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, waits_then_goes_on);
 	tcase_add_test(tc, killed_holder_lets_go);
 	tcase_add_test(tc, journal_runs_keep_each_other);
+	tcase_add_test(tc, journal_changed_behind_a_run);
 	tcase_add_test(tc, journal_concurrent_updates);
 	suite_add_tcase(s, tc);
 	return s;
