@@ -47,6 +47,16 @@ struct sysfs {
 
 #define WALK_MAX_DEPTH 8
 
+/* The running kernel's sysfs fills a read of a directory as far as its
+ * entries go (dir_iter_init_whole); a captured tree may be any filesystem. */
+static void dir_iter_start(const struct sysfs *sfs, struct dir_iter *it, int fd)
+{
+	if (sfs->live)
+		dir_iter_init_whole(it, fd);
+	else
+		dir_iter_init(it, fd);
+}
+
 static int dev_rel(const struct pci_addr *a, const char *sub, char *rel, size_t len);
 
 /*
@@ -568,7 +578,7 @@ int sysfs_module_pci_driver(struct sysfs *sfs, const char *module, char *buf, si
 	fd = root_open(sfs->rootfd, rel, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return fd;
-	dir_iter_init(&it, fd);
+	dir_iter_start(sfs, &it, fd);
 	/* "pci:NAME"; of several (no module of the kernel's has two), the first by name */
 	while ((de = dir_iter_next(&it)))
 		if (strncmp(de->d_name, "pci:", 4) == 0 && sysfs_valid_driver_name(de->d_name + 4) &&
@@ -629,7 +639,7 @@ static int open_dir_at(struct sysfs *sfs, const char *rel)
 }
 
 /* The PCI addresses named in the open directory fd, in its order; closes fd. */
-static int read_addrs(int fd, struct pci_addr **out, size_t *n)
+static int read_addrs(const struct sysfs *sfs, int fd, struct pci_addr **out, size_t *n)
 {
 	struct pci_addr *v = NULL, *nv;
 	size_t cnt = 0, cap = 0;
@@ -637,7 +647,7 @@ static int read_addrs(int fd, struct pci_addr **out, size_t *n)
 	struct dir_iter it;
 	int err = 0;
 
-	dir_iter_init(&it, fd);
+	dir_iter_start(sfs, &it, fd);
 	while ((de = dir_iter_next(&it))) {
 		struct pci_addr a;
 
@@ -672,7 +682,7 @@ int sysfs_list_devices(struct sysfs *sfs, struct pci_addr **out, size_t *n)
 
 	if (fd < 0)
 		return fd;
-	err = read_addrs(fd, out, n);
+	err = read_addrs(sfs, fd, out, n);
 	if (!err && *n)
 		qsort(*out, *n, sizeof(**out), addr_cmp_qsort);
 	return err;
@@ -689,7 +699,7 @@ int sysfs_group_members(struct sysfs *sfs, int group, struct pci_addr **out, siz
 	fd = open_dir_at(sfs, rel);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	return read_addrs(fd, out, n);
+	return read_addrs(sfs, fd, out, n);
 }
 
 int sysfs_count_iommu_groups(struct sysfs *sfs)
@@ -699,7 +709,7 @@ int sysfs_count_iommu_groups(struct sysfs *sfs)
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	dir_iter_init(&it, fd);
+	dir_iter_start(sfs, &it, fd);
 	while (dir_iter_next(&it))
 		n++;
 	close(fd);
@@ -733,7 +743,7 @@ int sysfs_phys_slot(struct sysfs *sfs, const struct pci_addr *a, char *buf, size
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
 	pci_slot_fmt(a, want);
-	dir_iter_init(&it, fd);
+	dir_iter_start(sfs, &it, fd);
 	while ((de = dir_iter_next(&it))) {
 		snprintf(rel, sizeof(rel), "bus/pci/slots/%s/address", de->d_name);
 		if (sfs->ops->read(sfs, NULL, sfs->rootfd, rel, val, sizeof(val)) > 0 &&
@@ -818,7 +828,7 @@ static int walk_dir(struct walk *w, int dfd, int depth)
 	it = malloc(sizeof(*it));
 	if (!it)
 		return -ENOMEM;
-	dir_iter_init(it, dfd);
+	dir_iter_start(w->sfs, it, dfd);
 	while (!err && (de = dir_iter_next(it))) {
 		if (!dir_entry_is_dir(dfd, de))
 			continue;

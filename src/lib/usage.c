@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "usage.h"
@@ -226,7 +228,7 @@ static int add_holder(struct holder **out, size_t *nout, int procfd, const char 
 
 /* Every descriptor of one process; -EACCES when we may not look.  One
  * open per process: a host has hundreds, kernel threads included. */
-static int scan_process(int procfd, const char *pidname, const struct usage *u,
+static int scan_process(int procfd, bool whole, const char *pidname, const struct usage *u,
 			struct holder **out, size_t *nout)
 {
 	const struct dirent64 *de;
@@ -239,7 +241,10 @@ static int scan_process(int procfd, const char *pidname, const struct usage *u,
 	fdfd = openat(procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fdfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	dir_iter_init(&it, fdfd);
+	if (whole)
+		dir_iter_init_whole(&it, fdfd);
+	else
+		dir_iter_init(&it, fdfd);
 	while (!err && (de = dir_iter_next(&it))) {
 		const struct devnode *node;
 		ssize_t n;
@@ -279,7 +284,9 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 	struct holder_scan none = { 0 };
 	const struct dirent64 *de;
 	struct dir_iter it;
+	struct statfs fs;
 	int procfd, err = 0;
+	bool whole;
 
 	if (!scan)
 		scan = &none;
@@ -291,7 +298,12 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 	procfd = open(procroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (procfd < 0)
 		return -errno;
-	dir_iter_init(&it, procfd);
+	/* procfs gives a directory whole in one read where it fits */
+	whole = fstatfs(procfd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+	if (whole)
+		dir_iter_init_whole(&it, procfd);
+	else
+		dir_iter_init(&it, procfd);
 	while (!err && (de = dir_iter_next(&it))) {
 		if (!all_digits(de->d_name))
 			continue;
@@ -300,7 +312,7 @@ int usage_find_holders(const char *procroot, const struct usage *u,
 			scan->unscanned++;
 			continue;
 		}
-		err = scan_process(procfd, de->d_name, u, out, nout);
+		err = scan_process(procfd, whole, de->d_name, u, out, nout);
 		if (err == -EACCES || err == -EPERM) {
 			scan->uninspected++;
 			err = 0;

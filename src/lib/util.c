@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -61,14 +62,22 @@ const struct dirent64 *dir_iter_next(struct dir_iter *it)
 		const struct dirent64 *de;
 
 		if (it->pos >= it->len) {
-			ssize_t n = getdents64(it->fd, it->buf, sizeof(it->buf));
+			ssize_t n;
 
+			if (it->last) {
+				errno = 0;
+				return NULL;
+			}
+			n = getdents64(it->fd, it->buf, sizeof(it->buf));
 			if (n <= 0) {
 				errno = n < 0 ? errno : 0;
 				return NULL;
 			}
 			it->pos = 0;
 			it->len = (size_t)n;
+			/* room for the longest entry (a 255-byte name) was left */
+			it->last = it->whole &&
+				   it->len + offsetof(struct dirent64, d_name) + 256 + 8 <= sizeof(it->buf);
 		}
 		de = (const struct dirent64 *)(it->buf + it->pos);
 		it->pos += de->d_reclen;

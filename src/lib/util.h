@@ -31,12 +31,24 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct dir_iter {
 	int fd;
 	size_t pos, len;
+	bool whole;     /* see dir_iter_init_whole */
+	bool last;      /* the last read gave the rest */
 	char buf[4096] __attribute__((aligned(8)));
 };
 static inline void dir_iter_init(struct dir_iter *it, int fd)
 {
 	it->fd = fd;
 	it->pos = it->len = 0;
+	it->whole = it->last = false;
+}
+/* For procfs and sysfs, whose readdir fills a read as far as the entries
+ * go and stops early only at the end: a read that left room for another
+ * entry was the last, and the call that would return 0 is not made (one
+ * per process of a /proc scan). */
+static inline void dir_iter_init_whole(struct dir_iter *it, int fd)
+{
+	dir_iter_init(it, fd);
+	it->whole = true;
 }
 /* The next entry other than "." and "..": NULL at the end (errno 0) or on
  * a read error (errno set). */

@@ -93,6 +93,55 @@ START_TEST(holder_behind_many_descriptors)
 }
 END_TEST
 
+/* dir_iter_init_whole: a directory of many reads' worth, its names of every
+ * length up to the longest, is read to its last entry, each once. */
+START_TEST(whole_reads_to_the_end)
+{
+	char dir[] = "/tmp/vh-iter.XXXXXX", name[300], path[600];
+	const struct dirent64 *de;
+	struct dir_iter it;
+	static bool seen[700];
+	size_t n = 0;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (int i = 0; i < 700; i++) {
+		int len = 1 + i % 255;
+
+		snprintf(name, sizeof(name), "%04d", i);
+		memset(name + 4, 'x', (size_t)(len > 4 ? len - 4 : 0));
+		name[len > 4 ? len : 4] = '\0';
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	dir_iter_init_whole(&it, fd);
+	while ((de = dir_iter_next(&it))) {
+		int i = atoi(de->d_name);
+
+		ck_assert(i >= 0 && i < 700 && !seen[i]);
+		seen[i] = true;
+		n++;
+	}
+	ck_assert_int_eq(errno, 0);
+	ck_assert_uint_eq(n, 700);
+	close(fd);
+	for (int i = 0; i < 700; i++) {
+		int len = 1 + i % 255;
+
+		snprintf(name, sizeof(name), "%04d", i);
+		memset(name + 4, 'x', (size_t)(len > 4 ? len - 4 : 0));
+		name[len > 4 ? len : 4] = '\0';
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(no_nodes_no_scan)
 {
 	struct usage u = { 0 };
@@ -407,6 +456,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, real_holder);
 	tcase_add_test(tc, holder_behind_many_descriptors);
+	tcase_add_test(tc, whole_reads_to_the_end);
 	tcase_add_test(tc, no_nodes_no_scan);
 	tcase_add_test(tc, disks_and_interfaces);
 	tcase_add_test(tc, nvidia_minor);
