@@ -38,6 +38,9 @@ int cli_open(struct cli *cli, bool names, unsigned needs, bool lean)
 		return EXIT_FAILED;
 	}
 	sysfs_set_read_timeout(cli->sfs, (int)(cli->timeout * 1000));
+	/* a failure here is the first request's to report */
+	if (cli->cmd && cli->cmd->writes && sysfs_is_live(cli->sfs) && !cli->dry_run)
+		sysfs_writer_start(cli->sfs);
 	cli->procroot = sysfs_is_live(cli->sfs) ? proc_mounted() : NULL;
 	cli->lean = lean;
 	err = lean ? pci_host_list(cli->sfs, &cli->host) :

@@ -79,6 +79,9 @@ struct command {
 	unsigned needs;
 	/* reads only the GPUs it is given and their IOMMU groups */
 	bool lean;
+	/* changes drivers through the kernel writer (bind, rollback, apply):
+	 * its child is started while the process is still small */
+	bool writes;
 	/* NULL: it reads sysfs; else whether this run does (unpersist
 	 * without a selector needs none: a purge in a chroot has no /sys) */
 	bool (*needs_sysfs)(const struct cli *cli);

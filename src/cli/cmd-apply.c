@@ -416,6 +416,7 @@ const struct command cmd_apply = {
 	},
 	.run = run_apply,
 	.needs = PCI_NEED_BOOT_VGA,
+	.writes = true,
 	.json_keys = apply_keys,
 	.caps = apply_caps,
 	.ncaps = ARRAY_SIZE(apply_caps),

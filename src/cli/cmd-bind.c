@@ -335,6 +335,7 @@ const struct command cmd_bind = {
 	.run = run_bind,
 	.needs = PCI_NEED_BOOT_VGA,
 	.lean = true,
+	.writes = true,
 	.json_keys = cli_handover_keys,
 	.caps = bind_caps,
 	.ncaps = sizeof(bind_caps) / sizeof(bind_caps[0]),

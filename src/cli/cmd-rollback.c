@@ -354,6 +354,7 @@ const struct command cmd_rollback = {
 	.run = run_rollback,
 	.needs = 0,
 	.lean = true,
+	.writes = true,
 	.json_keys = rollback_keys,
 	.caps = rollback_caps,
 	.ncaps = sizeof(rollback_caps) / sizeof(rollback_caps[0]),

@@ -339,6 +339,13 @@ static struct writer *writer_of(struct sysfs *sfs)
 	return sfs->writer;
 }
 
+int sysfs_writer_start(struct sysfs *sfs)
+{
+	struct writer *w = writer_of(sfs);
+
+	return w ? writer_start(w) : -ENOMEM;
+}
+
 int sysfs_write_timed(struct sysfs *sfs, const char *rel, const char *val, int timeout_ms)
 {
 	struct writer *w = writer_of(sfs);

@@ -48,6 +48,9 @@ void sysfs_set_read_timeout(struct sysfs *sfs, int ms);
 void *sysfs_backend_priv(const struct sysfs *sfs);
 /* The writer child now, 0 when none runs (tests). */
 int sysfs_writer_pid(const struct sysfs *sfs);
+/* Start the handle's writer now (writer_start), for a command that will
+ * write; otherwise its first request does.  0 or -errno. */
+int sysfs_writer_start(struct sysfs *sfs);
 /* Is this the running kernel's sysfs (a sysfs filesystem, wherever it is
  * mounted), rather than a captured tree of files? */
 bool sysfs_is_live(const struct sysfs *sfs);

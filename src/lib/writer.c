@@ -237,6 +237,13 @@ static int await_reply(struct writer *w, int timeout_ms, struct reply *rep)
 	}
 }
 
+int writer_start(struct writer *w)
+{
+	if (w->fd >= 0 && w->owner != getpid())
+		child_stop(w);
+	return w->fd >= 0 ? 0 : child_start(w);
+}
+
 /* Send one request, the child started if need be. */
 static int send_request(struct writer *w, const char *req, size_t len)
 {

@@ -31,6 +31,10 @@ struct writer_job {
 
 /* No child is started until the first request. */
 struct writer *writer_new(const struct writer_job *job);
+/* Start the child now, where none runs: a fork copies the page tables of
+ * what the process has written to, and each of those pages it writes
+ * afterwards is copied again; early on that is little.  0 or -errno. */
+int writer_start(struct writer *w);
 /* An idle child exits and is reaped; a blocked one was abandoned already.
  * In a forked copy of the program the parent's child is left alone. */
 void writer_free(struct writer *w);
