@@ -228,8 +228,10 @@ static int rollback_run(struct cli *cli, const struct pci_addr *slots, size_t ns
 		rc = EXIT_FAILED;
 	if (!nslots && journaled_functions(j, fns, nfns) < 0)
 		rc = EXIT_FAILED;
-	/* a listed host: what the journal names read, with their groups */
-	if (!rc && !nslots && cli->lean && pci_host_read(&cli->host, *fns, *nfns, cli->cmd->needs) < 0)
+	/* a listed host: what the journal names read (their groups, for the
+	 * locks and the VM scan; no safety check needs the groups' others) */
+	if (!rc && !nslots && cli->lean &&
+	    pci_host_read_only(&cli->host, *fns, *nfns, cli->cmd->needs) < 0)
 		rc = EXIT_FAILED;
 	if (!rc && *nfns)
 		rc = lock_and_reread(cli, nslots, j, *fns, nfns);

@@ -225,6 +225,25 @@ int pci_host_read(struct pci_host *host, const struct pci_addr *fns, size_t n, u
 	return index_groups(host);
 }
 
+int pci_host_read_only(struct pci_host *host, const struct pci_addr *fns, size_t n,
+		       unsigned needs)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pci_func *f = pci_host_find(host, &fns[i]);
+
+		if (f && f->unread) {
+			read_one(host, f, needs);
+			any = true;
+		}
+	}
+	if (!any)
+		return 0;
+	free(host->by_group);
+	return index_groups(host);
+}
+
 int pci_host_read_all(struct pci_host *host, unsigned needs)
 {
 	bool any = false;

@@ -26,6 +26,11 @@ int pci_host_list(struct sysfs *sfs, struct pci_host *host);
  * (identity, driver, group).  A function gone since the listing is marked
  * unreadable.  Nothing to do on a host read whole. */
 int pci_host_read(struct pci_host *host, const struct pci_addr *fns, size_t n, unsigned needs);
+/* fns alone read, not their slots nor their groups' other members: what a
+ * rollback of journaled functions needs (their groups, for its locks and
+ * the VM scan), with no safety check to feed. */
+int pci_host_read_only(struct pci_host *host, const struct pci_addr *fns, size_t n,
+		       unsigned needs);
 /* Every function still unread (a selector by vendor:device needs them). */
 int pci_host_read_all(struct pci_host *host, unsigned needs);
 /* More of these functions (enum pci_need): for those a command looks at

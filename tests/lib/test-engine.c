@@ -152,6 +152,52 @@ START_TEST(bind_and_rollback)
 }
 END_TEST
 
+/* The caller's read under the locks (e->known) is what bind records when
+ * it has driver_override; one without it, or of another function, is
+ * read again.  Rollback takes its groups from it. */
+START_TEST(bind_takes_what_the_caller_read)
+{
+	struct bench b;
+	struct pci_func k[2];
+	const struct pci_func *known[2];
+
+	bench_open(&b, "rtx4000", "0000:01:00.0");
+	ck_assert_uint_eq(b.nfns, 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(pci_func_load_needs(b.t.sfs, &b.fns[i], &k[i], PCI_NEED_OVERRIDE), 0);
+		known[i] = &k[i];
+	}
+	/* as if the caller had read another override than the tree has now */
+	snprintf(k[0].override, sizeof(k[0].override), "nvidia");
+	/* and the second read without it: read here */
+	k[1].loaded &= ~PCI_NEED_OVERRIDE;
+	snprintf(k[1].override, sizeof(k[1].override), "bogus");
+	b.e.known = known;
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_str_eq(journal_find(&b.j, &b.fns[0])->override, "nvidia");
+	ck_assert_str_eq(journal_find(&b.j, &b.fns[1])->override, "");
+	assert_on_vfio(&b);
+	/* rollback's lanes by the known groups: one of its own each */
+	k[0].iommu_group = 90;
+	k[1].iommu_group = 91;
+	ck_assert_msg(engine_rollback(&b.e, b.fns, b.nfns) == ENGINE_DONE, "rollback: %s",
+		      b.e.fault.what);
+	tree_reload(&b.t);
+	ck_assert_str_eq(pci_host_find(&b.t.host, &b.fns[0])->override, "nvidia");
+	ck_assert_str_eq(pci_host_find(&b.t.host, &b.fns[1])->driver, "snd_hda_intel");
+	/* a known of another function is not taken */
+	known[0] = &k[1];
+	known[1] = &k[1];
+	b.e.known = known;
+	ck_assert_int_eq(fx_set_attr(b.t.fx, "0000:01:00.0", "driver_override", "\n"), 0);
+	ck_assert_int_eq(engine_bind(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	ck_assert_str_eq(journal_find(&b.j, &b.fns[0])->override, "");
+	b.e.known = NULL;
+	ck_assert_int_eq(engine_rollback(&b.e, b.fns, b.nfns), ENGINE_DONE);
+	bench_close(&b);
+}
+END_TEST
+
 /* Rollback goes back to the recorded driver, not to the kernel's default. */
 /* A GH200 handed to its variant driver: written to driver_override, read
  * back on it, journaled as the driver handed to; then "already" there
@@ -1364,6 +1410,7 @@ static Suite *suite(void)
 
 	tcase_set_timeout(tc, 300 * slow());
 	tcase_add_test(tc, bind_and_rollback);
+	tcase_add_test(tc, bind_takes_what_the_caller_read);
 	tcase_add_test(tc, bind_to_variant);
 	tcase_add_test(tc, variant_read_back_exactly);
 	tcase_add_test(tc, unjournaled_variant_released);

@@ -426,6 +426,82 @@ START_TEST(vfio_drivers)
 }
 END_TEST
 
+/* A read-back (pci_func_load_state): the driver and whether it is a VFIO
+ * one, and only what is asked of driver_override and modalias; the
+ * identity and the group are not read. */
+START_TEST(state_only)
+{
+	struct tree t;
+	struct pci_func f;
+
+	tree_open(&t, "gh200-variant");
+	ck_assert_int_eq(pci_func_load_state(t.sfs, &(struct pci_addr){ 9, 1, 0, 0 }, &f, 0), 0);
+	ck_assert_str_eq(f.driver, "nvgrace_gpu_vfio_pci");
+	ck_assert(f.vfio);
+	ck_assert(f.unread);
+	ck_assert_uint_eq(f.vendor, 0);
+	ck_assert_int_eq(f.iommu_group, -1);
+	ck_assert_str_eq(f.modalias, "");
+	ck_assert_uint_eq(f.loaded, 0);
+	tree_close(&t);
+
+	tree_open(&t, "rtx4000");
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.1", "driver_override", "vfio-pci\n"), 0);
+	ck_assert_int_eq(pci_func_load_state(t.sfs, &(struct pci_addr){ 0, 1, 0, 1 }, &f,
+					     PCI_STATE_OVERRIDE | PCI_STATE_MODALIAS), 0);
+	ck_assert_str_eq(f.driver, "snd_hda_intel");
+	ck_assert(!f.vfio);
+	ck_assert_str_eq(f.override, "vfio-pci");
+	ck_assert(f.loaded & PCI_NEED_OVERRIDE);
+	ck_assert_str_eq(f.modalias, "pci:v000010DEd000022BCsv000010DEsd000016FAbc04sc03i00");
+	ck_assert_uint_eq(f.bad, 0);
+	/* garbage where the modalias was: said, not taken */
+	ck_assert_int_eq(fx_set_attr(t.fx, "0000:01:00.1", "modalias", "usb:v1\n"), 0);
+	ck_assert_int_eq(pci_func_load_state(t.sfs, &(struct pci_addr){ 0, 1, 0, 1 }, &f,
+					     PCI_STATE_MODALIAS), 0);
+	ck_assert_str_eq(f.modalias, "");
+	ck_assert(f.bad & PCI_BAD_MODALIAS);
+	/* gone */
+	ck_assert_int_eq(pci_func_load_state(t.sfs, &(struct pci_addr){ 0, 0x42, 0, 0 }, &f, 0),
+			 -ENODEV);
+	tree_close(&t);
+}
+END_TEST
+
+/* pci_host_read_only: the functions asked, not their slots' others nor
+ * their groups' members. */
+START_TEST(read_only_what_is_asked)
+{
+	struct tree t = { 0 };
+	const struct pci_func *f;
+	struct pci_addr gpu = { 0, 1, 0, 0 };
+
+	t.fx = fx_new(NULL);
+	ck_assert_ptr_nonnull(t.fx);
+	ck_assert_int_eq(fx_layout(t.fx, "rtx4000"), 0);
+	ck_assert_int_eq(sysfs_open(fx_root(t.fx), &t.sfs), 0);
+	ck_assert_int_eq(pci_host_list(t.sfs, &t.host), 0);
+	ck_assert_int_eq(pci_host_read_only(&t.host, &gpu, 1, 0), 0);
+	f = pci_host_find(&t.host, &gpu);
+	ck_assert(!f->unread);
+	ck_assert_str_eq(f->driver, "nvidia");
+	ck_assert_int_eq(f->iommu_group, 14);
+	ck_assert(pci_host_find(&t.host, &(struct pci_addr){ 0, 1, 0, 1 })->unread);
+	ck_assert(pci_host_find(&t.host, &(struct pci_addr){ 0, 0, 1, 0 })->unread);
+	/* its group is indexed */
+	{
+		size_t count;
+		const size_t *members = pci_host_group(&t.host, 14, &count);
+
+		ck_assert_uint_eq(count, 1);
+		ck_assert_int_eq(pci_addr_cmp(&t.host.funcs[members[0]].addr, &gpu), 0);
+	}
+	/* read already: nothing more; asked again after a read-all, nothing */
+	ck_assert_int_eq(pci_host_read_only(&t.host, &gpu, 1, 0), 0);
+	tree_close(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pci-host");
@@ -447,6 +523,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, links_naming_nothing);
 	tcase_add_test(tc, strict_values);
 	tcase_add_test(tc, vfio_drivers);
+	tcase_add_test(tc, state_only);
+	tcase_add_test(tc, read_only_what_is_asked);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("captured trees");
 	tcase_set_timeout(tc, 10);
