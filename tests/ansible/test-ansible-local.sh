@@ -110,6 +110,8 @@ snapshot "$root" >"$tmp/persisted"
 check "again: changed=0" play run2 0 handover.yml $gpu01 --diff
 snapshot "$root" >"$tmp/s"
 check "again: the root is unchanged" cmp -s "$tmp/persisted" "$tmp/s"
+check "driver auto, nothing made for it: vfio-pci, changed=0" play drvauto 0 handover.yml $gpu01 -e driver=auto --diff
+check "driver vfio-pci said: changed=0" play drvpci 0 handover.yml $gpu01 -e driver=vfio-pci
 check "check mode after: changed=0" play check2 0 handover.yml $gpu01 --check --diff
 check "check mode after: nothing planned" grep -q 'planned=0' "$tmp/check2.out"
 
@@ -120,7 +122,8 @@ check "check mode of a live hand-over: the sysfs writes planned" grep -q 'comman
 snapshot "$root" >"$tmp/s"
 check "check mode of a live hand-over wrote nothing" cmp -s "$tmp/persisted" "$tmp/s"
 
-check "facts, and a refusal fails with message and fix" play refusal 0 refusal.yml -e '{"persisted":["0000:01:00"]}'
+check "facts, and refusals (the boot VGA, a driver the kernel lacks) fail with message and fix" \
+	play refusal 0 refusal.yml -e '{"persisted":["0000:01:00"]}'
 
 check "state host, check mode: changed=1" play hostcheck 1 handover.yml $gpu01 -e state=host --check --diff
 snapshot "$root" >"$tmp/s"

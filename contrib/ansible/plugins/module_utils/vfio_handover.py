@@ -21,6 +21,7 @@ TAKES_FORCE = ('bind', 'apply')
 TAKES_ALEPH = ('bind', 'rollback', 'persist', 'unpersist')
 TAKES_INITRAMFS = ('persist', 'unpersist')
 TAKES_KERNEL = ('persist', 'unpersist', 'check')
+TAKES_DRIVER = ('bind', 'persist', 'apply')
 
 COMMON_ARGS = dict(
     binary=dict(type='path', default='vfio-handover'),
@@ -77,7 +78,7 @@ class Tool(object):
         return self.root in (None, '/')
 
     def argv(self, command, selectors=(), dry_run=False, force=False, aleph=False,
-             no_initramfs=False, kernel=None, extra=()):
+             no_initramfs=False, kernel=None, driver=None, extra=()):
         argv = [self.binary, command, '--json']
         if command.startswith('-'):
             return argv
@@ -97,6 +98,8 @@ class Tool(object):
             argv.append('--no-initramfs')
         if kernel and command in TAKES_KERNEL:
             argv += ['--kernel', kernel]
+        if driver and command in TAKES_DRIVER:
+            argv += ['--driver', driver]
         argv += list(extra)
         # selectors last, after "--" would be safer, but a selector is parsed
         # strictly by the tool (anything else is exit 2)

@@ -90,6 +90,16 @@ options:
     description:
       - Limit in seconds for each kernel step (C(--timeout)); the tool's default is 10.
     type: int
+  driver:
+    description:
+      - The VFIO driver each function goes to, now and at every boot (C(--driver) of C(bind) and
+        C(persist)).
+      - C(vfio-pci), the tool's default; C(auto), the VFIO variant driver made for the device
+        (such as C(nvgrace_gpu_vfio_pci) for a GH200) when the kernel has one, else vfio-pci; or a
+        variant driver's name, which the tool refuses when it is not made for the device.
+      - Giving the GPUs back (C(state=host)) needs none, as the journal and the boot
+        configuration say which driver each function is on.
+    type: str
   initramfs:
     description:
       - Refresh the initramfs when the boot configuration changed (C(update-initramfs) or
@@ -152,6 +162,12 @@ EXAMPLES = r'''
     live: false
     root: /srv/images/node
     sysfs: /srv/captures/node-sys
+
+- name: A GH200 to the VFIO variant driver made for it (nvgrace_gpu_vfio_pci), now and at boot
+  vfio_handover.gpu.handover:
+    gpus: ["0009:01:00"]
+    driver: auto
+  become: true
 
 - name: An Aleph node, the supervisor restarted by a handler once for the play
   vfio_handover.gpu.handover:
@@ -318,7 +334,7 @@ class Handover(object):
 
     def boot_config(self, command, selectors):
         no_initramfs = not self.p['initramfs']
-        common = dict(aleph=self.p['aleph'], kernel=self.p['kernel'])
+        common = dict(aleph=self.p['aleph'], kernel=self.p['kernel'], driver=self.p['driver'])
         if command == 'unpersist' and selectors:
             selectors = self.persisted_selectors(selectors, common)
             if not selectors:
@@ -374,7 +390,8 @@ class Handover(object):
 
     def kernel_change(self, command, selectors):
         aleph = self.p['aleph'] and self.p['aleph_restart']
-        doc = self.run(command, selectors, force=self.p['force'], aleph=aleph)
+        doc = self.run(command, selectors, force=self.p['force'], aleph=aleph,
+                       driver=self.p['driver'])
         self.record(command, doc)
         if self.check:
             planned = doc.get('planned') or []
@@ -474,6 +491,7 @@ def main():
         aleph=dict(type='bool', default=False),
         aleph_restart=dict(type='bool', default=True),
         force=dict(type='bool', default=False),
+        driver=dict(type='str'),
         initramfs=dict(type='bool', default=True),
         kernel=dict(type='str'),
     )
