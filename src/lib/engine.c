@@ -590,6 +590,15 @@ static int mark_complete(struct run *r)
 	return changed ? save(r, &r->fns[0]) : 0;
 }
 
+/* The caller's read of function i (e->known), when it is one of it. */
+static const struct pci_func *known_read(const struct engine *e, size_t i,
+					 const struct pci_addr *a)
+{
+	const struct pci_func *k = e->known ? e->known[i] : NULL;
+
+	return k && !k->unread && pci_addr_cmp(&k->addr, a) == 0 ? k : NULL;
+}
+
 /* Before the first write: each function read, its "before" recordable
  * exactly (or nothing is touched), and recorded, all of them, on disk. */
 static int bind_record(struct bind_run *b)
@@ -600,10 +609,9 @@ static int bind_record(struct bind_run *b)
 
 	for (size_t i = 0; i < r->n && !err; i++) {
 		struct pci_func *f = &b->before[i];
-		const struct pci_func *k = e->known ? e->known[i] : NULL;
+		const struct pci_func *k = known_read(e, i, &r->fns[i]);
 
-		if (k && !k->unread && k->loaded & PCI_NEED_OVERRIDE &&
-		    pci_addr_cmp(&k->addr, &r->fns[i]) == 0)
+		if (k && k->loaded & PCI_NEED_OVERRIDE)
 			*f = *k;        /* the caller read it under the locks, just now */
 		else
 			err = load_now(r, e->sfs, &r->fns[i], f, PCI_NEED_OVERRIDE);
@@ -911,10 +919,10 @@ enum engine_outcome engine_rollback(struct engine *e, const struct pci_addr *fns
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct pci_func *k = e->known ? e->known[i] : NULL;
+		const struct pci_func *k = known_read(e, i, &fns[i]);
 		struct pci_func f;
 
-		if (k && !k->unread && pci_addr_cmp(&k->addr, &fns[i]) == 0)
+		if (k)
 			rb.group[i] = k->iommu_group;
 		else
 			rb.group[i] = pci_func_load_needs(e->sfs, &fns[i], &f, 0) == 0 ?

@@ -316,6 +316,15 @@ void pci_func_check_unbinding(struct sysfs *sfs, struct pci_func *f)
 		}
 }
 
+/* driver_override (through the writer on /sys), and whether an unbind of
+ * f is under way where the kernel shows no driver. */
+static void read_override(struct sysfs *sfs, struct pci_func *f)
+{
+	pci_func_take_override(f, sysfs_dev_read(sfs, &f->addr, "driver_override", f->override,
+						 sizeof(f->override)));
+	pci_func_check_unbinding(sfs, f);
+}
+
 /* What needs asks beyond what f has, but driver_override (read apart). */
 static void load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs)
 {
@@ -356,11 +365,8 @@ int pci_func_load_needs(struct sysfs *sfs, const struct pci_addr *a, struct pci_
 	read_identity(sfs, f);
 	read_binding(sfs, f);
 	load_more(sfs, f, needs);
-	if (needs & PCI_NEED_OVERRIDE) {
-		pci_func_take_override(f, sysfs_dev_read(sfs, a, "driver_override", f->override,
-							 sizeof(f->override)));
-		pci_func_check_unbinding(sfs, f);
-	}
+	if (needs & PCI_NEED_OVERRIDE)
+		read_override(sfs, f);
 	return 0;
 }
 
@@ -377,11 +383,8 @@ int pci_func_load_state(struct sysfs *sfs, const struct pci_addr *a, struct pci_
 	read_driver(sfs, f);
 	if (state & PCI_STATE_MODALIAS)
 		read_modalias(sfs, f);
-	if (state & PCI_STATE_OVERRIDE) {
-		pci_func_take_override(f, sysfs_dev_read(sfs, a, "driver_override", f->override,
-							 sizeof(f->override)));
-		pci_func_check_unbinding(sfs, f);
-	}
+	if (state & PCI_STATE_OVERRIDE)
+		read_override(sfs, f);
 	return 0;
 }
 
@@ -390,11 +393,8 @@ int pci_func_load_more(struct sysfs *sfs, struct pci_func *f, unsigned needs)
 	if (!sysfs_dev_exists(sfs, &f->addr))
 		return -ENODEV;
 	load_more(sfs, f, needs);
-	if (needs & PCI_NEED_OVERRIDE & ~f->loaded) {
-		pci_func_take_override(f, sysfs_dev_read(sfs, &f->addr, "driver_override",
-							 f->override, sizeof(f->override)));
-		pci_func_check_unbinding(sfs, f);
-	}
+	if (needs & PCI_NEED_OVERRIDE & ~f->loaded)
+		read_override(sfs, f);
 	return 0;
 }
 

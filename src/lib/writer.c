@@ -239,6 +239,7 @@ static int await_reply(struct writer *w, int timeout_ms, struct reply *rep)
 
 int writer_start(struct writer *w)
 {
+	/* a forked copy of the program starts a child of its own */
 	if (w->fd >= 0 && w->owner != getpid())
 		child_stop(w);
 	return w->fd >= 0 ? 0 : child_start(w);
@@ -247,17 +248,11 @@ int writer_start(struct writer *w)
 /* Send one request, the child started if need be. */
 static int send_request(struct writer *w, const char *req, size_t len)
 {
-	int err;
-
-	/* a forked copy of the program starts a child of its own */
-	if (w->fd >= 0 && w->owner != getpid())
-		child_stop(w);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (w->fd < 0) {
-			err = child_start(w);
-			if (err)
-				return err;
-		}
+		int err = writer_start(w);
+
+		if (err)
+			return err;
 		if (send(w->fd, req, len, MSG_NOSIGNAL) == (ssize_t)len)
 			return 0;
 		/* a child that died between requests: nothing was done, start another */

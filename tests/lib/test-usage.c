@@ -93,11 +93,24 @@ START_TEST(holder_behind_many_descriptors)
 }
 END_TEST
 
+/* dir/NNNNxxx...: entry i of whole_reads_to_the_end, 1 + i % 255 bytes long
+ * (at least its four digits). */
+static void iter_path(const char *dir, int i, char *path, size_t len)
+{
+	char name[300];
+	int n = 1 + i % 255;
+
+	snprintf(name, sizeof(name), "%04d", i);
+	memset(name + 4, 'x', (size_t)(n > 4 ? n - 4 : 0));
+	name[n > 4 ? n : 4] = '\0';
+	snprintf(path, len, "%s/%s", dir, name);
+}
+
 /* dir_iter_init_whole: a directory of many reads' worth, its names of every
  * length up to the longest, is read to its last entry, each once. */
 START_TEST(whole_reads_to_the_end)
 {
-	char dir[] = "/tmp/vh-iter.XXXXXX", name[300], path[600];
+	char dir[] = "/tmp/vh-iter.XXXXXX", path[600];
 	const struct dirent64 *de;
 	struct dir_iter it;
 	static bool seen[700];
@@ -106,12 +119,7 @@ START_TEST(whole_reads_to_the_end)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	for (int i = 0; i < 700; i++) {
-		int len = 1 + i % 255;
-
-		snprintf(name, sizeof(name), "%04d", i);
-		memset(name + 4, 'x', (size_t)(len > 4 ? len - 4 : 0));
-		name[len > 4 ? len : 4] = '\0';
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		iter_path(dir, i, path, sizeof(path));
 		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 		ck_assert_int_ge(fd, 0);
 		close(fd);
@@ -130,12 +138,7 @@ START_TEST(whole_reads_to_the_end)
 	ck_assert_uint_eq(n, 700);
 	close(fd);
 	for (int i = 0; i < 700; i++) {
-		int len = 1 + i % 255;
-
-		snprintf(name, sizeof(name), "%04d", i);
-		memset(name + 4, 'x', (size_t)(len > 4 ? len - 4 : 0));
-		name[len > 4 ? len : 4] = '\0';
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		iter_path(dir, i, path, sizeof(path));
 		unlink(path);
 	}
 	rmdir(dir);
